@@ -1,0 +1,102 @@
+"""Glycaemic metrics: what each daily variable means, and their computation from a day's
+per-minute accumulators. Targets and thresholds: Battelino et al., Diabetes Care 42:1593 (2019).
+"""
+import numba as nb
+
+# Thresholds of the international consensus on time in ranges (Battelino et al. 2019), mg/dL.
+LOW_54 = 54.0
+LOW_70 = 70.0
+HIGH_180 = 180.0
+HIGH_250 = 250.0
+# A CGM hypoglycaemia event: >= 15 consecutive minutes below 70 mg/dL; it ends after >= 15
+# consecutive minutes at or above 70 (Battelino et al. 2019, table 3).
+HYPO_EVENT_MIN = 15
+
+# Daily variables written per (scenario, patient, day): name, units, long_name.
+DAILY_VARIABLES = (
+    ("glucose_mean", "mg/dL", "mean blood glucose over the day"),
+    ("glucose_cv", "%", "coefficient of variation of blood glucose over the day"),
+    ("tir", "%", "time in range 70-180 mg/dL"),
+    ("tbr70", "%", "time below 70 mg/dL"),
+    ("tbr54", "%", "time below 54 mg/dL"),
+    ("tar180", "%", "time above 180 mg/dL"),
+    ("tar250", "%", "time above 250 mg/dL"),
+    ("hypo_events", "1", "hypoglycaemia events started (>= 15 min below 70 mg/dL)"),
+    ("tdd", "U", "total daily insulin dose"),
+    ("tdd_per_kg", "U/kg", "total daily insulin dose per kg body weight"),
+    ("basal_u", "U", "basal insulin delivered"),
+    ("bolus_u", "U", "bolus insulin delivered"),
+    ("carbs_g", "g", "carbohydrate eaten"),
+    ("weight_kg", "kg", "body weight"),
+)
+DAILY_NAMES = tuple(v[0] for v in DAILY_VARIABLES)
+N_DAILY = len(DAILY_VARIABLES)
+(D_GLUCOSE_MEAN, D_GLUCOSE_CV, D_TIR, D_TBR70, D_TBR54, D_TAR180, D_TAR250, D_HYPO_EVENTS,
+ D_TDD, D_TDD_PER_KG, D_BASAL_U, D_BOLUS_U, D_CARBS_G, D_WEIGHT_KG) = range(N_DAILY)
+
+# Per-minute accumulators of one day.
+(A_N, A_SUM, A_SUMSQ, A_BELOW54, A_BELOW70, A_IN_RANGE, A_ABOVE180, A_ABOVE250, A_HYPO,
+ A_BASAL, A_BOLUS, A_CARBS) = range(12)
+N_ACC = 12
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def accumulate_glucose(acc, bg):
+    acc[A_N] += 1.0
+    acc[A_SUM] += bg
+    acc[A_SUMSQ] += bg * bg
+    if bg < LOW_54:
+        acc[A_BELOW54] += 1.0
+    if bg < LOW_70:
+        acc[A_BELOW70] += 1.0
+    elif bg <= HIGH_180:
+        acc[A_IN_RANGE] += 1.0
+    else:
+        acc[A_ABOVE180] += 1.0
+        if bg > HIGH_250:
+            acc[A_ABOVE250] += 1.0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def track_hypo_event(bg, run_below, run_above, in_event):
+    """Advance the event detector by one minute. Returns (run_below, run_above, in_event,
+    started) where `started` is 1.0 on the minute an event is confirmed."""
+    started = 0.0
+    if bg < LOW_70:
+        run_below += 1
+        run_above = 0
+        if not in_event and run_below >= HYPO_EVENT_MIN:
+            in_event = True
+            started = 1.0
+    else:
+        run_above += 1
+        run_below = 0
+        if in_event and run_above >= HYPO_EVENT_MIN:
+            in_event = False
+    return run_below, run_above, in_event, started
+
+
+@nb.njit(cache=True, nogil=True)
+def finish_day(acc, weight_kg, out, i, day):
+    """Write the day's metrics of patient row `i` into out[D_*, i, day]."""
+    n = acc[A_N]
+    mean = acc[A_SUM] / n
+    var = acc[A_SUMSQ] / n - mean * mean
+    if var < 0.0:
+        var = 0.0
+    pct = 100.0 / n
+    out[D_GLUCOSE_MEAN, i, day] = mean
+    out[D_GLUCOSE_CV, i, day] = 100.0 * var ** 0.5 / mean
+    out[D_TIR, i, day] = acc[A_IN_RANGE] * pct
+    out[D_TBR70, i, day] = acc[A_BELOW70] * pct
+    out[D_TBR54, i, day] = acc[A_BELOW54] * pct
+    out[D_TAR180, i, day] = acc[A_ABOVE180] * pct
+    out[D_TAR250, i, day] = acc[A_ABOVE250] * pct
+    out[D_HYPO_EVENTS, i, day] = acc[A_HYPO]
+    tdd = acc[A_BASAL] + acc[A_BOLUS]
+    out[D_TDD, i, day] = tdd
+    out[D_TDD_PER_KG, i, day] = tdd / weight_kg
+    out[D_BASAL_U, i, day] = acc[A_BASAL]
+    out[D_BOLUS_U, i, day] = acc[A_BOLUS]
+    out[D_CARBS_G, i, day] = acc[A_CARBS]
+    out[D_WEIGHT_KG, i, day] = weight_kg
