@@ -1,0 +1,181 @@
+"""The results contract: one zarr v3 store that opens with `xarray.open_zarr` as one labelled
+dataset (DESIGN.md, "The results contract").
+
+The store is created whole first (metadata, coordinates, per-patient variables, empty arrays);
+then each task writes only the chunks of its own (scenario, block of patients) region and
+finally its `completed` flags. No appends, no chunk shared by two tasks.
+"""
+import datetime as _dt
+import shutil
+import warnings
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+import zarr
+
+from .cohort import Cohort
+from .config import RunConfig, to_toml
+from .kernel import N_TRACE
+from .metrics import DAILY_VARIABLES
+from .model.params import PARAM_NAMES, PARAM_UNITS
+from .reference import reference_patients
+
+TRACE_VARIABLES = (
+    ("bg", "mg/dL", "blood glucose (Gs/Vg) at the sample time"),
+    ("cgm", "mg/dL", "latest CGM reading at the sample time"),
+    ("insulin", "U", "insulin delivered over the sample interval"),
+    ("carbs", "g", "carbohydrate eaten over the sample interval"),
+)
+assert len(TRACE_VARIABLES) == N_TRACE
+
+STATUS_ATTRS = {"units": "1", "long_name": "integration status",
+                "flag_values": [0, 1], "flag_meanings": "ok nonfinite_glucose_patient_stopped"}
+
+
+def engine_version() -> str:
+    try:
+        return version("t1dmc")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Sizes and chunking of a store, derived from the config alone."""
+    n_scenarios: int
+    n_patients: int
+    n_days: int
+    block_size: int
+    traced_ids: tuple
+    trace_interval_min: int
+
+    @classmethod
+    def from_config(cls, cfg: RunConfig, n_scenarios: int = 1) -> "Layout":
+        return cls(n_scenarios, cfg.run.n_patients, cfg.run.days, cfg.block_size(),
+                   tuple(cfg.traced_ids()), cfg.output.trace_interval_min)
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_patients // self.block_size)
+
+    def block(self, b: int) -> slice:
+        return slice(b * self.block_size, min((b + 1) * self.block_size, self.n_patients))
+
+    @property
+    def n_samples(self) -> int:
+        return self.n_days * 1440 // self.trace_interval_min
+
+
+def refuse_existing(path: Path, overwrite: bool) -> None:
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+
+
+def create_store(path: Path, cfg: RunConfig, layout: Layout, cohort: Cohort,
+                 scenario_names: list[str]) -> None:
+    """Write the store's metadata, coordinates and per-patient variables; arrays stay empty."""
+    S, N, D = layout.n_scenarios, layout.n_patients, layout.n_days
+    B, T = layout.block_size, layout.n_samples
+    ref = reference_patients()
+    coords = {
+        "scenario": ("scenario", np.arange(S), {"long_name": "scenario index"}),
+        "scenario_name": ("scenario", np.array(scenario_names, dtype=object),
+                          {"long_name": "scenario label"}),
+        "patient": ("patient", cohort.patient_id,
+                    {"long_name": "patient id (key of its random numbers)", "cf_role": "trajectory_id"}),
+        "day": ("day", np.arange(D), {"units": "day", "long_name": "days since start"}),
+        "time": ("time", np.arange(T) * layout.trace_interval_min,
+                 {"units": "min", "long_name": "minutes since start of the run"}),
+        "traced": ("traced", np.array(layout.traced_ids, dtype=np.int64),
+                   {"long_name": "patient id of each traced patient"}),
+        "parameter": ("parameter", np.array(PARAM_NAMES, dtype=object),
+                      {"long_name": "UVA/Padova parameter name (simglucose's)"}),
+    }
+    ds = xr.Dataset(coords=coords)
+    daily_shape, daily_chunks = (S, N, D), (1, B, D)
+    for name, units, long_name in DAILY_VARIABLES:
+        ds[name] = (("scenario", "patient", "day"),
+                    da.full(daily_shape, np.nan, dtype=np.float32, chunks=daily_chunks),
+                    {"units": units, "long_name": long_name})
+    ds["status"] = (("scenario", "patient", "day"),
+                    da.zeros(daily_shape, dtype=np.int8, chunks=daily_chunks), STATUS_ATTRS)
+    for name, units, long_name in TRACE_VARIABLES:
+        ds[name] = (("scenario", "traced", "time"),
+                    da.full((S, len(layout.traced_ids), T), np.nan, dtype=np.float32,
+                            chunks=(1, 1, T)), {"units": units, "long_name": long_name})
+    ds["completed"] = (("scenario", "patient"),
+                       da.zeros((S, N), dtype=np.uint8, chunks=(1, B)),
+                       {"units": "1", "long_name": "1 when the patient's results are written"})
+    ds["group"] = ("patient", cohort.group.astype(object), {"long_name": "reference age group"})
+    ds["source_patient"] = ("patient", np.array([ref.names[s] for s in cohort.source], dtype=object),
+                            {"long_name": "reference patient resampled"})
+    ds["age"] = ("patient", cohort.age_years, {"units": "year", "long_name": "age"})
+    ds["initial_weight_kg"] = ("patient", cohort.params[:, PARAM_NAMES.index("BW")],
+                               {"units": "kg", "long_name": "body weight at start"})
+    ds["physiology"] = (("patient", "parameter"), cohort.params,
+                        {"long_name": "UVA/Padova parameters of each patient",
+                         "units_by_parameter": ", ".join(f"{k}: {PARAM_UNITS[k]}"
+                                                         for k in PARAM_NAMES)})
+    ds.attrs.update({
+        "Conventions": "CF-1.10",
+        "title": cfg.run.name,
+        "featureType": "trajectory",
+        "engine": "t1dmc",
+        "engine_version": engine_version(),
+        "seed": str(cfg.run.seed),
+        "config_toml": to_toml(cfg),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "block_size": B,
+        "source": "UVA/Padova S2008 (simglucose 0.2.11 parameters), RK4 at 1 min",
+    })
+    for var in ds.data_vars:
+        ds[var].encoding = {}
+    ds.to_zarr(path, mode="w", compute=False, zarr_format=3, consolidated=False)
+
+
+def write_block(path: Path, layout: Layout, scenario: int, block: int, daily: np.ndarray,
+                status: np.ndarray, traces: np.ndarray, trace_rows: np.ndarray) -> None:
+    """Write one task's region: its patients' daily variables, status and traces, then mark
+    them complete (last, so a half-written block is never marked)."""
+    group = zarr.open_group(str(path), mode="r+")
+    sl = layout.block(block)
+    for v, (name, _, _) in enumerate(DAILY_VARIABLES):
+        group[name][scenario, sl, :] = daily[v].astype(np.float32)
+    group["status"][scenario, sl, :] = status
+    for k, row in enumerate(trace_rows):
+        for v, (name, _, _) in enumerate(TRACE_VARIABLES):
+            group[name][scenario, row, :] = traces[v, k]
+    group["completed"][scenario, sl] = 1
+
+
+def completed_blocks(path: Path, layout: Layout) -> np.ndarray:
+    """(n_scenarios, n_blocks) bool: which tasks finished."""
+    done = zarr.open_group(str(path), mode="r")["completed"][...]
+    out = np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
+    for b in range(layout.n_blocks):
+        out[:, b] = done[:, layout.block(b)].all(axis=1)
+    return out
+
+
+def finalize_store(path: Path) -> None:
+    """Consolidate metadata once, at the end, so opening reads one document."""
+    with warnings.catch_warnings():
+        # zarr-python warns that consolidated metadata is not yet in the v3 specification;
+        # xarray reads it, and without it opening still works.
+        warnings.simplefilter("ignore", category=UserWarning)
+        zarr.consolidate_metadata(str(path))
+
+
+def open_results(path) -> xr.Dataset:
+    return xr.open_zarr(path)
+
+
+def remove_store(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
