@@ -54,7 +54,7 @@ def _read_inputs_csv(path: str):
 
 
 def cmd_replay(args) -> int:
-    from .replay import replay
+    from .reference_replay import replay
     out = Path(args.output)
     if out.exists() and not args.overwrite:
         return _fail(f"output {str(out)!r} exists; pass --overwrite to replace it")

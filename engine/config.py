@@ -79,14 +79,15 @@ class SensorSection(_Section):
 
 
 class OutputSection(_Section):
-    traced: int | list[int] = Field(10, description=(
-        "patients whose 5-minute traces are kept: a count (the first ids) or a list of ids"))
+    traced: int | list[int] | None = Field(None, description=(
+        "patients whose traces are kept: a count (the first ids) or a list of ids; "
+        "default: the first 10 (or all, if fewer)"))
     trace_interval_min: int = Field(5, ge=1, le=60, description="trace sample interval")
 
     @field_validator("traced")
     @classmethod
     def _traced(cls, v):
-        if isinstance(v, int) and v < 0:
+        if isinstance(v, int) and not isinstance(v, bool) and v < 0:
             raise ValueError("must be >= 0")
         if isinstance(v, list):
             if any(i < 0 for i in v):
@@ -131,6 +132,8 @@ class RunConfig(_Section):
 
     def traced_ids(self) -> list[int]:
         t = self.output.traced
+        if t is None:
+            return list(range(min(10, self.run.n_patients)))
         return list(range(t)) if isinstance(t, int) else sorted(t)
 
     def block_size(self) -> int:

@@ -94,6 +94,9 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, cohort: Cohort,
                    {"long_name": "patient id of each traced patient"}),
         "parameter": ("parameter", np.array(PARAM_NAMES, dtype=object),
                       {"long_name": "UVA/Padova parameter name (simglucose's)"}),
+        "parameter_units": ("parameter", np.array([PARAM_UNITS[k] for k in PARAM_NAMES],
+                                                  dtype=object),
+                            {"long_name": "units of each parameter"}),
     }
     ds = xr.Dataset(coords=coords)
     daily_shape, daily_chunks = (S, N, D), (1, B, D)
@@ -118,8 +121,7 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, cohort: Cohort,
                                {"units": "kg", "long_name": "body weight at start"})
     ds["physiology"] = (("patient", "parameter"), cohort.params,
                         {"long_name": "UVA/Padova parameters of each patient",
-                         "units_by_parameter": ", ".join(f"{k}: {PARAM_UNITS[k]}"
-                                                         for k in PARAM_NAMES)})
+                         "units": "per parameter: see the coordinate parameter_units"})
     ds.attrs.update({
         "Conventions": "CF-1.10",
         "title": cfg.run.name,

@@ -22,6 +22,8 @@ from .params import (
 )
 
 DT_MIN = 1.0  # RK4 step, minutes (MODEL.md §0)
+# masses that cannot be negative: the stomach and gut, and the states the reference guards
+NON_NEGATIVE_STATES = (X_QSTO1, X_QSTO2, X_QGUT, X_GP, X_GT, X_IP, X_IL, X_ISC1, X_ISC2, X_GS)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -147,6 +149,12 @@ def rk4_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, work):
     derivatives(xs, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, k4)
     for j in range(N_STATES):
         x[j] += h / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
+    # The reference stops a mass from falling once it is negative, which an adaptive solver
+    # keeps at ~0; a fixed 1-min step can overshoot below zero under extreme insulin, so the
+    # masses are projected back to zero (never active on physiological trajectories).
+    for j in NON_NEGATIVE_STATES:
+        if x[j] < 0.0:
+            x[j] = 0.0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

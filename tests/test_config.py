@@ -1,0 +1,44 @@
+import pytest
+
+from engine.config import ConfigError, load_config, loads_toml, parse_config
+
+
+def test_defaults_are_valid_and_shipped_configs_load():
+    cfg = parse_config({})
+    assert cfg.run.n_patients >= 1
+    q = load_config("configs/quickstart.toml")
+    assert q.run.n_patients == 1000 and q.run.days == 30 and len(q.meals) == 4
+
+
+@pytest.mark.parametrize("data,needle", [
+    ({"run": {"n_patients": -5}}, "run.n_patients = -5: Input should be greater than or equal to 1"),
+    ({"run": {"n_patiens": 5}}, "run.n_patiens = 5: unknown field; allowed here: name, seed, n_patients, days"),
+    ({"run": {"days": "many"}}, "run.days = 'many'"),
+    ({"meals": [{"time_h": 25, "carbs_g": 10}]}, "meals.0.time_h = 25: Input should be less than 24"),
+    ({"meals": [{"time_h": 7}]}, "meals.0.carbs_g: required field is missing"),
+    ({"cohort": {"groups": {"elderly": 1}}}, "unknown group 'elderly'; allowed: adolescent, adult, child"),
+    ({"cohort": {"groups": {"adult": 0}}}, "at least one group needs a positive weight"),
+    ({"sensor": {"kind": "perfect"}}, "sensor.kind = 'perfect': Input should be 'none' or 'johnson_su'"),
+    ({"sensor": {"interval_min": 7}}, "sensor.interval_min = 7: must divide 1440"),
+    ({"run": {"n_patients": 10}, "output": {"traced": 50}}, "output.traced = 50: more than run.n_patients = 10"),
+    ({"output": {"traced": [1, 1]}}, "patient ids must be distinct"),
+    ({"colour": "blue"}, "colour = 'blue': unknown field; allowed here: run, cohort, meals"),
+])
+def test_bad_configs_name_the_field_the_value_and_what_is_allowed(data, needle):
+    with pytest.raises(ConfigError) as err:
+        parse_config(data)
+    assert needle in str(err.value)
+
+
+def test_bad_toml_says_where():
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        loads_toml("[run\nseed = 1", "x.toml")
+
+
+def test_auto_block_size_gives_seconds_long_tasks():
+    cfg = parse_config({"run": {"n_patients": 10_000, "days": 365}})
+    assert cfg.block_size() == 64
+    cfg = parse_config({"run": {"n_patients": 100_000, "days": 30}})
+    assert cfg.block_size() == 666
+    cfg = parse_config({"run": {"n_patients": 10, "days": 30}})
+    assert cfg.block_size() == 10

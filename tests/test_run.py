@@ -1,0 +1,120 @@
+"""Population runs end to end: the store's contract, determinism whatever the block size and
+thread count, and consistency between daily aggregates and traces."""
+import numpy as np
+import pytest
+import xarray as xr
+
+from engine import results, sweep
+from engine.config import load_config, parse_config
+from engine.metrics import DAILY_NAMES
+
+
+def _run(cfg, path, **kw):
+    sweep.run(cfg, path, quiet=True, **kw)
+    return xr.open_zarr(path)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory):
+    from conftest import SMALL_CONFIG
+    from engine.config import loads_toml
+    cfg = parse_config(loads_toml(SMALL_CONFIG))
+    path = tmp_path_factory.mktemp("run") / "small.zarr"
+    return cfg, _run(cfg, path, workers=2)
+
+
+def test_store_follows_the_results_contract(small_run):
+    cfg, ds = small_run
+    assert dict(ds.sizes) == {"scenario": 1, "patient": 24, "day": 3, "traced": 3,
+                              "time": 3 * 288, "parameter": 36}
+    for name in DAILY_NAMES + ("status",):
+        assert ds[name].dims == ("scenario", "patient", "day")
+    for name in ("bg", "cgm", "insulin", "carbs"):
+        assert ds[name].dims == ("scenario", "traced", "time") and ds[name].dtype == np.float32
+    for name, var in ds.variables.items():
+        assert "long_name" in var.attrs, name
+        if name in ds.data_vars and ds[name].dtype.kind == "f":
+            assert "units" in var.attrs, name
+    assert ds.attrs["Conventions"] == "CF-1.10"
+    assert ds.attrs["seed"] == "7"
+    assert parse_config(__import__("tomllib").loads(ds.attrs["config_toml"])) == cfg
+    assert ds.attrs["engine_version"]
+    assert list(ds["traced"].values) == [0, 5, 17]
+    assert int(ds["completed"].sum()) == 24
+    assert (ds["status"] == 0).all()
+
+
+def test_daily_metrics_are_consistent(small_run):
+    _, ds = small_run
+    d = ds.isel(scenario=0).load()
+    total = d.tbr70 + d.tir + d.tar180
+    np.testing.assert_allclose(total, 100.0, rtol=1e-5)
+    assert (d.tbr54 <= d.tbr70 + 1e-6).all() and (d.tar250 <= d.tar180 + 1e-6).all()
+    np.testing.assert_allclose(d.tdd, d.basal_u + d.bolus_u, rtol=1e-5)
+    np.testing.assert_allclose(d.tdd_per_kg, d.tdd / d.weight_kg, rtol=1e-5)
+    assert float(d.glucose_mean.min()) > 40 and float(d.glucose_mean.max()) < 400
+    # basal is the patient's steady-state rate all day: u2ss * BW / 6000 U/min x 1440
+    u2ss = d.physiology.sel(parameter="u2ss")
+    bw = d.physiology.sel(parameter="BW")
+    np.testing.assert_allclose(d.basal_u.isel(day=0), u2ss * bw / 6000 * 1440, rtol=1e-5)
+
+
+def test_traces_add_up_to_the_daily_totals(small_run):
+    _, ds = small_run
+    d = ds.isel(scenario=0).load()
+    for pid in d.traced.values:
+        per_day_insulin = d.insulin.sel(traced=pid).values.reshape(3, 288).sum(axis=1)
+        per_day_carbs = d.carbs.sel(traced=pid).values.reshape(3, 288).sum(axis=1)
+        np.testing.assert_allclose(per_day_insulin, d.tdd.sel(patient=pid), rtol=1e-4)
+        np.testing.assert_allclose(per_day_carbs, d.carbs_g.sel(patient=pid), rtol=1e-4)
+        bg = d.bg.sel(traced=pid).values.reshape(3, 288)
+        np.testing.assert_allclose(bg.mean(axis=1), d.glucose_mean.sel(patient=pid), rtol=0.03)
+        # a noisy CGM differs from blood glucose, but by a few mg/dL, not tens
+        err = d.cgm.sel(traced=pid) - d.bg.sel(traced=pid)
+        assert 0.5 < float(np.abs(err).mean()) < 25
+
+
+@pytest.mark.parametrize("block_size,workers", [(1, 1), (5, 2), (24, 1)])
+def test_results_are_bit_identical_whatever_the_block_size_and_threads(
+        small_run, tmp_path, block_size, workers):
+    cfg, ref = small_run
+    cfg2 = cfg.model_copy(deep=True)
+    cfg2.execution.block_size = block_size
+    ds = _run(cfg2, tmp_path / "b.zarr", workers=workers)
+    for name in DAILY_NAMES + ("status", "bg", "cgm", "insulin", "carbs"):
+        assert np.array_equal(ds[name].values, ref[name].values, equal_nan=True), name
+
+
+def test_same_seed_same_results_other_seed_other_results(small_run, tmp_path):
+    cfg, ref = small_run
+    again = _run(cfg, tmp_path / "again.zarr")
+    assert np.array_equal(again.glucose_mean.values, ref.glucose_mean.values)
+    other = cfg.model_copy(deep=True)
+    other.run.seed = 8
+    ds = _run(other, tmp_path / "other.zarr")
+    assert not np.array_equal(ds.glucose_mean.values, ref.glucose_mean.values)
+
+
+def test_noise_free_sensor_reads_blood_glucose(tmp_path):
+    cfg = parse_config({"run": {"n_patients": 3, "days": 1}, "sensor": {"kind": "none"},
+                        "output": {"traced": 3}})
+    ds = _run(cfg, tmp_path / "nf.zarr")
+    np.testing.assert_array_equal(ds.cgm.values, ds.bg.values)
+
+
+def test_existing_output_is_refused(tmp_path):
+    cfg = parse_config({"run": {"n_patients": 2, "days": 1}})
+    path = tmp_path / "x.zarr"
+    path.mkdir()
+    (path / "precious.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        sweep.run(cfg, path, quiet=True)
+    assert (path / "precious.txt").read_text() == "keep me"
+
+
+def test_summary_table_reports_population_quantiles(small_run):
+    _, ds = small_run
+    table = sweep.summary_table(ds)
+    assert "TIR 70-180" in table and "TDD per kg" in table and "24 patients x 3 days" in table
+    med = float(np.nanmedian(ds.tir.mean("day").values))
+    assert f"{med:.2f}" in table
