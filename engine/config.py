@@ -202,4 +202,4 @@ def loads_toml(text: str, name: str = "<config>") -> dict:
 
 def to_toml(cfg: RunConfig) -> str:
     import tomli_w
-    return tomli_w.dumps(cfg.model_dump(mode="json"))
+    return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))

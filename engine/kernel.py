@@ -12,8 +12,8 @@ from . import sensor
 from .behaviour import EAT_RATE_G_PER_MIN, MINUTES_PER_DAY, plan_meals
 from .metrics import (A_BASAL, A_BOLUS, A_CARBS, A_HYPO, N_ACC, N_DAILY, accumulate_glucose,
                       finish_day, track_hypo_event)
-from .model.fast import rk4_step, update_meal_size
-from .model.params import MG_PER_G, N_STATES, P_BW, P_VG, PMOL_PER_U, X_GS
+from .model.fast import rk4_step, state_tuple, update_meal_size
+from .model.params import MG_PER_G, P_BW, P_VG, PMOL_PER_U, X_GS
 from .therapy import basal_rate_u_per_min, meal_bolus_u
 
 STATUS_OK = 0
@@ -37,14 +37,11 @@ def simulate_block(params, x0, patient_ids, seed, n_days, meal_slots, target_bg,
     traces[TRACE_*, slot, sample] (float32). NaN marks days after a failure."""
     meal_minute = np.empty(MAX_MEALS_PER_DAY, dtype=np.int64)
     meal_grams = np.empty(MAX_MEALS_PER_DAY)
-    work = np.empty((5, N_STATES))
     acc = np.empty(N_ACC)
-    x = np.empty(N_STATES)
     for i in range(params.shape[0]):
         p = params[i]
         pid = patient_ids[i]
-        for j in range(N_STATES):
-            x[j] = x0[i, j]
+        x = state_tuple(x0[i])
         bw = p[P_BW]
         inv_vg = 1.0 / p[P_VG]
         to_pmol_per_kg = PMOL_PER_U / bw
@@ -56,12 +53,21 @@ def simulate_block(params, x0, patient_ids, seed, n_days, meal_slots, target_bg,
         dbar_start = x[0] + x[1]
         eaten_g = 0.0
         eating = False
-        # sensor
+        # sensor: error-model knots every NOISE_KNOT_MIN, readings every cgm_interval_min;
+        # countdowns rather than t % n, whose integer divisions cost more than they look
+        has_noise = sensor_params[sensor.S_KIND] != sensor.SENSOR_NONE
         cgm = x[X_GS] * inv_vg
         noise_e = 0.0
         err_prev = 0.0
         err_next = 0.0
         knot = 0
+        if has_noise:
+            noise_e, err_next = sensor.next_knot(seed, pid, 0, 0.0, sensor_params)
+            knot = 1
+        knot_in = 0
+        cgm_in = 0
+        trace_in = 0
+        sample = -1
         # hypoglycaemia event detector
         run_below = 0
         run_above = 0
@@ -79,25 +85,25 @@ def simulate_block(params, x0, patient_ids, seed, n_days, meal_slots, target_bg,
             for a in range(N_ACC):
                 acc[a] = 0.0
             for m in range(MINUTES_PER_DAY):
-                t = day * MINUTES_PER_DAY + m
                 bg = x[X_GS] * inv_vg
                 if not (bg < BG_ABSURD_MG_DL and bg == bg):
                     failed = True
                     break
-                # sensor: a new knot of the error model every 15 min, a reading every interval
-                if sensor_params[sensor.S_KIND] != sensor.SENSOR_NONE:
-                    if t % sensor.NOISE_KNOT_MIN == 0:
-                        if knot == 0:
-                            noise_e, err_next = sensor.next_knot(seed, pid, 0, 0.0, sensor_params)
-                            knot = 1
+                if has_noise:
+                    if knot_in == 0:
                         err_prev = err_next
                         noise_e, err_next = sensor.next_knot(seed, pid, knot, noise_e,
                                                              sensor_params)
                         knot += 1
-                if t % cgm_interval_min == 0:
-                    frac = (t % sensor.NOISE_KNOT_MIN) / sensor.NOISE_KNOT_MIN
-                    cgm = sensor.reading(bg, err_prev + (err_next - err_prev) * frac,
-                                         sensor_params)
+                        knot_in = sensor.NOISE_KNOT_MIN
+                    knot_in -= 1
+                if cgm_in == 0:
+                    since_knot = sensor.NOISE_KNOT_MIN - 1 - knot_in
+                    cgm = sensor.reading(
+                        bg, err_prev + (err_next - err_prev) * since_knot / sensor.NOISE_KNOT_MIN,
+                        sensor_params)
+                    cgm_in = cgm_interval_min
+                cgm_in -= 1
                 accumulate_glucose(acc, bg)
                 run_below, run_above, in_event, started = track_hypo_event(
                     bg, run_below, run_above, in_event)
@@ -114,20 +120,22 @@ def simulate_block(params, x0, patient_ids, seed, n_days, meal_slots, target_bg,
                     carbs, prev_carbs, x, dbar_start, eaten_g, eating)
                 prev_carbs = carbs
                 insulin_u = basal_u + bolus_u
-                rk4_step(x, p, carbs * MG_PER_G, insulin_u * to_pmol_per_kg, dbar,
-                         1.0, 1.0, 1.0, work)
+                x = rk4_step(x, p, carbs * MG_PER_G, insulin_u * to_pmol_per_kg, dbar,
+                             1.0, 1.0, 1.0)
                 acc[A_BASAL] += basal_u
                 acc[A_BOLUS] += bolus_u
                 acc[A_CARBS] += carbs
                 if slot >= 0:
-                    s = t // trace_interval_min
-                    if t % trace_interval_min == 0:
-                        traces[TRACE_BG, slot, s] = bg
-                        traces[TRACE_CGM, slot, s] = cgm
-                        traces[TRACE_INSULIN, slot, s] = 0.0
-                        traces[TRACE_CARBS, slot, s] = 0.0
-                    traces[TRACE_INSULIN, slot, s] += insulin_u
-                    traces[TRACE_CARBS, slot, s] += carbs
+                    if trace_in == 0:
+                        sample += 1
+                        traces[TRACE_BG, slot, sample] = bg
+                        traces[TRACE_CGM, slot, sample] = cgm
+                        traces[TRACE_INSULIN, slot, sample] = 0.0
+                        traces[TRACE_CARBS, slot, sample] = 0.0
+                        trace_in = trace_interval_min
+                    trace_in -= 1
+                    traces[TRACE_INSULIN, slot, sample] += insulin_u
+                    traces[TRACE_CARBS, slot, sample] += carbs
             if failed:
                 for v in range(N_DAILY):
                     daily[v, i, day] = np.nan

@@ -7,7 +7,7 @@ import numba as nb
 import numpy as np
 import xarray as xr
 
-from .model.fast import new_workspace, rk4_step, update_meal_size
+from .model.fast import rk4_step, state_tuple, update_meal_size
 from .model.params import (MG_PER_G, N_STATES, P_BW, P_VG, PMOL_PER_U, STATE_LONG_NAMES,
                            STATE_NAMES, STATE_UNITS, X_GS)
 from .reference import reference_patients
@@ -23,9 +23,8 @@ def replay_kernel(x0, p, carbs_g_per_min, insulin_u_per_min):
     """States at every minute boundary, shape (n + 1, 13)."""
     n = carbs_g_per_min.shape[0]
     out = np.empty((n + 1, N_STATES))
-    x = x0.copy()
-    out[0] = x
-    work = np.empty((5, N_STATES))
+    out[0] = x0
+    x = state_tuple(x0)
     dbar_start = x[0] + x[1]
     eaten_g = 0.0
     eating = False
@@ -36,9 +35,10 @@ def replay_kernel(x0, p, carbs_g_per_min, insulin_u_per_min):
         dbar_start, eaten_g, eating, dbar = update_meal_size(
             c, prev_carbs, x, dbar_start, eaten_g, eating)
         prev_carbs = c
-        rk4_step(x, p, c * MG_PER_G, insulin_u_per_min[t] * to_pmol_per_kg, dbar,
-                 1.0, 1.0, 1.0, work)
-        out[t + 1] = x
+        x = rk4_step(x, p, c * MG_PER_G, insulin_u_per_min[t] * to_pmol_per_kg, dbar,
+                     1.0, 1.0, 1.0)
+        for j in range(N_STATES):
+            out[t + 1, j] = x[j]
     return out
 
 

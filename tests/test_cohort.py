@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from engine.cohort import basal_steady_state, sample_cohort
-from engine.model.fast import derivatives, meal_shape
-from engine.model.params import N_STATES, P_GB, P_VG, X_GS
+from engine.model.fast import derivatives, meal_shape, state_tuple
+from engine.model.params import N_STATES, P_GB, P_U2SS, P_VG, X_GS
 from engine.reference import reference_patients
 
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
@@ -21,10 +21,9 @@ def test_steady_state_reproduces_the_reference_basal_states():
 
 def test_sampled_patients_start_at_rest_at_their_basal_glucose():
     c = sample_cohort(3, np.arange(300), GROUPS, 0.15)
-    dx = np.empty(N_STATES)
     for i in range(len(c)):
-        derivatives(c.x0[i], c.params[i], 0.0, c.params[i][33], meal_shape(0.0, 0.5, 0.5),
-                    1.0, 1.0, 1.0, dx)
+        dx = derivatives(state_tuple(c.x0[i]), c.params[i], 0.0, c.params[i][P_U2SS],
+                         meal_shape(0.0, 0.5, 0.5), 1.0, 1.0, 1.0)
         assert np.abs(dx).max() < 1e-9
         assert c.x0[i, X_GS] / c.params[i, P_VG] == pytest.approx(c.params[i, P_GB])
 

@@ -42,3 +42,10 @@ def test_auto_block_size_gives_seconds_long_tasks():
     assert cfg.block_size() == 666
     cfg = parse_config({"run": {"n_patients": 10, "days": 30}})
     assert cfg.block_size() == 10
+
+
+def test_config_round_trips_through_toml_with_defaults_left_open():
+    from engine.config import to_toml
+    for data in ({}, {"output": {"traced": [3, 1]}, "sensor": {"kind": "none"}}):
+        cfg = parse_config(data)
+        assert parse_config(loads_toml(to_toml(cfg))) == cfg

@@ -12,18 +12,14 @@ import math
 
 
 import numba as nb
-import numpy as np
 
 from .params import (
-    MG_PER_G, N_STATES, P_B, P_D, P_F, P_FSNC, P_IB, P_K1, P_K2, P_KA1, P_KA2, P_KABS, P_KD, P_KE1,
+    MG_PER_G, P_B, P_BW, P_D, P_F, P_FSNC, P_IB, P_K1, P_K2, P_KA1, P_KA2, P_KABS, P_KD, P_KE1,
     P_KE2, P_KI, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_KSC, P_M1, P_M2, P_M30, P_M4,
-    P_P2U, P_BW, P_VI, P_VM0, P_VMX, X_GP, X_GS, X_GT, X_I1, X_ID, X_IL, X_IP, X_ISC1,
-    X_ISC2, X_QGUT, X_QSTO1, X_QSTO2, X_X,
+    P_P2U, P_VI, P_VM0, P_VMX, X_QSTO1, X_QSTO2,
 )
 
 DT_MIN = 1.0  # RK4 step, minutes (MODEL.md §0)
-# masses that cannot be negative: the stomach and gut, and the states the reference guards
-NON_NEGATIVE_STATES = (X_QSTO1, X_QSTO2, X_QGUT, X_GP, X_GT, X_IP, X_IL, X_ISC1, X_ISC2, X_GS)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -59,102 +55,111 @@ def renal_excretion(gp, p):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, dx):
-    """dx/dt of the 13 states into `dx`. `p` is one patient's parameter row, `meal` the
-    tuple of `meal_shape`."""
-    qsto1 = x[X_QSTO1]
-    qsto2 = x[X_QSTO2]
-    qgut = x[X_QGUT]
-    gp = x[X_GP]
-    gt = x[X_GT]
-    ip = x[X_IP]
+def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr):
+    """dx/dt of the 13 states. `x` is the state tuple, `p` one patient's parameter row,
+    `meal` the tuple of `meal_shape`. States travel as tuples, not arrays: values in registers
+    cannot alias the parameter row, so the compiler keeps parameters loaded across stages."""
+    qsto1, qsto2, qgut, gp, gt, ip, x_act, i1, i_d, il, isc1, isc2, gs = x
     kmax = p[P_KMAX]
     kabs = p[P_KABS]
 
     kgut = gastric_emptying_rate(qsto1 + qsto2, kmax, p[P_KMIN], meal[0], meal[1], meal[2],
                                  meal[3])
-    dx[X_QSTO1] = -kmax * qsto1 + d_mg
-    dx[X_QSTO2] = kmax * qsto1 - kgut * qsto2
-    dx[X_QGUT] = kgut * qsto2 - kabs * qgut
+    d_qsto1 = -kmax * qsto1 + d_mg
+    d_qsto2 = kmax * qsto1 - kgut * qsto2
+    d_qgut = kgut * qsto2 - kabs * qgut
     ra = p[P_F] * kabs * qgut / p[P_BW]
 
-    egp = p[P_KP1] * e_cr - p[P_KP2] * gp - p[P_KP3] * s_h * x[X_ID]
+    egp = p[P_KP1] * e_cr - p[P_KP2] * gp - p[P_KP3] * s_h * i_d
     if egp < 0.0:
         egp = 0.0
-    renal = renal_excretion(gp, p)
     k1 = p[P_K1]
     k2 = p[P_K2]
-    dgp = egp + ra - p[P_FSNC] - renal - k1 * gp + k2 * gt
-    dx[X_GP] = dgp if gp >= 0.0 else 0.0
-
-    uid = (p[P_VM0] + p[P_VMX] * s_p * x[X_X]) * gt / (p[P_KM0] + gt)
-    dgt = -uid + k1 * gp - k2 * gt
-    dx[X_GT] = dgt if gt >= 0.0 else 0.0
+    d_gp = egp + ra - p[P_FSNC] - renal_excretion(gp, p) - k1 * gp + k2 * gt
+    uid = (p[P_VM0] + p[P_VMX] * s_p * x_act) * gt / (p[P_KM0] + gt)
+    d_gt = -uid + k1 * gp - k2 * gt
 
     m1 = p[P_M1]
     m2 = p[P_M2]
     ka1 = p[P_KA1]
     ka2 = p[P_KA2]
-    isc1 = x[X_ISC1]
-    isc2 = x[X_ISC2]
-    il = x[X_IL]
-    dip = -(m2 + p[P_M4]) * ip + m1 * il + ka1 * isc1 + ka2 * isc2
-    dx[X_IP] = dip if ip >= 0.0 else 0.0
+    d_ip = -(m2 + p[P_M4]) * ip + m1 * il + ka1 * isc1 + ka2 * isc2
     plasma_insulin = ip / p[P_VI]  # pmol/L
-
     p2u = p[P_P2U]
-    dx[X_X] = -p2u * x[X_X] + p2u * (plasma_insulin - p[P_IB])
+    d_x = -p2u * x_act + p2u * (plasma_insulin - p[P_IB])
     ki = p[P_KI]
-    dx[X_I1] = -ki * (x[X_I1] - plasma_insulin)
-    dx[X_ID] = -ki * (x[X_ID] - x[X_I1])
-
-    dil = -(m1 + p[P_M30]) * il + m2 * ip
-    dx[X_IL] = dil if il >= 0.0 else 0.0
-
+    d_i1 = -ki * (i1 - plasma_insulin)
+    d_id = -ki * (i_d - i1)
+    d_il = -(m1 + p[P_M30]) * il + m2 * ip
     kd = p[P_KD]
-    disc1 = u_pmol - (ka1 + kd) * isc1
-    dx[X_ISC1] = disc1 if isc1 >= 0.0 else 0.0
-    disc2 = kd * isc1 - ka2 * isc2
-    dx[X_ISC2] = disc2 if isc2 >= 0.0 else 0.0
-
+    d_isc1 = u_pmol - (ka1 + kd) * isc1
+    d_isc2 = kd * isc1 - ka2 * isc2
     ksc = p[P_KSC]
-    dgs = -ksc * x[X_GS] + ksc * gp
-    dx[X_GS] = dgs if x[X_GS] >= 0.0 else 0.0
-
-
-def new_workspace():
-    """Scratch space for `rk4_step`: 5 rows of N_STATES (k1..k4 and the stage state)."""
-    return np.empty((5, N_STATES))
+    d_gs = -ksc * gs + ksc * gp
+    # the reference freezes these masses while they are negative
+    return (d_qsto1, d_qsto2, d_qgut,
+            d_gp if gp >= 0.0 else 0.0,
+            d_gt if gt >= 0.0 else 0.0,
+            d_ip if ip >= 0.0 else 0.0,
+            d_x, d_i1, d_id,
+            d_il if il >= 0.0 else 0.0,
+            d_isc1 if isc1 >= 0.0 else 0.0,
+            d_isc2 if isc2 >= 0.0 else 0.0,
+            d_gs if gs >= 0.0 else 0.0)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def rk4_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, work):
-    """Advance `x` in place by one classical RK4 step of DT_MIN with inputs held constant."""
-    k1 = work[0]
-    k2 = work[1]
-    k3 = work[2]
-    k4 = work[3]
-    xs = work[4]
+def _stage(x, k, h):
+    """x + h k for 13-tuples."""
+    return (x[0] + h * k[0], x[1] + h * k[1], x[2] + h * k[2], x[3] + h * k[3],
+            x[4] + h * k[4], x[5] + h * k[5], x[6] + h * k[6], x[7] + h * k[7],
+            x[8] + h * k[8], x[9] + h * k[9], x[10] + h * k[10], x[11] + h * k[11],
+            x[12] + h * k[12])
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _nonneg(v):
+    return v if v > 0.0 else 0.0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _rk4_combine(x, a, b, c, d, h):
+    """x + h/6 (a + 2b + 2c + d); the masses are then projected back to >= 0: the reference
+    stops a mass from falling once it is negative, which its adaptive solver keeps at ~0,
+    but a fixed 1-min step can overshoot under extreme insulin. Never active on
+    physiological trajectories. X, I1 and Id are signals and may be negative."""
+    w = h / 6.0
+    return (_nonneg(x[0] + w * (a[0] + 2.0 * b[0] + 2.0 * c[0] + d[0])),
+            _nonneg(x[1] + w * (a[1] + 2.0 * b[1] + 2.0 * c[1] + d[1])),
+            _nonneg(x[2] + w * (a[2] + 2.0 * b[2] + 2.0 * c[2] + d[2])),
+            _nonneg(x[3] + w * (a[3] + 2.0 * b[3] + 2.0 * c[3] + d[3])),
+            _nonneg(x[4] + w * (a[4] + 2.0 * b[4] + 2.0 * c[4] + d[4])),
+            _nonneg(x[5] + w * (a[5] + 2.0 * b[5] + 2.0 * c[5] + d[5])),
+            x[6] + w * (a[6] + 2.0 * b[6] + 2.0 * c[6] + d[6]),
+            x[7] + w * (a[7] + 2.0 * b[7] + 2.0 * c[7] + d[7]),
+            x[8] + w * (a[8] + 2.0 * b[8] + 2.0 * c[8] + d[8]),
+            _nonneg(x[9] + w * (a[9] + 2.0 * b[9] + 2.0 * c[9] + d[9])),
+            _nonneg(x[10] + w * (a[10] + 2.0 * b[10] + 2.0 * c[10] + d[10])),
+            _nonneg(x[11] + w * (a[11] + 2.0 * b[11] + 2.0 * c[11] + d[11])),
+            _nonneg(x[12] + w * (a[12] + 2.0 * b[12] + 2.0 * c[12] + d[12])))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def rk4_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr):
+    """The state after one classical RK4 step of DT_MIN with inputs held constant."""
     h = DT_MIN
     meal = meal_shape(dbar, p[P_B], p[P_D])
-    derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, k1)
-    for j in range(N_STATES):
-        xs[j] = x[j] + 0.5 * h * k1[j]
-    derivatives(xs, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, k2)
-    for j in range(N_STATES):
-        xs[j] = x[j] + 0.5 * h * k2[j]
-    derivatives(xs, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, k3)
-    for j in range(N_STATES):
-        xs[j] = x[j] + h * k3[j]
-    derivatives(xs, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, k4)
-    for j in range(N_STATES):
-        x[j] += h / 6.0 * (k1[j] + 2.0 * k2[j] + 2.0 * k3[j] + k4[j])
-    # The reference stops a mass from falling once it is negative, which an adaptive solver
-    # keeps at ~0; a fixed 1-min step can overshoot below zero under extreme insulin, so the
-    # masses are projected back to zero (never active on physiological trajectories).
-    for j in NON_NEGATIVE_STATES:
-        if x[j] < 0.0:
-            x[j] = 0.0
+    k1 = derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr)
+    k2 = derivatives(_stage(x, k1, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr)
+    k3 = derivatives(_stage(x, k2, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr)
+    k4 = derivatives(_stage(x, k3, h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr)
+    return _rk4_combine(x, k1, k2, k3, k4, h)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def state_tuple(a):
+    """The 13-tuple of a state array (kernels carry states as tuples)."""
+    return (a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], a[8], a[9], a[10], a[11], a[12])
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -1,0 +1,142 @@
+"""Population throughput: patient-days per second of the kernel alone and of whole runs
+(cohort, kernel, zarr writes) for several population sizes, and, when simglucose is
+importable, one simglucose patient-day timed in the same process for the ratio.
+
+    python benchmarks/bench_population.py [--sizes 100 1000 10000] [--days 30] [--workers 2]
+
+Prints a table and writes benchmarks/results/population-<UTC time>.json. Benchmarks are not
+tests: nothing here asserts a time.
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from engine import sweep
+from engine.cohort import sample_cohort
+from engine.config import parse_config
+from engine.kernel import allocate_outputs, simulate_block
+from engine.results import engine_version
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def population_config(n: int, days: int):
+    return parse_config({"run": {"name": "benchmark", "n_patients": n, "days": days},
+                         "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}},
+                         "output": {"traced": min(10, n)}})
+
+
+def kernel_throughput(n: int, days: int, repeats: int = 3) -> float:
+    """Single-thread kernel patient-days/s (best of `repeats`), no I/O."""
+    cfg = population_config(n, days)
+    ki = sweep.kernel_inputs(cfg)
+    cohort = sample_cohort(cfg.run.seed, np.arange(n), ki.group_weights, ki.jitter_cv)
+    no_trace = np.full(n, -1, dtype=np.int64)
+    best = float("inf")
+    for _ in range(repeats):
+        daily, status, traces = allocate_outputs(n, days, 0, ki.trace_interval_min)
+        t = time.perf_counter()
+        simulate_block(cohort.params, cohort.x0, cohort.patient_id, ki.seed, days, ki.meal_slots,
+                       ki.target_bg, ki.sensor_params, ki.cgm_interval_min, no_trace,
+                       ki.trace_interval_min, daily, status, traces)
+        best = min(best, time.perf_counter() - t)
+    return n * days / best
+
+
+def run_throughput(n: int, days: int, workers: int) -> dict:
+    cfg = population_config(n, days)
+    with tempfile.TemporaryDirectory() as tmp:
+        facts = sweep.run(cfg, Path(tmp) / "bench.zarr", workers=workers, quiet=True)
+        size = sum(f.stat().st_size for f in (Path(tmp) / "bench.zarr").rglob("*") if f.is_file())
+    facts["store_bytes"] = size
+    return facts
+
+
+def simglucose_patient_day() -> dict | None:
+    """Seconds for one simglucose 0.2.11 patient-day (adult#001, its basal-bolus controller,
+    S1 meals), or None when simglucose is not importable."""
+    try:
+        from simglucose.actuator.pump import InsulinPump
+        from simglucose.controller.basal_bolus_ctrller import BBController
+        from simglucose.patient.t1dpatient import T1DPatient
+        from simglucose.sensor.cgm import CGMSensor
+        from simglucose.simulation.env import T1DSimEnv
+        from simglucose.simulation.scenario import CustomScenario
+        from simglucose.simulation.sim_engine import SimObj, sim
+    except ImportError:
+        return None
+    import logging
+    logging.disable(logging.CRITICAL)
+    start = dt.datetime(2026, 1, 1, 0, 0, 0)
+    scenario = CustomScenario(start_time=start, scenario=[(7, 45), (12, 70), (18, 80)])
+    with tempfile.TemporaryDirectory() as tmp:
+        env = T1DSimEnv(T1DPatient.withName("adult#001"), CGMSensor.withName("Dexcom", seed=1),
+                        InsulinPump.withName("Insulet"), scenario)
+        obj = SimObj(env, BBController(), dt.timedelta(days=1), animate=False, path=tmp)
+        t = time.perf_counter()
+        sim(obj)
+        seconds = time.perf_counter() - t
+    import simglucose
+    return {"seconds_per_patient_day": seconds,
+            "version": getattr(simglucose, "__version__", "0.2.11")}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    ap.add_argument("--days", type=int, default=30)
+    ap.add_argument("--workers", type=int, default=os.cpu_count())
+    args = ap.parse_args(argv)
+
+    kernel_throughput(4, 1, repeats=1)  # compile or load the cache outside the timings
+    rows = []
+    for n in args.sizes:
+        k = kernel_throughput(n, args.days, repeats=1 if n * args.days > 100_000 else 3)
+        r = run_throughput(n, args.days, args.workers)
+        rows.append({"n_patients": n, "days": args.days, "kernel_pd_per_s_1_thread": k,
+                     "run_pd_per_s": r["patient_days_per_s"], "run_wall_s": r["wall_s"],
+                     "run_workers": r["workers"], "run_tasks": r["tasks"],
+                     "store_bytes": r["store_bytes"],
+                     "run_vs_kernel_per_core": r["patient_days_per_s"] / (k * r["workers"])})
+    sg = simglucose_patient_day()
+    best_run = max(row["run_pd_per_s"] for row in rows)
+    report = {
+        "benchmark": "population",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "engine_version": engine_version(),
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "python": platform.python_version()},
+        "rows": rows,
+        "simglucose": sg,
+        "speedup_vs_simglucose": (best_run * sg["seconds_per_patient_day"]) if sg else None,
+    }
+    header = (f"{'N':>7} {'days':>5} {'kernel pd/s (1 thr)':>20} {'run pd/s':>12} "
+              f"{'workers':>8} {'run/kernel per core':>20} {'wall s':>8} {'store MB':>9}")
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        print(f"{row['n_patients']:>7} {row['days']:>5} {row['kernel_pd_per_s_1_thread']:>20,.0f} "
+              f"{row['run_pd_per_s']:>12,.0f} {row['run_workers']:>8} "
+              f"{row['run_vs_kernel_per_core']:>20.2f} {row['run_wall_s']:>8.1f} "
+              f"{row['store_bytes'] / 1e6:>9.1f}")
+    if sg:
+        print(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per patient-day; "
+              f"t1dmc runs {report['speedup_vs_simglucose']:,.0f}x as many patient-days per second")
+    else:
+        print("simglucose not importable: no side-by-side ratio (pip install simglucose to add it)")
+    RESULTS.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    out = RESULTS / f"population-{stamp}.json"
+    out.write_text(json.dumps(report, indent=2))
+    print(f"-> {out}")
+
+
+if __name__ == "__main__":
+    main()
