@@ -79,3 +79,10 @@ def test_console_script_is_installed_and_exits_2_on_bad_config(tmp_path):
                            str(tmp_path / "o.zarr")], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "run.days = -1" in proc.stderr
+
+
+def test_shipped_replay_example_runs(tmp_path):
+    out = tmp_path / "replay.zarr"
+    assert main(["replay", "adult#001", "configs/replay_adult001_S1.csv", "-o", str(out)]) == 0
+    ds = xr.open_zarr(out)
+    assert ds.sizes["minute"] == 1441 and ds.bg.attrs["units"] == "mg/dL"
