@@ -16,18 +16,22 @@ def _fail(msg: str) -> int:
 
 def cmd_run(args) -> int:
     from .config import ConfigError, load_config
-    from . import results, sweep
+    from . import results, scenarios, sweep
+    if args.resume and args.overwrite:
+        return _fail("--resume and --overwrite exclude each other")
     try:
         cfg = load_config(args.config)
         if args.block_size is not None:
             cfg.execution.block_size = args.block_size
-        results.refuse_existing(Path(args.output), args.overwrite)
+        scenarios.expand(cfg)
+        if not args.resume:
+            results.refuse_existing(Path(args.output), args.overwrite)
+        facts = sweep.run(cfg, Path(args.output), overwrite=args.overwrite, resume=args.resume,
+                          workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
     except (ConfigError, FileExistsError) as err:
         return _fail(str(err))
     except ValueError as err:  # a CLI override that fails validation
         return _fail(str(err))
-    facts = sweep.run(cfg, Path(args.output), overwrite=args.overwrite, workers=args.workers,
-                      quiet=args.quiet)
     ds = results.open_results(args.output)
     print(sweep.summary_table(ds))
     print(f"{facts['patient_days']:,} patient-days in {facts['wall_s']:.1f} s "
@@ -81,7 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("config", help="TOML config (see configs/quickstart.toml)")
     r.add_argument("-o", "--output", required=True, help="zarr store to create (OUT.zarr)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    r.add_argument("--resume", action="store_true",
+                   help="finish an interrupted run: compute only the missing tasks")
     r.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    r.add_argument("--scheduler", default=None,
+                   help="address of an existing dask scheduler, e.g. tcp://10.0.0.5:8786")
     r.add_argument("--block-size", type=int, default=None, help="patients per task")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)

@@ -5,7 +5,7 @@ is allowed, and unknown fields are refused so a typo never passes silently.
 """
 import tomllib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -103,6 +103,75 @@ class ExecutionSection(_Section):
     workers: int = Field(0, ge=0, le=4096, description="threads on the local machine; 0 = all cores")
 
 
+class Range(_Section):
+    low: float = Field(..., description="lower bound")
+    high: float = Field(..., description="upper bound")
+    log: bool = Field(False, description="sample uniformly in log space")
+    integer: bool = Field(False, description="round to an integer")
+
+    @model_validator(mode="after")
+    def _ordered(self):
+        if not self.high > self.low:
+            raise ValueError(f"high = {self.high} must exceed low = {self.low}")
+        if self.log and self.low <= 0:
+            raise ValueError(f"log sampling needs low > 0, got {self.low}")
+        return self
+
+
+class SweepSection(_Section):
+    grid: dict[str, list[Any]] = Field(default_factory=dict, description=(
+        "full factorial: every combination of these fields' values (dotted config paths)"))
+    zip: dict[str, list[Any]] = Field(default_factory=dict, description=(
+        "lists of equal length that advance together (one scenario per position)"))
+    ranges: dict[str, Range] = Field(default_factory=dict, description=(
+        "fields sampled in [low, high] for `n` scenarios"))
+    method: Literal["random", "lhs"] = Field("lhs", description="how `ranges` are sampled")
+    n: int = Field(0, ge=0, le=100_000, description="scenarios drawn from `ranges`")
+    common_random_numbers: bool = Field(True, description=(
+        "every scenario sees the same patients living the same lives (paired comparisons); "
+        "false gives each scenario its own random numbers"))
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        lengths = {len(v) for v in self.zip.values()}
+        if len(lengths) > 1:
+            raise ValueError(f"zip lists differ in length: "
+                             f"{ {k: len(v) for k, v in self.zip.items()} }")
+        for name, values in (*self.grid.items(), *self.zip.items()):
+            if not values:
+                raise ValueError(f"{name}: give at least one value")
+        if self.ranges and self.n < 1:
+            raise ValueError("ranges given: set n, the number of sampled scenarios")
+        if self.n and not self.ranges:
+            raise ValueError(f"n = {self.n} but no ranges to sample")
+        both = set(self.grid) & set(self.zip) | (set(self.grid) | set(self.zip)) & set(self.ranges)
+        if both:
+            raise ValueError(f"{sorted(both)[0]}: swept in more than one way")
+        return self
+
+    def is_empty(self) -> bool:
+        return not (self.grid or self.zip or self.ranges)
+
+
+class ClusterSection(_Section):
+    kind: Literal["local", "slurm"] = Field("local", description=(
+        "local: this machine; slurm: dask-jobqueue SLURMCluster (workers are SLURM jobs)"))
+    queue: str | None = Field(None, description="SLURM partition")
+    account: str | None = Field(None, description="SLURM account")
+    cores: int = Field(1, ge=1, le=1024, description="cores per job")
+    processes: int = Field(1, ge=1, le=1024, description="worker processes per job")
+    memory: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",
+                        description="memory per job, e.g. 4GB")
+    walltime: str = Field("01:00:00", pattern=r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$",
+                          description="job time limit HH:MM:SS")
+    jobs: int = Field(1, ge=1, le=100_000, description="jobs to start (or the adaptive maximum)")
+    adaptive: bool = Field(False, description="scale between 0 and `jobs` with the load")
+    interface: str | None = Field(None, description="network interface for the scheduler, e.g. ib0")
+    job_extra_directives: list[str] = Field(default_factory=list, description=(
+        "extra #SBATCH lines, e.g. ['--qos=short']"))
+    local_directory: str | None = Field(None, description="node-local scratch for workers")
+
+
 class RunConfig(_Section):
     run: RunSection = Field(default_factory=RunSection)
     cohort: CohortSection = Field(default_factory=CohortSection)
@@ -111,6 +180,8 @@ class RunConfig(_Section):
     sensor: SensorSection = Field(default_factory=SensorSection)
     output: OutputSection = Field(default_factory=OutputSection)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
+    sweep: SweepSection = Field(default_factory=SweepSection)
+    cluster: ClusterSection = Field(default_factory=ClusterSection)
 
     @model_validator(mode="after")
     def _cross_checks(self):

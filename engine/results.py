@@ -75,17 +75,54 @@ def refuse_existing(path: Path, overwrite: bool) -> None:
         raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
 
 
-def create_store(path: Path, cfg: RunConfig, layout: Layout, cohort: Cohort,
-                 scenario_names: list[str]) -> None:
-    """Write the store's metadata, coordinates and per-patient variables; arrays stay empty."""
+def _coordinate_values(values: list):
+    if all(isinstance(v, bool) for v in values):
+        return np.array(values, dtype=bool)
+    if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        return np.array(values, dtype=np.int64)
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return np.array(values, dtype=np.float64)
+    return np.array([str(v) for v in values], dtype=object)
+
+
+def _patient_variables(cohorts: list[Cohort], by_scenario: bool) -> dict:
+    """Per-patient traits and parameters; with a scenario dimension only when scenarios
+    differ in who the patients are (a swept cohort field or decorrelated random numbers)."""
+    ref = reference_patients()
+    dims = ("scenario", "patient") if by_scenario else ("patient",)
+    used = cohorts if by_scenario else cohorts[:1]
+
+    def stack(f):
+        arrays = [f(c) for c in used]
+        return np.stack(arrays) if by_scenario else arrays[0]
+
+    bw = PARAM_NAMES.index("BW")
+    return {
+        "group": (dims, stack(lambda c: c.group.astype(object)),
+                  {"long_name": "reference age group"}),
+        "source_patient": (dims, stack(lambda c: np.array([ref.names[s] for s in c.source],
+                                                           dtype=object)),
+                           {"long_name": "reference patient resampled"}),
+        "age": (dims, stack(lambda c: c.age_years), {"units": "year", "long_name": "age"}),
+        "initial_weight_kg": (dims, stack(lambda c: c.params[:, bw]),
+                              {"units": "kg", "long_name": "body weight at start"}),
+        "physiology": ((*dims, "parameter"), stack(lambda c: c.params),
+                       {"long_name": "UVA/Padova parameters of each patient",
+                        "units": "per parameter: see the coordinate parameter_units"}),
+    }
+
+
+def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list,
+                 cohorts: list[Cohort], cohort_by_scenario: bool) -> None:
+    """Write the store's metadata, coordinates and per-patient variables; arrays stay empty.
+    `scenarios` are `engine.scenarios.Scenario`s; `cohorts` one per scenario."""
     S, N, D = layout.n_scenarios, layout.n_patients, layout.n_days
     B, T = layout.block_size, layout.n_samples
-    ref = reference_patients()
     coords = {
         "scenario": ("scenario", np.arange(S), {"long_name": "scenario index"}),
-        "scenario_name": ("scenario", np.array(scenario_names, dtype=object),
+        "scenario_name": ("scenario", np.array([s.name for s in scenarios], dtype=object),
                           {"long_name": "scenario label"}),
-        "patient": ("patient", cohort.patient_id,
+        "patient": ("patient", cohorts[0].patient_id,
                     {"long_name": "patient id (key of its random numbers)", "cf_role": "trajectory_id"}),
         "day": ("day", np.arange(D), {"units": "day", "long_name": "days since start"}),
         "time": ("time", np.arange(T) * layout.trace_interval_min,
@@ -98,6 +135,9 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, cohort: Cohort,
                                                   dtype=object),
                             {"long_name": "units of each parameter"}),
     }
+    for path_ in scenarios[0].values:
+        coords[path_] = ("scenario", _coordinate_values([s.values[path_] for s in scenarios]),
+                         {"long_name": f"swept config field {path_}"})
     ds = xr.Dataset(coords=coords)
     daily_shape, daily_chunks = (S, N, D), (1, B, D)
     for name, units, long_name in DAILY_VARIABLES:
@@ -113,15 +153,8 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, cohort: Cohort,
     ds["completed"] = (("scenario", "patient"),
                        da.zeros((S, N), dtype=np.uint8, chunks=(1, B)),
                        {"units": "1", "long_name": "1 when the patient's results are written"})
-    ds["group"] = ("patient", cohort.group.astype(object), {"long_name": "reference age group"})
-    ds["source_patient"] = ("patient", np.array([ref.names[s] for s in cohort.source], dtype=object),
-                            {"long_name": "reference patient resampled"})
-    ds["age"] = ("patient", cohort.age_years, {"units": "year", "long_name": "age"})
-    ds["initial_weight_kg"] = ("patient", cohort.params[:, PARAM_NAMES.index("BW")],
-                               {"units": "kg", "long_name": "body weight at start"})
-    ds["physiology"] = (("patient", "parameter"), cohort.params,
-                        {"long_name": "UVA/Padova parameters of each patient",
-                         "units": "per parameter: see the coordinate parameter_units"})
+    for name, var in _patient_variables(cohorts, cohort_by_scenario).items():
+        ds[name] = var
     ds.attrs.update({
         "Conventions": "CF-1.10",
         "title": cfg.run.name,
@@ -132,6 +165,8 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, cohort: Cohort,
         "config_toml": to_toml(cfg),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "block_size": B,
+        "common_random_numbers": int(cfg.sweep.common_random_numbers),
+        "scenario_seeds": [str(s.seed) for s in scenarios],
         "source": "UVA/Padova S2008 (simglucose 0.2.11 parameters), RK4 at 1 min",
     })
     for var in ds.data_vars:

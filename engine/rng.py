@@ -28,6 +28,7 @@ STREAM_COHORT = 1
 STREAM_MEALS = 2
 STREAM_CGM = 3
 STREAM_THERAPY = 4
+STREAM_SWEEP = 5
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -1,21 +1,22 @@
-"""Orchestration: scenarios x blocks of patients as dask tasks, each writing its own region of
-the store; progress while it runs; a summary at the end. No per-patient arithmetic here.
+"""Orchestration: scenarios x blocks of patients as tasks, each writing its own region of the
+store; local threads, an existing dask cluster, or SLURM; resume; progress; a summary.
+No per-patient arithmetic here.
 """
 import os
 import sys
 import time
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import dask
 import numpy as np
-from dask.callbacks import Callback
 
 from . import results
 from .cohort import sample_cohort
-from .config import RunConfig
+from .config import ConfigError, RunConfig, parse_config
 from .kernel import allocate_outputs, simulate_block
 from .reference import sensor_models
+from .scenarios import Scenario, cohort_varies, expand
 from .sensor import N_SENSOR, S_DELTA, S_GAMMA, S_KIND, S_LAMBDA, S_MAX, S_MIN, S_PACF, S_XI
 from .sensor import SENSOR_JOHNSON_SU, SENSOR_NONE
 
@@ -34,7 +35,7 @@ class KernelInputs:
     jitter_cv: float
 
 
-def kernel_inputs(cfg: RunConfig) -> KernelInputs:
+def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
     meals = cfg.meals
     slots = np.array([[m.time_h * 60.0 for m in meals], [m.time_sd_min for m in meals],
                       [m.carbs_g for m in meals], [m.carbs_cv for m in meals],
@@ -47,15 +48,16 @@ def kernel_inputs(cfg: RunConfig) -> KernelInputs:
         sp[S_DELTA], sp[S_XI], sp[S_MIN], sp[S_MAX] = row["delta"], row["xi"], row["min"], row["max"]
     else:
         sp[S_KIND] = SENSOR_NONE
-    return KernelInputs(np.uint64(cfg.run.seed), cfg.run.days, slots, cfg.therapy.target_mg_dl,
-                        sp, cfg.sensor.interval_min, cfg.output.trace_interval_min,
-                        dict(cfg.cohort.groups), cfg.cohort.jitter_cv)
+    return KernelInputs(np.uint64(cfg.run.seed if seed is None else seed), cfg.run.days, slots,
+                        cfg.therapy.target_mg_dl, sp, cfg.sensor.interval_min,
+                        cfg.output.trace_interval_min, dict(cfg.cohort.groups),
+                        cfg.cohort.jitter_cv)
 
 
-def run_task(path: Path, layout: results.Layout, inputs: KernelInputs, scenario: int,
+def run_task(path: str, layout: results.Layout, inputs: KernelInputs, scenario: int,
              block: int) -> int:
     """Simulate one block of patients of one scenario and write its region. Returns the
-    patient-days computed."""
+    patient-days computed. Pure in its inputs: rerunning it writes the same bytes."""
     sl = layout.block(block)
     ids = np.arange(sl.start, sl.stop, dtype=np.int64)
     cohort = sample_cohort(int(inputs.seed), ids, inputs.group_weights, inputs.jitter_cv)
@@ -69,32 +71,42 @@ def run_task(path: Path, layout: results.Layout, inputs: KernelInputs, scenario:
                    inputs.meal_slots, inputs.target_bg, inputs.sensor_params,
                    inputs.cgm_interval_min, trace_slot, inputs.trace_interval_min,
                    daily, status, traces)
-    results.write_block(path, layout, scenario, block, daily, status, traces, trace_rows)
+    results.write_block(Path(path), layout, scenario, block, daily, status, traces, trace_rows)
     return ids.size * inputs.n_days
 
 
-class Progress(Callback):
-    """Tasks done, patient-days per second and time left, on stderr."""
+def warm_jit() -> bool:
+    """Compile (or load from cache) the kernels once per worker, outside the timed tasks."""
+    cfg = parse_config({"run": {"n_patients": 1, "days": 1}})
+    inputs = kernel_inputs(cfg)
+    cohort = sample_cohort(1, np.arange(1), inputs.group_weights, inputs.jitter_cv)
+    daily, status, traces = allocate_outputs(1, 1, 1, inputs.trace_interval_min)
+    simulate_block(cohort.params, cohort.x0, cohort.patient_id, inputs.seed, 1,
+                   inputs.meal_slots, inputs.target_bg, inputs.sensor_params,
+                   inputs.cgm_interval_min, np.zeros(1, dtype=np.int64),
+                   inputs.trace_interval_min, daily, status, traces)
+    return True
 
-    def __init__(self, total_tasks: int, patient_days_per_task: float, stream=sys.stderr):
-        super().__init__()
+
+class Progress:
+    """Tasks done, patient-days per second and time left, on a stream (stderr)."""
+
+    def __init__(self, total_tasks: int, patient_days_per_task: float, stream=None):
         self.total = total_tasks
         self.pd_per_task = patient_days_per_task
-        self.stream = stream
+        self.stream = stream if stream is not None else sys.stderr
         self.done = 0
         self.start = time.perf_counter()
         self.last_print = 0.0
-        self.tty = stream.isatty()
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
-    def _posttask(self, key, result, dsk, state, worker_id):
-        if not (isinstance(key, tuple) and str(key[0]).startswith("task-")):
-            return
+    def advance(self) -> None:
         self.done += 1
         now = time.perf_counter()
         if self.done == self.total or now - self.last_print > (0.2 if self.tty else 5.0):
             self.last_print = now
-            self.stream.write(self.line(now) + ("\r" if self.tty and self.done < self.total
-                                                else "\n"))
+            end = "\r" if self.tty and self.done < self.total else "\n"
+            self.stream.write(self.line(now) + end)
             self.stream.flush()
 
     def line(self, now: float) -> str:
@@ -102,43 +114,148 @@ class Progress(Callback):
         rate = self.done * self.pd_per_task / elapsed if elapsed > 0 else 0.0
         left = (self.total - self.done) * elapsed / self.done if self.done else float("nan")
         width = 30
-        filled = int(width * self.done / self.total)
+        filled = int(width * self.done / max(self.total, 1))
         return (f"[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} tasks  "
                 f"{rate:,.0f} patient-days/s  elapsed {elapsed:,.1f} s  left {left:,.1f} s")
 
 
-def run(cfg: RunConfig, out: Path, overwrite: bool = False, workers: int | None = None,
-        quiet: bool = False) -> dict:
-    """Run `cfg` into the zarr store `out`. Returns timing facts."""
-    out = Path(out)
-    results.refuse_existing(out, overwrite)
-    layout = results.Layout.from_config(cfg)
-    inputs = kernel_inputs(cfg)
+def _run_threads(calls, workers: int, progress: Progress) -> int:
+    """dask's threaded scheduler on this machine (the kernels release the GIL)."""
+    import dask
+    from dask.callbacks import Callback
+
+    class _Tick(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):
+            if isinstance(key, str) and key.startswith("task-"):
+                progress.advance()
+
+    tasks = [dask.delayed(run_task, pure=False)(*args, dask_key_name=f"task-{args[3]}-{args[4]}")
+             for args in calls]
+    with _Tick():
+        return int(sum(dask.compute(*tasks, scheduler="threads", num_workers=workers)))
+
+
+def _slurm_cluster(cfg: RunConfig):
+    try:
+        from dask_jobqueue import SLURMCluster
+    except ImportError:
+        raise ConfigError("cluster.kind = 'slurm' needs dask-jobqueue: "
+                          "pip install 't1dmc[cluster]'") from None
+    c = cfg.cluster
+    prologue = [
+        # one numba cache per job: concurrent compilation into one cache can crash (numba #4807)
+        'export NUMBA_CACHE_DIR="${TMPDIR:-/tmp}/t1dmc-numba-${SLURM_JOB_ID:-0}"',
+        "export NUMBA_NUM_THREADS=1",  # distributed does not set it (dask/distributed #9075)
+    ]
+    cluster = SLURMCluster(queue=c.queue, account=c.account, cores=c.cores,
+                           processes=c.processes, memory=c.memory, walltime=c.walltime,
+                           interface=c.interface, job_extra_directives=c.job_extra_directives,
+                           local_directory=c.local_directory, job_script_prologue=prologue,
+                           python=sys.executable)
+    if c.adaptive:
+        cluster.adapt(minimum_jobs=0, maximum_jobs=c.jobs)
+    else:
+        cluster.scale(jobs=c.jobs)
+    return cluster
+
+
+def _run_distributed(calls, client, progress: Progress, say) -> int:
+    """Tasks as futures on a distributed cluster; progress as they complete. A task lost with
+    its worker is recomputed elsewhere by the scheduler; results do not change."""
+    from distributed import as_completed
+    if client.dashboard_link:
+        say(f"dask dashboard: {client.dashboard_link}")
+    client.run(warm_jit)
+    futures = [client.submit(run_task, *args, key=f"task-{args[3]}-{args[4]}", pure=False,
+                             retries=2) for args in calls]
+    total = 0
+    for fut in as_completed(futures):
+        total += fut.result()
+        progress.advance()
+        fut.release()
+    return total
+
+
+def check_resumable(out: Path, cfg: RunConfig, layout: results.Layout) -> None:
+    """The store at `out` was made by this config (execution and cluster may differ)."""
+    import zarr
+    try:
+        attrs = dict(zarr.open_group(str(out), mode="r").attrs)
+    except Exception as err:  # noqa: BLE001 - any unreadable store means the same to the user
+        raise ConfigError(f"--resume: {str(out)!r} is not a readable t1dmc store ({err}); "
+                          "start again with --overwrite") from None
+    if "config_toml" not in attrs:
+        raise ConfigError(f"--resume: {str(out)!r} has no config_toml: not a t1dmc store, or "
+                          "its creation was interrupted; start again with --overwrite")
+    stored = parse_config(tomllib.loads(attrs["config_toml"]))
+    ignore = {"execution", "cluster"}
+    a = stored.model_dump(exclude=ignore)
+    b = cfg.model_dump(exclude=ignore)
+    if a != b:
+        diff = sorted(k for k in a if a[k] != b[k])
+        raise ConfigError(f"--resume: the config differs from the one that made {str(out)!r} "
+                          f"(sections: {', '.join(diff)}); resume with the same config")
+    if int(attrs.get("block_size", -1)) != layout.block_size:
+        raise ConfigError(f"--resume: the store's block size is {attrs.get('block_size')}, "
+                          f"this run's is {layout.block_size}; set execution.block_size = "
+                          f"{attrs.get('block_size')}")
+    if attrs.get("engine_version") != results.engine_version():
+        raise ConfigError(f"--resume: the store was made by engine {attrs.get('engine_version')},"
+                          f" this is {results.engine_version()}; results would not be identical")
+
+
+def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False,
+        workers: int | None = None, scheduler: str | None = None, quiet: bool = False) -> dict:
+    """Run `cfg` (every scenario of its sweep) into the zarr store `out`."""
+    say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+    out = Path(out).resolve()
     t0 = time.perf_counter()
-    cohort = sample_cohort(cfg.run.seed, np.arange(cfg.run.n_patients), inputs.group_weights,
-                           inputs.jitter_cv)
-    if out.exists():
-        results.remove_store(out)
-    results.create_store(out, cfg, layout, cohort, ["baseline"])
-    tasks = [dask.delayed(run_task, pure=False)(out, layout, inputs, s, b,
-                                                dask_key_name=f"task-{s}-{b}")
-             for s in range(layout.n_scenarios) for b in range(layout.n_blocks)]
+    scenarios: list[Scenario] = expand(cfg)   # every scenario validated before anything is written
+    layout = results.Layout.from_config(cfg, len(scenarios))
+    inputs = [kernel_inputs(s.config, s.seed) for s in scenarios]
+    if resume and out.exists():
+        check_resumable(out, cfg, layout)
+        done = results.completed_blocks(out, layout)
+    else:
+        results.refuse_existing(out, overwrite)
+        by_scenario = cohort_varies(cfg)
+        ids = np.arange(cfg.run.n_patients)
+        cohorts = [sample_cohort(int(k.seed), ids, k.group_weights, k.jitter_cv)
+                   for k in (inputs if by_scenario else inputs[:1])]
+        if out.exists():
+            results.remove_store(out)
+        results.create_store(out, cfg, layout, scenarios, cohorts, by_scenario)
+        done = np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
+    calls = [(str(out), layout, inputs[s], s, b)
+             for s in range(layout.n_scenarios) for b in range(layout.n_blocks) if not done[s, b]]
+    skipped = int(done.sum())
+    if skipped:
+        say(f"resuming: {skipped} of {done.size} tasks already complete")
+    pd_per_task = cfg.run.n_patients * cfg.run.days / layout.n_blocks
+    progress = Progress(len(calls), pd_per_task, stream=open(os.devnull, "w") if quiet else None)
     n_workers = workers or cfg.execution.workers or os.cpu_count() or 1
-    progress = Progress(len(tasks), cfg.run.n_patients * cfg.run.days * layout.n_scenarios
-                        / len(tasks), stream=open(os.devnull, "w") if quiet else sys.stderr)
     t1 = time.perf_counter()
-    with progress:
-        patient_days = sum(dask.compute(*tasks, scheduler="threads", num_workers=n_workers))
+    if scheduler or cfg.cluster.kind == "slurm":
+        from distributed import Client
+        cluster = None if scheduler else _slurm_cluster(cfg)
+        with Client(scheduler or cluster) as client:
+            patient_days = _run_distributed(calls, client, progress, say)
+        if cluster is not None:
+            cluster.close()
+        n_workers = 0
+    else:
+        patient_days = _run_threads(calls, n_workers, progress)
     t2 = time.perf_counter()
     results.finalize_store(out)
     t3 = time.perf_counter()
-    return {"patient_days": int(patient_days), "tasks": len(tasks), "workers": n_workers,
-            "setup_s": t1 - t0, "compute_s": t2 - t1, "finalize_s": t3 - t2,
-            "wall_s": t3 - t0, "patient_days_per_s": patient_days / (t3 - t0)}
+    return {"patient_days": int(patient_days), "tasks": len(calls), "tasks_skipped": skipped,
+            "workers": n_workers, "setup_s": t1 - t0, "compute_s": t2 - t1,
+            "finalize_s": t3 - t2, "wall_s": t3 - t0,
+            "patient_days_per_s": patient_days / (t3 - t0) if t3 > t0 else 0.0}
 
 
 def summary_table(ds) -> str:
-    """Population median and IQR over patients of their per-day means."""
+    """Population median and IQR over patients of their per-day means, per scenario."""
     rows = [("TIR 70-180", "tir", "%"), ("TBR <70", "tbr70", "%"), ("TBR <54", "tbr54", "%"),
             ("mean glucose", "glucose_mean", "mg/dL"), ("TDD", "tdd", "U/day"),
             ("TDD per kg", "tdd_per_kg", "U/kg/day")]
