@@ -76,6 +76,30 @@ def cmd_replay(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    import json
+    import xarray as xr
+    from .compare import compare, format_table, to_json
+    try:
+        ds = xr.open_zarr(args.store)
+    except Exception as err:  # noqa: BLE001 - unreadable for whatever reason
+        return _fail(f"cannot open {args.store!r} as a results store: {err}")
+    try:
+        cmp = compare(ds, baseline=args.baseline, day=args.day, window=args.window)
+    except ValueError as err:
+        return _fail(str(err))
+    if args.output:
+        out = Path(args.output)
+        if out.exists() and not args.overwrite:
+            return _fail(f"output {str(out)!r} exists; pass --overwrite to replace it")
+        if out.suffix == ".json":
+            out.write_text(json.dumps(to_json(cmp), indent=2))
+        else:
+            cmp.to_zarr(out, mode="w", zarr_format=3, consolidated=False)
+    print(json.dumps(to_json(cmp), indent=2) if args.json else format_table(cmp))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="t1dmc", description=(
         "Population Monte Carlo engine for type 1 diabetes (UVA/Padova S2008 physiology)."))
@@ -93,6 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--block-size", type=int, default=None, help="patients per task")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
+
+    c = sub.add_parser("compare", help="paired differences of key outcomes between scenarios")
+    c.add_argument("store", help="results store (OUT.zarr)")
+    c.add_argument("--baseline", default=None, help="scenario index or name (default 0)")
+    c.add_argument("--day", type=int, default=None, help="last day of the window (default last)")
+    c.add_argument("--window", type=int, default=14, help="days averaged per patient (14)")
+    c.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    c.add_argument("-o", "--output", default=None, help="also save as .json or .zarr")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    c.set_defaults(func=cmd_compare)
 
     rp = sub.add_parser("replay", help="drive one reference patient with per-minute inputs")
     rp.add_argument("patient", help='reference patient, e.g. "adolescent#001"')

@@ -169,7 +169,7 @@ def _run_distributed(calls, client, progress: Progress, say) -> int:
     futures = [client.submit(run_task, *args, key=f"task-{args[3]}-{args[4]}", pure=False,
                              retries=2) for args in calls]
     total = 0
-    for fut in as_completed(futures):
+    for fut in as_completed(futures, loop=client.loop):
         total += fut.result()
         progress.advance()
         fut.release()
@@ -238,7 +238,7 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
     if scheduler or cfg.cluster.kind == "slurm":
         from distributed import Client
         cluster = None if scheduler else _slurm_cluster(cfg)
-        with Client(scheduler or cluster) as client:
+        with Client(scheduler or cluster, set_as_default=False) as client:
             patient_days = _run_distributed(calls, client, progress, say)
         if cluster is not None:
             cluster.close()

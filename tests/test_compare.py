@@ -1,0 +1,50 @@
+import json
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from engine import sweep
+from engine.cli import main
+from engine.compare import compare
+from engine.config import parse_config
+
+
+@pytest.fixture(scope="module")
+def sweep_store(tmp_path_factory):
+    path = tmp_path_factory.mktemp("cmp") / "sweep.zarr"
+    cfg = parse_config({"run": {"n_patients": 30, "days": 4, "seed": 3},
+                        "sweep": {"grid": {"therapy.target_mg_dl": [140, 100, 180]}}})
+    sweep.run(cfg, path, quiet=True)
+    return path
+
+
+def test_paired_differences_match_a_direct_computation(sweep_store):
+    ds = xr.open_zarr(sweep_store)
+    cmp = compare(ds, baseline=0, window=2)
+    assert cmp.attrs["method"] == "paired" and cmp.attrs["first_day"] == 2
+    per = ds.tdd_per_kg.isel(day=slice(2, 4)).mean("day").values
+    d = per[1] - per[0]
+    j = list(cmp.outcome.values).index("tdd_per_kg")
+    assert cmp.difference.values[1, j] == pytest.approx(d.mean())
+    se = d.std(ddof=1) / np.sqrt(d.size)
+    assert cmp.ci_high.values[1, j] - cmp.ci_low.values[1, j] == pytest.approx(2 * 1.96 * se, rel=1e-3)
+    # the baseline against itself: exactly zero
+    assert np.all(cmp.difference.values[0] == 0)
+    # a lower correction target gives more insulin, a higher one less (the sign is physiology)
+    assert cmp.difference.values[1, j] > 0 > cmp.difference.values[2, j]
+
+
+def test_compare_command_table_json_and_baseline_by_name(sweep_store, tmp_path, capsys):
+    assert main(["compare", str(sweep_store)]) == 0
+    out = capsys.readouterr().out
+    assert "differences from scenario 0 (target_mg_dl=140)" in out and "TDD per kg" in out
+    assert main(["compare", str(sweep_store), "--baseline", "target_mg_dl=100", "--json",
+                 "--day", "1", "-o", str(tmp_path / "c.json")]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["baseline"] == 1 and data["last_day"] == 1
+    assert json.loads((tmp_path / "c.json").read_text()) == data
+    assert main(["compare", str(sweep_store), "--baseline", "7"]) == 2
+    assert "out of range 0..2" in capsys.readouterr().err
+    assert main(["compare", str(sweep_store), "--day", "9"]) == 2
+    assert main(["compare", str(tmp_path / "missing.zarr")]) == 2
