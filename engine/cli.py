@@ -100,6 +100,36 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_inspect(args) -> int:
+    from .results import inspect_store
+    try:
+        print(inspect_store(Path(args.store)))
+    except ValueError as err:
+        return _fail(str(err))
+    return 0
+
+
+def cmd_config_schema(args) -> int:
+    import json
+    from .config import RunConfig
+    print(json.dumps(RunConfig.model_json_schema(), indent=2))
+    return 0
+
+
+def cmd_config_check(args) -> int:
+    from .config import ConfigError, load_config
+    from .scenarios import expand
+    try:
+        cfg = load_config(args.config)
+        scenarios = expand(cfg)
+    except ConfigError as err:
+        return _fail(str(err))
+    print(f"{args.config}: valid; {len(scenarios)} scenario(s) x {cfg.run.n_patients} patients "
+          f"x {cfg.run.days} days = {len(scenarios) * cfg.run.n_patients * cfg.run.days:,} "
+          f"patient-days in tasks of {cfg.block_size()} patients")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="t1dmc", description=(
         "Population Monte Carlo engine for type 1 diabetes (UVA/Padova S2008 physiology)."))
@@ -127,6 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", default=None, help="also save as .json or .zarr")
     c.add_argument("--overwrite", action="store_true", help="replace an existing output")
     c.set_defaults(func=cmd_compare)
+
+    i = sub.add_parser("inspect", help="a store's config, dimensions, scenarios and completion")
+    i.add_argument("store", help="results store (OUT.zarr)")
+    i.set_defaults(func=cmd_inspect)
+
+    cf = sub.add_parser("config", help="the config schema, or check a config file")
+    cfs = cf.add_subparsers(dest="config_command", required=True)
+    cfs.add_parser("schema", help="print the JSON schema of a config").set_defaults(
+        func=cmd_config_schema)
+    chk = cfs.add_parser("check", help="validate a config and its sweep without running it")
+    chk.add_argument("config", help="TOML config")
+    chk.set_defaults(func=cmd_config_check)
 
     rp = sub.add_parser("replay", help="drive one reference patient with per-minute inputs")
     rp.add_argument("patient", help='reference patient, e.g. "adolescent#001"')

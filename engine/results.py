@@ -198,6 +198,44 @@ def completed_blocks(path: Path, layout: Layout) -> np.ndarray:
     return out
 
 
+def inspect_store(path: Path) -> str:
+    """What a store holds and how far its run got, readable even when it is incomplete."""
+    try:
+        group = zarr.open_group(str(path), mode="r")
+        attrs = dict(group.attrs)
+    except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
+        raise ValueError(f"{str(path)!r} is not a readable zarr store: {err}") from None
+    if "config_toml" not in attrs:
+        raise ValueError(f"{str(path)!r} is not a t1dmc store (no config_toml attribute): "
+                         "its creation may have been interrupted")
+    names = set(group.array_keys())
+    lines = [f"store: {path}",
+             f"title: {attrs.get('title')}   engine {attrs.get('engine_version')}   "
+             f"created {attrs.get('created')}   seed {attrs.get('seed')}"]
+    dims = {}
+    for name in sorted(names):
+        arr = group[name]
+        for d, n in zip(arr.metadata.dimension_names or (), arr.shape):
+            dims[d] = n
+    lines.append("dimensions: " + ", ".join(f"{d}={n}" for d, n in dims.items()))
+    if "scenario_name" in names:
+        labels = group["scenario_name"][...]
+        lines.append("scenarios:")
+        lines += [f"  {k}: {v}" for k, v in enumerate(labels)]
+    if "completed" in names:
+        done = group["completed"][...]
+        total = done.size
+        lines.append(f"completed: {int(done.sum()):,} of {total:,} patient-scenarios "
+                     f"({100.0 * done.sum() / max(total, 1):.1f}%)"
+                     + ("" if done.all() else "; finish with t1dmc run CONFIG -o STORE --resume"))
+        missing = [name for name, _, _ in DAILY_VARIABLES if name not in names]
+        if missing:
+            lines.append(f"missing variables: {', '.join(missing)} (store damaged)")
+    lines.append("config:")
+    lines += ["  " + ln for ln in attrs["config_toml"].strip().splitlines()]
+    return "\n".join(lines)
+
+
 def finalize_store(path: Path) -> None:
     """Consolidate metadata once, at the end, so opening reads one document."""
     with warnings.catch_warnings():

@@ -86,3 +86,37 @@ def test_shipped_replay_example_runs(tmp_path):
     assert main(["replay", "adult#001", "configs/replay_adult001_S1.csv", "-o", str(out)]) == 0
     ds = xr.open_zarr(out)
     assert ds.sizes["minute"] == 1441 and ds.bg.attrs["units"] == "mg/dL"
+
+
+def test_inspect_reports_scenarios_and_completion_even_when_incomplete(small_config_path, tmp_path, capsys):
+    import zarr
+    out = tmp_path / "i.zarr"
+    assert main(["run", str(small_config_path), "-o", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "scenario=1" in text and "patient=24" in text and "0: baseline" in text
+    assert "completed: 24 of 24 patient-scenarios (100.0%)" in text
+    assert 'name = "small"' in text
+    zarr.open_group(str(out), mode="r+")["completed"][0, :8] = 0   # as if killed
+    assert main(["inspect", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "completed: 16 of 24" in text and "--resume" in text
+    (tmp_path / "junk.zarr").mkdir()
+    assert main(["inspect", str(tmp_path / "junk.zarr")]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable zarr store" in err or "not a t1dmc store" in err
+
+
+def test_config_check_and_schema(tmp_path, capsys):
+    import json
+    assert main(["config", "check", "configs/quickstart.toml"]) == 0
+    assert "valid; 1 scenario(s) x 1000 patients x 30 days = 30,000 patient-days" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[sweep.grid]\n"run.days" = [1, 2]\n')
+    assert main(["config", "check", str(bad)]) == 2
+    assert "run.days cannot be swept" in capsys.readouterr().err
+    assert main(["config", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert set(schema["properties"]) >= {"run", "cohort", "meals", "sweep", "cluster"}
+    assert schema["$defs"]["RunSection"]["properties"]["n_patients"]["minimum"] == 1
