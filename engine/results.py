@@ -32,6 +32,10 @@ TRACE_VARIABLES = (
 )
 assert len(TRACE_VARIABLES) == N_TRACE
 
+# what every task writes: a store missing any of these cannot be resumed
+TASK_WRITTEN_VARIABLES = (*(v[0] for v in DAILY_VARIABLES), "status",
+                          *(v[0] for v in TRACE_VARIABLES), "completed")
+
 STATUS_ATTRS = {"units": "1", "long_name": "integration status",
                 "flag_values": [0, 1], "flag_meanings": "ok nonfinite_glucose_patient_stopped"}
 
@@ -191,7 +195,7 @@ def write_block(path: Path, layout: Layout, scenario: int, block: int, daily: np
 
 def completed_blocks(path: Path, layout: Layout) -> np.ndarray:
     """(n_scenarios, n_blocks) bool: which tasks finished."""
-    done = zarr.open_group(str(path), mode="r")["completed"][...]
+    done = zarr.open_group(str(path), mode="r", use_consolidated=False)["completed"][...]
     out = np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
     for b in range(layout.n_blocks):
         out[:, b] = done[:, layout.block(b)].all(axis=1)
@@ -201,7 +205,7 @@ def completed_blocks(path: Path, layout: Layout) -> np.ndarray:
 def inspect_store(path: Path) -> str:
     """What a store holds and how far its run got, readable even when it is incomplete."""
     try:
-        group = zarr.open_group(str(path), mode="r")
+        group = zarr.open_group(str(path), mode="r", use_consolidated=False)
         attrs = dict(group.attrs)
     except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
         raise ValueError(f"{str(path)!r} is not a readable zarr store: {err}") from None

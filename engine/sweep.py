@@ -180,13 +180,18 @@ def check_resumable(out: Path, cfg: RunConfig, layout: results.Layout) -> None:
     """The store at `out` was made by this config (execution and cluster may differ)."""
     import zarr
     try:
-        attrs = dict(zarr.open_group(str(out), mode="r").attrs)
+        attrs = dict(zarr.open_group(str(out), mode="r", use_consolidated=False).attrs)
     except Exception as err:  # noqa: BLE001 - any unreadable store means the same to the user
         raise ConfigError(f"--resume: {str(out)!r} is not a readable t1dmc store ({err}); "
                           "start again with --overwrite") from None
     if "config_toml" not in attrs:
         raise ConfigError(f"--resume: {str(out)!r} has no config_toml: not a t1dmc store, or "
                           "its creation was interrupted; start again with --overwrite")
+    present = set(zarr.open_group(str(out), mode="r", use_consolidated=False).array_keys())
+    missing = sorted(set(results.TASK_WRITTEN_VARIABLES) - present)
+    if missing:
+        raise ConfigError(f"--resume: {str(out)!r} lacks {', '.join(missing)}: its creation was "
+                          "interrupted; start again with --overwrite")
     stored = parse_config(tomllib.loads(attrs["config_toml"]))
     ignore = {"execution", "cluster"}
     a = stored.model_dump(exclude=ignore)

@@ -186,3 +186,14 @@ interface = "lo"
     assert_same_store(tmp_path / "slurm.zarr", reference_store)
     jobs = subprocess.run(["squeue", "-h"], capture_output=True, text=True, timeout=20)
     assert jobs.stdout.strip() == "", f"jobs left behind: {jobs.stdout}"
+
+
+def test_resume_refuses_a_store_whose_creation_was_interrupted(tmp_path, reference_store, capsys):
+    from engine.cli import main
+    out = tmp_path / "partial.zarr"
+    shutil.copytree(reference_store, out)
+    shutil.rmtree(out / "tir")
+    (out / "zarr.json").write_text((out / "zarr.json").read_text())  # group metadata stays
+    cfg = write_config(tmp_path)
+    assert main(["run", str(cfg), "-o", str(out), "--resume"]) == 2
+    assert "lacks tir" in capsys.readouterr().err
