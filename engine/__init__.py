@@ -4,7 +4,28 @@
     ds = engine.replay("adult#001", carbs_g_per_min, insulin_u_per_min)   # one reference patient
     res = engine.open_results("quickstart.zarr")                          # a population run
 """
-from .reference_replay import replay
-from .results import open_results
+import hashlib as _hashlib
+import os as _os
+from pathlib import Path as _Path
+
+
+def _numba_cache_dir() -> str:
+    """numba's cache=True notices edits to a kernel's own file but not to the functions it
+    inlines from other files, and would then run a stale kernel: key the cache on a hash of
+    every engine source instead."""
+    digest = _hashlib.sha256()
+    for source in sorted(_Path(__file__).parent.rglob("*.py")):
+        digest.update(source.read_bytes())
+    base = _os.environ.get("XDG_CACHE_HOME") or _os.path.join(_os.path.expanduser("~"), ".cache")
+    return _os.path.join(base, "t1dmc", "numba-" + digest.hexdigest()[:16])
+
+
+if "NUMBA_CACHE_DIR" not in _os.environ:  # a user's or a SLURM job's own choice wins
+    _os.environ["NUMBA_CACHE_DIR"] = _numba_cache_dir()
+    import numba.core.config as _numba_config
+    _numba_config.reload_config()
+
+from .reference_replay import replay  # noqa: E402
+from .results import open_results  # noqa: E402
 
 __all__ = ["replay", "open_results"]

@@ -109,7 +109,7 @@ def test_resume_refuses_a_different_config(tmp_path, reference_store, capsys):
 
 
 def test_existing_dask_cluster_with_worker_processes(tmp_path, reference_store):
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
     cfg = parse_config(loads_toml(write_config(tmp_path).read_text()))
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                       host="127.0.0.1", dashboard_address=None) as cluster:

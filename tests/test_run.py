@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from engine import results, sweep
-from engine.config import load_config, parse_config
+from engine import sweep
+from engine.config import parse_config
 from engine.metrics import DAILY_NAMES
 
 
