@@ -15,22 +15,24 @@ def _fail(msg: str) -> int:
 
 
 def cmd_run(args) -> int:
+    from pydantic import ValidationError
     from .config import ConfigError, load_config
-    from . import results, scenarios, sweep
+    from . import results, sweep
     if args.resume and args.overwrite:
         return _fail("--resume and --overwrite exclude each other")
     try:
         cfg = load_config(args.config)
         if args.block_size is not None:
             cfg.execution.block_size = args.block_size
-        scenarios.expand(cfg)
-        if not args.resume:
-            results.refuse_existing(Path(args.output), args.overwrite)
+    except ConfigError as err:
+        return _fail(str(err))
+    except ValidationError as err:  # a command-line override out of bounds
+        return _fail(f"--block-size {args.block_size}: {err.errors()[0]['msg']}")
+    try:
+        # validates every scenario and the output before it writes anything
         facts = sweep.run(cfg, Path(args.output), overwrite=args.overwrite, resume=args.resume,
                           workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
     except (ConfigError, FileExistsError) as err:
-        return _fail(str(err))
-    except ValueError as err:  # a CLI override that fails validation
         return _fail(str(err))
     ds = results.open_results(args.output)
     print(sweep.summary_table(ds))

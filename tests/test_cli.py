@@ -120,3 +120,10 @@ def test_config_check_and_schema(tmp_path, capsys):
     schema = json.loads(capsys.readouterr().out)
     assert set(schema["properties"]) >= {"run", "cohort", "meals", "sweep", "cluster"}
     assert schema["$defs"]["RunSection"]["properties"]["n_patients"]["minimum"] == 1
+
+
+def test_bad_command_line_override_exits_2(small_config_path, tmp_path, capsys):
+    assert main(["run", str(small_config_path), "-o", str(tmp_path / "o.zarr"),
+                 "--block-size", "-3"]) == 2
+    assert "--block-size -3: Input should be greater than or equal to 0" in capsys.readouterr().err
+    assert not (tmp_path / "o.zarr").exists()
