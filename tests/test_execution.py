@@ -69,8 +69,9 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(cfg_path), "-o",
                              str(out), "-q", "--workers", "1"], cwd=ROOT)
     done = 0
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
+    for _ in range(4800):  # polls of 0.05 s: up to about 4 minutes
+        if proc.poll() is not None:
+            break
         try:
             done = int(zarr.open_group(str(out), mode="r")["completed"][...].sum())
         except Exception:  # store not created yet
@@ -132,8 +133,9 @@ def test_a_worker_killed_during_a_task_is_replaced_and_results_do_not_change(tmp
         runner.start()
         with Client(cluster.scheduler_address, set_as_default=False) as client:
             killed = None
-            deadline = time.time() + 120
-            while killed is None and time.time() < deadline:
+            for _ in range(2400):  # polls of 0.05 s: up to about 2 minutes
+                if killed is not None:
+                    break
                 busy = {w: tasks for w, tasks in client.processing().items() if tasks}
                 if busy:
                     worker = next(iter(busy))
@@ -156,10 +158,8 @@ def local_slurm(tmp_path_factory):
         pytest.skip("SLURM not installed here: run scripts/slurm_local.sh install (as root)")
     d = tmp_path_factory.mktemp("slurm")
     script = ROOT / "scripts" / "slurm_local.sh"
-    t = time.perf_counter()
     subprocess.run(["bash", str(script), "up", str(d)], check=True)
     os.environ["SLURM_CONF"] = str(d / "slurm.conf")
-    print(f"\nSLURM up in {time.perf_counter() - t:.1f} s")
     yield d
     subprocess.run(["bash", str(script), "down", str(d)], check=False)
     os.environ.pop("SLURM_CONF", None)
@@ -179,9 +179,7 @@ jobs = 2
 interface = "lo"
 """
     cfg = parse_config(loads_toml(write_config(tmp_path, extra=extra).read_text()))
-    t = time.perf_counter()
     facts = sweep.run(cfg, tmp_path / "slurm.zarr", quiet=True)
-    print(f"SLURM sweep of {facts['tasks']} tasks in {time.perf_counter() - t:.1f} s")
     assert facts["tasks"] == 8
     assert_same_store(tmp_path / "slurm.zarr", reference_store)
     jobs = subprocess.run(["squeue", "-h"], capture_output=True, text=True, timeout=20)
