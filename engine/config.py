@@ -31,9 +31,21 @@ class CohortSection(_Section):
     groups: dict[str, Annotated[float, Field(ge=0.0)]] = Field(
         default_factory=lambda: {"adult": 1.0},
         description="relative weights of the reference groups (adolescent, adult, child)")
+    sampler: Literal["mvlognormal", "resample"] = Field("mvlognormal", description=(
+        "mvlognormal: a multivariate log-normal fitted to each group's reference patients; "
+        "resample: a reference patient with log-normal jitter (jitter_cv)"))
     jitter_cv: float = Field(0.10, ge=0.0, le=0.5, description=(
-        "coefficient of variation of the log-normal jitter applied to each kinetic parameter "
-        "of the resampled reference patient"))
+        "sampler = resample: coefficient of variation of the log-normal jitter applied to "
+        "each kinetic parameter of the resampled reference patient"))
+    bmi_scale: float = Field(1.0, ge=0.5, le=2.0, description=(
+        "multiplies the median BMI of every group (1: US adults with T1D, NHIS 2016-21)"))
+    dawn_prevalence: float = Field(0.89, ge=0.0, le=1.0, description=(
+        "share of patients with a dawn phenomenon (Perriello 1991: 89%)"))
+    dawn_amplitude: float = Field(0.30, ge=0.0, le=2.0, description=(
+        "mean rise of the glucose production drive (kp1) at dawn, among those with one "
+        "(calibrated to +19.4% insulin need 02:40 -> 06:40)"))
+    time_of_day_amplitude: float = Field(0.20, ge=0.0, le=0.9, description=(
+        "largest amplitude of the individual daily sensitivity pattern (uniform 0..this)"))
 
     @field_validator("groups")
     @classmethod
@@ -64,10 +76,172 @@ def _default_meals():
             MealSlot(name="snack", time_h=15.5, carbs_g=20.0, probability=0.5)]
 
 
+LIFESTYLE_PROFILES = {
+    "default": {},
+    "sedentary_high_fat": {"fat_share": 0.42, "sugar_share": 0.17, "energy_surplus": 0.05,
+                           "activity_pal": 1.4, "sessions_per_week": 0.3, "sleep_h": 6.3},
+    "active": {"fat_share": 0.30, "sugar_share": 0.07, "energy_surplus": 0.0,
+               "activity_pal": 1.75, "sessions_per_week": 4.0, "session_min": 50.0,
+               "session_hr_excess": 60.0},
+}
+
+
+class LifestyleSection(_Section):
+    """Population means of each patient's lifestyle; each patient draws around them."""
+    profile: Literal["default", "sedentary_high_fat", "active"] = Field(
+        "default", description="preset of the fields below; a field given here overrides it")
+    fat_share: float = Field(0.35, ge=0.1, le=0.7, description="fat share of dietary energy")
+    sugar_share: float = Field(0.11, ge=0.0, le=0.5, description="added-sugar share of energy")
+    energy_surplus: float = Field(0.0, ge=-0.3, le=0.3, description=(
+        "habitual intake above the energy balance at the start (fraction)"))
+    activity_pal: float = Field(1.55, ge=1.2, le=2.4, description=(
+        "physical activity level outside exercise sessions (x resting expenditure)"))
+    sessions_per_week: float = Field(1.5, ge=0.0, le=7.0, description="exercise sessions a week")
+    session_min: float = Field(45.0, ge=10.0, le=240.0, description="session length, minutes")
+    session_hr_excess: float = Field(50.0, ge=10.0, le=120.0, description=(
+        "heart rate above rest during a session, bpm"))
+    sleep_h: float = Field(7.0, ge=4.0, le=10.0, description="habitual sleep, hours")
+    chronic_stress: float = Field(0.2, gt=0.0, lt=1.0, description="mean chronic stress, 0-1")
+    adherence: float = Field(0.9, gt=0.0, lt=1.0, description=(
+        "mean share of boluses given on time"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile(cls, data):
+        if isinstance(data, dict):
+            preset = LIFESTYLE_PROFILES.get(data.get("profile", "default"), {})
+            data = {**preset, **data}
+        return data
+
+
+class GeneticsSection(_Section):
+    family_history_prob: float = Field(0.15, ge=0.0, le=1.0, description=(
+        "share with a first-degree relative with type 2 diabetes"))
+    polygenic_shift: float = Field(0.0, ge=-3.0, le=3.0, description=(
+        "mean of the polygenic type 2 risk score, SD units (0: general population)"))
+
+
+class ProgrammeChange(_Section):
+    start_day: int = Field(..., ge=0, description="first day of the exercise programme")
+    sessions_per_week: float = Field(3.0, ge=0.0, le=7.0)
+    session_min: float = Field(45.0, ge=10.0, le=240.0)
+    session_hr_excess: float = Field(50.0, ge=10.0, le=120.0)
+
+
+class DietChange(_Section):
+    start_day: int = Field(..., ge=0, description="first day of the new diet")
+    fat_share: float = Field(0.30, ge=0.1, le=0.7)
+    sugar_share: float = Field(0.07, ge=0.0, le=0.5)
+    energy_surplus: float = Field(0.0, ge=-0.3, le=0.3)
+
+
+class BehaviourSection(_Section):
+    carb_count_cv: float = Field(0.25, ge=0.0, le=1.0, description=(
+        "carbohydrate-counting error, CV of a multiplicative log-normal (20-30% typical)"))
+    miss_share: float = Field(0.5, ge=0.0, le=1.0, description=(
+        "of the boluses not given on time (1 - adherence), the share missed (the rest late)"))
+    late_bolus_min: int = Field(30, ge=1, le=240, description="delay of a late bolus, minutes")
+    hypo_threshold_mg_dl: float = Field(70.0, ge=40.0, le=100.0, description=(
+        "CGM reading that triggers hypoglycaemia treatment"))
+    hypo_treatment_g: float = Field(15.0, ge=0.0, le=60.0, description=(
+        "rescue carbohydrate per treatment (0: none)"))
+    hypo_wait_min: int = Field(15, ge=1, le=120, description="wait before treating again")
+    exercise: bool = Field(True, description="exercise sessions happen")
+    programme: ProgrammeChange | None = Field(None, description="an exercise programme from a day")
+    diet_change: DietChange | None = Field(None, description="a new diet from a day")
+
+
+class EpisodesSection(_Section):
+    stress: bool = Field(True, description="acute stress episodes happen")
+    stress_per_week: float = Field(1.0, ge=0.0, le=7.0, description=(
+        "episodes a week at no chronic stress (up to 3x with it)"))
+    stress_hours: float = Field(3.0, ge=0.5, le=16.0, description="mean length, hours")
+    stress_severity: float = Field(0.5, ge=0.0, le=1.0, description="mean severity, 0-1")
+    illness: bool = Field(True, description="illness episodes happen")
+    illness_per_year: float = Field(2.0, ge=0.0, le=52.0, description="illnesses a year")
+    illness_days: float = Field(4.0, ge=1.0, le=7.0, description="mean length, days")
+    illness_severity: float = Field(0.6, ge=0.0, le=1.0, description="mean severity, 0-1")
+    illness_appetite: float = Field(0.3, ge=0.0, le=0.9, description=(
+        "share of intake lost at severity 1"))
+
+
+class MechanismsSection(_Section):
+    """Switch each mechanism of insulin resistance (MODEL.md §2) and fast-model extension."""
+    body_composition: bool = True
+    ffa: bool = True
+    inflammation: bool = True
+    glucotoxicity: bool = True
+    receptor_downregulation: bool = True
+    genetic: bool = True
+    counterregulation: bool = True
+    exercise: bool = True
+    dawn: bool = Field(True, description="dawn phenomenon")
+    time_of_day: bool = Field(True, description="individual daily sensitivity pattern")
+    weight_feedback: bool = Field(True, description="body weight feeds the fast model daily")
+
+
+THERAPY_PRESETS = {
+    # simglucose's BBController: full basal, counted carbs / CR, correction above 150 mg/dL
+    "simglucose_basal_bolus": dict(
+        delivery="pump", target_mg_dl=140.0, correction_threshold_mg_dl=150.0, correct=True,
+        use_iob=False, dia_h=4.0, carb_counting=True, initial_dose=1.0, titrate_days=0,
+        step=0.0, fasting_target_mg_dl=120.0, hba1c_target=7.0, tbr_limit_pct=4.0,
+        cap_low=1.0, cap_high=1.0, sick_day_extra=0.0),
+    # DCCT conventional (DCCT Research Group, NEJM 329:977, 1993): one or two injections a day,
+    # fixed doses, no counting or corrections, changes only at quarterly visits for symptoms
+    "conventional": dict(
+        delivery="mdi", target_mg_dl=140.0, correction_threshold_mg_dl=250.0, correct=False,
+        use_iob=False, dia_h=4.0, carb_counting=False, initial_dose=0.85, titrate_days=90,
+        step=0.05, fasting_target_mg_dl=200.0, hba1c_target=9.5, tbr_limit_pct=4.0,
+        cap_low=0.5, cap_high=2.0, sick_day_extra=0.0),
+    # DCCT intensive: carbohydrate counting, corrections with insulin on board, weekly
+    # self-titration to fasting 70-120 mg/dL and HbA1c < 7%
+    "intensive": dict(
+        delivery="pump", target_mg_dl=110.0, correction_threshold_mg_dl=130.0, correct=True,
+        use_iob=True, dia_h=4.0, carb_counting=True, initial_dose=1.0, titrate_days=7,
+        step=0.05, fasting_target_mg_dl=110.0, hba1c_target=6.8, tbr_limit_pct=4.0,
+        cap_low=0.4, cap_high=3.0, sick_day_extra=0.15),
+}
+
+
 class TherapySection(_Section):
-    kind: Literal["simglucose_basal_bolus"] = Field(
-        "simglucose_basal_bolus", description="therapy rule (more in later versions)")
-    target_mg_dl: float = Field(140.0, ge=70.0, le=250.0, description="correction target")
+    """A preset (`kind`) whose settings any field given here overrides."""
+    kind: Literal["simglucose_basal_bolus", "conventional", "intensive"] = Field(
+        "intensive", description="therapy preset")
+    delivery: Literal["pump", "mdi"] = Field("pump", description=(
+        "pump (0.05 U increments) or multiple daily injections (pens, 0.5 U)"))
+    target_mg_dl: float = Field(110.0, ge=70.0, le=250.0, description="correction target")
+    correction_threshold_mg_dl: float = Field(130.0, ge=70.0, le=400.0, description=(
+        "corrections only above this CGM reading"))
+    correct: bool = Field(True, description="add a correction to meal boluses")
+    use_iob: bool = Field(True, description="subtract insulin on board from corrections")
+    dia_h: float = Field(4.0, ge=1.0, le=8.0, description="duration of insulin action, hours")
+    carb_counting: bool = Field(True, description=(
+        "dose for the estimated carbohydrate (else a fixed dose per meal slot)"))
+    initial_dose: float = Field(1.0, gt=0.0, le=3.0, description=(
+        "starting basal and ratios relative to the patient's steady state and CR/CF"))
+    titrate_days: int = Field(7, ge=0, le=365, description="titration interval (0: never)")
+    step: float = Field(0.05, ge=0.0, le=0.5, description="relative change per titration")
+    fasting_target_mg_dl: float = Field(110.0, ge=70.0, le=300.0, description=(
+        "fasting (05:00-07:00) glucose that basal is titrated to"))
+    hba1c_target: float = Field(6.8, ge=5.0, le=12.0, description=(
+        "HbA1c that bolus strength is titrated to (as mean glucose, ADAG)"))
+    tbr_limit_pct: float = Field(4.0, ge=0.0, le=100.0, description=(
+        "time below 70 mg/dL above which both doses are cut"))
+    cap_low: float = Field(0.4, gt=0.0, le=1.0, description="lowest dose relative to start")
+    cap_high: float = Field(3.0, ge=1.0, le=10.0, description="highest dose relative to start")
+    sick_day_extra: float = Field(0.15, ge=0.0, le=1.0, description=(
+        "extra basal on ill days (ISPAD 2022: +10-20%)"))
+    dose_scale: float = Field(1.0, gt=0.0, le=10.0, description=(
+        "multiplies every dose delivered (for insulin-need experiments)"))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _preset(cls, data):
+        if isinstance(data, dict):
+            kind = data.get("kind", "intensive")
+            data = {**THERAPY_PRESETS.get(kind, {}), **data}
+        return data
 
 
 class SensorSection(_Section):
@@ -176,7 +350,12 @@ class RunConfig(_Section):
     run: RunSection = Field(default_factory=RunSection)
     cohort: CohortSection = Field(default_factory=CohortSection)
     meals: list[MealSlot] = Field(default_factory=_default_meals, max_length=16)
-    therapy: TherapySection = Field(default_factory=TherapySection)
+    therapy: TherapySection = Field(default_factory=lambda: TherapySection.model_validate({}))
+    lifestyle: LifestyleSection = Field(default_factory=lambda: LifestyleSection.model_validate({}))
+    genetics: GeneticsSection = Field(default_factory=GeneticsSection)
+    behaviour: BehaviourSection = Field(default_factory=BehaviourSection)
+    episodes: EpisodesSection = Field(default_factory=EpisodesSection)
+    mechanisms: MechanismsSection = Field(default_factory=MechanismsSection)
     sensor: SensorSection = Field(default_factory=SensorSection)
     output: OutputSection = Field(default_factory=OutputSection)
     execution: ExecutionSection = Field(default_factory=ExecutionSection)

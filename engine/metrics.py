@@ -28,16 +28,39 @@ DAILY_VARIABLES = (
     ("bolus_u", "U", "bolus insulin delivered"),
     ("carbs_g", "g", "carbohydrate eaten"),
     ("weight_kg", "kg", "body weight"),
+    ("bmi", "kg/m2", "body-mass index"),
+    ("fat_mass_kg", "kg", "fat mass"),
+    ("visceral_fat_kg", "kg", "visceral fat mass"),
+    ("waist_cm", "cm", "waist circumference"),
+    ("ffa", "mmol/L", "day-mean plasma free fatty acids"),
+    ("inflammation", "1", "inflammation index (1 = none)"),
+    ("oxidative_stress", "1", "oxidative stress index (1 = none)"),
+    ("glut4_efficiency", "1", "GLUT4 translocation efficiency (1 = healthy)"),
+    ("receptor_density", "1", "insulin receptor density (1 = no insulin)"),
+    ("counterreg_tone", "1", "chronic counter-regulatory tone (1 = none)"),
+    ("si_peripheral", "1", "peripheral insulin sensitivity multiplier s_p (1 = lean healthy)"),
+    ("si_hepatic", "1", "hepatic insulin sensitivity multiplier s_h (1 = lean healthy)"),
+    ("hba1c", "%", "HbA1c from red-cell-weighted mean glucose (ADAG)"),
+    ("gmi", "%", "glucose management indicator over the last 14 days"),
+    ("egdr", "mg/kg/min", "estimated glucose disposal rate (Williams 2000)"),
+    ("rescue_carbs_g", "g", "carbohydrate eaten to treat hypoglycaemia"),
+    ("exercise_min", "min", "minutes of exercise"),
+    ("illness", "1", "illness severity (0 = well)"),
+    ("mean_insulin", "pmol/L", "day-mean peripheral plasma insulin"),
 )
 DAILY_NAMES = tuple(v[0] for v in DAILY_VARIABLES)
 N_DAILY = len(DAILY_VARIABLES)
 (D_GLUCOSE_MEAN, D_GLUCOSE_CV, D_TIR, D_TBR70, D_TBR54, D_TAR180, D_TAR250, D_HYPO_EVENTS,
- D_TDD, D_TDD_PER_KG, D_BASAL_U, D_BOLUS_U, D_CARBS_G, D_WEIGHT_KG) = range(N_DAILY)
+ D_TDD, D_TDD_PER_KG, D_BASAL_U, D_BOLUS_U, D_CARBS_G, D_WEIGHT_KG, D_BMI, D_FAT_MASS,
+ D_VISCERAL, D_WAIST, D_FFA, D_INFLAMMATION, D_OXIDATIVE, D_GLUT4, D_RECEPTOR, D_TONE,
+ D_SI_PERIPHERAL, D_SI_HEPATIC, D_HBA1C, D_GMI, D_EGDR, D_RESCUE_G, D_EXERCISE_MIN, D_ILLNESS,
+ D_MEAN_INSULIN) = range(N_DAILY)
 
 # Per-minute accumulators of one day.
 (A_N, A_SUM, A_SUMSQ, A_BELOW54, A_BELOW70, A_IN_RANGE, A_ABOVE180, A_ABOVE250, A_HYPO,
- A_BASAL, A_BOLUS, A_CARBS) = range(12)
-N_ACC = 12
+ A_BASAL, A_BOLUS, A_CARBS, A_INSULIN, A_HYPER, A_URINE_MG, A_RESCUE, A_EXERCISE_MIN,
+ A_EXERCISE_DOSE) = range(18)
+N_ACC = 18
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -36,7 +36,7 @@ def replay_kernel(x0, p, carbs_g_per_min, insulin_u_per_min):
             c, prev_carbs, x, dbar_start, eaten_g, eating)
         prev_carbs = c
         x = rk4_step(x, p, c * MG_PER_G, insulin_u_per_min[t] * to_pmol_per_kg, dbar,
-                     1.0, 1.0, 1.0)
+                     1.0, 1.0, 1.0, 1.0, 0.0)
         for j in range(N_STATES):
             out[t + 1, j] = x[j]
     return out

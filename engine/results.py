@@ -22,6 +22,8 @@ from .config import RunConfig, to_toml
 from .kernel import N_TRACE
 from .metrics import DAILY_VARIABLES
 from .model.params import PARAM_NAMES, PARAM_UNITS
+from .model.slow import MECHANISMS, MECHANISM_NAMES
+from .traits import TRAIT_VARIABLES
 from .reference import reference_patients
 
 TRACE_VARIABLES = (
@@ -29,11 +31,13 @@ TRACE_VARIABLES = (
     ("cgm", "mg/dL", "latest CGM reading at the sample time"),
     ("insulin", "U", "insulin delivered over the sample interval"),
     ("carbs", "g", "carbohydrate eaten over the sample interval"),
+    ("si_effective", "1", "multiplier on Vmx at the sample time relative to the start: slow "
+     "sensitivity change x time of day x exercise x stress and illness"),
 )
 assert len(TRACE_VARIABLES) == N_TRACE
 
 # what every task writes: a store missing any of these cannot be resumed
-TASK_WRITTEN_VARIABLES = (*(v[0] for v in DAILY_VARIABLES), "status",
+TASK_WRITTEN_VARIABLES = (*(v[0] for v in DAILY_VARIABLES), "status", "ir_share",
                           *(v[0] for v in TRACE_VARIABLES), "completed")
 
 STATUS_ATTRS = {"units": "1", "long_name": "integration status",
@@ -107,12 +111,14 @@ def _patient_variables(cohorts: list[Cohort], by_scenario: bool) -> dict:
         "source_patient": (dims, stack(lambda c: np.array([ref.names[s] for s in c.source],
                                                            dtype=object)),
                            {"long_name": "reference patient resampled"}),
-        "age": (dims, stack(lambda c: c.age_years), {"units": "year", "long_name": "age"}),
+        "age": (dims, stack(lambda c: c.age_years), {"units": "year", "long_name": "age at start"}),
         "initial_weight_kg": (dims, stack(lambda c: c.params[:, bw]),
                               {"units": "kg", "long_name": "body weight at start"}),
         "physiology": ((*dims, "parameter"), stack(lambda c: c.params),
                        {"long_name": "UVA/Padova parameters of each patient",
                         "units": "per parameter: see the coordinate parameter_units"}),
+        **{name: (dims, stack(lambda c, k=k: c.traits[:, k]), {"units": units, "long_name": ln})
+           for k, (name, units, ln) in enumerate(TRAIT_VARIABLES) if name != "age0"},
     }
 
 
@@ -135,6 +141,10 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list,
                    {"long_name": "patient id of each traced patient"}),
         "parameter": ("parameter", np.array(PARAM_NAMES, dtype=object),
                       {"long_name": "UVA/Padova parameter name (simglucose's)"}),
+        "mechanism": ("mechanism", np.array(MECHANISM_NAMES, dtype=object),
+                      {"long_name": "mechanism of insulin resistance (MODEL.md section 2)"}),
+        "mechanism_description": ("mechanism", np.array([m[1] for m in MECHANISMS], dtype=object),
+                                  {"long_name": "what the mechanism is"}),
         "parameter_units": ("parameter", np.array([PARAM_UNITS[k] for k in PARAM_NAMES],
                                                   dtype=object),
                             {"long_name": "units of each parameter"}),
@@ -148,6 +158,11 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list,
         ds[name] = (("scenario", "patient", "day"),
                     da.full(daily_shape, np.nan, dtype=np.float32, chunks=daily_chunks),
                     {"units": units, "long_name": long_name})
+    ds["ir_share"] = (("scenario", "patient", "day", "mechanism"),
+                      da.full((S, N, D, len(MECHANISM_NAMES)), np.nan, dtype=np.float32,
+                              chunks=(1, B, D, len(MECHANISM_NAMES))),
+                      {"units": "1", "long_name": "share of log si_peripheral explained by each "
+                       "mechanism (log phi_k / log s_p; negative: the mechanism protects)"})
     ds["status"] = (("scenario", "patient", "day"),
                     da.zeros(daily_shape, dtype=np.int8, chunks=daily_chunks), STATUS_ATTRS)
     for name, units, long_name in TRACE_VARIABLES:
@@ -178,14 +193,25 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list,
     ds.to_zarr(path, mode="w", compute=False, zarr_format=3, consolidated=False)
 
 
+def ir_share(log_phi: np.ndarray) -> np.ndarray:
+    """(patient, day, mechanism) shares from the kernel's (mechanism, patient, day) log
+    factors; NaN where s_p is 1 to within 1e-9 (nothing to attribute)."""
+    total = log_phi.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(np.abs(total) > 1e-9, log_phi / total, np.nan)
+    return np.moveaxis(share, 0, -1)
+
+
 def write_block(path: Path, layout: Layout, scenario: int, block: int, daily: np.ndarray,
-                status: np.ndarray, traces: np.ndarray, trace_rows: np.ndarray) -> None:
+                log_phi: np.ndarray, status: np.ndarray, traces: np.ndarray,
+                trace_rows: np.ndarray) -> None:
     """Write one task's region: its patients' daily variables, status and traces, then mark
     them complete (last, so a half-written block is never marked)."""
     group = zarr.open_group(str(path), mode="r+")
     sl = layout.block(block)
     for v, (name, _, _) in enumerate(DAILY_VARIABLES):
         group[name][scenario, sl, :] = daily[v].astype(np.float32)
+    group["ir_share"][scenario, sl, :, :] = ir_share(log_phi).astype(np.float32)
     group["status"][scenario, sl, :] = status
     for k, row in enumerate(trace_rows):
         for v, (name, _, _) in enumerate(TRACE_VARIABLES):

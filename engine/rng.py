@@ -29,6 +29,10 @@ STREAM_MEALS = 2
 STREAM_CGM = 3
 STREAM_THERAPY = 4
 STREAM_SWEEP = 5
+STREAM_BOLUS = 6       # carbohydrate-counting error, missed and late boluses
+STREAM_EXERCISE = 7    # exercise sessions
+STREAM_EPISODES = 8    # stress and illness episodes
+STREAM_TRAITS = 9      # traits and lifestyle of the population sampler
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

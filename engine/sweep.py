@@ -12,10 +12,11 @@ from pathlib import Path
 import numpy as np
 
 from . import results
-from .cohort import sample_cohort
+from .cohort import Cohort, population_settings, sample_cohort
 from .config import ConfigError, RunConfig, parse_config
 from .kernel import allocate_outputs, simulate_block
 from .reference import sensor_models
+from .settings import behaviour_settings, switch_settings, therapy_settings
 from .scenarios import Scenario, cohort_varies, expand
 from .sensor import N_SENSOR, S_DELTA, S_GAMMA, S_KIND, S_LAMBDA, S_MAX, S_MIN, S_PACF, S_XI
 from .sensor import SENSOR_JOHNSON_SU, SENSOR_NONE
@@ -27,12 +28,14 @@ class KernelInputs:
     seed: np.uint64
     n_days: int
     meal_slots: np.ndarray
-    target_bg: float
+    therapy: np.ndarray
+    behaviour: np.ndarray
+    switches: np.ndarray
     sensor_params: np.ndarray
     cgm_interval_min: int
     trace_interval_min: int
     group_weights: dict
-    jitter_cv: float
+    population: np.ndarray
 
 
 def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
@@ -49,9 +52,24 @@ def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
     else:
         sp[S_KIND] = SENSOR_NONE
     return KernelInputs(np.uint64(cfg.run.seed if seed is None else seed), cfg.run.days, slots,
-                        cfg.therapy.target_mg_dl, sp, cfg.sensor.interval_min,
-                        cfg.output.trace_interval_min, dict(cfg.cohort.groups),
-                        cfg.cohort.jitter_cv)
+                        therapy_settings(cfg), behaviour_settings(cfg), switch_settings(cfg), sp,
+                        cfg.sensor.interval_min, cfg.output.trace_interval_min,
+                        dict(cfg.cohort.groups), population_settings(cfg))
+
+
+def cohort_of(inputs: KernelInputs, ids) -> Cohort:
+    return sample_cohort(int(inputs.seed), ids, inputs.group_weights, inputs.population)
+
+
+def simulate(inputs: KernelInputs, cohort: Cohort, trace_slot: np.ndarray, n_traced: int):
+    """Run the kernel for `cohort`; returns (daily, log_phi, status, traces) arrays."""
+    daily, log_phi, status, traces = allocate_outputs(len(cohort), inputs.n_days, n_traced,
+                                                      inputs.trace_interval_min)
+    simulate_block(cohort.params, cohort.x0, cohort.traits, cohort.patient_id, inputs.seed,
+                   inputs.n_days, inputs.meal_slots, inputs.therapy, inputs.behaviour,
+                   inputs.switches, inputs.sensor_params, inputs.cgm_interval_min, trace_slot,
+                   inputs.trace_interval_min, daily, log_phi, status, traces)
+    return daily, log_phi, status, traces
 
 
 def run_task(path: str, layout: results.Layout, inputs: KernelInputs, scenario: int,
@@ -60,18 +78,14 @@ def run_task(path: str, layout: results.Layout, inputs: KernelInputs, scenario: 
     patient-days computed. Pure in its inputs: rerunning it writes the same bytes."""
     sl = layout.block(block)
     ids = np.arange(sl.start, sl.stop, dtype=np.int64)
-    cohort = sample_cohort(int(inputs.seed), ids, inputs.group_weights, inputs.jitter_cv)
+    cohort = cohort_of(inputs, ids)
     traced = np.array(layout.traced_ids, dtype=np.int64)
     trace_rows = np.flatnonzero((traced >= sl.start) & (traced < sl.stop))
     trace_slot = np.full(ids.size, -1, dtype=np.int64)
     trace_slot[traced[trace_rows] - sl.start] = np.arange(trace_rows.size)
-    daily, status, traces = allocate_outputs(ids.size, inputs.n_days, trace_rows.size,
-                                             inputs.trace_interval_min)
-    simulate_block(cohort.params, cohort.x0, cohort.patient_id, inputs.seed, inputs.n_days,
-                   inputs.meal_slots, inputs.target_bg, inputs.sensor_params,
-                   inputs.cgm_interval_min, trace_slot, inputs.trace_interval_min,
-                   daily, status, traces)
-    results.write_block(Path(path), layout, scenario, block, daily, status, traces, trace_rows)
+    daily, log_phi, status, traces = simulate(inputs, cohort, trace_slot, trace_rows.size)
+    results.write_block(Path(path), layout, scenario, block, daily, log_phi, status, traces,
+                        trace_rows)
     return ids.size * inputs.n_days
 
 
@@ -79,12 +93,7 @@ def warm_jit() -> bool:
     """Compile (or load from cache) the kernels once per worker, outside the timed tasks."""
     cfg = parse_config({"run": {"n_patients": 1, "days": 1}})
     inputs = kernel_inputs(cfg)
-    cohort = sample_cohort(1, np.arange(1), inputs.group_weights, inputs.jitter_cv)
-    daily, status, traces = allocate_outputs(1, 1, 1, inputs.trace_interval_min)
-    simulate_block(cohort.params, cohort.x0, cohort.patient_id, inputs.seed, 1,
-                   inputs.meal_slots, inputs.target_bg, inputs.sensor_params,
-                   inputs.cgm_interval_min, np.zeros(1, dtype=np.int64),
-                   inputs.trace_interval_min, daily, status, traces)
+    simulate(inputs, cohort_of(inputs, np.arange(1)), np.zeros(1, dtype=np.int64), 1)
     return True
 
 
@@ -225,8 +234,7 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
         results.refuse_existing(out, overwrite)
         by_scenario = cohort_varies(cfg)
         ids = np.arange(cfg.run.n_patients)
-        cohorts = [sample_cohort(int(k.seed), ids, k.group_weights, k.jitter_cv)
-                   for k in (inputs if by_scenario else inputs[:1])]
+        cohorts = [cohort_of(k, ids) for k in (inputs if by_scenario else inputs[:1])]
         if out.exists():
             results.remove_store(out)
         results.create_store(out, cfg, layout, scenarios, cohorts, by_scenario)

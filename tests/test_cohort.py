@@ -1,12 +1,16 @@
 import numpy as np
 import pytest
 
-from engine.cohort import basal_steady_state, sample_cohort
+from engine.cohort import (FITTED_INDEX, basal_steady_state, default_population, fit_groups,
+                           sample_cohort)
 from engine.model.fast import derivatives, meal_shape, state_tuple
-from engine.model.params import N_STATES, P_GB, P_U2SS, P_VG, X_GS
+from engine.model.params import N_STATES, P_BW, P_GB, P_U2SS, P_VG, X_GS
 from engine.reference import reference_patients
+from engine import traits as T
 
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
+MVLN = default_population()
+RESAMPLE = default_population(sampler="resample", jitter_cv=0.1)
 
 
 def test_steady_state_reproduces_the_reference_basal_states():
@@ -19,35 +23,70 @@ def test_steady_state_reproduces_the_reference_basal_states():
         np.testing.assert_allclose(p, ref.params[i], rtol=1e-9)
 
 
-def test_sampled_patients_start_at_rest_at_their_basal_glucose():
-    c = sample_cohort(3, np.arange(300), GROUPS, 0.15)
+@pytest.mark.parametrize("pop", [MVLN, RESAMPLE], ids=["mvlognormal", "resample"])
+def test_sampled_patients_start_at_rest_at_their_basal_glucose(pop):
+    c = sample_cohort(3, np.arange(300), GROUPS, pop)
     for i in range(len(c)):
         dx = derivatives(state_tuple(c.x0[i]), c.params[i], 0.0, c.params[i][P_U2SS],
-                         meal_shape(0.0, 0.5, 0.5), 1.0, 1.0, 1.0)
+                         meal_shape(0.0, 0.5, 0.5), 1.0, 1.0, 1.0, 1.0, 0.0)
         assert np.abs(dx).max() < 1e-9
         assert c.x0[i, X_GS] / c.params[i, P_VG] == pytest.approx(c.params[i, P_GB])
 
 
 def test_a_patient_is_a_pure_function_of_seed_and_id():
-    a = sample_cohort(11, np.arange(50), GROUPS, 0.1)
-    b = sample_cohort(11, np.array([49, 7, 30]), GROUPS, 0.1)
+    a = sample_cohort(11, np.arange(50), GROUPS, MVLN)
+    b = sample_cohort(11, np.array([49, 7, 30]), GROUPS, MVLN)
     for k, pid in enumerate([49, 7, 30]):
         assert np.array_equal(a.params[pid], b.params[k])
-        assert a.source[pid] == b.source[k]
-    c = sample_cohort(12, np.arange(50), GROUPS, 0.1)
+        assert np.array_equal(a.traits[pid], b.traits[k])
+    c = sample_cohort(12, np.arange(50), GROUPS, MVLN)
     assert not np.array_equal(a.params, c.params)
 
 
 def test_patients_are_distinct_and_groups_follow_the_weights():
-    c = sample_cohort(5, np.arange(3000), {"adult": 3.0, "child": 1.0}, 0.1)
-    assert len(np.unique(c.params[:, 0])) == 3000
+    c = sample_cohort(5, np.arange(3000), {"adult": 3.0, "child": 1.0}, MVLN)
+    assert len(np.unique(c.params[:, 1])) == 3000
     share = (c.group == "adult").mean()
     assert abs(share - 0.75) < 0.03
     assert set(np.unique(c.group)) == {"adult", "child"}
 
 
-def test_zero_jitter_gives_the_reference_patients_exactly():
+def test_mvlognormal_reproduces_each_groups_log_means_and_correlations():
+    """The fitted distribution's mean and correlations come back from 4,000 draws (up to the
+    3-SD truncation and the rejection of non-physiological draws)."""
     ref = reference_patients()
-    c = sample_cohort(5, np.arange(40), GROUPS, 0.0)
+    for group in ("adult", "child"):
+        c = sample_cohort(8, np.arange(4000), {group: 1.0}, MVLN)
+        logs = np.log(c.params[:, FITTED_INDEX])
+        mean, chol, sd = fit_groups([group])
+        rows = np.log(ref.params[np.array(ref.groups) == group][:, FITTED_INDEX])
+        assert np.abs(logs.mean(axis=0) - rows.mean(axis=0)).max() < 0.25 * sd[0].max()
+        assert np.all(np.abs(logs.std(axis=0) / sd[0] - 1.0) < 0.2)
+        # a strongly correlated pair in the reference keeps its sign
+        ref_corr = np.corrcoef(rows, rowvar=False)
+        i, j = np.unravel_index(np.argmax(np.abs(np.triu(ref_corr, 1))), ref_corr.shape)
+        got = np.corrcoef(logs[:, i], logs[:, j])[0, 1]
+        assert np.sign(got) == np.sign(ref_corr[i, j]) and abs(got) > 0.3
+
+
+def test_traits_are_within_their_bounds_and_adult_bmi_follows_nhis():
+    c = sample_cohort(9, np.arange(5000), {"adult": 1.0}, MVLN)
+    tr = c.traits
+    assert np.all((tr[:, T.T_AGE0] >= 20) & (tr[:, T.T_AGE0] < 70))
+    assert np.all((tr[:, T.T_ADHERENCE] > 0) & (tr[:, T.T_ADHERENCE] < 1))
+    bmi = tr[:, T.T_BMI0]
+    assert bmi.mean() == pytest.approx(27.2, abs=0.4)        # the log-normal's mean
+    assert (bmi >= 30).mean() == pytest.approx(0.28, abs=0.03)
+    assert ((bmi >= 25) & (bmi < 30)).mean() == pytest.approx(0.34, abs=0.03)
+    h = tr[:, T.T_HEIGHT_M]
+    np.testing.assert_allclose(c.params[:, P_BW], bmi * h * h)
+    assert (tr[:, T.T_DAWN_AMPLITUDE] > 0).mean() == pytest.approx(0.89, abs=0.02)
+    assert 0.0 < tr[:, T.T_FAT0].min() and (tr[:, T.T_FAT0] < c.params[:, P_BW]).all()
+
+
+def test_zero_jitter_resample_gives_the_reference_patients_exactly():
+    ref = reference_patients()
+    c = sample_cohort(5, np.arange(40), GROUPS, default_population(sampler="resample",
+                                                                    jitter_cv=0.0))
     # the derived Vm0, kp1, u2ss agree with the table to its printed digits
     np.testing.assert_allclose(c.params, ref.params[c.source], rtol=1e-9)

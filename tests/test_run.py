@@ -26,10 +26,13 @@ def small_run(tmp_path_factory):
 def test_store_follows_the_results_contract(small_run):
     cfg, ds = small_run
     assert dict(ds.sizes) == {"scenario": 1, "patient": 24, "day": 3, "traced": 3,
-                              "time": 3 * 288, "parameter": 36}
+                              "time": 3 * 288, "parameter": 36, "mechanism": 8}
     for name in DAILY_NAMES + ("status",):
         assert ds[name].dims == ("scenario", "patient", "day")
-    for name in ("bg", "cgm", "insulin", "carbs"):
+    assert ds["ir_share"].dims == ("scenario", "patient", "day", "mechanism")
+    # the shares of every patient-day add up to one
+    np.testing.assert_allclose(ds["ir_share"].sum("mechanism"), 1.0, rtol=1e-4)
+    for name in ("bg", "cgm", "insulin", "carbs", "si_effective"):
         assert ds[name].dims == ("scenario", "traced", "time") and ds[name].dtype == np.float32
     for name, var in ds.variables.items():
         assert "long_name" in var.attrs, name
@@ -53,10 +56,14 @@ def test_daily_metrics_are_consistent(small_run):
     np.testing.assert_allclose(d.tdd, d.basal_u + d.bolus_u, rtol=1e-5)
     np.testing.assert_allclose(d.tdd_per_kg, d.tdd / d.weight_kg, rtol=1e-5)
     assert float(d.glucose_mean.min()) > 40 and float(d.glucose_mean.max()) < 400
-    # basal is the patient's steady-state rate all day: u2ss * BW / 6000 U/min x 1440
+    # basal is the patient's steady-state rate all day (before any titration, when well):
+    # u2ss * BW / 6000 U/min x 1440
     u2ss = d.physiology.sel(parameter="u2ss")
     bw = d.physiology.sel(parameter="BW")
-    np.testing.assert_allclose(d.basal_u.isel(day=0), u2ss * bw / 6000 * 1440, rtol=1e-5)
+    well = d.illness.isel(day=0) == 0
+    assert well.sum() > 10
+    np.testing.assert_allclose(d.basal_u.isel(day=0).where(well, 0),
+                               (u2ss * bw / 6000 * 1440).where(well, 0), rtol=1e-5)
 
 
 def test_traces_add_up_to_the_daily_totals(small_run):

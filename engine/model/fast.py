@@ -55,9 +55,12 @@ def renal_excretion(gp, p):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr):
+def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw):
     """dx/dt of the 13 states. `x` is the state tuple, `p` one patient's parameter row,
-    `meal` the tuple of `meal_shape`. States travel as tuples, not arrays: values in registers
+    `meal` the tuple of `meal_shape`. Exercise (Dalla Man et al., JDST 3:56, 2009, the form of
+    MODEL.md §1) enters as `vm0_f` = 1 + beta Y (insulin-independent uptake) and
+    `gzw` = gamma Z W (Km0 lowered in proportion to insulin action); its Vmx gain
+    1 + alpha Z W is folded into `s_p` by the caller. States travel as tuples, not arrays: values in registers
     cannot alias the parameter row, so the compiler keeps parameters loaded across stages."""
     qsto1, qsto2, qgut, gp, gt, ip, x_act, i1, i_d, il, isc1, isc2, gs = x
     kmax = p[P_KMAX]
@@ -76,7 +79,10 @@ def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr):
     k1 = p[P_K1]
     k2 = p[P_K2]
     d_gp = egp + ra - p[P_FSNC] - renal_excretion(gp, p) - k1 * gp + k2 * gt
-    uid = (p[P_VM0] + p[P_VMX] * s_p * x_act) * gt / (p[P_KM0] + gt)
+    km = p[P_KM0] * (1.0 - gzw * x_act)
+    if km < 1e-3 * p[P_KM0]:
+        km = 1e-3 * p[P_KM0]
+    uid = (p[P_VM0] * vm0_f + p[P_VMX] * s_p * x_act) * gt / (km + gt)
     d_gt = -uid + k1 * gp - k2 * gt
 
     m1 = p[P_M1]
@@ -145,14 +151,14 @@ def _rk4_combine(x, a, b, c, d, h):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def rk4_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr):
+def rk4_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw):
     """The state after one classical RK4 step of DT_MIN with inputs held constant."""
     h = DT_MIN
     meal = meal_shape(dbar, p[P_B], p[P_D])
-    k1 = derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr)
-    k2 = derivatives(_stage(x, k1, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr)
-    k3 = derivatives(_stage(x, k2, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr)
-    k4 = derivatives(_stage(x, k3, h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr)
+    k1 = derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
+    k2 = derivatives(_stage(x, k1, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
+    k3 = derivatives(_stage(x, k2, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
+    k4 = derivatives(_stage(x, k3, h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
     return _rk4_combine(x, k1, k2, k3, k4, h)
 
 

@@ -1,0 +1,40 @@
+"""Per-patient traits: who a patient is and how they live (MODEL.md §2-§3, §7).
+
+Kernels take a 2-D float64 array `traits[patient, T_*]`, one row per patient, beside the
+UVA/Padova parameter rows. The sampler (`cohort.py`) draws them; the slow model, behaviour
+and therapy read them. Names, units and long names are written to the results per patient.
+"""
+
+TRAIT_VARIABLES = (
+    ("sex_male", "1", "1 = male, 0 = female"),
+    ("age0", "year", "age at the start of the run"),
+    ("height_m", "m", "height"),
+    ("bmi0", "kg/m2", "body-mass index at the start"),
+    ("fat_mass0", "kg", "fat mass at the start"),
+    ("hypertension", "1", "1 = hypertension (enters eGDR)"),
+    ("family_history_t2d", "1", "1 = a first-degree relative with type 2 diabetes"),
+    ("polygenic_score", "1", "polygenic type 2 diabetes risk score, standard units"),
+    ("chronic_stress", "1", "chronic stress, 0 (none) to 1 (severe)"),
+    ("adherence", "1", "share of boluses given on time, 0 to 1"),
+    ("sleep_h", "h", "habitual sleep per night"),
+    ("diet_fat_share", "1", "fat share of dietary energy"),
+    ("diet_sugar_share", "1", "added-sugar share of dietary energy"),
+    ("energy_surplus", "1", "habitual intake above the energy balance at the start, fraction"),
+    ("carb_appetite", "1", "multiplier on the configured meal sizes"),
+    ("activity_pal", "1", "physical activity level outside exercise sessions"),
+    ("sessions_per_week", "1/week", "exercise sessions per week"),
+    ("session_min", "min", "exercise session duration"),
+    ("session_hr_excess", "1/min", "heart-rate excess over rest during a session (bpm)"),
+    ("session_time_h", "h", "habitual start of an exercise session"),
+    ("heart_rate_rest", "1/min", "resting heart rate (bpm)"),
+    ("tod_amplitude", "1", "amplitude of the time-of-day sensitivity pattern"),
+    ("tod_peak_h", "h", "time of day of peak peripheral sensitivity"),
+    ("dawn_amplitude", "1", "dawn rise of the glucose production drive (0 = no dawn)"),
+    ("puberty_peak_age", "year", "age at Tanner stage III (peak pubertal resistance)"),
+)
+TRAIT_NAMES = tuple(v[0] for v in TRAIT_VARIABLES)
+N_TRAITS = len(TRAIT_VARIABLES)
+(T_SEX_MALE, T_AGE0, T_HEIGHT_M, T_BMI0, T_FAT0, T_HTN, T_FAMILY_HISTORY, T_PRS,
+ T_CHRONIC_STRESS, T_ADHERENCE, T_SLEEP_H, T_FAT_SHARE, T_SUGAR_SHARE, T_ENERGY_SURPLUS,
+ T_CARB_APPETITE, T_PAL, T_SESSIONS_PER_WEEK, T_SESSION_MIN, T_SESSION_HR, T_SESSION_TIME_H,
+ T_HR_REST, T_TOD_AMPLITUDE, T_TOD_PEAK_H, T_DAWN_AMPLITUDE, T_PUBERTY_AGE) = range(N_TRAITS)
