@@ -1,6 +1,8 @@
-"""`t1dmc` command line: run a population, replay a reference patient.
+"""`t1dmc` command line: run a population, compare scenarios, inspect a store, check a config,
+validate against the calibration targets, replay a reference patient.
 
-Exit status: 0 done; 2 bad input (config, arguments, existing output), nothing written.
+Exit status: 0 done; 2 bad input (config, arguments, existing output), nothing written;
+`validate` exits 1 when a calibration target is missed.
 """
 import argparse
 import sys
@@ -132,6 +134,17 @@ def cmd_config_check(args) -> int:
     return 0
 
 
+def cmd_validate(args) -> int:
+    from . import validate
+    if args.patients < 10:
+        return _fail(f"--patients {args.patients}: at least 10 are needed for an interval")
+    if not 0.5 <= args.years <= 20:
+        return _fail(f"--years {args.years}: between 0.5 and 20")
+    rows = validate.validate(n=args.patients, seed=args.seed, years=args.years)
+    print(validate.to_json(rows) if args.json else validate.table(rows))
+    return 0 if all(r.passed for r in rows) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="t1dmc", description=(
         "Population Monte Carlo engine for type 1 diabetes (UVA/Padova S2008 physiology)."))
@@ -171,6 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
     chk = cfs.add_parser("check", help="validate a config and its sweep without running it")
     chk.add_argument("config", help="TOML config")
     chk.set_defaults(func=cmd_config_check)
+
+    v = sub.add_parser("validate", help=(
+        "simulate the calibration targets of MODEL.md section 6 and compare (exit 1 if any "
+        "target is missed)"))
+    v.add_argument("--patients", type=int, default=200, help="patients per scenario (200)")
+    v.add_argument("--years", type=float, default=6.0, help="length of the DCCT-like arm (6)")
+    v.add_argument("--seed", type=int, default=20261127, help="random-number seed")
+    v.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    v.set_defaults(func=cmd_validate)
 
     rp = sub.add_parser("replay", help="drive one reference patient with per-minute inputs")
     rp.add_argument("patient", help='reference patient, e.g. "adolescent#001"')

@@ -41,7 +41,7 @@ class CohortSection(_Section):
         "multiplies the median BMI of every group (1: US adults with T1D, NHIS 2016-21)"))
     dawn_prevalence: float = Field(0.89, ge=0.0, le=1.0, description=(
         "share of patients with a dawn phenomenon (Perriello 1991: 89%)"))
-    dawn_amplitude: float = Field(0.30, ge=0.0, le=2.0, description=(
+    dawn_amplitude: float = Field(0.095, ge=0.0, le=2.0, description=(
         "mean rise of the glucose production drive (kp1) at dawn, among those with one "
         "(calibrated to +19.4% insulin need 02:40 -> 06:40)"))
     time_of_day_amplitude: float = Field(0.20, ge=0.0, le=0.9, description=(
@@ -191,7 +191,7 @@ THERAPY_PRESETS = {
     # fixed doses, no counting or corrections, changes only at quarterly visits for symptoms
     "conventional": dict(
         delivery="mdi", target_mg_dl=140.0, correction_threshold_mg_dl=250.0, correct=False,
-        use_iob=False, dia_h=4.0, carb_counting=False, initial_dose=0.85, titrate_days=90,
+        use_iob=False, dia_h=4.0, carb_counting=False, initial_dose=0.65, titrate_days=90,
         step=0.05, fasting_target_mg_dl=200.0, hba1c_target=9.5, tbr_limit_pct=4.0,
         cap_low=0.5, cap_high=2.0, sick_day_extra=0.0),
     # DCCT intensive: carbohydrate counting, corrections with insulin on board, weekly
@@ -199,7 +199,7 @@ THERAPY_PRESETS = {
     "intensive": dict(
         delivery="pump", target_mg_dl=110.0, correction_threshold_mg_dl=130.0, correct=True,
         use_iob=True, dia_h=4.0, carb_counting=True, initial_dose=1.0, titrate_days=7,
-        step=0.05, fasting_target_mg_dl=110.0, hba1c_target=6.8, tbr_limit_pct=4.0,
+        step=0.05, fasting_target_mg_dl=120.0, hba1c_target=7.2, tbr_limit_pct=4.0,
         cap_low=0.4, cap_high=3.0, sick_day_extra=0.15),
 }
 
@@ -222,9 +222,9 @@ class TherapySection(_Section):
         "starting basal and ratios relative to the patient's steady state and CR/CF"))
     titrate_days: int = Field(7, ge=0, le=365, description="titration interval (0: never)")
     step: float = Field(0.05, ge=0.0, le=0.5, description="relative change per titration")
-    fasting_target_mg_dl: float = Field(110.0, ge=70.0, le=300.0, description=(
+    fasting_target_mg_dl: float = Field(120.0, ge=70.0, le=300.0, description=(
         "fasting (05:00-07:00) glucose that basal is titrated to"))
-    hba1c_target: float = Field(6.8, ge=5.0, le=12.0, description=(
+    hba1c_target: float = Field(7.2, ge=5.0, le=12.0, description=(
         "HbA1c that bolus strength is titrated to (as mean glucose, ADAG)"))
     tbr_limit_pct: float = Field(4.0, ge=0.0, le=100.0, description=(
         "time below 70 mg/dL above which both doses are cut"))

@@ -6,10 +6,12 @@ model new multipliers for the next. Only traced patients keep 5-minute samples. 
 a plain loop over patients, compiled with nogil so dask's threads run blocks in parallel;
 block size and thread count cannot change a result.
 
-The sampled UVA/Padova parameters describe each patient as measured at the start. After day 0
-the fast-relaxing slow states are set to equilibrium with that day's life, and from then on the
-fast model sees the multipliers relative to that start (s_p / s_p0, ...); the results report
-the absolute multipliers (1 = lean, healthy, normoglycaemic).
+The sampled UVA/Padova parameters describe a typical person with type 1 diabetes; the fast
+model sees each patient's multipliers relative to that typical person (s_p / REFERENCE_SP, ...),
+so obesity, genetic risk or puberty make a patient more resistant than the sampled parameters
+from the first day on. Day 0 runs with the reference multipliers; after it the fast-relaxing
+slow states are set to equilibrium with that day's life. The results report the absolute
+multipliers (1 = lean, healthy, normoglycaemic).
 """
 import math
 
@@ -130,9 +132,6 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
         sp_rel = 1.0
         sh_rel = 1.0
         ecr_rel = 1.0
-        sp0 = 1.0
-        sh0 = 1.0
-        ecr0 = 1.0
         # meal bookkeeping (carried across midnight: a late dinner finishes the next day)
         planned_g = 0.0
         prev_carbs = 0.0
@@ -312,7 +311,7 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
                 continue
             for k in range(n_pend):
                 pend_minute[k] -= MINUTES_PER_DAY
-            finish_day(acc, bw, daily, i, day)
+            finish_day(acc, st[slow.S_FAT] + st[slow.S_LEAN], daily, i, day)
             # --- the slow step: today's aggregates -> tomorrow's multipliers ---
             n = acc[A_N]
             agg[slow.G_MEAN_INSULIN] = acc[A_INSULIN] / n
@@ -332,13 +331,9 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
                 slow.daily_update(st, agg, tr, age, on, tr[T_PAL])
             gmi_ring[day % slow.GMI_DAYS] = agg[slow.G_MEAN_GLUCOSE]
             s_p_abs, s_h_abs, e_cr_abs = slow.multipliers(st, tr, age + 1.0 / 365.25, on, log_phi)
-            if day == 0:
-                sp0 = s_p_abs
-                sh0 = s_h_abs
-                ecr0 = e_cr_abs
-            sp_rel = s_p_abs / sp0
-            sh_rel = s_h_abs / sh0
-            ecr_rel = e_cr_abs / ecr0
+            sp_rel = s_p_abs / slow.REFERENCE_SP
+            sh_rel = s_h_abs / slow.REFERENCE_SH
+            ecr_rel = e_cr_abs / slow.REFERENCE_ECR
             weight = st[slow.S_FAT] + st[slow.S_LEAN]
             if on[SW_WEIGHT_FEEDBACK] != 0.0:
                 bw = weight

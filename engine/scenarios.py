@@ -12,13 +12,16 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import rng
-from .config import ConfigError, RunConfig, parse_config
+from .config import LIFESTYLE_PROFILES, THERAPY_PRESETS, ConfigError, RunConfig, parse_config
 
 # Fields that fix the store's layout or how it is computed, not what is simulated.
 NOT_SWEEPABLE = ("run.n_patients", "run.days", "output", "execution", "sweep", "cluster")
 # Fields that change who the patients are: per-patient variables then vary by scenario.
-COHORT_FIELDS = ("cohort", "run.seed")
+COHORT_FIELDS = ("cohort", "run.seed", "lifestyle", "genetics")
 SWEEP_SEED_PATIENT = 0xFFFFFFFF  # generator key of the sampler (no patient has this id)
+# Fields that select a preset of their section: sweeping one re-applies that preset's fields
+# (a scenario "conventional" gets all of the conventional preset, not the base's values).
+PRESET_SELECTORS = {"therapy.kind": THERAPY_PRESETS, "lifestyle.profile": LIFESTYLE_PROFILES}
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,12 @@ def _check_path(cfg_dict: dict, path: str) -> None:
 
 
 def _set_path(cfg_dict: dict, path: str, value) -> None:
+    if path in PRESET_SELECTORS:
+        section, field = path.split(".")
+        presets = PRESET_SELECTORS[path]
+        old = cfg_dict.get(section, {})
+        drop = set(presets.get(old.get(field), {})) | set(presets.get(value, {}))
+        cfg_dict[section] = {k: v for k, v in old.items() if k not in drop}
     parts = path.split(".")
     node = cfg_dict
     for part in parts[:-1]:
@@ -120,7 +129,8 @@ def expand(cfg: RunConfig) -> list[Scenario]:
     for g, z, r in itertools.product(grid_points, zip_points, sampled):
         values = {**g, **z, **r}
         d = copy.deepcopy({k: v for k, v in base.items() if k != "sweep"})
-        for path, v in values.items():
+        # preset selectors first, so that fields swept beside them override the preset
+        for path, v in sorted(values.items(), key=lambda kv: kv[0] not in PRESET_SELECTORS):
             _set_path(d, path, v)
         index = len(out)
         try:

@@ -33,8 +33,8 @@ BPM_PER_MET = 13.3
 # guidance, MODEL.md §6).
 STRESS_KP1 = 0.25
 STRESS_SP = 0.20
-ILLNESS_KP1 = 0.12
-ILLNESS_SP = 0.15
+ILLNESS_KP1 = 0.20
+ILLNESS_SP = 0.25
 
 # --- dawn phenomenon (Perriello et al., Diabetologia 34:21, 1991) -----------------------------
 DAWN_RISE = (180, 420)      # rises 03:00 -> 07:00

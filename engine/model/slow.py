@@ -90,21 +90,21 @@ HEPATIC_PER_INFLAMMATION = 0.30     # hepatic insulin action loss per unit C - 1
 # --- 4. glucotoxicity -------------------------------------------------------------------------
 GLUCOTOX_THRESHOLD = 140.0  # mg/dL, exposure counts above this (MODEL.md §2.4)
 TAU_ROS_D = 1.0             # oxidative stress relaxes over days
-TAU_GLUT4_D = 1.5           # GLUT4 translocation efficiency relaxes over 1-3 days
+TAU_GLUT4_D = 2.0           # GLUT4 translocation efficiency relaxes over 1-3 days
 GLUT4_PER_ROS = 0.5
 # Yki-Jarvinen et al., Diabetes 36:892 (1987): 24 h at 281 mg/dL cut uptake by 18% in T1D.
 # From rest (R = g = 1) one day at exposure 141 mg/dL gives
-#   g = g* + (1 - g*) e^{-1/1.5} = 0.82, i.e. g* = 0.630, so GLUT4_PER_ROS (R - 1) = 0.587 with
+#   g = g* + (1 - g*) e^{-1/2} = 0.82, i.e. g* = 0.542, so GLUT4_PER_ROS (R - 1) = 0.845 with
 #   R - 1 = ROS_PER_EXPOSURE * 141 * (1 - e^{-1}).
 ROS_PER_EXPOSURE = ((1.0 / (1.0 - (1.0 - 0.82) / (1.0 - math.exp(-1.0 / TAU_GLUT4_D)))) - 1.0) \
     / GLUT4_PER_ROS / (141.0 * (1.0 - math.exp(-1.0 / TAU_ROS_D)))
 
 # --- 5. receptor downregulation (Heaton & Gelehrter, JBC 256:12257, 1981) ---------------------
 RECEPTOR_RECOVERY_PER_D = 3.0   # recovery ~95% complete in 24 h: e^{-3} = 0.05
-RECEPTOR_PLATEAU = 0.45         # binding plateaus at 40-50% of control under saturating insulin
+RECEPTOR_PLATEAU = 0.42         # binding plateaus at 40-50% of control under saturating insulin
 RECEPTOR_LOSS_PER_D = RECEPTOR_RECOVERY_PER_D * (1.0 - RECEPTOR_PLATEAU) / RECEPTOR_PLATEAU
-RECEPTOR_EC50 = 400.0           # pmol/L, Hill half-effect of day-mean peripheral insulin
-RECEPTOR_HILL = 2.0             # (both calibrated: insulin at 2.5x controls gives phi ~ 0.8,
+RECEPTOR_EC50 = 240.0           # pmol/L, Hill half-effect of day-mean peripheral insulin
+RECEPTOR_HILL = 2.0             # (both calibrated: insulin at 2.5x controls gives phi ~ 0.72,
 #                                  Gregory et al., Diabetes 68:290, 2019: disposal -22 to -29%)
 INSULIN_NORMAL = 100.0          # pmol/L, day-mean peripheral insulin without diabetes (24-h
 #                                  profiles: ~15-20 uU/mL, Polonsky et al., JCI 81:442, 1988)
@@ -125,9 +125,9 @@ TONE_SH = 0.5
 TONE_KP1 = 0.3              # e_cr = 1 + TONE_KP1 (H - 1)
 # Puberty: sensitivity -30 to -32% at Tanner III (Goran et al., Diabetes 50:2444, 2001; Bloch
 # et al., J Pediatr 110:481, 1987): a bump of width PUBERTY_SD_Y around the Tanner III age.
-PUBERTY_SP = 0.45           # 1 / (1 + 0.45) = 0.69 at the peak
+PUBERTY_SP = 0.24           # with the glucotoxicity that follows, s_p falls ~30% at the peak
 PUBERTY_SH = 0.20           # calibrated with PUBERTY_KP1 so the dose rises ~30%
-PUBERTY_KP1 = 0.10
+PUBERTY_KP1 = 0.12
 PUBERTY_SD_Y = 1.5
 
 # --- 8. exercise and glycaemic memory --------------------------------------------------------
@@ -137,6 +137,13 @@ EXERCISE_GAIN = 0.20        # per unit session dose (60 bpm x 60 min), calibrate
 TAU_EAG_D = 43.0            # half of HbA1c from the last 30 days: 1 - e^{-30/43} = 0.50
 #                             (red-cell lifespan weighting; Nathan et al., Diabetes Care 2008)
 GMI_DAYS = 14
+
+# The typical person with type 1 diabetes that the UVA/Padova parameters describe: the median
+# multipliers of the default adult population (intensive therapy, default lifestyle) at the
+# end of day 0 (calibrated: `scripts/calibrate_reference.py` recomputes them).
+REFERENCE_SP = 0.528
+REFERENCE_SH = 0.906
+REFERENCE_ECR = 1.013
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
