@@ -1,5 +1,7 @@
 """Population throughput: patient-days per second of the kernel alone and of whole runs
-(cohort, kernel, zarr writes) for several population sizes, and, when simglucose is
+(cohort, kernel, zarr writes) for several population sizes; the kernel with every
+insulin-resistance mechanism, behaviour and titration on against the core model (fast
+physiology, meals and simglucose's rule only) in the same process; and, when simglucose is
 importable, one simglucose patient-day timed in the same process for the ratio.
 
     python benchmarks/bench_population.py [--sizes 100 1000 10000] [--days 30] [--workers 2]
@@ -19,33 +21,37 @@ from pathlib import Path
 import numpy as np
 
 from engine import sweep
-from engine.cohort import sample_cohort
 from engine.config import parse_config
-from engine.kernel import allocate_outputs, simulate_block
+from engine.model.slow import MECHANISM_NAMES
 from engine.results import engine_version
 
 RESULTS = Path(__file__).parent / "results"
 
 
-def population_config(n: int, days: int):
+# the core model: fast physiology, meals and simglucose's rule; everything else off
+CORE = {"therapy": {"kind": "simglucose_basal_bolus"},
+        "mechanisms": {**{m: False for m in MECHANISM_NAMES}, "dawn": False,
+                       "time_of_day": False, "weight_feedback": False},
+        "behaviour": {"exercise": False, "hypo_treatment_g": 0.0, "carb_count_cv": 0.0},
+        "episodes": {"stress": False, "illness": False}, "lifestyle": {"adherence": 0.999}}
+
+
+def population_config(n: int, days: int, core: bool = False):
     return parse_config({"run": {"name": "benchmark", "n_patients": n, "days": days},
                          "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}},
-                         "output": {"traced": min(10, n)}})
+                         "output": {"traced": min(10, n)}, **(CORE if core else {})})
 
 
-def kernel_throughput(n: int, days: int, repeats: int = 3) -> float:
+def kernel_throughput(n: int, days: int, repeats: int = 3, core: bool = False) -> float:
     """Single-thread kernel patient-days/s (best of `repeats`), no I/O."""
-    cfg = population_config(n, days)
+    cfg = population_config(n, days, core)
     ki = sweep.kernel_inputs(cfg)
-    cohort = sample_cohort(cfg.run.seed, np.arange(n), ki.group_weights, ki.jitter_cv)
+    cohort = sweep.cohort_of(ki, np.arange(n))
     no_trace = np.full(n, -1, dtype=np.int64)
     best = float("inf")
     for _ in range(repeats):
-        daily, status, traces = allocate_outputs(n, days, 0, ki.trace_interval_min)
         t = time.perf_counter()
-        simulate_block(cohort.params, cohort.x0, cohort.patient_id, ki.seed, days, ki.meal_slots,
-                       ki.target_bg, ki.sensor_params, ki.cgm_interval_min, no_trace,
-                       ki.trace_interval_min, daily, status, traces)
+        sweep.simulate(ki, cohort, no_trace, 0)
         best = min(best, time.perf_counter() - t)
     return n * days / best
 
@@ -98,9 +104,12 @@ def main(argv=None):
     kernel_throughput(4, 1, repeats=1)  # compile or load the cache outside the timings
     rows = []
     for n in args.sizes:
-        k = kernel_throughput(n, args.days, repeats=1 if n * args.days > 100_000 else 3)
+        repeats = 1 if n * args.days > 100_000 else 3
+        k = kernel_throughput(n, args.days, repeats=repeats)
+        core = kernel_throughput(n, args.days, repeats=repeats, core=True)
         r = run_throughput(n, args.days, args.workers)
         rows.append({"n_patients": n, "days": args.days, "kernel_pd_per_s_1_thread": k,
+                     "core_kernel_pd_per_s_1_thread": core, "full_vs_core": k / core,
                      "run_pd_per_s": r["patient_days_per_s"], "run_wall_s": r["wall_s"],
                      "run_workers": r["workers"], "run_tasks": r["tasks"],
                      "store_bytes": r["store_bytes"],
@@ -117,12 +126,15 @@ def main(argv=None):
         "simglucose": sg,
         "speedup_vs_simglucose": (best_run * sg["seconds_per_patient_day"]) if sg else None,
     }
-    header = (f"{'N':>7} {'days':>5} {'kernel pd/s (1 thr)':>20} {'run pd/s':>12} "
+    header = (f"{'N':>7} {'days':>5} {'core pd/s (1 thr)':>18} {'full pd/s (1 thr)':>18} "
+              f"{'full/core':>10} {'run pd/s':>12} "
               f"{'workers':>8} {'run/kernel per core':>20} {'wall s':>8} {'store MB':>9}")
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['n_patients']:>7} {row['days']:>5} {row['kernel_pd_per_s_1_thread']:>20,.0f} "
+        print(f"{row['n_patients']:>7} {row['days']:>5} "
+              f"{row['core_kernel_pd_per_s_1_thread']:>18,.0f} "
+              f"{row['kernel_pd_per_s_1_thread']:>18,.0f} {row['full_vs_core']:>10.2f} "
               f"{row['run_pd_per_s']:>12,.0f} {row['run_workers']:>8} "
               f"{row['run_vs_kernel_per_core']:>20.2f} {row['run_wall_s']:>8.1f} "
               f"{row['store_bytes'] / 1e6:>9.1f}")

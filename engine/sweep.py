@@ -271,7 +271,8 @@ def summary_table(ds) -> str:
     """Population median and IQR over patients of their per-day means, per scenario."""
     rows = [("TIR 70-180", "tir", "%"), ("TBR <70", "tbr70", "%"), ("TBR <54", "tbr54", "%"),
             ("mean glucose", "glucose_mean", "mg/dL"), ("TDD", "tdd", "U/day"),
-            ("TDD per kg", "tdd_per_kg", "U/kg/day")]
+            ("TDD per kg", "tdd_per_kg", "U/kg/day"), ("HbA1c", "hba1c", "%"),
+            ("weight", "weight_kg", "kg"), ("s_p", "si_peripheral", "1 = lean healthy")]
     lines = []
     for s in range(ds.sizes["scenario"]):
         sub = ds.isel(scenario=s)

@@ -174,7 +174,7 @@ def row_dcct(n, seed, years=6):
     y1_share = year1.mean() / gain.mean() if gain.mean() > 0 else np.nan
     a1c_i = np.nanmean(out["intensive"][0][D_HBA1C][ok, 365:])
     a1c_c = np.nanmean(out["conventional"][0][D_HBA1C][ok, 365:])
-    return [Row(f"weight gain, intensive - conventional, {years} years", "4.75 kg",
+    return [Row(f"weight gain, intensive - conventional, {years:g} years", "4.75 kg",
                 "DCCT, Diabetes Care 24:1711 (2001)", *m, "kg", 3.0 <= m[0] <= 6.5,
                 f"HbA1c intensive {a1c_i:.2f}%, conventional {a1c_c:.2f}%"),
             Row("share of that gain in year 1", f"fastest in year 1 (> 1/{years:g})",
@@ -307,7 +307,7 @@ def validate(n: int = 200, seed: int = 20261127, years: float = 6.0) -> list[Row
 
 
 def table(rows: list[Row]) -> str:
-    head = f"{'quantity':<48}{'target':<34}{'simulated (95% CI)':<30}{'pass':<5} source"
+    head = f"{'quantity':<54}{'target':<34}{'simulated (95% CI)':<30}{'pass':<5} source"
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.unit in ("share", "relative change", "fraction lower"):
@@ -316,7 +316,7 @@ def table(rows: list[Row]) -> str:
             fmt = lambda v: f"{v:.2f}"          # noqa: E731
         ci = f" ({fmt(r.low)} - {fmt(r.high)})" if np.isfinite(r.low) else ""
         value = f"{fmt(r.value)}{'' if r.unit in ('share', 'relative change', 'fraction lower') else ' ' + r.unit}{ci}"
-        lines.append(f"{r.quantity:<48}{r.target:<34}{value:<30}{'yes' if r.passed else 'NO':<5} "
+        lines.append(f"{r.quantity:<54}{r.target:<34}{value:<30}{'yes' if r.passed else 'NO':<5} "
                      f"{r.source}" + (f"   [{r.note}]" if r.note else ""))
     passed = sum(r.passed for r in rows)
     lines.append(f"{passed} of {len(rows)} targets met")

@@ -55,6 +55,10 @@ GAMMA_L = 22.0              # kcal/kg/day, metabolic cost of lean tissue (Hall 2
 TEF = 0.10                  # thermic effect of food, share of intake (Hall 2011)
 KCAL_PER_G_GLUCOSE = 4.0    # energy lost per g of glycosuria (MODEL.md §2.1)
 LEAN_SHARE_REF = 0.75       # lean share of body mass of the reference (25% fat)
+# Poor control raises resting expenditure (protein turnover, gluconeogenesis): ~10% in T1D
+# withdrawn from insulin or poorly controlled (Nair et al., Diabetologia 27:13, 1984), i.e. up
+# to ~2% per HbA1c point above 7%; calibrated at 1% with glycosuria for the DCCT gain.
+REE_PER_A1C = 0.010
 # visceral share of fat mass: about 10% in men, 6% in women at 40 years, rising with age
 # (Kuk et al., Obesity 14:336, 2006: visceral/total fat rises with age, higher in men)
 VISCERAL_SHARE_MALE = 0.10
@@ -289,7 +293,8 @@ def daily_update(st, agg, tr, age, on, pal):
     `on[k]` switches mechanism k; a switched-off mechanism's state still evolves (and is
     reported) but its factor is exactly 1 and it drives nothing downstream."""
     if on[K_BODY]:
-        expenditure = (pal * resting_expenditure(st[S_FAT], st[S_LEAN])
+        poor_control = 1.0 + REE_PER_A1C * max(hba1c_from_eag(st[S_EAG]) - 7.0, 0.0)
+        expenditure = (pal * poor_control * resting_expenditure(st[S_FAT], st[S_LEAN])
                        + TEF * agg[G_INTAKE_KCAL] + agg[G_EXERCISE_KCAL])
         intake = agg[G_INTAKE_KCAL] - KCAL_PER_G_GLUCOSE * agg[G_URINE_G]
         st[S_FAT], st[S_LEAN] = body_update(st[S_FAT], st[S_LEAN], intake, expenditure)

@@ -1,0 +1,85 @@
+"""The mechanisms inside whole-population runs: ablation, direction of each effect, and the
+vicious cycle of titration, receptor loss and weight gain."""
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from engine import therapy as TH
+from engine.metrics import DAILY_NAMES
+from engine.model.slow import MECHANISM_NAMES, N_MECH
+from engine.validate import _config, _fixed_therapy, _run
+from engine.sweep import cohort_of, kernel_inputs
+
+V = {name: k for k, name in enumerate(DAILY_NAMES)}
+
+
+def run(cfg, dose_scale=None):
+    inputs = kernel_inputs(cfg)
+    if dose_scale is not None:
+        t = inputs.therapy.copy()
+        t[TH.TH_DOSE_SCALE] = dose_scale
+        inputs = replace(inputs, therapy=t)
+    daily, log_phi, status, _ = _run(inputs, cohort_of(inputs, np.arange(cfg.run.n_patients)))
+    assert (status == 0).all()
+    return daily, log_phi
+
+
+@pytest.mark.parametrize("name", MECHANISM_NAMES)
+def test_a_switched_off_mechanism_contributes_nothing_to_a_run(name):
+    cfg = _config(12, 20, 3, mechanisms={name: False}, cohort={"groups": {"adolescent": 1.0}},
+                  lifestyle={"sessions_per_week": 4.0})
+    daily, log_phi = run(cfg)
+    k = MECHANISM_NAMES.index(name)
+    assert (log_phi[k] == 0.0).all()
+    np.testing.assert_allclose(np.log(daily[V["si_peripheral"]]), log_phi.sum(axis=0),
+                               rtol=1e-12, atol=1e-12)
+    assert all(np.abs(log_phi[j]).max() > 0 for j in range(N_MECH) if j != k)
+
+
+def test_more_insulin_means_fewer_receptors_and_higher_glucose_more_oxidative_stress():
+    cfg = _fixed_therapy(12, 10, 4)
+    base, _ = run(cfg)
+    more, _ = run(cfg, dose_scale=1.6)
+    less, _ = run(cfg, dose_scale=0.7)
+    last = slice(5, 10)
+    rec = lambda d: d[V["receptor_density"]][:, last].mean()       # noqa: E731
+    ros = lambda d: d[V["oxidative_stress"]][:, last].mean()       # noqa: E731
+    glut = lambda d: d[V["glut4_efficiency"]][:, last].mean()      # noqa: E731
+    assert rec(more) < rec(base) < rec(less)
+    assert ros(less) > ros(base) and glut(less) < glut(base)
+
+
+def test_genetic_risk_adds_visceral_fat_and_lowers_sensitivity():
+    low = _config(30, 30, 5, genetics={"family_history_prob": 0.0, "polygenic_shift": 0.0})
+    high = _config(30, 30, 5, genetics={"family_history_prob": 1.0, "polygenic_shift": 1.5})
+    a, _ = run(low)
+    b, _ = run(high)
+    assert b[V["visceral_fat_kg"]][:, -1].mean() > a[V["visceral_fat_kg"]][:, -1].mean()
+    assert b[V["si_peripheral"]][:, -1].mean() < a[V["si_peripheral"]][:, -1].mean()
+    assert b[V["tdd_per_kg"]][:, 10:].mean() > a[V["tdd_per_kg"]][:, 10:].mean()
+
+
+def test_an_exercise_programme_raises_sensitivity():
+    base = _config(20, 40, 6, lifestyle={"profile": "sedentary_high_fat"})
+    prog = _config(20, 40, 6, lifestyle={"profile": "sedentary_high_fat"},
+                   behaviour={"programme": {"start_day": 10, "sessions_per_week": 5.0}})
+    a, _ = run(base)
+    b, _ = run(prog)
+    assert (b[V["exercise_min"]][:, 10:].mean() > 5 * a[V["exercise_min"]][:, 10:].mean())
+    assert b[V["si_peripheral"]][:, 20:].mean() > 1.05 * a[V["si_peripheral"]][:, 20:].mean()
+
+
+def test_the_vicious_cycle_emerges():
+    """Intensive titration for 3 years: with receptor downregulation and weight feedback on,
+    dose per kg and weight rise more than with both off (MODEL.md §2.5)."""
+    out = {}
+    for on in (True, False):
+        cfg = _config(16, 1095, 7, therapy={"kind": "intensive"},
+                      mechanisms={"receptor_downregulation": on, "weight_feedback": on})
+        daily, _ = run(cfg)
+        tdd = daily[V["tdd_per_kg"]]
+        w = daily[V["weight_kg"]]
+        out[on] = (tdd[:, -90:].mean() - tdd[:, :30].mean(), (w[:, -1] - w[:, 0]).mean())
+    assert out[True][0] > out[False][0] + 0.01
+    assert out[True][1] > out[False][1]
