@@ -325,5 +325,9 @@ def table(rows: list[Row]) -> str:
 
 def to_json(rows: list[Row]) -> str:
     def clean(v):
-        return None if isinstance(v, float) and not np.isfinite(v) else v
+        if isinstance(v, (bool, np.bool_)):
+            return bool(v)
+        if isinstance(v, (float, np.floating)):
+            return float(v) if np.isfinite(v) else None
+        return v
     return json.dumps([{k: clean(v) for k, v in asdict(r).items()} for r in rows], indent=1)

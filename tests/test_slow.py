@@ -106,7 +106,7 @@ def test_puberty_lowers_peripheral_sensitivity_about_a_third_at_tanner_iii():
     log_phi = np.empty(S.N_MECH)
     at_peak = S.multipliers(st_, tr, 13.0, on, log_phi)[0]
     before = S.multipliers(st_, tr, 7.0, on, log_phi)[0]
-    assert 0.70 <= at_peak / before <= 0.80     # the rest comes from the glucotoxicity it causes
+    assert 0.70 <= at_peak / before <= 0.82     # the rest comes from the glucotoxicity it causes
 
 
 @pytest.mark.parametrize("k", range(S.N_MECH))
