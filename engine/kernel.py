@@ -42,8 +42,9 @@ from .traits import (T_CARB_APPETITE, T_ENERGY_SURPLUS, T_FAT0, T_FAT_SHARE, T_H
 from .metrics import A_BELOW70
 
 STATUS_OK = 0
-STATUS_NONFINITE = 1   # integration produced a non-finite or absurd glucose; patient stopped
+STATUS_NONFINITE = 1   # glucose non-finite, absurd or exhausted (<= 0); patient stopped
 BG_ABSURD_MG_DL = 5000.0
+BG_EXHAUSTED_MG_DL = 1.0   # below this the fixed-step integration has lost the patient
 
 # switches beyond the mechanisms (indices after slow.N_MECH in the `switches` vector)
 SW_DAWN = slow.N_MECH
@@ -190,7 +191,7 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
                 acc[a] = 0.0
             for m in range(MINUTES_PER_DAY):
                 bg = x[X_GS] * inv_vg
-                if not (bg < BG_ABSURD_MG_DL and bg == bg):
+                if not (BG_EXHAUSTED_MG_DL < bg < BG_ABSURD_MG_DL):   # also false for NaN
                     failed = True
                     break
                 if has_noise:
