@@ -36,6 +36,12 @@ def cmd_run(args) -> int:
                           workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
     except (ConfigError, FileExistsError) as err:
         return _fail(str(err))
+    except OSError as err:
+        # unwritable folder, full disk: blocks already written stay marked complete, the
+        # failed one is not, so --resume finishes the run once the cause is fixed
+        where = err.filename or args.output
+        return _fail(f"cannot write {str(where)!r}: {err.strerror or err}; fix it and rerun "
+                     f"(with --resume if {args.output!r} was created)")
     ds = results.open_results(args.output)
     print(sweep.summary_table(ds))
     print(f"{facts['patient_days']:,} patient-days in {facts['wall_s']:.1f} s "
@@ -134,6 +140,17 @@ def cmd_config_check(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    from . import report
+    try:
+        facts = report.render(args.store, args.output, overwrite=args.overwrite)
+    except (ValueError, FileExistsError) as err:
+        return _fail(str(err))
+    print(f"report: {facts['files']['html']} ({len(facts['files']) - 1} figures) in "
+          f"{facts['render_s']:.1f} s")
+    return 0
+
+
 def cmd_validate(args) -> int:
     from . import validate
     if args.patients < 10:
@@ -184,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     chk = cfs.add_parser("check", help="validate a config and its sweep without running it")
     chk.add_argument("config", help="TOML config")
     chk.set_defaults(func=cmd_config_check)
+
+    rpt = sub.add_parser("report", help="an HTML page and PNG figures from a results store")
+    rpt.add_argument("store", help="results store (OUT.zarr)")
+    rpt.add_argument("-o", "--output", required=True, help="folder for report.html and figures")
+    rpt.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    rpt.set_defaults(func=cmd_report)
 
     v = sub.add_parser("validate", help=(
         "simulate the calibration targets of MODEL.md section 6 and compare (exit 1 if any "

@@ -109,7 +109,8 @@ class LifestyleSection(_Section):
     @classmethod
     def _profile(cls, data):
         if isinstance(data, dict):
-            preset = LIFESTYLE_PROFILES.get(data.get("profile", "default"), {})
+            profile = data.get("profile", "default")
+            preset = LIFESTYLE_PROFILES.get(profile, {}) if isinstance(profile, str) else {}
             data = {**preset, **data}
         return data
 
@@ -240,7 +241,8 @@ class TherapySection(_Section):
     def _preset(cls, data):
         if isinstance(data, dict):
             kind = data.get("kind", "intensive")
-            data = {**THERAPY_PRESETS.get(kind, {}), **data}
+            preset = THERAPY_PRESETS.get(kind, {}) if isinstance(kind, str) else {}
+            data = {**preset, **data}
         return data
 
 
