@@ -17,7 +17,6 @@ import numpy as np
 import xarray as xr
 
 from . import compare as cmp_mod
-from .model.slow import MECHANISM_NAMES
 
 TRAJECTORIES = (("si_peripheral", "peripheral sensitivity s_p", "1 = lean healthy"),
                 ("tdd_per_kg", "total daily dose", "U/kg/day"),
