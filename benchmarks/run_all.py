@@ -1,0 +1,178 @@
+"""The benchmark suite in one command: kernel throughput (full model and core model) over
+population sizes and run lengths, end-to-end runs with zarr writes, scaling with 1 and 2
+workers, resident memory per patient, side by side with simglucose where importable, and a
+cost model (floating-point work per patient-minute and the share of the machine's peak).
+
+    python benchmarks/run_all.py [--sizes 100 1000 10000 100000] [--days 30 365]
+                                 [--budget-s 600] [--workers 1 2]
+
+A size x days cell whose estimated time exceeds --budget-s is skipped and listed as such.
+Writes benchmarks/results/suite-<UTC time>.json and .md and prints the markdown table.
+Benchmarks are not tests: nothing here asserts a time.
+"""
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_population import population_config, simglucose_patient_day  # noqa: E402
+
+from engine import sweep  # noqa: E402
+from engine.results import engine_version  # noqa: E402
+
+RESULTS = Path(__file__).parent / "results"
+
+# Cost model: floating-point operations per patient-minute, counted by hand from the source
+# (model/fast.py: one derivative evaluation ~95 flops incl. the two exps of gastric emptying
+# counted as ~20 each; RK4 = 4 evaluations + 3 stages x 13 + combine 13 x 6 ~ 500; the minute's
+# bookkeeping ~60). A rough, stated estimate, not a measurement.
+FLOPS_PER_PATIENT_MINUTE = 560
+# Peak of one core: AVX2, 2 FMA units x 4 doubles x 2 flops per cycle = 16 flops/cycle.
+FLOPS_PER_CYCLE = 16
+
+
+def cpu_ghz() -> float:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                return float(line.split(":")[1]) / 1000.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def kernel_cell(n: int, days: int, core: bool) -> dict:
+    cfg = population_config(n, days, core)
+    ki = sweep.kernel_inputs(cfg)
+    cohort = sweep.cohort_of(ki, np.arange(n))
+    t = time.perf_counter()
+    sweep.simulate(ki, cohort, np.full(n, -1, dtype=np.int64), 0)
+    seconds = time.perf_counter() - t
+    return {"n": n, "days": days, "model": "core" if core else "full", "seconds": seconds,
+            "pd_per_s": n * days / seconds}
+
+
+def run_cell(n: int, days: int, workers: int) -> dict:
+    cfg = population_config(n, days)
+    with tempfile.TemporaryDirectory() as tmp:
+        facts = sweep.run(cfg, Path(tmp) / "b.zarr", workers=workers, quiet=True)
+    return {"n": n, "days": days, "workers": workers, "seconds": facts["wall_s"],
+            "pd_per_s": facts["patient_days_per_s"]}
+
+
+def memory_per_patient(days: int = 2) -> dict:
+    """Resident bytes per patient of the kernel's inputs and working state (cohort arrays,
+    per-patient locals), the output arrays excluded: the growth of peak RSS between two
+    population sizes, less the outputs' bytes, per added patient. Measured in a child
+    process each, so the peaks do not mix."""
+    import subprocess
+    code = ("import resource,sys,numpy as np;sys.path.insert(0,'benchmarks');"
+            "from bench_population import population_config;from engine import sweep;"
+            "n=int(sys.argv[1]);cfg=population_config(n,{d});ki=sweep.kernel_inputs(cfg);"
+            "c=sweep.cohort_of(ki,np.arange(n));"
+            "out=sweep.simulate(ki,c,np.full(n,-1,dtype=np.int64),0);"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024,"
+            "sum(a.nbytes for a in out))").format(d=days)
+    peaks = {}
+    for n in (2000, 20000):
+        res = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True,
+                             text=True, check=True, cwd=Path(__file__).parents[1])
+        rss, out_bytes = map(int, res.stdout.split())
+        peaks[n] = (rss, out_bytes)
+    (r1, o1), (r2, o2) = peaks[2000], peaks[20000]
+    per = ((r2 - o2) - (r1 - o1)) / (20000 - 2000)
+    return {"bytes_per_patient_beyond_outputs": per, "output_bytes_per_patient_day":
+            (o2 - o1) / (20000 - 2000) / days, "peak_rss_20000": r2}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000, 100000])
+    ap.add_argument("--days", type=int, nargs="+", default=[30, 365])
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--budget-s", type=float, default=600.0,
+                    help="skip a cell whose estimated time exceeds this")
+    args = ap.parse_args(argv)
+
+    kernel_cell(4, 1, False)
+    kernel_cell(4, 1, True)      # compile or load the cache outside the timings
+    probe = kernel_cell(200, 30, False)["pd_per_s"]
+    cells, skipped = [], []
+    for days in args.days:
+        for n in args.sizes:
+            if n * days / probe * 2.5 > args.budget_s:
+                skipped.append({"n": n, "days": days,
+                                "estimated_s": round(n * days / probe * 2.5)})
+                continue
+            cells.append(kernel_cell(n, days, False))
+            cells.append(kernel_cell(n, days, True))
+    runs = []
+    n_run = 10000 if 10000 * 30 / probe < args.budget_s / 2 else 1000
+    for w in args.workers:
+        runs.append(run_cell(n_run, 30, w))
+    kernel_1000 = next((c["pd_per_s"] for c in cells if c["model"] == "full"
+                        and c["days"] == 30 and c["n"] == max(
+                            x["n"] for x in cells if x["days"] == 30)), probe)
+    mem = memory_per_patient()
+    sg = simglucose_patient_day()
+    ghz = cpu_ghz()
+    best_full = max(c["pd_per_s"] for c in cells if c["model"] == "full")
+    flops = best_full * 1440 * FLOPS_PER_PATIENT_MINUTE
+    peak = ghz * 1e9 * FLOPS_PER_CYCLE
+    report = {
+        "benchmark": "suite",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "engine_version": engine_version(),
+        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
+                    "ghz": ghz, "python": platform.python_version()},
+        "kernel": cells, "skipped": skipped, "runs": runs, "memory": mem,
+        "simglucose": sg,
+        "cost_model": {"flops_per_patient_minute": FLOPS_PER_PATIENT_MINUTE,
+                       "best_full_pd_per_s_1_thread": best_full,
+                       "gflops_1_thread": flops / 1e9, "core_peak_gflops": peak / 1e9,
+                       "share_of_core_peak": flops / peak},
+    }
+    md = ["| N | days | full model pd/s (1 thread) | core model pd/s (1 thread) | full/core |",
+          "|---|---|---|---|---|"]
+    for full, core in zip(cells[::2], cells[1::2]):
+        md.append(f"| {full['n']:,} | {full['days']} | {full['pd_per_s']:,.0f} | "
+                  f"{core['pd_per_s']:,.0f} | {full['pd_per_s'] / core['pd_per_s']:.2f} |")
+    for s in skipped:
+        md.append(f"| {s['n']:,} | {s['days']} | skipped (~{s['estimated_s']:,} s > budget) | | |")
+    md += ["", "| end-to-end run (zarr writes) | workers | pd/s | run / (workers x kernel) |",
+           "|---|---|---|---|"]
+    for r in runs:
+        md.append(f"| {r['n']:,} x {r['days']} days | {r['workers']} | {r['pd_per_s']:,.0f} | "
+                  f"{r['pd_per_s'] / (r['workers'] * kernel_1000):.2f} |")
+    md += ["", f"resident state per patient beyond the outputs: "
+               f"{mem['bytes_per_patient_beyond_outputs']:,.0f} bytes; outputs "
+               f"{mem['output_bytes_per_patient_day']:,.0f} bytes per patient-day",
+           f"cost model: ~{FLOPS_PER_PATIENT_MINUTE} flops per patient-minute -> "
+           f"{flops / 1e9:.2f} GFLOP/s on one thread, {100 * flops / peak:.1f}% of one core's "
+           f"peak ({peak / 1e9:.0f} GFLOP/s at {ghz:.2f} GHz)"]
+    if sg:
+        md.append(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per "
+                  f"patient-day; t1dmc kernel {best_full * sg['seconds_per_patient_day']:,.0f}x")
+    else:
+        md.append("simglucose not importable here: no side-by-side timing (pip install "
+                  "simglucose into this environment to add it); the BG agreement is checked "
+                  "by tests/test_replay.py against stored simglucose traces")
+    text = "\n".join(md)
+    print(text)
+    RESULTS.mkdir(exist_ok=True)
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    (RESULTS / f"suite-{stamp}.json").write_text(json.dumps(report, indent=2))
+    (RESULTS / f"suite-{stamp}.md").write_text(text + "\n")
+    print(f"-> {RESULTS / f'suite-{stamp}.json'}")
+
+
+if __name__ == "__main__":
+    main()
