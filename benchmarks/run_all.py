@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import sys
 import tempfile
 import time
@@ -68,29 +69,26 @@ def run_cell(n: int, days: int, workers: int) -> dict:
             "pd_per_s": facts["patient_days_per_s"]}
 
 
-def memory_per_patient(days: int = 2) -> dict:
-    """Resident bytes per patient of the kernel's inputs and working state (cohort arrays,
-    per-patient locals), the output arrays excluded: the growth of peak RSS between two
-    population sizes, less the outputs' bytes, per added patient. Measured in a child
-    process each, so the peaks do not mix."""
-    import subprocess
-    code = ("import resource,sys,numpy as np;sys.path.insert(0,'benchmarks');"
-            "from bench_population import population_config;from engine import sweep;"
-            "n=int(sys.argv[1]);cfg=population_config(n,{d});ki=sweep.kernel_inputs(cfg);"
-            "c=sweep.cohort_of(ki,np.arange(n));"
-            "out=sweep.simulate(ki,c,np.full(n,-1,dtype=np.int64),0);"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss*1024,"
-            "sum(a.nbytes for a in out))").format(d=days)
-    peaks = {}
-    for n in (2000, 20000):
-        res = subprocess.run([sys.executable, "-c", code, str(n)], capture_output=True,
-                             text=True, check=True, cwd=Path(__file__).parents[1])
-        rss, out_bytes = map(int, res.stdout.split())
-        peaks[n] = (rss, out_bytes)
-    (r1, o1), (r2, o2) = peaks[2000], peaks[20000]
-    per = ((r2 - o2) - (r1 - o1)) / (20000 - 2000)
-    return {"bytes_per_patient_beyond_outputs": per, "output_bytes_per_patient_day":
-            (o2 - o1) / (20000 - 2000) / days, "peak_rss_20000": r2}
+def memory_per_patient(n: int = 20000, days: int = 2) -> dict:
+    """Bytes per patient held beyond the output arrays: the cohort (parameters, states,
+    traits, ids) and the kernel's inputs, measured with tracemalloc (numpy reports its
+    allocations to it) while the cohort is drawn and a run executes. The kernel's own
+    per-patient working copies live in numba's allocator, are a few hundred bytes and are
+    freed patient by patient; peak RSS is dominated by the interpreter, numba and LLVM, so
+    it cannot resolve this."""
+    import tracemalloc
+    cfg = population_config(n, days)
+    ki = sweep.kernel_inputs(cfg)
+    tracemalloc.start()
+    cohort = sweep.cohort_of(ki, np.arange(n))
+    held, _ = tracemalloc.get_traced_memory()
+    out = sweep.simulate(ki, cohort, np.full(n, -1, dtype=np.int64), 0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    out_bytes = sum(a.nbytes for a in out)
+    return {"bytes_per_patient_beyond_outputs": max(held, peak - out_bytes) / n,
+            "output_bytes_per_patient_day": out_bytes / n / days,
+            "rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def main(argv=None):

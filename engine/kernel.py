@@ -23,8 +23,8 @@ from .behaviour import (B_DIET_DAY, B_DIET_FAT, B_DIET_SUGAR, B_DIET_SURPLUS,
                         B_HYPO_THRESHOLD, B_HYPO_TREAT_G, B_HYPO_WAIT_MIN, B_ILLNESS_APPETITE,
                         EAT_RATE_G_PER_MIN, MINUTES_PER_DAY, bolus_decision, exercise_session,
                         illness_severity, plan_meals, stress_episode)
-from .metrics import (A_BASAL, A_BOLUS, A_CARBS, A_EXERCISE_DOSE, A_EXERCISE_MIN, A_HYPER,
-                      A_HYPO, A_INSULIN, A_N, A_RESCUE, A_SUM, A_URINE_MG, D_BMI, D_EGDR,
+from .metrics import (A_BASAL, A_BELOW70, A_BOLUS, A_CARBS, A_EXERCISE_DOSE, A_EXERCISE_MIN,
+                      A_HYPER, A_HYPO, A_INSULIN, A_N, A_RESCUE, A_SUM, A_URINE_MG, D_BMI, D_EGDR,
                       D_EXERCISE_MIN, D_FAT_MASS, D_FFA, D_GLUT4, D_GMI, D_HBA1C, D_ILLNESS,
                       D_INFLAMMATION, D_MEAN_INSULIN, D_OXIDATIVE, D_RECEPTOR, D_RESCUE_G,
                       D_SI_HEPATIC, D_SI_PERIPHERAL, D_TONE, D_VISCERAL, D_WAIST, N_ACC, N_DAILY,
@@ -39,7 +39,6 @@ from .therapy import (FASTING_WINDOW, N_TITRATION_ACC, TA_BELOW70, TA_DAYS, TA_F
 from .traits import (T_CARB_APPETITE, T_ENERGY_SURPLUS, T_FAT0, T_FAT_SHARE, T_HEIGHT_M,
                      T_HR_REST, T_HTN, T_PAL, T_SESSION_HR, T_SESSION_MIN, T_SESSIONS_PER_WEEK,
                      T_SUGAR_SHARE, T_AGE0)
-from .metrics import A_BELOW70
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1   # glucose non-finite, absurd or exhausted (<= 0); patient stopped

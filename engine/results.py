@@ -41,7 +41,7 @@ TASK_WRITTEN_VARIABLES = (*(v[0] for v in DAILY_VARIABLES), "status", "ir_share"
                           *(v[0] for v in TRACE_VARIABLES), "completed")
 
 STATUS_ATTRS = {"units": "1", "long_name": "integration status",
-                "flag_values": [0, 1], "flag_meanings": "ok nonfinite_glucose_patient_stopped"}
+                "flag_values": [0, 1], "flag_meanings": "ok glucose_nonfinite_or_exhausted_patient_stopped"}
 
 
 def engine_version() -> str:

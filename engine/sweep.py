@@ -278,7 +278,8 @@ def summary_table(ds) -> str:
         sub = ds.isel(scenario=s)
         ok = int((sub["status"].max("day") == 0).sum())
         lines.append(f"scenario {str(sub['scenario_name'].values)}: {sub.sizes['patient']} patients"
-                     f" x {sub.sizes['day']} days ({ok} without integration failure)")
+                     f" x {sub.sizes['day']} days ({ok} kept their glucose in range; the "
+                     "others stopped, status 1)")
         lines.append(f"  {'metric':<14}{'median':>10}{'IQR':>22}  units")
         for label, var, units in rows:
             per_patient = sub[var].mean("day").values
