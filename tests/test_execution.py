@@ -177,7 +177,8 @@ memory = "2GB"
 walltime = "00:10:00"
 jobs = 2
 interface = "lo"
-"""
+job_extra_directives = ["--output=%s/slurm-%%j.out"]
+""" % tmp_path
     cfg = parse_config(loads_toml(write_config(tmp_path, extra=extra).read_text()))
     facts = sweep.run(cfg, tmp_path / "slurm.zarr", quiet=True)
     assert facts["tasks"] == 8
