@@ -211,6 +211,9 @@ class TherapySection(_Section):
         "intensive", description="therapy preset")
     delivery: Literal["pump", "mdi"] = Field("pump", description=(
         "pump (0.05 U increments) or multiple daily injections (pens, 0.5 U)"))
+    ratios: Literal["reference", "tdd_rules"] = Field("reference", description=(
+        "carbohydrate ratio and correction factor: the patient's sampled CR/CF (the reference "
+        "table), or 500/TDD and 1800/TDD with TDD = 2 x basal"))
     target_mg_dl: float = Field(110.0, ge=70.0, le=250.0, description="correction target")
     correction_threshold_mg_dl: float = Field(130.0, ge=70.0, le=400.0, description=(
         "corrections only above this CGM reading"))

@@ -34,8 +34,8 @@ from .model.fast import renal_excretion, rk4_step, state_tuple, update_meal_size
 from .model.params import MG_PER_G, P_BW, P_CF, P_CR, P_VG, P_VI, PMOL_PER_U, X_GP, X_GS, X_IP
 from .therapy import (FASTING_WINDOW, N_TITRATION_ACC, TA_BELOW70, TA_DAYS, TA_FASTING_N,
                       TA_FASTING_SUM, TA_N, TA_SUM, TH_CARB_COUNTING, TH_DIA_MIN, TH_DOSE_SCALE,
-                      TH_INITIAL_DOSE, TH_SICK_DAY_EXTRA, TH_TITRATE_DAYS, basal_rate_u_per_min,
-                      meal_bolus_u, titrate)
+                      TH_INITIAL_DOSE, TH_RATIOS_FROM_TDD, TH_SICK_DAY_EXTRA, TH_TITRATE_DAYS,
+                      basal_rate_u_per_min, meal_bolus_u, ratios_from_tdd, titrate)
 from .traits import (T_CARB_APPETITE, T_ENERGY_SURPLUS, T_FAT0, T_FAT_SHARE, T_HEIGHT_M,
                      T_HR_REST, T_HTN, T_PAL, T_SESSION_HR, T_SESSION_MIN, T_SESSIONS_PER_WEEK,
                      T_SUGAR_SHARE, T_AGE0)
@@ -114,6 +114,8 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
         basal0_u = basal_rate_u_per_min(p) * therapy[TH_INITIAL_DOSE]
         cr = p[P_CR]
         cf = p[P_CF]
+        if therapy[TH_RATIOS_FROM_TDD] != 0.0:
+            cr, cf = ratios_from_tdd(basal0_u * MINUTES_PER_DAY)
         basal_f = 1.0
         bolus_f = 1.0
         for a in range(N_TITRATION_ACC):

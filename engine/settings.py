@@ -37,6 +37,7 @@ def therapy_settings(cfg: RunConfig) -> np.ndarray:
     th[TH.TH_DOSE_SCALE] = t.dose_scale
     th[TH.TH_INCREMENT_U] = 0.0 if t.kind == "simglucose_basal_bolus" else INCREMENT_U[t.delivery]
     th[TH.TH_SICK_DAY_EXTRA] = t.sick_day_extra
+    th[TH.TH_RATIOS_FROM_TDD] = float(t.ratios == "tdd_rules")
     return th
 
 

@@ -25,8 +25,8 @@ SIMGLUCOSE_CORRECTION_THRESHOLD = 150.0  # mg/dL, simglucose BBController
 (TH_RULE, TH_TARGET, TH_CORRECTION_THRESHOLD, TH_CORRECT, TH_USE_IOB, TH_DIA_MIN,
  TH_CARB_COUNTING, TH_INITIAL_DOSE, TH_TITRATE_DAYS, TH_STEP, TH_FASTING_TARGET,
  TH_MEAN_TARGET, TH_TBR_LIMIT, TH_CAP_LOW, TH_CAP_HIGH, TH_DOSE_SCALE, TH_INCREMENT_U,
- TH_SICK_DAY_EXTRA) = range(18)
-N_THERAPY = 18
+ TH_SICK_DAY_EXTRA, TH_RATIOS_FROM_TDD) = range(19)
+N_THERAPY = 19
 # titration accumulators kept by the kernel over an interval
 (TA_FASTING_SUM, TA_FASTING_N, TA_SUM, TA_N, TA_BELOW70, TA_DAYS) = range(6)
 N_TITRATION_ACC = 6
@@ -37,6 +37,21 @@ FASTING_WINDOW = (300, 420)   # 05:00-07:00, minutes after midnight
 def basal_rate_u_per_min(p):
     """The patient's steady-state basal rate (U/min) at its current weight."""
     return p[P_U2SS] * p[P_BW] / PMOL_PER_U
+
+
+# Total-daily-dose rules (Walsh & Roberts, Pumping Insulin; ADA Standards of Care): basal is
+# about half of the total daily dose; carbohydrate ratio 500/TDD g/U, correction 1800/TDD mg/dL/U.
+BASAL_SHARE_OF_TDD = 0.5
+RULE_500 = 500.0
+RULE_1800 = 1800.0
+
+
+@nb.njit(cache=True, nogil=True)
+def ratios_from_tdd(basal_u_per_day):
+    """(carbohydrate ratio g/U, correction factor mg/dL/U) from the 500 and 1800 rules, the
+    total daily dose estimated from the basal dose."""
+    tdd = basal_u_per_day / BASAL_SHARE_OF_TDD
+    return RULE_500 / tdd, RULE_1800 / tdd
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -47,3 +47,25 @@ def test_titration_moves_toward_targets_within_caps():
         b, _ = TH.titrate(b, 1.0, _acc(250.0, 150.0, 0.0), t)
     assert b == pytest.approx(1.5)
     assert TH.titrate(1.0, 1.0, _acc(120.0, 150.0, 1.0), t) == (1.0, 1.0)
+
+
+def test_ratios_from_total_daily_dose_rules():
+    # basal 20 U/day -> TDD 40 U -> CR 500/40 = 12.5 g/U, CF 1800/40 = 45 mg/dL/U
+    assert TH.ratios_from_tdd(20.0) == pytest.approx((12.5, 45.0))
+    t = th(kind="intensive", ratios="tdd_rules")
+    assert t[TH.TH_RATIOS_FROM_TDD] == 1.0 and th(kind="intensive")[TH.TH_RATIOS_FROM_TDD] == 0.0
+
+
+def test_tdd_rule_ratios_change_the_boluses_of_a_run():
+    from engine.metrics import DAILY_NAMES
+    from engine.validate import _config, _run
+    from engine.sweep import cohort_of, kernel_inputs
+    out = {}
+    for ratios in ("reference", "tdd_rules"):
+        cfg = _config(6, 2, 9, therapy={"kind": "intensive", "ratios": ratios})
+        ki = kernel_inputs(cfg)
+        out[ratios] = _run(ki, cohort_of(ki, np.arange(6)))[0]
+    bolus = DAILY_NAMES.index("bolus_u")
+    basal = DAILY_NAMES.index("basal_u")
+    np.testing.assert_array_equal(out["reference"][basal, :, 0], out["tdd_rules"][basal, :, 0])
+    assert not np.array_equal(out["reference"][bolus], out["tdd_rules"][bolus])
