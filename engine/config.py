@@ -211,9 +211,6 @@ class TherapySection(_Section):
         "intensive", description="therapy preset")
     delivery: Literal["pump", "mdi"] = Field("pump", description=(
         "pump (0.05 U increments) or multiple daily injections (pens, 0.5 U)"))
-    ratios: Literal["reference", "tdd_rules"] = Field("reference", description=(
-        "carbohydrate ratio and correction factor: the patient's sampled CR/CF (the reference "
-        "table), or 500/TDD and 1800/TDD with TDD = 2 x basal"))
     target_mg_dl: float = Field(110.0, ge=70.0, le=250.0, description="correction target")
     correction_threshold_mg_dl: float = Field(130.0, ge=70.0, le=400.0, description=(
         "corrections only above this CGM reading"))
@@ -238,6 +235,9 @@ class TherapySection(_Section):
         "extra basal on ill days (ISPAD 2022: +10-20%)"))
     dose_scale: float = Field(1.0, gt=0.0, le=10.0, description=(
         "multiplies every dose delivered (for insulin-need experiments)"))
+    ratios: Literal["reference", "tdd_rules"] = Field("reference", description=(
+        "carbohydrate ratio and correction factor: the patient's sampled CR/CF (the reference "
+        "table), or 500/TDD and 1800/TDD with TDD = 2 x basal"))
 
     @model_validator(mode="before")
     @classmethod
