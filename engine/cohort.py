@@ -13,15 +13,17 @@ A patient is a pure function of (seed, patient id): every draw comes from the co
 generator (streams COHORT and TRAITS, day 0).
 """
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numba as nb
 import numpy as np
 
 from . import rng
 from .model.params import (
-    N_PARAMS, N_STATES, PARAM_NAMES, P_B, P_BW, P_D, P_EGPB, P_FSNC, P_GB, P_IB, P_K1, P_K2, P_KA1, P_KA2,
-    P_KD, P_KE1, P_KE2, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_M1, P_M2, P_M30, P_M4,
-    P_U2SS, P_VG, P_VI, P_VM0, X_GP, X_GS, X_GT, X_I1, X_ID, X_IL, X_IP, X_ISC1, X_ISC2,
+    N_PARAMS, N_STATES, PARAM_NAMES, P_B, P_BW, P_D, P_EGPB, P_FSNC, P_GB, P_IB, P_K1, P_K2,
+    P_KA1, P_KA2, P_KD, P_KE1, P_KE2, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_M1, P_M2,
+    P_M30, P_M4, P_U2SS, P_VG, P_VI, P_VM0, P_VMX, X_GP, X_GS, X_GT, X_I1, X_ID, X_IL, X_IP,
+    X_ISC1, X_ISC2,
 )
 from .reference import GROUPS, reference_patients
 from . import traits as T
@@ -75,6 +77,26 @@ def basal_steady_state(p, x_out):
     x_out[X_ISC2] = isc2
     x_out[X_GS] = gpb
     return p[P_KMIN] < p[P_KMAX]
+
+
+@nb.njit(cache=True, nogil=True)
+def basal_insulin_need(p, s_h, e_cr):
+    """Steady plasma insulin (pmol/L) holding glucose at the patient's basal Gb with the
+    production drive scaled by e_cr and hepatic action by s_h (the quantity a glucose clamp
+    measures, as in Perriello 1991). Bisection on I: dGp = dGt = 0 with X = I - Ib."""
+    gpb = p[P_GB] * p[P_VG]
+    renal = p[P_KE1] * (gpb - p[P_KE2]) if gpb > p[P_KE2] else 0.0
+    lo, hi = 0.0, 50.0 * p[P_IB]
+    for _ in range(100):
+        ins = 0.5 * (lo + hi)
+        egp = max(p[P_KP1] * e_cr - p[P_KP2] * gpb - p[P_KP3] * s_h * ins, 0.0)
+        gt = (p[P_FSNC] + renal + p[P_K1] * gpb - egp) / p[P_K2]
+        uptake = (p[P_VM0] + p[P_VMX] * (ins - p[P_IB])) * gt / (p[P_KM0] + gt)
+        if uptake < p[P_K1] * gpb - p[P_K2] * gt:
+            lo = ins
+        else:
+            hi = ins
+    return 0.5 * (lo + hi)
 
 
 # Parameters drawn by the samplers; the basal quantities Vm0, kp1, u2ss and the initial states
@@ -252,7 +274,18 @@ class Cohort:
         return self.traits[:, T.T_AGE0]
 
 
+@lru_cache(maxsize=8)
+def _fit_groups_cached(names: tuple):
+    return _fit_groups(list(names))
+
+
 def fit_groups(names: list[str]):
+    """Per group: mean, Cholesky factor and marginal SD of the log parameters (cached: every
+    task of a run asks for the same groups)."""
+    return _fit_groups_cached(tuple(names))
+
+
+def _fit_groups(names: list[str]):
     """Per group: mean, Cholesky factor of the shrunk covariance, and marginal SD of the log
     parameters in FITTED, from that group's reference patients."""
     ref = reference_patients()

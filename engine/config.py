@@ -76,6 +76,16 @@ def _default_meals():
             MealSlot(name="snack", time_h=15.5, carbs_g=20.0, probability=0.5)]
 
 
+def _with_preset(data, selector: str, default: str, presets: dict):
+    """A section's input with the fields of the preset its `selector` names filled in under
+    the fields given (an unknown or ill-typed selector is left for validation to refuse)."""
+    if isinstance(data, dict):
+        name = data.get(selector, default)
+        preset = presets.get(name, {}) if isinstance(name, str) else {}
+        data = {**preset, **data}
+    return data
+
+
 LIFESTYLE_PROFILES = {
     "default": {},
     "sedentary_high_fat": {"fat_share": 0.42, "sugar_share": 0.17, "energy_surplus": 0.05,
@@ -108,11 +118,7 @@ class LifestyleSection(_Section):
     @model_validator(mode="before")
     @classmethod
     def _profile(cls, data):
-        if isinstance(data, dict):
-            profile = data.get("profile", "default")
-            preset = LIFESTYLE_PROFILES.get(profile, {}) if isinstance(profile, str) else {}
-            data = {**preset, **data}
-        return data
+        return _with_preset(data, "profile", "default", LIFESTYLE_PROFILES)
 
 
 class GeneticsSection(_Section):
@@ -242,11 +248,7 @@ class TherapySection(_Section):
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data):
-        if isinstance(data, dict):
-            kind = data.get("kind", "intensive")
-            preset = THERAPY_PRESETS.get(kind, {}) if isinstance(kind, str) else {}
-            data = {**preset, **data}
-        return data
+        return _with_preset(data, "kind", "intensive", THERAPY_PRESETS)
 
 
 class SensorSection(_Section):

@@ -63,7 +63,7 @@ HYPER_THRESHOLD = slow.GLUCOTOX_THRESHOLD
 def habitual_intake_kcal(fat, lean, tr, habitual_carbs_g):
     """(intake kcal/day, of which not carbohydrate): the energy balance at the start, raised
     by the patient's habitual surplus; carbohydrate is what the meals give."""
-    session_kcal = tr[T_SESSION_HR] / acute.BPM_PER_MET * (fat + lean) * tr[T_SESSION_MIN] / 60.0
+    session_kcal = acute.exercise_kcal(tr[T_SESSION_HR] * tr[T_SESSION_MIN], fat + lean)
     exercise = session_kcal * tr[T_SESSIONS_PER_WEEK] / 7.0
     balance = (tr[T_PAL] * slow.resting_expenditure(fat, lean) + exercise) / (1.0 - slow.TEF)
     intake = balance * (1.0 + tr[T_ENERGY_SURPLUS])
@@ -321,8 +321,7 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
             agg[slow.G_URINE_G] = acc[A_URINE_MG] / 1000.0
             agg[slow.G_INTAKE_KCAL] = (slow.KCAL_PER_G_GLUCOSE * acc[A_CARBS]
                                        + noncarb_kcal * (1.0 - behaviour[B_ILLNESS_APPETITE] * ill))
-            agg[slow.G_EXERCISE_KCAL] = (acc[A_EXERCISE_DOSE] * 3600.0 / acute.BPM_PER_MET
-                                         * bw / 60.0)
+            agg[slow.G_EXERCISE_KCAL] = acute.exercise_kcal(acc[A_EXERCISE_DOSE] * 3600.0, bw)
             agg[slow.G_EXERCISE_DOSE] = acc[A_EXERCISE_DOSE]
             agg[slow.G_MEAN_GLUCOSE] = acc[A_SUM] / n
             if day == 0:

@@ -8,20 +8,17 @@ with `n` so that a CI test can run the whole table on small populations.
 import json
 from dataclasses import asdict, dataclass, replace
 
-import numba as nb
 import numpy as np
 
 from . import behaviour as B
 from . import therapy as TH
 from . import traits as T
-from .cohort import Cohort
+from .cohort import Cohort, basal_insulin_need
 from .config import parse_config
 from .kernel import N_TRACE, SW_DAWN
 from .metrics import (D_GLUCOSE_MEAN, D_SI_PERIPHERAL, D_TDD_PER_KG, D_WEIGHT_KG, D_BMI,
                       D_HBA1C)
 from .model import acute
-from .model.params import (P_FSNC, P_GB, P_IB, P_K1, P_K2, P_KE1, P_KE2, P_KM0, P_KP1,
-                           P_KP2, P_KP3, P_VG, P_VM0, P_VMX)
 from .model.slow import K_GLUCOTOXICITY, K_RECEPTOR
 from .sweep import KernelInputs, cohort_of, kernel_inputs, simulate
 
@@ -252,26 +249,6 @@ def row_exercise(n, seed):
                 0.16 <= mean_gain[0] <= 0.31),
             Row("exercise: sensitivity gain 16 h after", "still raised (>= 16 h)",
                 "Borghouts 2000", *at16, "relative change", at16[1] > 0.05)]
-
-
-@nb.njit(cache=True)
-def basal_insulin_need(p, s_h, e_cr):
-    """Steady plasma insulin (pmol/L) holding glucose at the patient's basal Gb with the
-    production drive scaled by e_cr and hepatic action by s_h (the quantity a glucose clamp
-    measures, as in Perriello 1991). Bisection on I: dGp = dGt = 0 with X = I - Ib."""
-    gpb = p[P_GB] * p[P_VG]
-    renal = p[P_KE1] * (gpb - p[P_KE2]) if gpb > p[P_KE2] else 0.0
-    lo, hi = 0.0, 50.0 * p[P_IB]
-    for _ in range(100):
-        ins = 0.5 * (lo + hi)
-        egp = max(p[P_KP1] * e_cr - p[P_KP2] * gpb - p[P_KP3] * s_h * ins, 0.0)
-        gt = (p[P_FSNC] + renal + p[P_K1] * gpb - egp) / p[P_K2]
-        uptake = (p[P_VM0] + p[P_VMX] * (ins - p[P_IB])) * gt / (p[P_KM0] + gt)
-        if uptake < p[P_K1] * gpb - p[P_K2] * gt:
-            lo = ins
-        else:
-            hi = ins
-    return 0.5 * (lo + hi)
 
 
 def row_dawn(n, seed):

@@ -27,6 +27,13 @@ _DECAY_Z_REST = math.exp(-1.0 / EX_T_EX)
 # Med Sci Sports Exerc 29:410, 1997) with ~120 bpm reserve and ~10 MET capacity: 1 MET per 13.3 bpm
 BPM_PER_MET = 13.3
 
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def exercise_kcal(bpm_minutes, weight_kg):
+    """Net energy (kcal) of exercise worth `bpm_minutes` of heart-rate excess:
+    (MET - 1) x kg x hours."""
+    return bpm_minutes / BPM_PER_MET * weight_kg / 60.0
+
 # --- acute counter-regulation -----------------------------------------------------------------
 # Stress (hours): adrenaline and cortisol raise production and cut uptake; illness (days):
 # calibrated so that insulin need rises 10-20% of the total daily dose (ISPAD 2022 sick-day
