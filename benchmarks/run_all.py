@@ -18,13 +18,13 @@ import platform
 import resource
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_population import population_config, simglucose_patient_day  # noqa: E402
+from bench_population import (kernel_throughput, population_config,  # noqa: E402
+                              simglucose_patient_day)
 
 from engine import sweep  # noqa: E402
 from engine.results import engine_version  # noqa: E402
@@ -51,14 +51,9 @@ def cpu_ghz() -> float:
 
 
 def kernel_cell(n: int, days: int, core: bool) -> dict:
-    cfg = population_config(n, days, core)
-    ki = sweep.kernel_inputs(cfg)
-    cohort = sweep.cohort_of(ki, np.arange(n))
-    t = time.perf_counter()
-    sweep.simulate(ki, cohort, np.full(n, -1, dtype=np.int64), 0)
-    seconds = time.perf_counter() - t
-    return {"n": n, "days": days, "model": "core" if core else "full", "seconds": seconds,
-            "pd_per_s": n * days / seconds}
+    pd_per_s = kernel_throughput(n, days, repeats=1, core=core)
+    return {"n": n, "days": days, "model": "core" if core else "full",
+            "seconds": n * days / pd_per_s, "pd_per_s": pd_per_s}
 
 
 def run_cell(n: int, days: int, workers: int) -> dict:
