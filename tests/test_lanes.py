@@ -1,0 +1,96 @@
+"""The lane kernel: patients stepped LANES at a time on the vector units must give each patient
+exactly what one-at-a-time stepping gives, whatever its lane or neighbours."""
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import lanes, sweep
+from engine.config import parse_config
+from engine.model.fast import rk4_step, state_tuple
+from engine.model.params import N_PARAMS, N_STATES
+
+DATA = Path(__file__).parent / "data"
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from bench_population import CORE  # noqa: E402  (the benchmark's core model)
+
+GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
+
+
+def _cohort(n):
+    cfg = parse_config({"run": {"n_patients": n, "days": 1}, "cohort": {"groups": GROUPS}})
+    ki = sweep.kernel_inputs(cfg)
+    return sweep.cohort_of(ki, np.arange(n))
+
+
+def test_each_lane_is_the_scalar_step_bit_for_bit():
+    c = _cohort(lanes.LANES)
+    rng = np.random.default_rng(3)
+    w = np.zeros(lanes.W_SIZE)
+    expected = []
+    for j in range(lanes.LANES):
+        x = c.x0[j] * rng.uniform(0.5, 1.5, N_STATES)
+        x[:2] += rng.uniform(0.0, 60000.0, 2)            # a meal in the stomach
+        inputs = (rng.uniform(0, 5000), rng.uniform(0, 50), rng.uniform(0, 80000),
+                  rng.uniform(0.3, 2), rng.uniform(0.3, 2), rng.uniform(0.5, 2),
+                  rng.uniform(1, 2), rng.uniform(0, 1e-4))
+        for k in range(N_STATES):
+            w[lanes.W_STATE + k * lanes.LANES + j] = x[k]
+        for k in range(N_PARAMS):
+            w[lanes.W_PARAMS + k * lanes.LANES + j] = c.params[j, k]
+        for r, v in enumerate(inputs):
+            w[lanes.W_INPUTS + r * lanes.LANES + j] = v
+        expected.append(rk4_step(state_tuple(x), c.params[j], *inputs))
+    lanes.rk4_lanes(w)
+    for j in range(lanes.LANES):
+        got = w[lanes.W_STATE + j:lanes.W_STATE + N_STATES * lanes.LANES:lanes.LANES]
+        assert np.array_equal(got, np.array(expected[j])), f"lane {j}"
+
+
+def test_a_patient_does_not_depend_on_its_lane_or_group():
+    """19 patients fill two groups and a partial one; the same patients re-run from offset 5
+    (so every one changes lane) and patient 12 alone must match bit for bit."""
+    cfg = parse_config({"run": {"n_patients": 19, "days": 3}, "cohort": {"groups": GROUPS},
+                        "sensor": {"kind": "johnson_su"}})
+    ki = sweep.kernel_inputs(cfg)
+    ids = np.arange(19)
+    whole = sweep.simulate(ki, sweep.cohort_of(ki, ids), np.full(19, -1, dtype=np.int64), 0)
+    shifted = sweep.simulate(ki, sweep.cohort_of(ki, ids[5:]), np.full(14, -1, dtype=np.int64), 0)
+    alone = sweep.simulate(ki, sweep.cohort_of(ki, ids[12:13]), np.zeros(1, dtype=np.int64), 1)
+    for a, b in zip(whole[:3], shifted[:3]):
+        assert np.array_equal(a[..., 5:, :] if a.ndim == 3 else a[5:], b, equal_nan=True)
+    assert np.array_equal(whole[0][:, 12:13], alone[0], equal_nan=True)
+    assert np.isfinite(whole[0]).all()
+
+
+@pytest.mark.parametrize("case", ["full", "core", "illness"])
+def test_matches_the_one_patient_at_a_time_kernel(case):
+    """Outputs of the kernel before lanes (tests/data/kernel_before_lanes.npz, commit f879621)
+    for three configs: every mechanism and behaviour; the core model, where 9 patient-days fail;
+    frequent illness and stress. On the machine that made the file they are bit-identical;
+    elsewhere libm's exp may round differently in the last bit, hence the 1e-9 bound, far below
+    any change of logic."""
+    raw = {"run": {"name": "g", "n_patients": {"full": 21, "core": 13, "illness": 17}[case],
+                   "days": {"full": 12, "core": 5, "illness": 15}[case], "seed": 7},
+           "cohort": {"groups": GROUPS}, "output": {"traced": 3}}
+    if case == "core":
+        raw.update(CORE)
+    if case == "illness":
+        raw["episodes"] = {"illness_per_year": 30.0, "stress_per_week": 5.0}
+    cfg = parse_config(raw)
+    ki = sweep.kernel_inputs(cfg)
+    n = cfg.run.n_patients
+    slot = np.full(n, -1, dtype=np.int64)
+    slot[[0, n // 2, n - 1]] = [0, 1, 2]
+    got = sweep.simulate(ki, sweep.cohort_of(ki, np.arange(n)), slot, 3)
+    ref = np.load(DATA / "kernel_before_lanes.npz")
+    for key, value in zip(("daily", "log_phi", "status", "traces"), got):
+        before = ref[f"{case}_{key}"]
+        assert np.array_equal(np.isnan(value), np.isnan(before)), key
+        ok = ~np.isnan(before)
+        rel = np.abs(value[ok] - before[ok]) / np.maximum(np.abs(before[ok]), 1e-12)
+        assert rel.max(initial=0.0) <= 1e-9, (key, rel.max())
+    assert (got[2] != 0).sum() == {"full": 0, "core": 9, "illness": 0}[case]
+
