@@ -23,6 +23,12 @@ EX_T_IN = 1.0       # min
 EX_T_EX = 600.0     # min: the ~10 h post-exercise memory
 _DECAY_Y = math.exp(-1.0 / EX_T_HR)
 _DECAY_Z_REST = math.exp(-1.0 / EX_T_EX)
+# Below this r/z the activation r = (Y / (a HRb))^n cannot change Z's update in double precision:
+# then f = r exactly, rate rounds to 1/T_ex, target = f/rate < 2^-66 z/(1 - 2^-50) is under half an
+# ulp of z and of z e^(-rate), so target + (z - target) e^(-rate) == z * _DECAY_Z_REST bit for bit.
+# Y decays for ~2.5 days after a session before it underflows to 0; this skips the pow and exp
+# there (a third of the full kernel's time).
+_R_NEGLIGIBLE_PER_Z = 2.0 ** -66 / EX_T_EX
 # energy: net MET - 1 ~ 9 x (share of heart-rate reserve), %HRR ~ %VO2R (Swain & Leutholtz,
 # Med Sci Sports Exerc 29:410, 1997) with ~120 bpm reserve and ~10 MET capacity: 1 MET per 13.3 bpm
 BPM_PER_MET = 13.3
@@ -53,8 +59,10 @@ def exercise_step(y, z, w, hr_excess, hr_rest):
     """Advance (Y, Z, W) by one minute with the heart-rate excess held constant; Y and Z use
     their exact solutions over the minute."""
     y_new = hr_excess + (y - hr_excess) * _DECAY_Y
-    if y > 0.0:
-        r = (y / (EX_A * hr_rest)) ** EX_N
+    q = y / (EX_A * hr_rest)
+    q2 = q * q
+    if y > 0.0 and not (q2 * q2 < _R_NEGLIGIBLE_PER_Z * z and z > 1e-200):
+        r = q ** EX_N
         f = r / (1.0 + r)
         rate = f / EX_T_IN + 1.0 / EX_T_EX
         target = f / rate
