@@ -25,6 +25,35 @@ if "NUMBA_CACHE_DIR" not in _os.environ:  # a user's or a SLURM job's own choice
     import numba.core.config as _numba_config
     _numba_config.reload_config()
 
+
+
+def _bind_libm_without_wrappers():
+    """numba calls exp, log and pow through the copies its C helper was linked against: on
+    glibc, wrappers that check errno around libm's computation (exp@GLIBC_2.2.5), about a third
+    of the kernel's exp time. Bind them to glibc's __*_finite entry points, the same
+    computation without the wrapper, hence the same bits (our arguments are always finite and
+    in range). Elsewhere nothing changes."""
+    import ctypes
+    import ctypes.util
+    import llvmlite.binding as ll
+    from numba.core.registry import cpu_target
+    name = ctypes.util.find_library("m")
+    try:
+        libm = ctypes.CDLL(name)
+        dlvsym = ctypes.CDLL(None).dlvsym
+    except (OSError, AttributeError, TypeError):
+        return
+    dlvsym.restype = ctypes.c_void_p
+    dlvsym.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
+    cpu_target.target_context   # numba installs its own bindings when its CPU target starts
+    for fn in ("exp", "log", "pow"):
+        address = dlvsym(libm._handle, f"__{fn}_finite".encode(), b"GLIBC_2.15")
+        if address:
+            ll.add_symbol(fn, address)
+
+
+_bind_libm_without_wrappers()
+
 from .reference_replay import replay  # noqa: E402
 from .results import open_results  # noqa: E402
 

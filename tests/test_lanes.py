@@ -1,9 +1,12 @@
 """The lane kernel: patients stepped LANES at a time on the vector units must give each patient
 exactly what one-at-a-time stepping gives, whatever its lane or neighbours."""
+import ctypes
+import ctypes.util
 import math
 import sys
 from pathlib import Path
 
+import llvmlite.binding as ll
 import numba as nb
 import numpy as np
 import pytest
@@ -130,3 +133,28 @@ def test_exercise_shortcut_is_bit_identical(hr_excess, minutes, hr_rest):
         shortcut_minutes += a[0] > 0.0 and q ** 4 < acute._R_NEGLIGIBLE_PER_Z * a[1]
     assert shortcut_minutes > 2 * 1440   # the shortcut covers most of the tail
 
+
+def test_numba_exp_log_pow_agree_with_libm():
+    """engine binds numba's exp, log and pow to glibc's entry points without errno wrappers:
+    the values must be libm's."""
+    @nb.njit
+    def f(x):
+        out = np.empty((3, x.size))
+        for i in range(x.size):
+            out[0, i] = math.exp(x[i])
+            out[1, i] = math.log(x[i] + 100.0)
+            out[2, i] = (x[i] + 100.0) ** 1.37
+        return out
+    x = np.random.default_rng(0).uniform(-80.0, 80.0, 20000)
+    out = f(x)
+    assert np.array_equal(out[0], [math.exp(v) for v in x])
+    assert np.array_equal(out[1], [math.log(v + 100.0) for v in x])
+    assert np.array_equal(out[2], [(v + 100.0) ** 1.37 for v in x])
+    name = ctypes.util.find_library("m")
+    if name and hasattr(ctypes.CDLL(None), "dlvsym"):
+        dlvsym = ctypes.CDLL(None).dlvsym
+        dlvsym.restype = ctypes.c_void_p
+        dlvsym.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
+        direct = dlvsym(ctypes.CDLL(name)._handle, b"__exp_finite", b"GLIBC_2.15")
+        if direct:
+            assert ll.address_of_symbol("exp") == direct
