@@ -72,8 +72,10 @@ def run_throughput(n: int, days: int, workers: int) -> dict:
 
 
 def simglucose_patient_day() -> dict | None:
-    """Seconds for one simglucose 0.2.11 patient-day (adult#001, its basal-bolus controller,
-    S1 meals), or None when simglucose is not importable."""
+    """One simglucose 0.2.11 patient-day (adult#001, its basal-bolus controller, S1 meals):
+    its seconds, and the largest difference between its blood glucose and t1dmc's replay of
+    the same minute-by-minute carbohydrate and insulin. None when simglucose is not
+    importable."""
     try:
         from simglucose.actuator.pump import InsulinPump
         from simglucose.controller.basal_bolus_ctrller import BBController
@@ -85,18 +87,39 @@ def simglucose_patient_day() -> dict | None:
     except ImportError:
         return None
     import logging
+
+    from engine import replay
     logging.disable(logging.CRITICAL)
     start = dt.datetime(2026, 1, 1, 0, 0, 0)
-    scenario = CustomScenario(start_time=start, scenario=[(7, 45), (12, 70), (18, 80)])
-    with tempfile.TemporaryDirectory() as tmp:
-        env = T1DSimEnv(T1DPatient.withName("adult#001"), CGMSensor.withName("Dexcom", seed=1),
-                        InsulinPump.withName("Insulet"), scenario)
-        obj = SimObj(env, BBController(), dt.timedelta(days=1), animate=False, path=tmp)
-        t = time.perf_counter()
-        sim(obj)
-        seconds = time.perf_counter() - t
+
+    def run(record=None):
+        scenario = CustomScenario(start_time=start, scenario=[(7, 45), (12, 70), (18, 80)])
+        with tempfile.TemporaryDirectory() as tmp:
+            env = T1DSimEnv(T1DPatient.withName("adult#001"),
+                            CGMSensor.withName("Dexcom", seed=1),
+                            InsulinPump.withName("Insulet"), scenario)
+            if record is not None:      # each minute: carbohydrate eaten, insulin, then BG
+                step = env.mini_step
+
+                def recording_step(action):
+                    out = step(action)
+                    record.append((env.patient._last_action.CHO, out[1], out[2]))
+                    return out
+                env.mini_step = recording_step
+            obj = SimObj(env, BBController(), dt.timedelta(days=1), animate=False, path=tmp)
+            t = time.perf_counter()
+            sim(obj)
+            return time.perf_counter() - t
+
+    seconds = run()
+    minutes = []
+    run(minutes)
+    carbs, insulin, bg = (np.array(v) for v in zip(*minutes))
+    ours = replay("adult#001", carbs, insulin)["bg"].values[1:]
     import simglucose
     return {"seconds_per_patient_day": seconds,
+            "max_abs_bg_difference_mg_dl": float(np.abs(ours - bg).max()),
+            "minutes_compared": int(bg.size),
             "version": getattr(simglucose, "__version__", "0.2.11")}
 
 
@@ -145,7 +168,8 @@ def main(argv=None):
               f"{row['run_vs_kernel_per_core']:>20.2f} {row['run_wall_s']:>8.1f} "
               f"{row['store_bytes'] / 1e6:>9.1f}")
     if sg:
-        print(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per patient-day; "
+        print(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per patient-day, "
+              f"BG within {sg['max_abs_bg_difference_mg_dl']:.3f} mg/dL of t1dmc's replay; "
               f"t1dmc runs {report['speedup_vs_simglucose']:,.0f}x as many patient-days per second")
     else:
         print("simglucose not importable: no side-by-side ratio (pip install simglucose to add it)")

@@ -157,7 +157,10 @@ def main(argv=None):
            f"peak ({peak / 1e9:.0f} GFLOP/s at {ghz:.2f} GHz)"]
     if sg:
         md.append(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per "
-                  f"patient-day; t1dmc kernel {best_full * sg['seconds_per_patient_day']:,.0f}x")
+                  f"patient-day; t1dmc kernel {best_full * sg['seconds_per_patient_day']:,.0f}x "
+                  f"(1 thread); replaying its inputs, t1dmc's BG differs by at most "
+                  f"{sg['max_abs_bg_difference_mg_dl']:.3f} mg/dL over "
+                  f"{sg['minutes_compared']} minutes")
     else:
         md.append("simglucose not importable here: no side-by-side timing (pip install "
                   "simglucose into this environment to add it); the BG agreement is checked "
