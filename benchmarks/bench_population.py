@@ -169,7 +169,7 @@ def main(argv=None):
               f"{row['store_bytes'] / 1e6:>9.1f}")
     if sg:
         print(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per patient-day, "
-              f"BG within {sg['max_abs_bg_difference_mg_dl']:.3f} mg/dL of t1dmc's replay; "
+              f"BG within {sg['max_abs_bg_difference_mg_dl']:.2g} mg/dL of t1dmc's replay; "
               f"t1dmc runs {report['speedup_vs_simglucose']:,.0f}x as many patient-days per second")
     else:
         print("simglucose not importable: no side-by-side ratio (pip install simglucose to add it)")

@@ -159,7 +159,7 @@ def main(argv=None):
         md.append(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per "
                   f"patient-day; t1dmc kernel {best_full * sg['seconds_per_patient_day']:,.0f}x "
                   f"(1 thread); replaying its inputs, t1dmc's BG differs by at most "
-                  f"{sg['max_abs_bg_difference_mg_dl']:.3f} mg/dL over "
+                  f"{sg['max_abs_bg_difference_mg_dl']:.2g} mg/dL over "
                   f"{sg['minutes_compared']} minutes")
     else:
         md.append("simglucose not importable here: no side-by-side timing (pip install "
