@@ -285,11 +285,12 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                         / sensor.NOISE_KNOT_MIN, sensor_params)
                     cgm_in[j] = cgm_interval_min
                 cgm_in[j] -= 1
-                accj = acc[j]
-                accumulate_glucose(accj, bgj)
+                # 2-D indexing, not a row view: a view per lane-minute costs two atomic
+                # reference-count updates
+                accumulate_glucose(acc, j, bgj)
                 run_below[j], run_above[j], in_event[j], started = track_hypo_event(
                     bgj, run_below[j], run_above[j], in_event[j])
-                accj[A_HYPO] += started
+                acc[j, A_HYPO] += started
                 if FASTING_WINDOW[0] <= m < FASTING_WINDOW[1]:
                     tacc[j, TA_FASTING_SUM] += bgj
                     tacc[j, TA_FASTING_N] += 1.0
@@ -331,7 +332,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                 elif (behaviour[B_HYPO_TREAT_G] > 0.0 and cgm[j] < behaviour[B_HYPO_THRESHOLD]
                       and bgj < behaviour[B_HYPO_THRESHOLD]):
                     planned_g[j] += behaviour[B_HYPO_TREAT_G]
-                    accj[A_RESCUE] += behaviour[B_HYPO_TREAT_G]
+                    acc[j, A_RESCUE] += behaviour[B_HYPO_TREAT_G]
                     rescue_wait[j] = int(behaviour[B_HYPO_WAIT_MIN])
                 carbs = planned_g[j] if planned_g[j] < EAT_RATE_G_PER_MIN else EAT_RATE_G_PER_MIN
                 planned_g[j] -= carbs
@@ -357,8 +358,8 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                     s_p *= 1.0 + acute.EX_ALPHA * ex_z[j] * ex_w[j]
                     gzw = acute.EX_GAMMA * ex_z[j] * ex_w[j]
                     if hr_ex > 0.0:
-                        accj[A_EXERCISE_MIN] += 1.0
-                        accj[A_EXERCISE_DOSE] += hr_ex / 3600.0
+                        acc[j, A_EXERCISE_MIN] += 1.0
+                        acc[j, A_EXERCISE_DOSE] += hr_ex / 3600.0
                 if st_start[j] <= m < st_start[j] + st_len[j]:
                     s_p /= 1.0 + acute.STRESS_SP * st_sev[j]
                     e_cr *= 1.0 + acute.STRESS_KP1 * st_sev[j]
@@ -370,9 +371,9 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                 set_input(w, j, IN_ECR, e_cr)
                 set_input(w, j, IN_VM0F, vm0_f)
                 set_input(w, j, IN_GZW, gzw)
-                accj[A_BASAL] += basal_u[j] * dose_scale
-                accj[A_BOLUS] += bolus_u
-                accj[A_CARBS] += carbs
+                acc[j, A_BASAL] += basal_u[j] * dose_scale
+                acc[j, A_BOLUS] += bolus_u
+                acc[j, A_CARBS] += carbs
                 if slot[j] >= 0:
                     sl = slot[j]
                     if trace_in[j] == 0:

@@ -64,20 +64,21 @@ N_ACC = 18
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def accumulate_glucose(acc, bg):
-    acc[A_N] += 1.0
-    acc[A_SUM] += bg
-    acc[A_SUMSQ] += bg * bg
+def accumulate_glucose(acc, j, bg):
+    """Add one minute's glucose `bg` to row j of the accumulators acc[lane, A_*]."""
+    acc[j, A_N] += 1.0
+    acc[j, A_SUM] += bg
+    acc[j, A_SUMSQ] += bg * bg
     if bg < LOW_54:
-        acc[A_BELOW54] += 1.0
+        acc[j, A_BELOW54] += 1.0
     if bg < LOW_70:
-        acc[A_BELOW70] += 1.0
+        acc[j, A_BELOW70] += 1.0
     elif bg <= HIGH_180:
-        acc[A_IN_RANGE] += 1.0
+        acc[j, A_IN_RANGE] += 1.0
     else:
-        acc[A_ABOVE180] += 1.0
+        acc[j, A_ABOVE180] += 1.0
         if bg > HIGH_250:
-            acc[A_ABOVE250] += 1.0
+            acc[j, A_ABOVE250] += 1.0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
