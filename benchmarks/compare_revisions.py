@@ -19,6 +19,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_population import CORE  # noqa: E402
+
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,8 +58,6 @@ def export(rev: str, into: Path) -> tuple[str, Path]:
 
 
 def probe(folder: Path, n: int, days: int, core: bool) -> float:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from bench_population import CORE
     env = {**os.environ, "PYTHONPATH": str(folder)}
     env.pop("NUMBA_CACHE_DIR", None)   # each revision's engine keys its own cache
     out = subprocess.run([sys.executable, "-c", PROBE, str(n), str(days),

@@ -26,30 +26,33 @@ if "NUMBA_CACHE_DIR" not in _os.environ:  # a user's or a SLURM job's own choice
     _numba_config.reload_config()
 
 
+def _libm_without_wrapper(name: str):
+    """The address of glibc's __<name>_finite (GLIBC_2.15): libm's computation of exp, log or
+    pow without the wrapper that checks errno around it; None where there is no such symbol."""
+    import ctypes
+    import ctypes.util
+    try:
+        libm = ctypes.CDLL(ctypes.util.find_library("m"))
+        dlvsym = ctypes.CDLL(None).dlvsym
+    except (OSError, AttributeError, TypeError):
+        return None
+    dlvsym.restype = ctypes.c_void_p
+    dlvsym.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
+    return dlvsym(libm._handle, f"__{name}_finite".encode(), b"GLIBC_2.15")
+
 
 def _bind_libm_without_wrappers():
     """numba calls exp, log and pow through the copies its C helper was linked against: on
     glibc, wrappers that check errno around libm's computation (exp@GLIBC_2.2.5), about a third
-    of the kernel's exp time. Bind them to glibc's __*_finite entry points, the same
-    computation without the wrapper, hence the same bits (our arguments are always finite and
-    in range). Elsewhere nothing changes."""
-    import ctypes
-    import ctypes.util
+    of the kernel's exp time. Bind them to the same computation without the wrapper, hence the
+    same bits (our arguments are always finite and in range). Elsewhere nothing changes."""
     import llvmlite.binding as ll
     from numba.core.registry import cpu_target
-    name = ctypes.util.find_library("m")
-    try:
-        libm = ctypes.CDLL(name)
-        dlvsym = ctypes.CDLL(None).dlvsym
-    except (OSError, AttributeError, TypeError):
-        return
-    dlvsym.restype = ctypes.c_void_p
-    dlvsym.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
     cpu_target.target_context   # numba installs its own bindings when its CPU target starts
-    for fn in ("exp", "log", "pow"):
-        address = dlvsym(libm._handle, f"__{fn}_finite".encode(), b"GLIBC_2.15")
+    for name in ("exp", "log", "pow"):
+        address = _libm_without_wrapper(name)
         if address:
-            ll.add_symbol(fn, address)
+            ll.add_symbol(name, address)
 
 
 _bind_libm_without_wrappers()

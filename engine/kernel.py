@@ -143,7 +143,6 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
     basal_f = np.ones(L)
     bolus_f = np.ones(L)
     appetite = np.empty(L)
-    intake_kcal = np.empty(L)
     noncarb_kcal = np.empty(L)
     sp_rel = np.ones(L)
     sh_rel = np.ones(L)
@@ -217,7 +216,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
             st[j, k] = 1.0
         st[j, slow.S_EXERCISE] = 0.0
         appetite[j] = tr[j, T_CARB_APPETITE]
-        intake_kcal[j], noncarb_kcal[j] = habitual_intake_kcal(
+        _, noncarb_kcal[j] = habitual_intake_kcal(
             st[j, slow.S_FAT], st[j, slow.S_LEAN], tr[j], appetite[j] * habitual_slot_g)
         # meal bookkeeping (carried across midnight: a late dinner finishes the next day)
         dbar_start[j] = x[0] + x[1]
@@ -240,7 +239,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                 trj[T_FAT_SHARE] = behaviour[B_DIET_FAT]
                 trj[T_SUGAR_SHARE] = behaviour[B_DIET_SUGAR]
                 trj[T_ENERGY_SURPLUS] = behaviour[B_DIET_SURPLUS]
-                intake_kcal[j], noncarb_kcal[j] = habitual_intake_kcal(
+                _, noncarb_kcal[j] = habitual_intake_kcal(
                     st[j, slow.S_FAT], st[j, slow.S_LEAN], trj, appetite[j] * habitual_slot_g)
             ill[j] = illness_severity(seed, pid[j], day, behaviour)
             day_appetite = appetite[j] * (1.0 - behaviour[B_ILLNESS_APPETITE] * ill[j])

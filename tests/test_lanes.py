@@ -1,7 +1,5 @@
 """The lane kernel: patients stepped LANES at a time on the vector units must give each patient
 exactly what one-at-a-time stepping gives, whatever its lane or neighbours."""
-import ctypes
-import ctypes.util
 import math
 import sys
 from pathlib import Path
@@ -11,6 +9,7 @@ import numba as nb
 import numpy as np
 import pytest
 
+import engine
 from engine import lanes, sweep
 from engine.config import parse_config
 from engine.model import acute
@@ -150,11 +149,6 @@ def test_numba_exp_log_pow_agree_with_libm():
     assert np.array_equal(out[0], [math.exp(v) for v in x])
     assert np.array_equal(out[1], [math.log(v + 100.0) for v in x])
     assert np.array_equal(out[2], [(v + 100.0) ** 1.37 for v in x])
-    name = ctypes.util.find_library("m")
-    if name and hasattr(ctypes.CDLL(None), "dlvsym"):
-        dlvsym = ctypes.CDLL(None).dlvsym
-        dlvsym.restype = ctypes.c_void_p
-        dlvsym.argtypes = (ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p)
-        direct = dlvsym(ctypes.CDLL(name)._handle, b"__exp_finite", b"GLIBC_2.15")
-        if direct:
-            assert ll.address_of_symbol("exp") == direct
+    direct = engine._libm_without_wrapper("exp")
+    if direct:
+        assert ll.address_of_symbol("exp") == direct

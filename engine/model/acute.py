@@ -27,7 +27,7 @@ _DECAY_Z_REST = math.exp(-1.0 / EX_T_EX)
 # then f = r exactly, rate rounds to 1/T_ex, target = f/rate < 2^-66 z/(1 - 2^-50) is under half an
 # ulp of z and of z e^(-rate), so target + (z - target) e^(-rate) == z * _DECAY_Z_REST bit for bit.
 # Y decays for ~2.5 days after a session before it underflows to 0; this skips the pow and exp
-# there (a third of the full kernel's time).
+# of nearly every minute of that tail.
 _R_NEGLIGIBLE_PER_Z = 2.0 ** -66 / EX_T_EX
 # energy: net MET - 1 ~ 9 x (share of heart-rate reserve), %HRR ~ %VO2R (Swain & Leutholtz,
 # Med Sci Sports Exerc 29:410, 1997) with ~120 bpm reserve and ~10 MET capacity: 1 MET per 13.3 bpm
