@@ -101,26 +101,26 @@ def track_hypo_event(bg, run_below, run_above, in_event):
 
 
 @nb.njit(cache=True, nogil=True)
-def finish_day(acc, weight_kg, out, i, day):
-    """Write the day's metrics of patient row `i` into out[D_*, i, day]."""
+def finish_day(acc, weight_kg, out):
+    """Write the day's glucose, dose and intake metrics into out[D_*] (one lane's row)."""
     n = acc[A_N]
     mean = acc[A_SUM] / n
     var = acc[A_SUMSQ] / n - mean * mean
     if var < 0.0:
         var = 0.0
     pct = 100.0 / n
-    out[D_GLUCOSE_MEAN, i, day] = mean
-    out[D_GLUCOSE_CV, i, day] = 100.0 * var ** 0.5 / mean
-    out[D_TIR, i, day] = acc[A_IN_RANGE] * pct
-    out[D_TBR70, i, day] = acc[A_BELOW70] * pct
-    out[D_TBR54, i, day] = acc[A_BELOW54] * pct
-    out[D_TAR180, i, day] = acc[A_ABOVE180] * pct
-    out[D_TAR250, i, day] = acc[A_ABOVE250] * pct
-    out[D_HYPO_EVENTS, i, day] = acc[A_HYPO]
+    out[D_GLUCOSE_MEAN] = mean
+    out[D_GLUCOSE_CV] = 100.0 * var ** 0.5 / mean
+    out[D_TIR] = acc[A_IN_RANGE] * pct
+    out[D_TBR70] = acc[A_BELOW70] * pct
+    out[D_TBR54] = acc[A_BELOW54] * pct
+    out[D_TAR180] = acc[A_ABOVE180] * pct
+    out[D_TAR250] = acc[A_ABOVE250] * pct
+    out[D_HYPO_EVENTS] = acc[A_HYPO]
     tdd = acc[A_BASAL] + acc[A_BOLUS]
-    out[D_TDD, i, day] = tdd
-    out[D_TDD_PER_KG, i, day] = tdd / weight_kg
-    out[D_BASAL_U, i, day] = acc[A_BASAL]
-    out[D_BOLUS_U, i, day] = acc[A_BOLUS]
-    out[D_CARBS_G, i, day] = acc[A_CARBS]
-    out[D_WEIGHT_KG, i, day] = weight_kg
+    out[D_TDD] = tdd
+    out[D_TDD_PER_KG] = tdd / weight_kg
+    out[D_BASAL_U] = acc[A_BASAL]
+    out[D_BOLUS_U] = acc[A_BOLUS]
+    out[D_CARBS_G] = acc[A_CARBS]
+    out[D_WEIGHT_KG] = weight_kg
