@@ -171,7 +171,7 @@ def lane_plan_day(j, day, seed, meal_slots, therapy, behaviour, habitual_slot_g,
         acc[j, a] = 0.0
 
 
-@nb.njit(cache=True, nogil=True, error_model="numpy")
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def lane_minute(j, m, day, x, seed, meal_slots, therapy, behaviour, sensor_params,
                 cgm_interval_min, iob_decay, dose_scale, has_noise, lf, li, tr, acc, tacc,
                 meal_minute, meal_grams, meal_slot, pend_minute, pend_units, tod, dawn):
