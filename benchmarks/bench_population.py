@@ -44,10 +44,12 @@ def population_config(n: int, days: int, core: bool = False):
 
 
 def kernel_throughput(n: int, days: int, repeats: int = 3, core: bool = False,
-                      threads: int = 1) -> float:
+                      threads: int = 1, backend: str = "cpu") -> float:
     """Kernel patient-days/s (best of `repeats`), no I/O. With threads > 1 the population is
-    split into that many parts run in parallel threads (the kernel releases the GIL)."""
+    split into that many parts run in parallel threads (the kernel releases the GIL).
+    backend "cuda": the GPU kernel, its host-device copies included."""
     cfg = population_config(n, days, core)
+    cfg.execution.backend = backend
     ki = sweep.kernel_inputs(cfg)
     parts = [np.asarray(p) for p in np.array_split(np.arange(n), threads)]
     cohorts = [sweep.cohort_of(ki, p) for p in parts]
@@ -62,8 +64,9 @@ def kernel_throughput(n: int, days: int, repeats: int = 3, core: bool = False,
     return n * days / best
 
 
-def run_throughput(n: int, days: int, workers: int) -> dict:
+def run_throughput(n: int, days: int, workers: int, backend: str = "cpu") -> dict:
     cfg = population_config(n, days)
+    cfg.execution.backend = backend
     with tempfile.TemporaryDirectory() as tmp:
         facts = sweep.run(cfg, Path(tmp) / "bench.zarr", workers=workers, quiet=True)
         size = sum(f.stat().st_size for f in (Path(tmp) / "bench.zarr").rglob("*") if f.is_file())

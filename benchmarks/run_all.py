@@ -1,7 +1,7 @@
 """The benchmark suite in one command: kernel throughput (full model and core model) over
 population sizes and run lengths, end-to-end runs with zarr writes, scaling with 1 and 2
-workers, resident memory per patient, side by side with simglucose where importable, and a
-cost model (floating-point work per patient-minute and the share of the machine's peak).
+workers, resident memory per patient, side by side with simglucose where importable, the
+CUDA backend where a GPU is visible (device named), and a cost model (floating-point work per patient-minute and the share of the machine's peak).
 
     python benchmarks/run_all.py [--sizes 100 1000 10000 100000] [--days 30 365]
                                  [--budget-s 600] [--workers 1 2]
@@ -57,12 +57,34 @@ def kernel_cell(n: int, days: int, core: bool, threads: int = 1) -> dict:
             "seconds": n * days / pd_per_s, "pd_per_s": pd_per_s}
 
 
-def run_cell(n: int, days: int, workers: int) -> dict:
+def run_cell(n: int, days: int, workers: int, backend: str = "cpu") -> dict:
     cfg = population_config(n, days)
+    cfg.execution.backend = backend
     with tempfile.TemporaryDirectory() as tmp:
         facts = sweep.run(cfg, Path(tmp) / "b.zarr", workers=workers, quiet=True)
-    return {"n": n, "days": days, "workers": workers, "seconds": facts["wall_s"],
-            "pd_per_s": facts["patient_days_per_s"]}
+    return {"n": n, "days": days, "workers": workers, "backend": backend,
+            "seconds": facts["wall_s"], "pd_per_s": facts["patient_days_per_s"]}
+
+
+def gpu_cells(sizes, budget_s: float) -> dict:
+    """The CUDA backend's kernel and end-to-end throughput, full model, 30 days, where a GPU
+    is visible (not the simulator); otherwise the reason it was skipped."""
+    from engine import cuda_backend
+    if cuda_backend.simulated():
+        return {"skipped": "NUMBA_ENABLE_CUDASIM is set: a simulator has no speed to measure"}
+    try:
+        device = cuda_backend.require()
+    except cuda_backend.CudaUnavailable as err:
+        return {"skipped": str(err)}
+    kernel_throughput(256, 1, repeats=1, backend="cuda")    # compile outside the timings
+    cells, runs = [], []
+    for n in sorted(set(sizes) | {10**6}):
+        t = kernel_throughput(n, 30, repeats=1, backend="cuda")
+        cells.append({"n": n, "days": 30, "model": "full", "backend": "cuda", "pd_per_s": t})
+        if n * 30 / t * 4 > budget_s:
+            break
+    runs.append(run_cell(max(c["n"] for c in cells), 30, 1, backend="cuda"))
+    return {"device": device, "kernel": cells, "runs": runs}
 
 
 def memory_per_patient(n: int = 20000, days: int = 2) -> dict:
@@ -117,6 +139,7 @@ def main(argv=None):
                         and c["days"] == 30 and c["n"] == max(
                             x["n"] for x in cells if x["days"] == 30)), probe)
     mem = memory_per_patient()
+    gpu = gpu_cells(args.sizes, args.budget_s)
     sg = simglucose_patient_day()
     ghz = cpu_ghz()
     best_full = max(c["pd_per_s"] for c in cells if c["model"] == "full")
@@ -129,7 +152,7 @@ def main(argv=None):
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
                     "ghz": ghz, "python": platform.python_version()},
         "kernel": cells + two_threads, "skipped": skipped, "runs": runs, "memory": mem,
-        "simglucose": sg,
+        "simglucose": sg, "gpu": gpu,
         "cost_model": {"flops_per_patient_minute": FLOPS_PER_PATIENT_MINUTE,
                        "best_full_pd_per_s_1_thread": best_full,
                        "gflops_1_thread": flops / 1e9, "core_peak_gflops": peak / 1e9,
@@ -155,6 +178,18 @@ def main(argv=None):
            f"cost model: ~{FLOPS_PER_PATIENT_MINUTE} flops per patient-minute -> "
            f"{flops / 1e9:.2f} GFLOP/s on one thread, {100 * flops / peak:.1f}% of one core's "
            f"peak ({peak / 1e9:.0f} GFLOP/s at {ghz:.2f} GHz)"]
+    if "skipped" in gpu:
+        md.append(f"GPU (backend cuda): skipped: {gpu['skipped']}")
+    else:
+        md += ["", f"| GPU: {gpu['device']} | pd/s | x CPU kernel, 1 thread, same machine |",
+               "|---|---|---|"]
+        for c in gpu["kernel"]:
+            md.append(f"| kernel, {c['n']:,} x 30 days | {c['pd_per_s']:,.0f} | "
+                      f"{c['pd_per_s'] / kernel_1000:,.0f} |")
+        for r in gpu["runs"]:
+            md.append(f"| end to end (zarr), {r['n']:,} x 30 days | {r['pd_per_s']:,.0f} | "
+                      f"{r['pd_per_s'] / kernel_1000:,.0f} |")
+        md.append("")
     if sg:
         md.append(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per "
                   f"patient-day; t1dmc kernel {best_full * sg['seconds_per_patient_day']:,.0f}x "

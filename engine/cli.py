@@ -26,6 +26,8 @@ def cmd_run(args) -> int:
         cfg = load_config(args.config)
         if args.block_size is not None:
             cfg.execution.block_size = args.block_size
+        if args.backend is not None:
+            cfg.execution.backend = args.backend
     except ConfigError as err:
         return _fail(str(err))
     except ValidationError as err:  # a command-line override out of bounds
@@ -177,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", default=None,
                    help="address of an existing dask scheduler, e.g. tcp://10.0.0.5:8786")
     r.add_argument("--block-size", type=int, default=None, help="patients per task")
+    r.add_argument("--backend", choices=("cpu", "cuda"), default=None,
+                   help="cpu (default) or cuda: the population kernel on an NVIDIA GPU")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 

@@ -282,6 +282,9 @@ class ExecutionSection(_Section):
     block_size: int = Field(0, ge=0, le=1_000_000, description=(
         "patients per task and per zarr chunk; 0 picks about 20,000 patient-days per task"))
     workers: int = Field(0, ge=0, le=4096, description="threads on the local machine; 0 = all cores")
+    backend: Literal["cpu", "cuda"] = Field("cpu", description=(
+        "cpu: numba on the cores; cuda: numba.cuda on an NVIDIA GPU, one thread per patient "
+        "(needs the [cuda] extra; local runs then use one worker, which feeds the GPU)"))
 
 
 class Range(_Section):

@@ -36,6 +36,7 @@ class KernelInputs:
     trace_interval_min: int
     group_weights: dict
     population: np.ndarray
+    backend: str = "cpu"
 
 
 def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
@@ -54,7 +55,8 @@ def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
     return KernelInputs(np.uint64(cfg.run.seed if seed is None else seed), cfg.run.days, slots,
                         therapy_settings(cfg), behaviour_settings(cfg), switch_settings(cfg), sp,
                         cfg.sensor.interval_min, cfg.output.trace_interval_min,
-                        dict(cfg.cohort.groups), population_settings(cfg))
+                        dict(cfg.cohort.groups), population_settings(cfg),
+                        cfg.execution.backend)
 
 
 def cohort_of(inputs: KernelInputs, ids) -> Cohort:
@@ -65,7 +67,12 @@ def simulate(inputs: KernelInputs, cohort: Cohort, trace_slot: np.ndarray, n_tra
     """Run the kernel for `cohort`; returns (daily, log_phi, status, traces) arrays."""
     daily, log_phi, status, traces = allocate_outputs(len(cohort), inputs.n_days, n_traced,
                                                       inputs.trace_interval_min)
-    simulate_block(cohort.params, cohort.x0, cohort.traits, cohort.patient_id, inputs.seed,
+    if inputs.backend == "cuda":
+        from .cuda_backend import simulate_block as simulate_on_gpu
+        step = simulate_on_gpu
+    else:
+        step = simulate_block
+    step(cohort.params, cohort.x0, cohort.traits, cohort.patient_id, inputs.seed,
                    inputs.n_days, inputs.meal_slots, inputs.therapy, inputs.behaviour,
                    inputs.switches, inputs.sensor_params, inputs.cgm_interval_min, trace_slot,
                    inputs.trace_interval_min, daily, log_phi, status, traces)
@@ -224,6 +231,12 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     out = Path(out).resolve()
     t0 = time.perf_counter()
+    if cfg.execution.backend == "cuda":
+        from .cuda_backend import CudaUnavailable, require
+        try:
+            say(f"backend cuda: {require()}")
+        except CudaUnavailable as err:
+            raise ConfigError(f"execution.backend = 'cuda': {err}") from None
     scenarios: list[Scenario] = expand(cfg)   # every scenario validated before anything is written
     layout = results.Layout.from_config(cfg, len(scenarios))
     inputs = [kernel_inputs(s.config, s.seed) for s in scenarios]
@@ -247,6 +260,8 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
     pd_per_task = cfg.run.n_patients * cfg.run.days / layout.n_blocks
     progress = Progress(len(calls), pd_per_task, stream=open(os.devnull, "w") if quiet else None)
     n_workers = workers or cfg.execution.workers or os.cpu_count() or 1
+    if cfg.execution.backend == "cuda":
+        n_workers = 1   # one GPU: its kernel is the parallelism; threads would only queue on it
     t1 = time.perf_counter()
     if scheduler or cfg.cluster.kind == "slurm":
         from distributed import Client

@@ -1,0 +1,110 @@
+"""The CUDA kernel of cuda_backend.py: one thread per patient, running patient.py's lane
+functions on lane 0 of its own local arrays around model/fast.py's rk4_step. Imported only
+through cuda_backend._kernel(), which checks numba-cuda first."""
+import numba as nb
+import numpy as np
+from numba import cuda
+
+from .behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
+from .metrics import N_ACC, N_DAILY
+from .model.fast import rk4_step, state_tuple
+from .model.params import N_PARAMS, N_STATES, P_BW
+from .model.slow import GMI_DAYS, N_AGG, N_MECH, N_SLOW
+from .patient import (I_FAILED, I_N_PEND, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I,
+                      N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK,
+                      lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start,
+                      run_constants)
+from .sensor import N_SENSOR
+from .therapy import N_THERAPY, N_TITRATION_ACC
+from .traits import N_TRAITS
+
+MAX_MEAL_SLOTS = 16          # config.RunConfig.meals allows at most 16
+f8 = nb.float64
+i8 = nb.int64
+
+
+@cuda.jit
+def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots, n_slots,
+                      therapy, behaviour, switches, sensor_params, cgm_interval_min,
+                      daily, log_phi_out, status):
+    t = cuda.grid(1)
+    if t >= params.shape[0]:
+        return
+    # the run's settings and this patient's rows, in local memory (shapes must be names
+    # bound at module level: numba-cuda does not take slow.N_AGG as a constant)
+    slots_all = cuda.local.array((5, MAX_MEAL_SLOTS), f8)
+    for r in range(5):
+        for s in range(n_slots):
+            slots_all[r, s] = meal_slots[r, s]
+    slots = slots_all[:, :n_slots]
+    th = cuda.local.array(N_THERAPY, f8)
+    for k in range(N_THERAPY):
+        th[k] = therapy[k]
+    beh = cuda.local.array(N_BEHAVIOUR, f8)
+    for k in range(N_BEHAVIOUR):
+        beh[k] = behaviour[k]
+    on = cuda.local.array(N_SWITCHES, f8)
+    for k in range(N_SWITCHES):
+        on[k] = switches[k]
+    sp = cuda.local.array(N_SENSOR, f8)
+    for k in range(N_SENSOR):
+        sp[k] = sensor_params[k]
+    p = cuda.local.array(N_PARAMS, f8)
+    for k in range(N_PARAMS):
+        p[k] = params[t, k]
+    x_row = cuda.local.array(N_STATES, f8)
+    for k in range(N_STATES):
+        x_row[k] = x0[t, k]
+    trait_row = cuda.local.array(N_TRAITS, f8)
+    for k in range(N_TRAITS):
+        trait_row[k] = traits[t, k]
+    # one lane's tables (lane 0 of patient.py's arrays)
+    lf = cuda.local.array((1, N_LANE_F), f8)
+    li = cuda.local.array((1, N_LANE_I), i8)
+    meal_minute = cuda.local.array((1, MAX_MEALS_PER_DAY), i8)
+    meal_grams = cuda.local.array((1, MAX_MEALS_PER_DAY), f8)
+    meal_slot = cuda.local.array((1, MAX_MEALS_PER_DAY), i8)
+    pend_minute = cuda.local.array((1, MAX_PENDING), i8)
+    pend_units = cuda.local.array((1, MAX_PENDING), f8)
+    acc = cuda.local.array((1, N_ACC), f8)
+    agg = cuda.local.array(N_AGG, f8)
+    st = cuda.local.array((1, N_SLOW), f8)
+    log_phi = cuda.local.array((1, N_MECH), f8)
+    tacc = cuda.local.array((1, N_TITRATION_ACC), f8)
+    gmi_ring = cuda.local.array((1, GMI_DAYS), f8)
+    tod = cuda.local.array((1, MINUTES_PER_DAY), f8)
+    dawn = cuda.local.array((1, MINUTES_PER_DAY), f8)
+    tr = cuda.local.array((1, N_TRAITS), f8)
+    out = cuda.local.array((1, N_OUT), f8)
+
+    habitual_slot_g, iob_decay, dose_scale, has_noise = run_constants(slots, th, sp)
+    x = state_tuple(x_row)
+    lane_start(0, p, x, trait_row, patient_ids[t], seed, th, on, sp, habitual_slot_g,
+               has_noise, lf, li, tr, st, tacc, tod, dawn)
+    for day in range(n_days):
+        if li[0, I_FAILED] == 0:
+            lane_plan_day(0, day, seed, slots, th, beh, habitual_slot_g, lf, li, tr, st,
+                          acc, meal_minute, meal_grams, meal_slot)
+            for m in range(MINUTES_PER_DAY):
+                alive, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw = lane_minute(
+                    0, m, day, x, seed, slots, th, beh, sp, cgm_interval_min, iob_decay,
+                    dose_scale, has_noise, lf, li, tr, acc, tacc, meal_minute, meal_grams,
+                    meal_slot, pend_minute, pend_units, tod, dawn)
+                if not alive:
+                    break
+                x = rk4_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
+                lane_after_step(0, x, p, lf, acc)
+        if li[0, I_FAILED] != 0:
+            for v in range(N_DAILY):
+                daily[v, day, t] = np.nan
+            for k in range(N_MECH):
+                log_phi_out[k, day, t] = np.nan
+            status[day, t] = STATUS_NONFINITE
+            continue
+        p[P_BW] = lane_end_of_day(0, day, th, beh, on, lf, tr, st, acc, tacc, gmi_ring,
+                                  log_phi, agg, pend_minute, li[0, I_N_PEND], out)
+        for v in range(N_DAILY):
+            daily[v, day, t] = out[0, v]
+        for k in range(N_MECH):
+            log_phi_out[k, day, t] = out[0, O_LOG_PHI + k]
+        status[day, t] = STATUS_OK

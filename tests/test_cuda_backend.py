@@ -1,0 +1,153 @@
+"""The CUDA backend: agreement with the CPU backend under numba's CUDA simulator, a real
+compilation of the kernel for an H100/H200 (sm_90) without a GPU, and clear errors where
+numba-cuda or a GPU is missing."""
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine import cuda_backend
+from engine.config import ConfigError, parse_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _has_numba_cuda() -> bool:
+    try:
+        import numba_cuda  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+needs_numba_cuda = pytest.mark.skipif(not _has_numba_cuda(),
+                                      reason="numba-cuda not installed (the [test] extra has it)")
+
+
+def _python(code_or_args, env_extra=None, timeout=900):
+    env = {**os.environ, **(env_extra or {})}
+    args = code_or_args if isinstance(code_or_args, list) else ["-c", code_or_args]
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@needs_numba_cuda
+def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
+    """Two chunks per population (streaming), a traced patient, a noisy sensor, and patients
+    who stop: daily aggregates within 1e-9 relative, the same status and traces."""
+    r = _python(["scripts/check_cuda.py", "--patients", "5", "--days", "2", "--chunk", "3"],
+                {"NUMBA_ENABLE_CUDASIM": "1"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    assert report["simulated"] is True
+    cases = {c["case"]: c for c in report["cases"]}
+    assert cases["overdose_untreated"]["stopped_patient_days"] > 0
+    assert cases["noisy_sensor_traced"]["stopped_patient_days"] == 0
+    for c in cases.values():
+        assert c["daily_max_rel_diff"] <= 1e-9, c
+        assert c["log_phi_max_rel_diff"] <= 1e-9, c
+        assert c["status_equal"] and c["traces_equal"], c
+
+
+PTX_CHECK = textwrap.dedent("""
+    import json, re, types
+    import numpy as np
+    if not hasattr(np, "row_stack"):
+        np.row_stack = np.vstack
+    import numba.cuda.dispatcher as dispatcher
+    from numba import cuda, types as T
+    # device functions are compiled for the current device's compute capability; with no GPU
+    # here, say it is an H100/H200's
+    dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+    from engine import cuda_backend
+    kernel = cuda_backend._kernel()
+    f2, f1, f3 = T.float64[:, ::1], T.float64[::1], T.float64[:, :, ::1]
+    sig = (f2, f2, f2, T.int64[::1], T.uint64, T.int64, f2, T.int64, f1, f1, f1, f1, T.int64,
+           f3, f3, T.int8[:, ::1])
+    try:
+        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+    except Exception as err:
+        if "nvvm" in str(err).lower() or "nvrtc" in str(err).lower():
+            print(json.dumps({"skip": str(err)[:300]})); raise SystemExit(0)
+        raise
+    local = [int(v) for v in re.findall(r"__local_depot\\d+\\[(\\d+)\\]", ptx)]
+    print(json.dumps({"entries": len(re.findall(r"\\.entry ", ptx)),
+                      "target": re.search(r"\\.target (\\S+)", ptx).group(1),
+                      "exp_calls": len(re.findall(r"exp", ptx)), "local_bytes": max(local)}))
+""")
+
+
+@needs_numba_cuda
+def test_gpu_kernel_compiles_for_sm90_without_a_gpu():
+    """numba-cuda and NVVM compile the whole kernel, shared model functions included, to PTX for
+    compute capability 9.0: what the simulator cannot show (types, local arrays, no Python
+    objects in device code)."""
+    r = _python(PTX_CHECK, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    if "skip" in report:
+        pytest.skip(f"NVVM not installed: {report['skip']}")
+    assert report["entries"] == 1 and report["target"] == "sm_90"
+    assert report["exp_calls"] > 0
+    # per-thread scratch: the time-of-day tables (2 x 1440 doubles) dominate; far from the
+    # 512 KiB a thread may have
+    assert 23_040 <= report["local_bytes"] < 64 * 1024
+
+
+def test_backend_cuda_without_a_gpu_is_a_clear_error_and_writes_nothing(tmp_path):
+    if cuda_backend.simulated():
+        pytest.skip("the simulator is on: there is a (simulated) GPU")
+    out = tmp_path / "out.zarr"
+    r = _python(["-m", "engine.cli", "run", "configs/quickstart.toml", "-o", str(out),
+                 "--backend", "cuda"], {"NUMBA_ENABLE_CUDASIM": "0"}, timeout=300)
+    has_gpu = r.returncode == 0
+    if has_gpu:
+        pytest.skip("this machine has a CUDA GPU")
+    assert r.returncode == 2, r.stderr
+    assert "execution.backend = 'cuda'" in r.stderr
+    assert ("no CUDA GPU" in r.stderr or "numba-cuda is not installed" in r.stderr
+            or "CUDA driver" in r.stderr)
+    assert not out.exists()
+
+
+def test_backend_names_the_field_when_unknown():
+    with pytest.raises(ConfigError, match=r"execution\.backend.*'gpu'"):
+        parse_config({"execution": {"backend": "gpu"}})
+
+
+def test_chunks_fit_the_free_device_memory():
+    per = cuda_backend.bytes_per_patient(365)
+    assert per > 365 * 8 * 40        # 33 daily variables and the log factors, every day
+    assert cuda_backend.chunk_size(10**6, 365, free_bytes=10 * per) == 5
+    assert cuda_backend.chunk_size(3, 365, free_bytes=10**12) == 3
+    assert cuda_backend.chunk_size(10, 365, free_bytes=0) == 1
+    assert np.isclose(cuda_backend.DEVICE_MEMORY_SHARE, 0.5)
+
+
+@needs_numba_cuda
+def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
+    """The whole path, config to zarr, under the simulator: the same labelled results, value for
+    value, as the CPU backend's run of the same config."""
+    cfg = tmp_path / "small.toml"
+    cfg.write_text('[run]\nname = "small"\nseed = 5\nn_patients = 3\ndays = 1\n'
+                   '[output]\ntraced = 1\n')
+    stores = {}
+    for backend in ("cpu", "cuda"):
+        stores[backend] = tmp_path / f"{backend}.zarr"
+        r = _python(["-m", "engine.cli", "run", str(cfg), "-o", str(stores[backend]),
+                     "--backend", backend, "-q"], {"NUMBA_ENABLE_CUDASIM": "1"})
+        assert r.returncode == 0, r.stderr[-3000:]
+    from engine.results import open_results
+    cpu, gpu = open_results(stores["cpu"]), open_results(stores["cuda"])
+    assert set(cpu.data_vars) == set(gpu.data_vars)
+    for name in cpu.data_vars:
+        a, b = cpu[name].values, gpu[name].values
+        if a.dtype.kind == "f":
+            np.testing.assert_allclose(b, a, rtol=1e-9, atol=0.0, equal_nan=True, err_msg=name)
+        else:
+            assert np.array_equal(a, b), name
