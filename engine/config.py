@@ -25,6 +25,10 @@ class RunSection(_Section):
     seed: int = Field(20261127, ge=0, lt=2 ** 64, description="seed of the counter-based generator")
     n_patients: int = Field(1000, ge=1, le=100_000_000, description="patients per scenario")
     days: int = Field(30, ge=1, le=36_500, description="simulated days")
+    integrator: Literal["rk4", "midpoint"] = Field("rk4", description=(
+        "rk4: classical Runge-Kutta at 1 min, validated against simglucose; midpoint: "
+        "second order, half the derivative evaluations, faster and less exact (its error "
+        "against rk4: benchmarks/integrator_error.py)"))
 
 
 class CohortSection(_Section):

@@ -7,11 +7,11 @@ from numba import cuda
 
 from .behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
 from .metrics import N_ACC, N_DAILY
-from .model.fast import rk4_step, state_tuple
+from .model.fast import midpoint_step, rk4_step, state_tuple
 from .model.params import N_PARAMS, N_STATES, P_BW
 from .model.slow import GMI_DAYS, N_AGG, N_MECH, N_SLOW
 from .patient import (I_FAILED, I_N_PEND, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I,
-                      N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK,
+                      N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_MIDPOINT,
                       lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start,
                       run_constants)
 from .sensor import N_SENSOR
@@ -92,7 +92,10 @@ def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots,
                     meal_slot, pend_minute, pend_units, tod, dawn)
                 if not alive:
                     break
-                x = rk4_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
+                if on[SW_MIDPOINT] != 0.0:
+                    x = midpoint_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
+                else:
+                    x = rk4_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
                 lane_after_step(0, x, p, lf, acc)
         if li[0, I_FAILED] != 0:
             for v in range(N_DAILY):

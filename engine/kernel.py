@@ -21,7 +21,8 @@ import numpy as np
 
 from .behaviour import MINUTES_PER_DAY
 from .lanes import (IN_CARBS_MG, IN_DBAR, IN_ECR, IN_GZW, IN_INSULIN_PMOL, IN_SH, IN_SP,
-                    IN_VM0F, LANES, N_INPUTS, W_SIZE, lane_params, lane_state, rk4_lanes,
+                    IN_VM0F, LANES, N_INPUTS, W_SIZE, lane_params, lane_state, midpoint_lanes,
+                    rk4_lanes,
                     set_input, set_lane_state, set_param)
 from .metrics import N_ACC, N_DAILY
 from .model import slow
@@ -29,7 +30,8 @@ from .model.fast import state_tuple
 from .model.params import N_PARAMS, P_BW
 from .patient import (F_BG, F_CARBS_G, F_CGM, F_INSULIN_U, F_S_P, I_FAILED, I_N_PEND,
                       MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES,
-                      O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_DAWN, SW_TIME_OF_DAY,
+                      O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_DAWN, SW_MIDPOINT,
+                      SW_TIME_OF_DAY,
                       SW_WEIGHT_FEEDBACK, lane_after_step, lane_end_of_day, lane_minute,
                       lane_plan_day, lane_start, run_constants)
 from .therapy import N_TITRATION_ACC
@@ -115,6 +117,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
         failed_today[j] = False
     habitual_slot_g, iob_decay, dose_scale, has_noise = run_constants(meal_slots, therapy,
                                                                       sensor_params)
+    midpoint = switches[SW_MIDPOINT] != 0.0
     for j in range(L):
         i = first + (j if j < n_lanes else 0)
         row[j] = i
@@ -164,7 +167,10 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                         trace_in[j] = trace_interval_min
                     trace_in[j] -= 1
                     _record_trace(traces, slot[j], start_sample, sample[j], lf, j)
-            rk4_lanes(w)
+            if midpoint:
+                midpoint_lanes(w)
+            else:
+                rk4_lanes(w)
             for j in range(n_lanes):
                 if not li[j, I_FAILED]:
                     lane_after_step(j, lane_state(w, j), lane_params(w, j), lf, acc)

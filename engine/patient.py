@@ -44,7 +44,8 @@ BG_EXHAUSTED_MG_DL = 1.0   # below this the fixed-step integration has lost the 
 SW_DAWN = slow.N_MECH
 SW_TIME_OF_DAY = slow.N_MECH + 1
 SW_WEIGHT_FEEDBACK = slow.N_MECH + 2
-N_SWITCHES = slow.N_MECH + 3
+SW_MIDPOINT = slow.N_MECH + 3      # 1: the optional midpoint integrator instead of RK4
+N_SWITCHES = slow.N_MECH + 4
 
 MAX_MEALS_PER_DAY = 32
 MAX_PENDING = 16

@@ -7,7 +7,7 @@ import numba as nb
 import numpy as np
 import xarray as xr
 
-from .model.fast import rk4_step, state_tuple, update_meal_size
+from .model.fast import midpoint_step, rk4_step, state_tuple, update_meal_size
 from .model.params import (MG_PER_G, N_STATES, P_BW, P_VG, PMOL_PER_U, STATE_LONG_NAMES,
                            STATE_NAMES, STATE_UNITS, X_GS)
 from .reference import reference_patients
@@ -19,8 +19,8 @@ MAX_INSULIN_U_PER_MIN = 100.0
 
 
 @nb.njit(cache=True, nogil=True)
-def replay_kernel(x0, p, carbs_g_per_min, insulin_u_per_min):
-    """States at every minute boundary, shape (n + 1, 13)."""
+def replay_kernel(x0, p, carbs_g_per_min, insulin_u_per_min, midpoint=False):
+    """States at every minute boundary, shape (n + 1, 13); RK4 steps, or midpoint steps."""
     n = carbs_g_per_min.shape[0]
     out = np.empty((n + 1, N_STATES))
     out[0] = x0
@@ -35,8 +35,11 @@ def replay_kernel(x0, p, carbs_g_per_min, insulin_u_per_min):
         dbar_start, eaten_g, eating, dbar = update_meal_size(
             c, prev_carbs, x, dbar_start, eaten_g, eating)
         prev_carbs = c
-        x = rk4_step(x, p, c * MG_PER_G, insulin_u_per_min[t] * to_pmol_per_kg, dbar,
-                     1.0, 1.0, 1.0, 1.0, 0.0)
+        u = insulin_u_per_min[t] * to_pmol_per_kg
+        if midpoint:
+            x = midpoint_step(x, p, c * MG_PER_G, u, dbar, 1.0, 1.0, 1.0, 1.0, 0.0)
+        else:
+            x = rk4_step(x, p, c * MG_PER_G, u, dbar, 1.0, 1.0, 1.0, 1.0, 0.0)
         for j in range(N_STATES):
             out[t + 1, j] = x[j]
     return out
@@ -58,9 +61,13 @@ def _check_input(name: str, values, n: int | None) -> np.ndarray:
     return np.ascontiguousarray(arr)
 
 
-def replay(patient: str, carbs_g_per_min, insulin_u_per_min) -> xr.Dataset:
+def replay(patient: str, carbs_g_per_min, insulin_u_per_min,
+           integrator: str = "rk4") -> xr.Dataset:
     """Drive reference patient `patient` (e.g. "adolescent#001") from its basal state with
-    carbohydrate (g/min) and insulin (U/min) delivered on each minute [t, t+1)."""
+    carbohydrate (g/min) and insulin (U/min) delivered on each minute [t, t+1).
+    integrator: "rk4" (default) or "midpoint" (run.integrator's cheaper option)."""
+    if integrator not in ("rk4", "midpoint"):
+        raise ValueError(f"integrator: {integrator!r} is not one of 'rk4', 'midpoint'")
     ref = reference_patients()
     i = ref.index(patient)
     carbs = _check_input("carbs_g_per_min", carbs_g_per_min, None)
@@ -74,7 +81,7 @@ def replay(patient: str, carbs_g_per_min, insulin_u_per_min) -> xr.Dataset:
             raise ValueError(f"{name}: {arr[j]} at minute {j} exceeds {cap} per minute; "
                              "check the units (g/min, U/min)")
     p = ref.params[i]
-    states = replay_kernel(ref.x0[i], p, carbs, insulin)
+    states = replay_kernel(ref.x0[i], p, carbs, insulin, integrator == "midpoint")
     minute = np.arange(carbs.shape[0] + 1)
     ds = xr.Dataset(coords={"minute": ("minute", minute, {"units": "min",
                                                           "long_name": "minutes since start"})})
@@ -86,5 +93,5 @@ def replay(patient: str, carbs_g_per_min, insulin_u_per_min) -> xr.Dataset:
     ds["carbs"] = ("minute", pad[0], {"units": "g/min", "long_name": "carbohydrate on [t, t+1)"})
     ds["insulin"] = ("minute", pad[1], {"units": "U/min", "long_name": "insulin on [t, t+1)"})
     ds.attrs.update(patient=patient, model="UVA/Padova S2008 (simglucose 0.2.11 form)",
-                    integrator="RK4, 1 min")
+                    integrator="RK4, 1 min" if integrator == "rk4" else "midpoint (RK2), 1 min")
     return ds

@@ -5,7 +5,7 @@ import numpy as np
 from . import behaviour as B
 from . import therapy as TH
 from .config import RunConfig
-from .kernel import N_SWITCHES, SW_DAWN, SW_TIME_OF_DAY, SW_WEIGHT_FEEDBACK
+from .patient import N_SWITCHES, SW_DAWN, SW_MIDPOINT, SW_TIME_OF_DAY, SW_WEIGHT_FEEDBACK
 from .model.slow import MECHANISM_NAMES
 
 INCREMENT_U = {"pump": 0.05, "mdi": 0.5}
@@ -83,4 +83,5 @@ def switch_settings(cfg: RunConfig) -> np.ndarray:
     sw[SW_DAWN] = float(m.dawn)
     sw[SW_TIME_OF_DAY] = float(m.time_of_day)
     sw[SW_WEIGHT_FEEDBACK] = float(m.weight_feedback)
+    sw[SW_MIDPOINT] = float(cfg.run.integrator == "midpoint")
     return sw

@@ -5,9 +5,9 @@
 On a GPU this is the agreement check of the real device; with NUMBA_ENABLE_CUDASIM=1 it runs
 numba's CUDA simulator (the kernel in Python, the model functions compiled for the CPU), which
 the test suite uses where there is no GPU. Cases: a noisy sensor with one traced patient,
-streamed in chunks smaller than the population; and a tenfold overdose, untreated, where patients
-leave the integrable range and stop (status 1, NaN days). Prints one JSON object: per case the
-largest relative difference of the daily aggregates and the log factors, whether status and
+streamed in chunks smaller than the population; a tenfold overdose, untreated, where patients
+leave the integrable range and stop (status 1, NaN days); the midpoint integrator. Prints one
+JSON object: per case the largest relative difference of the daily aggregates and the log factors, whether status and
 traces match, and with --throughput the patient-days/s of both backends on the same machine.
 """
 import argparse
@@ -28,6 +28,7 @@ CASES = {
     "overdose_untreated": {"therapy": {"kind": "conventional", "dose_scale": 10.0},
                            "meals": [{"time_h": 8.0, "carbs_g": 1.0}],
                            "behaviour": {"hypo_treatment_g": 0.0}},
+    "midpoint_integrator": {"run": {"integrator": "midpoint"}},
 }
 
 
@@ -51,8 +52,8 @@ def _relative(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
-    raw = {"run": {"n_patients": n, "days": days, "seed": 11}, "cohort": {"groups": GROUPS},
-           **extra}
+    raw = {"cohort": {"groups": GROUPS}, **extra}
+    raw["run"] = {**extra.get("run", {}), "n_patients": n, "days": days, "seed": 11}
     n_traced = 1
     ki, args = _args(raw, n, n_traced)
     cpu = kernel.allocate_outputs(n, days, n_traced, ki.trace_interval_min)

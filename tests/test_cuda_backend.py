@@ -38,8 +38,9 @@ def _python(code_or_args, env_extra=None, timeout=900):
 
 @needs_numba_cuda
 def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
-    """Two chunks per population (streaming), a traced patient, a noisy sensor, and patients
-    who stop: daily aggregates within 1e-9 relative, the same status and traces."""
+    """Two chunks per population (streaming), a traced patient, a noisy sensor, patients who
+    stop, the midpoint integrator: daily aggregates within 1e-9 relative, the same status and
+    traces."""
     r = _python(["scripts/check_cuda.py", "--patients", "5", "--days", "2", "--chunk", "3"],
                 {"NUMBA_ENABLE_CUDASIM": "1"})
     assert r.returncode == 0, r.stderr[-3000:]
@@ -48,6 +49,7 @@ def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
     cases = {c["case"]: c for c in report["cases"]}
     assert cases["overdose_untreated"]["stopped_patient_days"] > 0
     assert cases["noisy_sensor_traced"]["stopped_patient_days"] == 0
+    assert set(cases) == {"noisy_sensor_traced", "overdose_untreated", "midpoint_integrator"}
     for c in cases.values():
         assert c["daily_max_rel_diff"] <= 1e-9, c
         assert c["log_phi_max_rel_diff"] <= 1e-9, c

@@ -13,7 +13,7 @@ import engine
 from engine import lanes, sweep
 from engine.config import parse_config
 from engine.model import acute
-from engine.model.fast import rk4_step, state_tuple
+from engine.model.fast import midpoint_step, rk4_step, state_tuple
 from engine.model.params import N_PARAMS, N_STATES
 
 DATA = Path(__file__).parent / "data"
@@ -30,7 +30,9 @@ def _cohort(n):
     return sweep.cohort_of(ki, np.arange(n))
 
 
-def test_each_lane_is_the_scalar_step_bit_for_bit():
+@pytest.mark.parametrize("lanes_step,scalar_step", [(lanes.rk4_lanes, rk4_step),
+                                                   (lanes.midpoint_lanes, midpoint_step)])
+def test_each_lane_is_the_scalar_step_bit_for_bit(lanes_step, scalar_step):
     c = _cohort(lanes.LANES)
     rng = np.random.default_rng(3)
     w = np.zeros(lanes.W_SIZE)
@@ -47,8 +49,8 @@ def test_each_lane_is_the_scalar_step_bit_for_bit():
             w[lanes.W_PARAMS + k * lanes.LANES + j] = c.params[j, k]
         for r, v in enumerate(inputs):
             w[lanes.W_INPUTS + r * lanes.LANES + j] = v
-        expected.append(rk4_step(state_tuple(x), c.params[j], *inputs))
-    lanes.rk4_lanes(w)
+        expected.append(scalar_step(state_tuple(x), c.params[j], *inputs))
+    lanes_step(w)
     for j in range(lanes.LANES):
         got = w[lanes.W_STATE + j:lanes.W_STATE + N_STATES * lanes.LANES:lanes.LANES]
         assert np.array_equal(got, np.array(expected[j])), f"lane {j}"

@@ -129,25 +129,33 @@ def _nonneg(v):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _masses_nonneg(x):
+    """The masses projected back to >= 0: the reference stops a mass from falling once it is
+    negative, which its adaptive solver keeps at ~0, but a fixed 1-min step can overshoot under
+    extreme insulin. Never active on physiological trajectories. X, I1 and Id are signals and
+    may be negative."""
+    return (_nonneg(x[0]), _nonneg(x[1]), _nonneg(x[2]), _nonneg(x[3]), _nonneg(x[4]),
+            _nonneg(x[5]), x[6], x[7], x[8], _nonneg(x[9]), _nonneg(x[10]), _nonneg(x[11]),
+            _nonneg(x[12]))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def _rk4_combine(x, a, b, c, d, h):
-    """x + h/6 (a + 2b + 2c + d); the masses are then projected back to >= 0: the reference
-    stops a mass from falling once it is negative, which its adaptive solver keeps at ~0,
-    but a fixed 1-min step can overshoot under extreme insulin. Never active on
-    physiological trajectories. X, I1 and Id are signals and may be negative."""
+    """x + h/6 (a + 2b + 2c + d), masses projected to >= 0."""
     w = h / 6.0
-    return (_nonneg(x[0] + w * (a[0] + 2.0 * b[0] + 2.0 * c[0] + d[0])),
-            _nonneg(x[1] + w * (a[1] + 2.0 * b[1] + 2.0 * c[1] + d[1])),
-            _nonneg(x[2] + w * (a[2] + 2.0 * b[2] + 2.0 * c[2] + d[2])),
-            _nonneg(x[3] + w * (a[3] + 2.0 * b[3] + 2.0 * c[3] + d[3])),
-            _nonneg(x[4] + w * (a[4] + 2.0 * b[4] + 2.0 * c[4] + d[4])),
-            _nonneg(x[5] + w * (a[5] + 2.0 * b[5] + 2.0 * c[5] + d[5])),
-            x[6] + w * (a[6] + 2.0 * b[6] + 2.0 * c[6] + d[6]),
-            x[7] + w * (a[7] + 2.0 * b[7] + 2.0 * c[7] + d[7]),
-            x[8] + w * (a[8] + 2.0 * b[8] + 2.0 * c[8] + d[8]),
-            _nonneg(x[9] + w * (a[9] + 2.0 * b[9] + 2.0 * c[9] + d[9])),
-            _nonneg(x[10] + w * (a[10] + 2.0 * b[10] + 2.0 * c[10] + d[10])),
-            _nonneg(x[11] + w * (a[11] + 2.0 * b[11] + 2.0 * c[11] + d[11])),
-            _nonneg(x[12] + w * (a[12] + 2.0 * b[12] + 2.0 * c[12] + d[12])))
+    return _masses_nonneg((x[0] + w * (a[0] + 2.0 * b[0] + 2.0 * c[0] + d[0]),
+                           x[1] + w * (a[1] + 2.0 * b[1] + 2.0 * c[1] + d[1]),
+                           x[2] + w * (a[2] + 2.0 * b[2] + 2.0 * c[2] + d[2]),
+                           x[3] + w * (a[3] + 2.0 * b[3] + 2.0 * c[3] + d[3]),
+                           x[4] + w * (a[4] + 2.0 * b[4] + 2.0 * c[4] + d[4]),
+                           x[5] + w * (a[5] + 2.0 * b[5] + 2.0 * c[5] + d[5]),
+                           x[6] + w * (a[6] + 2.0 * b[6] + 2.0 * c[6] + d[6]),
+                           x[7] + w * (a[7] + 2.0 * b[7] + 2.0 * c[7] + d[7]),
+                           x[8] + w * (a[8] + 2.0 * b[8] + 2.0 * c[8] + d[8]),
+                           x[9] + w * (a[9] + 2.0 * b[9] + 2.0 * c[9] + d[9]),
+                           x[10] + w * (a[10] + 2.0 * b[10] + 2.0 * c[10] + d[10]),
+                           x[11] + w * (a[11] + 2.0 * b[11] + 2.0 * c[11] + d[11]),
+                           x[12] + w * (a[12] + 2.0 * b[12] + 2.0 * c[12] + d[12])))
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -160,6 +168,18 @@ def rk4_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw):
     k3 = derivatives(_stage(x, k2, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
     k4 = derivatives(_stage(x, k3, h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
     return _rk4_combine(x, k1, k2, k3, k4, h)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def midpoint_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw):
+    """The state after one explicit midpoint (second-order Runge-Kutta) step of DT_MIN: half
+    rk4_step's derivative evaluations. Optional (run.integrator = "midpoint"); its error against
+    rk4_step is measured by benchmarks/integrator_error.py and bounded in tests/test_fast.py."""
+    h = DT_MIN
+    meal = meal_shape(dbar, p[P_B], p[P_D])
+    k1 = derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
+    k2 = derivatives(_stage(x, k1, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
+    return _masses_nonneg(_stage(x, k2, h))
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
