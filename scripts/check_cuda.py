@@ -1,17 +1,19 @@
 """The CUDA backend against the CPU backend on small populations, and its throughput.
 
     python scripts/check_cuda.py [--patients 5] [--days 2] [--chunk 3] [--throughput N DAYS]
+                                  [--cpu-patients 4000]
 
 On a GPU this is the agreement check of the real device; with NUMBA_ENABLE_CUDASIM=1 it runs
 numba's CUDA simulator (the kernel in Python, the model functions compiled for the CPU), which
 the test suite uses where there is no GPU. Cases: a noisy sensor with one traced patient,
 streamed in chunks smaller than the population; a tenfold overdose, untreated, where patients
 leave the integrable range and stop (status 1, NaN days); the midpoint integrator. Prints one
-JSON object: per case the largest relative difference of the daily aggregates and the log factors, whether status and
-traces match, and with --throughput the patient-days/s of both backends on the same machine.
+JSON object: per case the largest relative difference of the daily aggregates and the log
+factors, whether status and traces match, and with --throughput the patient-days/s of both backends on the same machine.
 """
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -68,16 +70,31 @@ def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
             "traces_equal": bool(np.array_equal(cpu[3], gpu[3], equal_nan=True))}
 
 
-def throughput(n: int, days: int) -> dict:
+def throughput(n: int, days: int, cpu_n: int) -> dict:
+    """GPU kernel on n patients (host-device copies included) and the CPU kernel on cpu_n of
+    them, split over all this machine's cores in threads (the CPU kernel releases the GIL)."""
+    from concurrent.futures import ThreadPoolExecutor
     raw = {"run": {"n_patients": n, "days": days, "seed": 11}, "cohort": {"groups": GROUPS}}
     ki, args = _args(raw, n, 0)
-    rates = {}
-    for label, step in (("gpu", cuda_backend.simulate_block), ("cpu_1_thread", kernel.simulate_block)):
-        out = kernel.allocate_outputs(n, days, 0, ki.trace_interval_min)
-        t = time.perf_counter()
-        step(*args, *out)
-        rates[label + "_patient_days_per_s"] = n * days / (time.perf_counter() - t)
-    return {"patients": n, "days": days, **rates}
+    out = kernel.allocate_outputs(n, days, 0, ki.trace_interval_min)
+    t = time.perf_counter()
+    cuda_backend.simulate_block(*args, *out)
+    gpu = n * days / (time.perf_counter() - t)
+    threads = os.cpu_count() or 1
+    parts = np.array_split(np.arange(min(cpu_n, n)), threads)
+
+    def run_part(rows):
+        per_patient = (0, 1, 2, 3, 12)     # params, x0, traits, ids, trace slots
+        sub = tuple(a[rows] if k in per_patient else a for k, a in enumerate(args))
+        kernel.simulate_block(*sub, *kernel.allocate_outputs(rows.size, days, 0,
+                                                             ki.trace_interval_min))
+    t = time.perf_counter()
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(run_part, parts))
+    cpu = min(cpu_n, n) * days / (time.perf_counter() - t)
+    return {"patients_gpu": n, "patients_cpu": min(cpu_n, n), "days": days,
+            "cpu_threads": threads, "gpu_patient_days_per_s": gpu,
+            "cpu_patient_days_per_s": cpu, "gpu_over_cpu": gpu / cpu}
 
 
 def main() -> int:
@@ -86,12 +103,14 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=3)
     ap.add_argument("--throughput", type=int, nargs=2, metavar=("N", "DAYS"), default=None)
+    ap.add_argument("--cpu-patients", type=int, default=4000,
+                    help="patients for the CPU side of --throughput (all cores)")
     a = ap.parse_args()
     report = {"device": cuda_backend.require(), "simulated": cuda_backend.simulated(),
               "cases": [compare(k, v, a.patients, a.days, a.chunk) for k, v in CASES.items()]}
     if a.throughput:
-        throughput(2, 1)   # the first launch compiles; time the next
-        report["throughput"] = throughput(*a.throughput)
+        throughput(64, 1, 64)   # the first launches compile; time the next
+        report["throughput"] = throughput(*a.throughput, a.cpu_patients)
     print(json.dumps(report))
     return 0
 

@@ -153,3 +153,16 @@ def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
             np.testing.assert_allclose(b, a, rtol=1e-9, atol=0.0, equal_nan=True, err_msg=name)
         else:
             assert np.array_equal(a, b), name
+
+
+def test_gpu_tasks_are_large_enough_to_fill_the_device():
+    """The CPU's ~20,000 patient-days per task would launch a GPU kernel of a few hundred
+    threads; backend cuda takes at least 65,536 patients (or ~8 million patient-days)."""
+    def block(n, days, backend, size=0):
+        return parse_config({"run": {"n_patients": n, "days": days},
+                             "execution": {"backend": backend, "block_size": size}}).block_size()
+    assert block(1_000_000, 30, "cpu") == 666
+    assert block(1_000_000, 30, "cuda") == 266_666
+    assert block(1_000_000, 365, "cuda") == 65_536
+    assert block(1_000, 365, "cuda") == 1_000
+    assert block(1_000_000, 30, "cuda", size=5_000) == 5_000
