@@ -285,7 +285,7 @@ class OutputSection(_Section):
 class ExecutionSection(_Section):
     block_size: int = Field(0, ge=0, le=1_000_000, description=(
         "patients per task and per zarr chunk; 0 picks about 20,000 patient-days per task "
-        "(backend cuda: at least 65,536 patients, or ~8 million patient-days)"))
+        "(backend cuda: ~8 million patient-days)"))
     workers: int = Field(0, ge=0, le=4096, description="threads on the local machine; 0 = all cores")
     backend: Literal["cpu", "cuda"] = Field("cpu", description=(
         "cpu: numba on the cores; cuda: numba.cuda on an NVIDIA GPU, one thread per patient "
@@ -409,9 +409,10 @@ class RunConfig(_Section):
         n, d = self.run.n_patients, self.run.days
         if self.execution.backend == "cuda":
             # a GPU needs tens of thousands of threads per launch to be busy (an H100/H200
-            # keeps ~34,000 resident at this kernel's 255 registers): at least 65,536 patients,
-            # or ~8 million patient-days (about 3 GB of daily results on the host) per task
-            return min(n, max(65_536, 8_000_000 // d))
+            # keeps ~34,000 resident at this kernel's 255 registers), and a task's daily results
+            # stay on the host until written: ~8 million patient-days (~2.7 GB) per task, so
+            # 266,666 patients at 30 days but 21,917 at 365 (the GPU then partly idle)
+            return min(n, max(1_024, 8_000_000 // d))
         return min(n, max(64, min(20_000 // d, -(-n // 16))))
 
 

@@ -1,20 +1,26 @@
 """The population kernel on an NVIDIA GPU through numba.cuda: one thread per patient.
 
-A thread runs exactly what a CPU lane runs: patient.py's plan, minute, after-step and end of
-day around model/fast.py's rk4_step, called as CUDA device functions (numba compiles the same
-@njit functions for the GPU), so the physiology, behaviour and therapy have one source. The
-thread copies its patient's rows and the run's settings into local arrays first: per-thread
+A thread runs the code a CPU lane runs: patient.py's plan, minute, after-step and end of day
+around model/fast.py's rk4_step, called as CUDA device functions (numba compiles the same
+@njit functions for the GPU; the kernel itself is cuda_kernel.py), so the physiology,
+behaviour and therapy have one source. The thread copies its patient's rows and the run's settings into local arrays first: per-thread
 data stays in registers and local memory, and numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1),
 which runs the kernel in Python and calls the @njit functions on the CPU, accepts local arrays
 where it cannot pass device arrays to them.
 
-Results: the same counter-based random numbers and the same daily aggregates as the CPU
-backend. The device writes them day-major (daily[v, day, patient]) so that neighbouring threads
-store neighbouring words; the host transposes. GPU exp/log/pow (libdevice) may differ from
-glibc's in the last bit, so daily aggregates agree with the CPU backend to rounding, not bit for
-bit; a threshold count (minutes below 70 mg/dL, say) can differ by a minute where a trajectory
-sits on the threshold. Traced patients' minute traces come from the CPU backend, which reruns
-just those patients (tracing a handful of patients from a GPU kernel would cost every thread).
+Results: the same Philox words and the same daily variables as the CPU backend, but not the
+same bits: the device's exp/log/cos (libdevice) and NVVM's fused multiply-adds round
+differently from glibc and the CPU's separate multiply and add. Most patient-days then agree to
+~1e-12; a patient whose glucose grazes a decision threshold (a correction or rescue, a bolus
+rounded to its increment, a titration step) can take the other branch and from then on live a
+slightly different life, as two CPU runs differing in the last bit would. Population statistics
+are unaffected; scripts/check_cuda.py measures both on a device. Under numba's CUDA simulator
+the arithmetic is the CPU's, so there the backends agree to the bit (the test suite's check).
+The device writes day-major (daily[v, day, patient]) so that neighbouring threads store
+neighbouring words; the host transposes. Traced patients are rerun on the CPU, where their
+minute traces are recorded, and their daily rows are taken from that run, so a patient's trace
+and daily values come from one trajectory (tracing from the GPU kernel would cost every
+thread); keep `output.traced` to a few patients on this backend.
 
 Populations larger than the device's memory are streamed: the block is cut into chunks that
 fit, each copied in, run and copied out in turn.
@@ -22,17 +28,24 @@ fit, each copied in, run and copied out in turn.
 numba-cuda is optional (pip install 't1dmc[cuda]'); `require()` says clearly what is missing.
 """
 import os
+import threading
 
 import numpy as np
 
+from .behaviour import N_BEHAVIOUR
 from .metrics import N_DAILY
 from .model.params import N_PARAMS, N_STATES
 from .model.slow import N_MECH
-from .patient import N_OUT
+from .patient import N_OUT, N_SWITCHES
+from .sensor import N_SENSOR
+from .therapy import N_THERAPY
 from .traits import N_TRAITS
 
 THREADS_PER_BLOCK = 128
 DEVICE_MEMORY_SHARE = 0.5    # of the free device memory, for one chunk's arrays
+# one caller at a time per process: chunks are sized from the free memory at the call, and
+# two threads sizing at once would each take half of it
+_DEVICE_LOCK = threading.Lock()
 
 
 class CudaUnavailable(RuntimeError):
@@ -112,12 +125,38 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
     """kernel.simulate_block on the GPU: same arguments, same outputs. `chunk`: patients per
     launch (default: what fits in the device's free memory)."""
     from . import cuda_kernel, kernel
+    n = params.shape[0]
+    # the kernel copies fixed counts into local arrays: a vector of another length would be
+    # read out of bounds on the device, silently
+    expected = {"params": (params, (n, N_PARAMS)), "x0": (x0, (n, N_STATES)),
+                "traits": (traits, (n, N_TRAITS)), "patient_ids": (patient_ids, (n,)),
+                "therapy": (therapy, (N_THERAPY,)), "behaviour": (behaviour, (N_BEHAVIOUR,)),
+                "switches": (switches, (N_SWITCHES,)),
+                "sensor_params": (sensor_params, (N_SENSOR,)),
+                "trace_slot": (trace_slot, (n,))}
+    for name, (array, shape) in expected.items():
+        if array.shape != shape:
+            raise ValueError(f"{name}: shape {array.shape}, the CUDA kernel expects {shape}")
+    if not 0 < meal_slots.shape[1] <= cuda_kernel.MAX_MEAL_SLOTS or meal_slots.shape[0] != 5:
+        raise ValueError(f"meal_slots: shape {meal_slots.shape}, the CUDA kernel takes (5, 1.."
+                         f"{cuda_kernel.MAX_MEAL_SLOTS})")
+    with _DEVICE_LOCK:
+        _run_chunks(params, x0, traits, patient_ids, seed, n_days, meal_slots, therapy,
+                    behaviour, switches, sensor_params, cgm_interval_min, daily, log_phi_out,
+                    status, chunk)
+    traced = np.flatnonzero(trace_slot >= 0)
+    if traced.size:
+        _traced_on_cpu(kernel, traced, params, x0, traits, patient_ids, seed, n_days,
+                       meal_slots, therapy, behaviour, switches, sensor_params,
+                       cgm_interval_min, trace_slot, trace_interval_min, daily, log_phi_out,
+                       status, traces)
+
+
+def _run_chunks(params, x0, traits, patient_ids, seed, n_days, meal_slots, therapy, behaviour,
+                switches, sensor_params, cgm_interval_min, daily, log_phi_out, status, chunk):
     cuda = _cuda()
     population_kernel = _kernel()
     n = params.shape[0]
-    if meal_slots.shape[1] > cuda_kernel.MAX_MEAL_SLOTS:
-        raise ValueError(f"meals: {meal_slots.shape[1]} slots, the CUDA kernel takes at most "
-                         f"{cuda_kernel.MAX_MEAL_SLOTS}")
     chunk = chunk or chunk_size(n, n_days)
     settings = [cuda.to_device(np.ascontiguousarray(a, dtype=np.float64))
                 for a in (meal_slots, therapy, behaviour, switches, sensor_params)]
@@ -139,20 +178,19 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
         daily[:, start:stop, :] = d_daily.copy_to_host().transpose(0, 2, 1)
         log_phi_out[:, start:stop, :] = d_log_phi.copy_to_host().transpose(0, 2, 1)
         status[start:stop, :] = d_status.copy_to_host().T
-    traced = np.flatnonzero(trace_slot >= 0)
-    if traced.size:
-        _traces_on_cpu(kernel, traced, params, x0, traits, patient_ids, seed, n_days,
-                       meal_slots, therapy, behaviour, switches, sensor_params,
-                       cgm_interval_min, trace_slot, trace_interval_min, traces)
 
 
-def _traces_on_cpu(kernel, rows, params, x0, traits, patient_ids, seed, n_days, meal_slots,
+def _traced_on_cpu(kernel, rows, params, x0, traits, patient_ids, seed, n_days, meal_slots,
                    therapy, behaviour, switches, sensor_params, cgm_interval_min, trace_slot,
-                   trace_interval_min, traces):
-    """Minute traces of the traced rows, from the CPU kernel (daily results discarded)."""
-    daily, log_phi, status, _ = kernel.allocate_outputs(rows.size, n_days, 0,
-                                                        trace_interval_min)
+                   trace_interval_min, daily, log_phi_out, status, traces):
+    """The traced rows rerun by the CPU kernel: their minute traces, and their daily rows
+    replaced by that run's, so trace and days come from one trajectory."""
+    sub_daily, sub_log_phi, sub_status, _ = kernel.allocate_outputs(rows.size, n_days, 0,
+                                                                    trace_interval_min)
     kernel.simulate_block(params[rows], x0[rows], traits[rows], patient_ids[rows], seed,
                           n_days, meal_slots, therapy, behaviour, switches, sensor_params,
-                          cgm_interval_min, trace_slot[rows], trace_interval_min, daily,
-                          log_phi, status, traces)
+                          cgm_interval_min, trace_slot[rows], trace_interval_min, sub_daily,
+                          sub_log_phi, sub_status, traces)
+    daily[:, rows, :] = sub_daily
+    log_phi_out[:, rows, :] = sub_log_phi
+    status[rows, :] = sub_status

@@ -23,7 +23,7 @@ f8 = nb.float64
 i8 = nb.int64
 
 
-@cuda.jit
+@cuda.jit(cache=True)
 def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots, n_slots,
                       therapy, behaviour, switches, sensor_params, cgm_interval_min,
                       daily, log_phi_out, status):

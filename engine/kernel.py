@@ -132,8 +132,13 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
         else:
             _idle_lane(w, j, x0[i])
     for day in range(n_days):
+        # re-park idle lanes daily: their insulin states decay towards denormals, which would
+        # slow every vector step of the group
+        for j in range(n_lanes, L):
+            _idle_lane(w, j, x0[row[j]])
         for j in range(n_lanes):
             if li[j, I_FAILED]:
+                _idle_lane(w, j, x0[row[j]])
                 _mark_failed(daily, log_phi_out, status, row[j], day)
             else:
                 lane_plan_day(j, day, seed, meal_slots, therapy, behaviour, habitual_slot_g, lf,

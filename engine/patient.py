@@ -2,12 +2,14 @@
 accumulators after each step and the day's end, written once and shared by every backend.
 
 The CPU kernel (kernel.py) runs a group of LANES patients, one lane each, and steps them with
-one vectorised RK4; the CUDA kernel (cuda_backend.py) runs one patient per thread with one lane.
+one vectorised RK4; the CUDA kernel (cuda_kernel.py) runs one patient per thread with one lane.
 Both call these functions on lane j of the same arrays, so the physiology, the behaviour and
 the therapy exist once. Per-lane scalars live in two small tables, `lf[j, F_*]` (floats) and
 `li[j, I_*]` (integers and flags), so a lane's whole state is a row and the functions need no
 per-backend storage. The functions touch no global output: what a day produces goes to the
-lane's row of `out` (O_*), and the caller writes it where its results live.
+lane's row of `out` (O_*), and the caller writes it where its results live. They use numpy's
+error model, as numba-cuda does on the device: a division by zero gives inf or NaN (and stops
+that patient) rather than raising, on both backends.
 """
 import math
 
@@ -68,7 +70,7 @@ O_LOG_PHI = N_DAILY
 N_OUT = N_DAILY + slow.N_MECH
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def habitual_intake_kcal(fat, lean, tr, habitual_carbs_g):
     """(intake kcal/day, of which not carbohydrate): the energy balance at the start, raised
     by the patient's habitual surplus; carbohydrate is what the meals give."""
@@ -80,7 +82,7 @@ def habitual_intake_kcal(fat, lean, tr, habitual_carbs_g):
     return intake, max(intake - carbs_kcal, 0.2 * intake)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def run_constants(meal_slots, therapy, sensor_params):
     """(habitual carbohydrate per day at appetite 1 g, IOB decay per minute, dose scale,
     sensor noise on) from the run's settings."""
@@ -92,7 +94,7 @@ def run_constants(meal_slots, therapy, sensor_params):
             sensor_params[sensor.S_KIND] != sensor.SENSOR_NONE)
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def lane_start(j, p, x, traits, pid, seed, therapy, on, sensor_params, habitual_slot_g,
                has_noise, lf, li, tr, st, tacc, tod, dawn):
     """Lane j takes the patient with parameter row `p`, initial state tuple `x`, traits row
@@ -140,7 +142,7 @@ def lane_start(j, p, x, traits, pid, seed, therapy, on, sensor_params, habitual_
         li[j, I_KNOT] = 1
 
 
-@nb.njit(cache=True, nogil=True)
+@nb.njit(cache=True, nogil=True, error_model="numpy")
 def lane_plan_day(j, day, seed, meal_slots, therapy, behaviour, habitual_slot_g, lf, li, tr,
                   st, acc, meal_minute, meal_grams, meal_slot):
     """Lane j's plan for `day`: diet change, illness, meals, exercise and stress; the day's

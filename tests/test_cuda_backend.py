@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _has_numba_cuda() -> bool:
     try:
-        import numba_cuda  # noqa: F401
+        import numba_cuda  # noqa: F401  (the package, not numba.cuda: no import side effects)
     except ImportError:
         return False
     return True
@@ -53,6 +53,8 @@ def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
     for c in cases.values():
         assert c["daily_max_rel_diff"] <= 1e-9, c
         assert c["log_phi_max_rel_diff"] <= 1e-9, c
+        assert c["patient_days_differing"] == 0, c
+        assert max(c["median_abs_diff"].values()) == 0.0, c
         assert c["status_equal"] and c["traces_equal"], c
 
 
@@ -80,7 +82,7 @@ PTX_CHECK = textwrap.dedent("""
     local = [int(v) for v in re.findall(r"__local_depot\\d+\\[(\\d+)\\]", ptx)]
     print(json.dumps({"entries": len(re.findall(r"\\.entry ", ptx)),
                       "target": re.search(r"\\.target (\\S+)", ptx).group(1),
-                      "exp_calls": len(re.findall(r"exp", ptx)), "local_bytes": max(local)}))
+                      "fmas": ptx.count("fma.rn.f64"), "local_bytes": max(local)}))
 """)
 
 
@@ -95,7 +97,9 @@ def test_gpu_kernel_compiles_for_sm90_without_a_gpu():
     if "skip" in report:
         pytest.skip(f"NVVM not installed: {report['skip']}")
     assert report["entries"] == 1 and report["target"] == "sm_90"
-    assert report["exp_calls"] > 0
+    # NVVM fuses multiply-adds (one rounding where the CPU rounds twice): why GPU results
+    # differ from the CPU's in the last bits (cuda_backend's docstring)
+    assert report["fmas"] > 100
     # per-thread scratch: the time-of-day tables (2 x 1440 doubles) dominate; far from the
     # 512 KiB a thread may have
     assert 23_040 <= report["local_bytes"] < 64 * 1024
@@ -157,12 +161,14 @@ def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
 
 def test_gpu_tasks_are_large_enough_to_fill_the_device():
     """The CPU's ~20,000 patient-days per task would launch a GPU kernel of a few hundred
-    threads; backend cuda takes at least 65,536 patients (or ~8 million patient-days)."""
+    threads; backend cuda takes ~8 million patient-days, bounded so a task's daily results
+    (~2.7 GB) fit on the host whatever the run's length."""
     def block(n, days, backend, size=0):
         return parse_config({"run": {"n_patients": n, "days": days},
                              "execution": {"backend": backend, "block_size": size}}).block_size()
     assert block(1_000_000, 30, "cpu") == 666
     assert block(1_000_000, 30, "cuda") == 266_666
-    assert block(1_000_000, 365, "cuda") == 65_536
+    assert block(1_000_000, 365, "cuda") == 21_917
+    assert block(1_000_000, 36_500, "cuda") == 1_024
     assert block(1_000, 365, "cuda") == 1_000
     assert block(1_000_000, 30, "cuda", size=5_000) == 5_000
