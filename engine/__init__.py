@@ -20,29 +20,8 @@ def _numba_cache_dir() -> str:
     return _os.path.join(base, "t1dmc", "numba-" + digest.hexdigest()[:16])
 
 
-def _cpu_features_with_fast_gather():
-    """The host's CPU features for numba's code generator, plus x86's `fast-gather` tuning
-    hint. The RK4 lane loop looks up model/vexp.py's exp table per lane; without the hint LLVM
-    prices the 4-wide gather so high on AMD CPUs that it leaves the whole loop scalar (measured
-    150 against 106 ns per patient-minute). A tuning flag: no instruction set is assumed that
-    the machine lacks, and no result changes. None off x86-64."""
-    import platform
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return None
-    import llvmlite.binding as ll
-    return ll.get_host_cpu_features().flatten() + ",+fast-gather"
-
-
-_configured = False
 if "NUMBA_CACHE_DIR" not in _os.environ:  # a user's or a SLURM job's own choice wins
     _os.environ["NUMBA_CACHE_DIR"] = _numba_cache_dir()
-    _configured = True
-if "NUMBA_CPU_FEATURES" not in _os.environ:
-    _features = _cpu_features_with_fast_gather()
-    if _features:
-        _os.environ["NUMBA_CPU_FEATURES"] = _features
-        _configured = True
-if _configured:
     import numba.core.config as _numba_config
     _numba_config.reload_config()
 

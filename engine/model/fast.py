@@ -8,11 +8,10 @@ Where insulin resistance acts (MODEL.md §1), multipliers enter as arguments, 1 
 `s_p` scales Vmx (peripheral insulin-dependent uptake), `s_h` scales kp3 (hepatic insulin
 action), `e_cr` scales kp1 (glucose production drive).
 """
+import math
 
 
 import numba as nb
-
-from . import vexp
 
 from .params import (
     MG_PER_G, P_B, P_BW, P_D, P_F, P_FSNC, P_IB, P_K1, P_K2, P_KA1, P_KA2, P_KABS, P_KD, P_KE1,
@@ -44,9 +43,8 @@ def gastric_emptying_rate(qsto, kmax, kmin, alpha, beta, b_dbar, c_dbar):
     where tanh is +-1 to double precision."""
     if alpha == 0.0:
         return kmax
-    # vexp.exp: glibc's exp, bit for bit, in operations the lane loop can vectorise
-    ea = vexp.exp(min(max(2.0 * alpha * (qsto - b_dbar), -80.0), 80.0))
-    eb = vexp.exp(min(max(2.0 * beta * (qsto - c_dbar), -80.0), 80.0))
+    ea = math.exp(min(max(2.0 * alpha * (qsto - b_dbar), -80.0), 80.0))
+    eb = math.exp(min(max(2.0 * beta * (qsto - c_dbar), -80.0), 80.0))
     return kmin + (kmax - kmin) * (1.0 + (ea - eb) / ((ea + 1.0) * (eb + 1.0)))
 
 
