@@ -4,10 +4,9 @@ Each patient is independent: its minutes feed per-day accumulators; at midnight 
 model (`model/slow.py`) advances the insulin-resistance mechanisms one day and hands the fast
 model new multipliers for the next. Only traced patients keep 5-minute samples. Patients go
 through in groups of LANES (lanes.py): each minute every patient of the group makes its own
-decisions (patient.py, shared with the CUDA backend), then one vectorised RK4 step advances
-them all. Compiled with nogil so dask's
-threads run blocks in parallel; block size, thread count and a patient's lane cannot change a
-result.
+decisions (patient.py, shared with the CUDA backend), then one vectorised RK4 (or midpoint)
+step advances them all. Compiled with nogil so dask's threads run blocks in parallel; block
+size, thread count and a patient's lane cannot change a result.
 
 The sampled UVA/Padova parameters describe a typical person with type 1 diabetes; the fast
 model sees each patient's multipliers relative to that typical person (s_p / REFERENCE_SP, ...),
@@ -22,8 +21,7 @@ import numpy as np
 from .behaviour import MINUTES_PER_DAY
 from .lanes import (IN_CARBS_MG, IN_DBAR, IN_ECR, IN_GZW, IN_INSULIN_PMOL, IN_SH, IN_SP,
                     IN_VM0F, LANES, N_INPUTS, W_SIZE, lane_params, lane_state, midpoint_lanes,
-                    rk4_lanes,
-                    set_input, set_lane_state, set_param)
+                    rk4_lanes, set_input, set_lane_state, set_param)
 from .metrics import N_ACC, N_DAILY
 from .model import slow
 from .model.fast import state_tuple
@@ -31,9 +29,8 @@ from .model.params import N_PARAMS, P_BW
 from .patient import (F_BG, F_CARBS_G, F_CGM, F_INSULIN_U, F_S_P, I_FAILED, I_N_PEND,
                       MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES,
                       O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_DAWN, SW_MIDPOINT,
-                      SW_TIME_OF_DAY,
-                      SW_WEIGHT_FEEDBACK, lane_after_step, lane_end_of_day, lane_minute,
-                      lane_plan_day, lane_start, run_constants)
+                      SW_TIME_OF_DAY, SW_WEIGHT_FEEDBACK, lane_after_step, lane_end_of_day,
+                      lane_minute, lane_plan_day, lane_start, run_constants)
 from .therapy import N_TITRATION_ACC
 
 __all__ = ["simulate_block", "allocate_outputs", "N_TRACE", "N_SWITCHES", "SW_DAWN",
