@@ -289,7 +289,8 @@ class ExecutionSection(_Section):
     workers: int = Field(0, ge=0, le=4096, description="threads on the local machine; 0 = all cores")
     backend: Literal["cpu", "cuda"] = Field("cpu", description=(
         "cpu: numba on the cores; cuda: numba.cuda on an NVIDIA GPU, one thread per patient "
-        "(needs the [cuda] extra; local runs then use one worker, which feeds the GPU)"))
+        "(needs the [cuda] extra; local runs then use two workers: one task writes while "
+        "the next runs on the GPU)"))
 
 
 class Range(_Section):

@@ -261,7 +261,9 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
     progress = Progress(len(calls), pd_per_task, stream=open(os.devnull, "w") if quiet else None)
     n_workers = workers or cfg.execution.workers or os.cpu_count() or 1
     if cfg.execution.backend == "cuda":
-        n_workers = 1   # one GPU: its kernel is the parallelism; threads would only queue on it
+        # one GPU is the parallelism: two threads, so one task's results are transposed and
+        # written while the next task's kernel runs (cuda_backend lets one at a time on it)
+        n_workers = min(n_workers, 2)
     t1 = time.perf_counter()
     if scheduler or cfg.cluster.kind == "slurm":
         from distributed import Client

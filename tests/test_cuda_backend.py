@@ -138,10 +138,11 @@ def test_chunks_fit_the_free_device_memory():
 @needs_numba_cuda
 def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
     """The whole path, config to zarr, under the simulator: the same labelled results, value for
-    value, as the CPU backend's run of the same config."""
+    value, as the CPU backend's run of the same config (two tasks, on two worker threads that
+    take turns on the device)."""
     cfg = tmp_path / "small.toml"
     cfg.write_text('[run]\nname = "small"\nseed = 5\nn_patients = 3\ndays = 1\n'
-                   '[output]\ntraced = 1\n')
+                   '[output]\ntraced = 1\n[execution]\nblock_size = 2\n')
     stores = {}
     for backend in ("cpu", "cuda"):
         stores[backend] = tmp_path / f"{backend}.zarr"
