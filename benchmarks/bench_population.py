@@ -44,12 +44,14 @@ def population_config(n: int, days: int, core: bool = False):
 
 
 def kernel_throughput(n: int, days: int, repeats: int = 3, core: bool = False,
-                      threads: int = 1, backend: str = "cpu") -> float:
+                      threads: int = 1, backend: str = "cpu",
+                      integrator: str = "rk4") -> float:
     """Kernel patient-days/s (best of `repeats`), no I/O. With threads > 1 the population is
     split into that many parts run in parallel threads (the kernel releases the GIL).
     backend "cuda": the GPU kernel, its host-device copies included."""
     cfg = population_config(n, days, core)
     cfg.execution.backend = backend
+    cfg.run.integrator = integrator
     ki = sweep.kernel_inputs(cfg)
     parts = [np.asarray(p) for p in np.array_split(np.arange(n), threads)]
     cohorts = [sweep.cohort_of(ki, p) for p in parts]

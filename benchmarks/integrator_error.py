@@ -14,13 +14,12 @@ import datetime as dt
 import json
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from bench_population import population_config  # noqa: E402
+from bench_population import kernel_throughput, population_config  # noqa: E402
 
 from engine import sweep  # noqa: E402
 from engine.metrics import D_GLUCOSE_MEAN, D_HBA1C, D_SI_PERIPHERAL, D_TDD, D_TIR  # noqa: E402
@@ -40,20 +39,6 @@ def simulate(n: int, days: int, integrator: str, traced: bool):
     return out, n * days / (time.perf_counter() - t)
 
 
-def throughput(n: int, days: int, integrator: str, threads: int) -> float:
-    """Kernel patient-days/s with the population split over `threads` threads."""
-    cfg = population_config(n, days)
-    cfg.run.integrator = integrator
-    ki = sweep.kernel_inputs(cfg)
-    parts = np.array_split(np.arange(n), threads)
-    cohorts = [sweep.cohort_of(ki, p) for p in parts]
-    t = time.perf_counter()
-    with ThreadPoolExecutor(threads) as pool:
-        list(pool.map(lambda k: sweep.simulate(ki, cohorts[k], np.full(parts[k].size, -1), 0),
-                      range(threads)))
-    return n * days / (time.perf_counter() - t)
-
-
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--n", type=int, default=1000)
@@ -66,8 +51,10 @@ def main(argv=None) -> dict:
     speed2 = {"rk4": 0.0, "midpoint": 0.0}
     for _ in range(a.repeats):                   # taking turns: a slow spell hits both
         for method in speed:
-            speed[method] = max(speed[method], throughput(a.n, a.days, method, 1))
-            speed2[method] = max(speed2[method], throughput(a.n, a.days, method, 2))
+            speed[method] = max(speed[method], kernel_throughput(
+                a.n, a.days, repeats=1, threads=1, integrator=method))
+            speed2[method] = max(speed2[method], kernel_throughput(
+                a.n, a.days, repeats=1, threads=2, integrator=method))
     ref, _ = simulate(a.n, a.days, "rk4", True)
     mid, _ = simulate(a.n, a.days, "midpoint", True)
     both_ok = (ref[2] == 0) & (mid[2] == 0)

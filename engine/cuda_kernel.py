@@ -23,6 +23,14 @@ f8 = nb.float64
 i8 = nb.int64
 
 
+@cuda.jit(device=True, inline=True)
+def _copy(src, dst, n):
+    """dst[:n] = src[:n], device memory to a local array (a CUDA device function, so that under
+    the simulator it runs in Python and may read device arrays, which @njit code may not)."""
+    for k in range(n):
+        dst[k] = src[k]
+
+
 @cuda.jit(cache=True)
 def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots, n_slots,
                       therapy, behaviour, switches, sensor_params, cgm_interval_min,
@@ -34,30 +42,22 @@ def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots,
     # bound at module level: numba-cuda does not take slow.N_AGG as a constant)
     slots_all = cuda.local.array((5, MAX_MEAL_SLOTS), f8)
     for r in range(5):
-        for s in range(n_slots):
-            slots_all[r, s] = meal_slots[r, s]
+        _copy(meal_slots[r], slots_all[r], n_slots)
     slots = slots_all[:, :n_slots]
     th = cuda.local.array(N_THERAPY, f8)
-    for k in range(N_THERAPY):
-        th[k] = therapy[k]
+    _copy(therapy, th, N_THERAPY)
     beh = cuda.local.array(N_BEHAVIOUR, f8)
-    for k in range(N_BEHAVIOUR):
-        beh[k] = behaviour[k]
+    _copy(behaviour, beh, N_BEHAVIOUR)
     on = cuda.local.array(N_SWITCHES, f8)
-    for k in range(N_SWITCHES):
-        on[k] = switches[k]
+    _copy(switches, on, N_SWITCHES)
     sp = cuda.local.array(N_SENSOR, f8)
-    for k in range(N_SENSOR):
-        sp[k] = sensor_params[k]
+    _copy(sensor_params, sp, N_SENSOR)
     p = cuda.local.array(N_PARAMS, f8)
-    for k in range(N_PARAMS):
-        p[k] = params[t, k]
+    _copy(params[t], p, N_PARAMS)
     x_row = cuda.local.array(N_STATES, f8)
-    for k in range(N_STATES):
-        x_row[k] = x0[t, k]
+    _copy(x0[t], x_row, N_STATES)
     trait_row = cuda.local.array(N_TRAITS, f8)
-    for k in range(N_TRAITS):
-        trait_row[k] = traits[t, k]
+    _copy(traits[t], trait_row, N_TRAITS)
     # one lane's tables (lane 0 of patient.py's arrays)
     lf = cuda.local.array((1, N_LANE_F), f8)
     li = cuda.local.array((1, N_LANE_I), i8)

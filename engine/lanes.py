@@ -89,26 +89,30 @@ def set_input(w, j, row, value):
     w[W_INPUTS + row * LANES + j] = value
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def lane_inputs(w, j):
+    """Lane j's per-minute inputs, in the order of rk4_step's and midpoint_step's arguments."""
+    i = W_INPUTS + j
+    n = LANES
+    return (w[i], w[i + n], w[i + 2 * n], w[i + 3 * n], w[i + 4 * n], w[i + 5 * n],
+            w[i + 6 * n], w[i + 7 * n])
+
+
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def rk4_lanes(w):
     """One RK4 minute for every lane of work buffer `w`. The numpy error model drops Python's
     division-by-zero checks, whose branches would stop the loop from vectorising; LLVM calls
     libm's exp once per lane inside the vectorised loop."""
     for j in range(LANES):
-        i = W_INPUTS + j
-        n = LANES
-        x = rk4_step(lane_state(w, j), lane_params(w, j), w[i], w[i + n], w[i + 2 * n],
-                     w[i + 3 * n], w[i + 4 * n], w[i + 5 * n], w[i + 6 * n], w[i + 7 * n])
-        set_lane_state(w, j, x)
-
+        d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw = lane_inputs(w, j)
+        set_lane_state(w, j, rk4_step(lane_state(w, j), lane_params(w, j), d_mg, u_pmol, dbar,
+                                      s_p, s_h, e_cr, vm0_f, gzw))
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
 def midpoint_lanes(w):
     """rk4_lanes with the optional midpoint rule (model/fast.py midpoint_step)."""
     for j in range(LANES):
-        i = W_INPUTS + j
-        n = LANES
-        x = midpoint_step(lane_state(w, j), lane_params(w, j), w[i], w[i + n], w[i + 2 * n],
-                          w[i + 3 * n], w[i + 4 * n], w[i + 5 * n], w[i + 6 * n], w[i + 7 * n])
-        set_lane_state(w, j, x)
+        d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw = lane_inputs(w, j)
+        set_lane_state(w, j, midpoint_step(lane_state(w, j), lane_params(w, j), d_mg, u_pmol,
+                                           dbar, s_p, s_h, e_cr, vm0_f, gzw))
