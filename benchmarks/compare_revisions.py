@@ -1,13 +1,16 @@
 """Kernel throughput of several git revisions side by side, in one run: what each change gained.
 
     python benchmarks/compare_revisions.py f879621 HEAD~2 HEAD [--n 1000] [--days 20]
-                                           [--repeats 5] [--core]
+                                           [--repeats 5] [--core] [--outputs]
 
 Each revision is exported (git archive) to a temporary folder and timed in its own process,
 importing that revision's engine; the revisions take turns repeat by repeat, so a slow spell of
 a shared machine hits them alike, and the best repeat counts. Every revision runs the same
 population through the same public API (sweep.kernel_inputs / cohort_of / simulate).
 Prints a markdown table and writes benchmarks/results/revisions-<UTC time>.json.
+--outputs also runs every config of the repository's configs/ (24 patients x 12 days, three of
+them traced) plus the core model in each revision and reports whether each revision's outputs
+are bit-identical to the first's: the check a change that claims "same bits" has to pass.
 Benchmarks are not tests: nothing here asserts a time.
 """
 import argparse
@@ -18,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_population import CORE  # noqa: E402
@@ -45,6 +50,31 @@ sweep.simulate(ki, cohort, none, 0)
 print(n * days / (time.perf_counter() - t))
 """
 
+# runs inside the revision's folder; saves every output array of small runs of the given configs
+OUTPUTS = """
+import json, sys
+import numpy as np
+from engine import sweep
+from engine.config import load_config, parse_config
+from engine.scenarios import expand
+out, core, paths = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
+cases = {"core": parse_config({"run": {"name": "core", "n_patients": 24, "days": 12}, **core})}
+for path in paths:
+    cfg = load_config(path)
+    cfg.run.n_patients, cfg.run.days = 24, 12
+    cases[path.rsplit("/", 1)[-1]] = cfg
+trace = np.full(24, -1, dtype=np.int64)
+trace[:3] = np.arange(3)
+arrays = {}
+for name, cfg in cases.items():
+    for k, scenario in enumerate(expand(cfg)):
+        ki = sweep.kernel_inputs(scenario.config, scenario.seed)
+        res = sweep.simulate(ki, sweep.cohort_of(ki, np.arange(24)), trace, 3)
+        for label, a in zip(("daily", "log_phi", "status", "traces"), res):
+            arrays[f"{name}/{k}/{label}"] = a
+np.savez(out, **arrays)
+"""
+
 
 def export(rev: str, into: Path) -> tuple[str, Path]:
     sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True,
@@ -66,6 +96,38 @@ def probe(folder: Path, n: int, days: int, core: bool) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
+def outputs_identical(revs, tmp: Path) -> dict[str, str]:
+    """Each revision's outputs on this checkout's configs/ against the first revision's:
+    'yes' when every array is equal bit for bit (NaN equal to NaN), else the arrays that differ
+    and their largest relative difference."""
+    configs = [str(c) for c in sorted((ROOT / "configs").glob("*.toml"))]
+    saved = {}
+    for sha, folder in revs:
+        env = {**os.environ, "PYTHONPATH": str(folder)}
+        env.pop("NUMBA_CACHE_DIR", None)
+        saved[sha] = tmp / f"{sha}.npz"
+        subprocess.run([sys.executable, "-c", OUTPUTS, str(saved[sha]), json.dumps(CORE),
+                        *configs], cwd=folder, env=env, check=True, capture_output=True,
+                       text=True)
+    first = np.load(saved[revs[0][0]])
+    verdict = {}
+    for sha, path in saved.items():
+        other = np.load(path)
+        differing, worst = [], 0.0
+        for name in first.files:
+            a, b = first[name], other[name] if name in other.files else None
+            if b is None or a.shape != b.shape:
+                differing.append(name)
+                worst = float("inf")
+            elif not np.array_equal(a, b, equal_nan=True):
+                differing.append(name)
+                scale = np.maximum(np.abs(a), 1e-300)
+                worst = max(worst, float(np.nanmax(np.abs(a.astype(float) - b) / scale)))
+        verdict[sha] = (f"yes ({len(first.files)} arrays)" if not differing else
+                        f"no: {len(differing)} of {len(first.files)} arrays, max rel {worst:.1e}")
+    return verdict
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("revisions", nargs="+")
@@ -73,25 +135,36 @@ def main(argv=None):
     ap.add_argument("--days", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--core", action="store_true", help="the core model instead of the full")
+    ap.add_argument("--outputs", action="store_true",
+                    help="also check that every revision's outputs equal the first's, bit for bit")
     args = ap.parse_args(argv)
+    identical = {}
     with tempfile.TemporaryDirectory() as tmp:
         revs = [export(r, Path(tmp)) for r in args.revisions]
         for _, folder in revs:          # compile outside the timings
             probe(folder, 4, 1, args.core)
+        if args.outputs:
+            identical = outputs_identical(revs, Path(tmp))
         times = {sha: [] for sha, _ in revs}
         for _ in range(args.repeats):
             for sha, folder in revs:
                 times[sha].append(probe(folder, args.n, args.days, args.core))
     best = {sha: max(v) for sha, v in times.items()}
+    median = {sha: float(np.median(v)) for sha, v in times.items()}
     first = best[revs[0][0]]
     subjects = {sha: subprocess.run(["git", "log", "-1", "--format=%s", sha], cwd=ROOT,
                                     capture_output=True, text=True).stdout.strip()
                 for sha in best}
     md = [f"kernel, {'core' if args.core else 'full'} model, {args.n:,} patients x "
           f"{args.days} days, 1 thread, best of {args.repeats}", "",
-          "| revision | change | pd/s | x first |", "|---|---|---|---|"]
+          "| revision | change | best pd/s | x first | median pd/s | x first |"
+          + (" outputs = first's |" if identical else ""),
+          "|---|---|---|---|---|---|" + ("---|" if identical else "")]
     for sha, value in best.items():
-        md.append(f"| {sha} | {subjects[sha][:70]} | {value:,.0f} | {value / first:.2f} |")
+        m0 = median[revs[0][0]]
+        md.append(f"| {sha} | {subjects[sha][:70]} | {value:,.0f} | {value / first:.2f} | "
+                  f"{median[sha]:,.0f} | {median[sha] / m0:.2f} |"
+                  + (f" {identical[sha]} |" if identical else ""))
     text = "\n".join(md)
     print(text)
     RESULTS.mkdir(exist_ok=True)
@@ -99,7 +172,9 @@ def main(argv=None):
     out = RESULTS / f"revisions-{stamp}.json"
     out.write_text(json.dumps({"benchmark": "revisions", "n": args.n, "days": args.days,
                                "model": "core" if args.core else "full",
-                               "repeats": times, "best": best, "subjects": subjects}, indent=2))
+                               "repeats": times, "best": best, "median": median,
+                               "outputs_identical_to_first": identical or None,
+                               "subjects": subjects}, indent=2))
     print(f"-> {out}")
 
 
