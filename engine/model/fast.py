@@ -33,19 +33,33 @@ def meal_shape(dbar, b, c):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def gastric_exponents(qsto, alpha, beta, b_dbar, c_dbar):
+    """The exponents 2 alpha (q - bD) and 2 beta (q - cD) of gastric_emptying_rate, clipped
+    at +-80, where tanh is +-1 to double precision."""
+    return (min(max(2.0 * alpha * (qsto - b_dbar), -80.0), 80.0),
+            min(max(2.0 * beta * (qsto - c_dbar), -80.0), 80.0))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def gastric_rate_from_exponentials(ea, eb, kmax, kmin, alpha):
+    """kgut from ea, eb = the exponentials of gastric_exponents (see gastric_emptying_rate)."""
+    if alpha == 0.0:
+        return kmax
+    return kmin + (kmax - kmin) * (1.0 + (ea - eb) / ((ea + 1.0) * (eb + 1.0)))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def gastric_emptying_rate(qsto, kmax, kmin, alpha, beta, b_dbar, c_dbar):
     """kgut (1/min): fast when the stomach is full or nearly empty, slow in between
     (Dalla Man et al. 2006, Comput Methods Programs Biomed 83:89):
     kmin + (kmax - kmin)/2 [tanh(alpha (q - bD)) - tanh(beta (q - cD)) + 2].
     The difference of the two tanh's is taken through one exp each and one division,
     tanh(a) - tanh(b) = 2 (e^2a - e^2b) / ((e^2a + 1)(e^2b + 1)), several times cheaper than
-    two libm tanh calls and equal to them within 1e-15. Arguments are clipped at |2a| <= 80,
-    where tanh is +-1 to double precision."""
+    two libm tanh calls and equal to them within 1e-15."""
     if alpha == 0.0:
         return kmax
-    ea = math.exp(min(max(2.0 * alpha * (qsto - b_dbar), -80.0), 80.0))
-    eb = math.exp(min(max(2.0 * beta * (qsto - c_dbar), -80.0), 80.0))
-    return kmin + (kmax - kmin) * (1.0 + (ea - eb) / ((ea + 1.0) * (eb + 1.0)))
+    xa, xb = gastric_exponents(qsto, alpha, beta, b_dbar, c_dbar)
+    return gastric_rate_from_exponentials(math.exp(xa), math.exp(xb), kmax, kmin, alpha)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -62,12 +76,18 @@ def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw):
     `gzw` = gamma Z W (Km0 lowered in proportion to insulin action); its Vmx gain
     1 + alpha Z W is folded into `s_p` by the caller. States travel as tuples, not arrays: values in registers
     cannot alias the parameter row, so the compiler keeps parameters loaded across stages."""
+    kgut = gastric_emptying_rate(x[0] + x[1], p[P_KMAX], p[P_KMIN], meal[0], meal[1], meal[2],
+                                 meal[3])
+    return derivatives_at_kgut(x, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr, vm0_f, gzw)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def derivatives_at_kgut(x, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr, vm0_f, gzw):
+    """`derivatives` given the gastric emptying rate: the CPU lane kernel computes kgut's
+    exponentials for all lanes in a separate loop (lanes.py)."""
     qsto1, qsto2, qgut, gp, gt, ip, x_act, i1, i_d, il, isc1, isc2, gs = x
     kmax = p[P_KMAX]
     kabs = p[P_KABS]
-
-    kgut = gastric_emptying_rate(qsto1 + qsto2, kmax, p[P_KMIN], meal[0], meal[1], meal[2],
-                                 meal[3])
     d_qsto1 = -kmax * qsto1 + d_mg
     d_qsto2 = kmax * qsto1 - kgut * qsto2
     d_qgut = kgut * qsto2 - kabs * qgut
