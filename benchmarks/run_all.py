@@ -34,11 +34,42 @@ RESULTS = Path(__file__).parent / "results"
 # Cost model: floating-point operations per patient-minute, counted by hand from the source
 # (model/fast.py: one derivative evaluation ~95 flops incl. the two exps of gastric emptying
 # counted as ~20 each; RK4 = 4 evaluations + 3 stages x 13 + combine 13 x 6 ~ 500; the minute's
-# bookkeeping ~60). A rough, stated estimate, not a measurement. The RK4 runs on AVX2 vectors
-# (lanes.py) except libm's exp, called per lane; the bookkeeping is scalar.
+# bookkeeping ~60). A rough, stated estimate, not a measurement. The RK4 runs on vector units
+# (lanes.py), its exps too (model/vexp.py); the bookkeeping is scalar.
 FLOPS_PER_PATIENT_MINUTE = 560
-# Peak of one core: AVX2, 2 FMA units x 4 doubles x 2 flops per cycle = 16 flops/cycle.
-FLOPS_PER_CYCLE = 16
+
+
+def cpu_flags() -> set[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return set(line.split(":")[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def flops_per_cycle() -> int:
+    """Peak double-precision flops per cycle of one core: 2 FMA units x vector width x 2.
+    AVX-512 (8 doubles) where the CPU has it, else AVX2 (4)."""
+    return 2 * (8 if "avx512f" in cpu_flags() else 4) * 2
+
+
+def cpu_identity() -> dict:
+    """Vendor, family and model: the VMs this runs on change hardware between sessions, so
+    every result names its CPU."""
+    ident = {}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key in ("vendor_id", "cpu family", "model", "model name") and key not in ident:
+                ident[key] = value.strip()
+    except OSError:
+        pass
+    ident["vector_isa"] = "avx512" if "avx512f" in cpu_flags() else (
+        "avx2" if "avx2" in cpu_flags() else "other")
+    return ident
 
 
 def cpu_ghz() -> float:
@@ -144,13 +175,13 @@ def main(argv=None):
     ghz = cpu_ghz()
     best_full = max(c["pd_per_s"] for c in cells if c["model"] == "full")
     flops = best_full * 1440 * FLOPS_PER_PATIENT_MINUTE
-    peak = ghz * 1e9 * FLOPS_PER_CYCLE
+    peak = ghz * 1e9 * flops_per_cycle()
     report = {
         "benchmark": "suite",
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "engine_version": engine_version(),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "ghz": ghz, "python": platform.python_version()},
+                    "ghz": ghz, "cpu": cpu_identity(), "python": platform.python_version()},
         "kernel": cells + two_threads, "skipped": skipped, "runs": runs, "memory": mem,
         "simglucose": sg, "gpu": gpu,
         "cost_model": {"flops_per_patient_minute": FLOPS_PER_PATIENT_MINUTE,
@@ -158,7 +189,10 @@ def main(argv=None):
                        "gflops_1_thread": flops / 1e9, "core_peak_gflops": peak / 1e9,
                        "share_of_core_peak": flops / peak},
     }
-    md = ["| N | days | full model pd/s (1 thread) | core model pd/s (1 thread) | full/core "
+    cpu = report["machine"]["cpu"]
+    md = [f"machine: {cpu.get('model name', '?')} (family {cpu.get('cpu family', '?')}, model "
+          f"{cpu.get('model', '?')}, {cpu['vector_isa']}), {os.cpu_count()} CPUs, {ghz:.2f} GHz",
+          "", "| N | days | full model pd/s (1 thread) | core model pd/s (1 thread) | full/core "
           "| full model pd/s (2 threads) |", "|---|---|---|---|---|---|"]
     for full, core, full2 in zip(cells[::2], cells[1::2], two_threads):
         md.append(f"| {full['n']:,} | {full['days']} | {full['pd_per_s']:,.0f} | "
