@@ -8,9 +8,10 @@ importing that revision's engine; the revisions take turns repeat by repeat, so 
 a shared machine hits them alike, and the best repeat counts. Every revision runs the same
 population through the same public API (sweep.kernel_inputs / cohort_of / simulate).
 Prints a markdown table and writes benchmarks/results/revisions-<UTC time>.json.
---outputs also runs every config of the repository's configs/ (24 patients x 12 days, three of
-them traced) plus the core model in each revision and reports whether each revision's outputs
-are bit-identical to the first's: the check a change that claims "same bits" has to pass.
+--outputs also runs every config of this checkout's configs/ (24 patients x 12 days, three of
+them traced) plus the core model with the RK4 and the midpoint integrator in each revision and
+reports whether each revision's outputs are bit-identical to the first's: the check a change
+that claims "same bits" has to pass.
 Benchmarks are not tests: nothing here asserts a time.
 """
 import argparse
@@ -58,9 +59,21 @@ from engine import sweep
 from engine.config import load_config, parse_config
 from engine.scenarios import expand
 out, core, paths = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
-cases = {"core": parse_config({"run": {"name": "core", "n_patients": 24, "days": 12}, **core})}
+small = {"name": "core", "n_patients": 24, "days": 12}
+cases, skipped = {}, {}
+for name, make in [("core", lambda: parse_config({"run": small, **core})),
+                   ("core_midpoint", lambda: parse_config(
+                       {"run": {**small, "integrator": "midpoint"}, **core}))]:
+    try:
+        cases[name] = make()
+    except Exception as err:   # a revision without the option
+        skipped[name] = f"{type(err).__name__}: {str(err)[:200]}"
 for path in paths:
-    cfg = load_config(path)
+    try:
+        cfg = load_config(path)
+    except Exception as err:   # a config newer than the revision
+        skipped[path.rsplit("/", 1)[-1]] = f"{type(err).__name__}: {str(err)[:200]}"
+        continue
     cfg.run.n_patients, cfg.run.days = 24, 12
     cases[path.rsplit("/", 1)[-1]] = cfg
 trace = np.full(24, -1, dtype=np.int64)
@@ -73,6 +86,7 @@ for name, cfg in cases.items():
         for label, a in zip(("daily", "log_phi", "status", "traces"), res):
             arrays[f"{name}/{k}/{label}"] = a
 np.savez(out, **arrays)
+print(json.dumps(skipped))
 """
 
 
@@ -97,34 +111,53 @@ def probe(folder: Path, n: int, days: int, core: bool) -> float:
 
 
 def outputs_identical(revs, tmp: Path) -> dict[str, str]:
-    """Each revision's outputs on this checkout's configs/ against the first revision's:
-    'yes' when every array is equal bit for bit (NaN equal to NaN), else the arrays that differ
-    and their largest relative difference."""
+    """Each revision's outputs on this checkout's configs/ (and the core model with either
+    integrator) against the first revision's: 'yes' when every array is equal bit for bit
+    (NaN equal to NaN), else the arrays that differ, those present in one revision only, and
+    the largest relative difference where both are finite. A case a revision cannot run (a
+    config or option newer than it) is named, not compared."""
     configs = [str(c) for c in sorted((ROOT / "configs").glob("*.toml"))]
-    saved = {}
+    saved, skipped = {}, {}
     for sha, folder in revs:
         env = {**os.environ, "PYTHONPATH": str(folder)}
         env.pop("NUMBA_CACHE_DIR", None)
         saved[sha] = tmp / f"{sha}.npz"
-        subprocess.run([sys.executable, "-c", OUTPUTS, str(saved[sha]), json.dumps(CORE),
-                        *configs], cwd=folder, env=env, check=True, capture_output=True,
-                       text=True)
+        done = subprocess.run([sys.executable, "-c", OUTPUTS, str(saved[sha]), json.dumps(CORE),
+                               *configs], cwd=folder, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"revision {sha}: the outputs run failed:\n{done.stderr[-3000:]}")
+        skipped[sha] = json.loads(done.stdout.strip().splitlines()[-1])
     first = np.load(saved[revs[0][0]])
     verdict = {}
     for sha, path in saved.items():
         other = np.load(path)
-        differing, worst = [], 0.0
-        for name in first.files:
-            a, b = first[name], other[name] if name in other.files else None
-            if b is None or a.shape != b.shape:
+        only_one = sorted(set(first.files) ^ set(other.files))
+        differing, nan_pattern, worst = [], [], 0.0
+        for name in sorted(set(first.files) & set(other.files)):
+            a, b = first[name], other[name]
+            if a.shape != b.shape:
                 differing.append(name)
-                worst = float("inf")
-            elif not np.array_equal(a, b, equal_nan=True):
-                differing.append(name)
-                scale = np.maximum(np.abs(a), 1e-300)
-                worst = max(worst, float(np.nanmax(np.abs(a.astype(float) - b) / scale)))
-        verdict[sha] = (f"yes ({len(first.files)} arrays)" if not differing else
-                        f"no: {len(differing)} of {len(first.files)} arrays, max rel {worst:.1e}")
+                continue
+            if np.array_equal(a, b, equal_nan=True):
+                continue
+            differing.append(name)
+            af, bf = a.astype(float), b.astype(float)
+            if not np.array_equal(np.isnan(af), np.isnan(bf)):
+                nan_pattern.append(name)
+            both = np.isfinite(af) & np.isfinite(bf)
+            if both.any():
+                rel = np.abs(af[both] - bf[both]) / np.maximum(np.abs(af[both]), 1e-300)
+                worst = max(worst, float(rel.max()))
+        compared = len(set(first.files) & set(other.files))
+        if not differing and not only_one:
+            text = f"yes ({compared} arrays)"
+        else:
+            text = (f"no: {len(differing)} of {compared} arrays differ (max rel {worst:.1e}"
+                    f"{f', NaN pattern in {len(nan_pattern)}' if nan_pattern else ''})"
+                    f"{f', {len(only_one)} in one revision only' if only_one else ''}")
+        if skipped[sha]:
+            text += f"; not run: {', '.join(skipped[sha])}"
+        verdict[sha] = text
     return verdict
 
 

@@ -50,9 +50,13 @@ def cpu_flags() -> set[str]:
 
 
 def flops_per_cycle() -> int:
-    """Peak double-precision flops per cycle of one core: 2 FMA units x vector width x 2.
-    AVX-512 (8 doubles) where the CPU has it, else AVX2 (4)."""
-    return 2 * (8 if "avx512f" in cpu_flags() else 4) * 2
+    """Peak double-precision flops per cycle of one core: 2 FMA units x vector width x 2, with
+    AVX-512 (8 doubles) where the CPU runs it at full width, else 4 doubles. AMD Zen 4 (family
+    25) has AVX-512 but executes it as two 256-bit halves; some Intel parts have one 512-bit
+    FMA unit, which this overstates twofold (the result names the CPU)."""
+    ident = cpu_identity()
+    zen4 = ident.get("vendor_id") == "AuthenticAMD" and ident.get("cpu family") == "25"
+    return 2 * (8 if ident["vector_isa"] == "avx512" and not zen4 else 4) * 2
 
 
 def cpu_identity() -> dict:

@@ -15,7 +15,9 @@ differently from glibc and the CPU's separate multiply and add. Most patient-day
 rounded to its increment, a titration step) can take the other branch and from then on live a
 slightly different life, as two CPU runs differing in the last bit would. Population statistics
 are unaffected; scripts/check_cuda.py measures both on a device. Under numba's CUDA simulator
-the arithmetic is the CPU's, so there the backends agree to the bit (the test suite's check).
+the arithmetic is the CPU's, so there the backends agree to the bit (the test suite's check)
+wherever libm's exp is glibc's FMA build, which the CPU lanes' model/vexp.py reproduces;
+elsewhere within ~1e-15.
 The device writes day-major (daily[v, day, patient]) so that neighbouring threads store
 neighbouring words; the host transposes. Traced patients are rerun on the CPU, where their
 minute traces are recorded, and their daily rows are taken from that run, so a patient's trace

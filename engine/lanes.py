@@ -2,18 +2,20 @@
 arithmetic (4 doubles per AVX2 instruction) instead of one patient at a time.
 
 The kernel keeps each group of LANES patients' states, parameters and per-minute inputs in one
-flat work buffer, structure-of-arrays: row r of a quantity for lane j is w[offset + r * LANES + j].
-One buffer, constant offsets and a constant trip count let LLVM prove that the lanes' loads and
-stores never overlap, so it vectorises the loop in `rk4_lanes` without runtime alias checks
-(separate arrays defeat it: one check per pair of rows).
+flat work buffer, structure-of-arrays: row r of a quantity for lane j is w[offset + r * LANES + j];
+the same buffer holds each RK4 stage's scratch (meal shapes, the stage derivatives, the gastric
+exponents and their exps). One buffer, constant offsets and a constant trip count let LLVM prove
+that the lanes' loads and stores never overlap, so it vectorises the lane loops of
+`_derivative_stage` without runtime alias checks (separate arrays defeat it: one check per pair
+of rows).
 
 Every lane runs exactly the scalar `rk4_step` on its own numbers: vector instructions round like
 their scalar forms and nothing is reassociated or contracted (no fastmath). The one function
-that differs is exp: the lanes use model/vexp.py, glibc's exp algorithm written so the vector
-units run it, which returns libm's bits where libm is glibc's (x86-64 Linux; tests/test_lanes.py
-checks it) and the same bits on every machine. A patient's result is therefore bit-identical
-whichever lane, group or block it runs in, and identical to the one-patient-at-a-time kernel it
-replaced.
+that differs is exp: the lanes use model/vexp.py, glibc's FMA exp written so the vector units
+run it, which gives the same bits on every machine and libm's bits where libm is glibc >= 2.28
+on an x86-64 CPU with FMA and AVX2 (tests/libm.py; elsewhere libm's exp, and so rk4_step, may
+differ in the last bit). A patient's result is therefore bit-identical whichever lane, group or
+block it runs in.
 """
 import numba as nb
 
@@ -22,7 +24,8 @@ from .model.fast import (DT_MIN, _masses_nonneg, _rk4_combine, _stage, derivativ
                          gastric_exponents, gastric_rate_from_exponentials, meal_shape)
 from .model.params import N_PARAMS, N_STATES, P_B, P_D, P_KMAX, P_KMIN
 
-LANES = 8   # a multiple of AVX2's and AVX-512's widths; 16 measured no faster
+LANES = 8   # a multiple of AVX2's and AVX-512's widths; 16 measured no faster (before
+            # the stages were split into three loops)
 
 # the per-minute inputs of rk4_step, rows of the input section
 IN_CARBS_MG, IN_INSULIN_PMOL, IN_DBAR, IN_SP, IN_SH, IN_ECR, IN_VM0F, IN_GZW = range(8)

@@ -10,7 +10,8 @@ streamed in chunks smaller than the population; a tenfold overdose, untreated, w
 leave the integrable range and stop (status 1, NaN days); the midpoint integrator. Prints one
 JSON object: per case the largest relative difference of the daily aggregates and the log
 factors, the patient-days that differ beyond 1e-9 relative (a life that took the other branch
-at a threshold: expected now and then on a GPU, never under the simulator), the difference of
+at a threshold: expected now and then on a GPU; not under the simulator, which differs
+from the CPU lanes at most in exp's last bit), the difference of
 population medians, whether status and traces match, and with --throughput the patient-days/s of both backends on the same machine.
 """
 import argparse

@@ -16,7 +16,7 @@ and the relative rounding error) with decimal arithmetic; tests/test_lanes.py ch
 function against the machine's libm on millions of arguments.
 """
 import struct
-from decimal import Decimal, getcontext
+from decimal import Decimal, localcontext
 
 import numba as nb
 import numpy as np
@@ -42,14 +42,16 @@ SHIFT = float.fromhex("0x1.8p52")
 def _table() -> np.ndarray:
     """T[2i] = bits of tail_i, T[2i+1] = bits of s_i - (i << 45), where s_i is 2^(i/N)
     rounded to the nearest double and tail_i = (2^(i/N) - s_i) / s_i rounded."""
-    getcontext().prec = 60
     t = np.empty(2 * N, dtype=np.uint64)
-    for i in range(N):
-        exact = Decimal(2) ** (Decimal(i) / N)
-        s = float(exact)
-        tail = float((exact - Decimal(s)) / Decimal(s))
-        t[2 * i] = struct.unpack("<Q", struct.pack("<d", tail))[0]
-        t[2 * i + 1] = struct.unpack("<Q", struct.pack("<d", s))[0] - (i << (52 - TABLE_BITS))
+    with localcontext() as ctx:     # not the importer's decimal context
+        ctx.prec = 60
+        for i in range(N):
+            exact = Decimal(2) ** (Decimal(i) / N)
+            s = float(exact)
+            tail = float((exact - Decimal(s)) / Decimal(s))
+            t[2 * i] = struct.unpack("<Q", struct.pack("<d", tail))[0]
+            t[2 * i + 1] = (struct.unpack("<Q", struct.pack("<d", s))[0]
+                            - (i << (52 - TABLE_BITS)))
     return t
 
 
@@ -78,7 +80,8 @@ def _double(typingctx, b):
 
 @intrinsic
 def _fma(typingctx, a, b, c):
-    """a * b + c rounded once (LLVM's fma intrinsic: one instruction on FMA hardware)."""
+    """a * b + c rounded once (LLVM's fma intrinsic: one instruction on FMA hardware; without
+    it a call to libm's fma, the same bits but scalar and slow)."""
     def codegen(context, builder, sig, args):
         d = ir.DoubleType()
         fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(d, [d, d, d]),
@@ -89,7 +92,9 @@ def _fma(typingctx, a, b, c):
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def exp(x):
-    """e^x for |x| < 512, equal bit for bit to glibc's exp on FMA hardware."""
+    """e^x for |x| < 512, equal bit for bit to glibc's exp on FMA hardware. No check of the
+    range (glibc's slow path for overflow, underflow, inf and NaN is left out): callers clip
+    their arguments (gastric_exponents: +-80)."""
     kd = _fma(x, INV_LN2_N, SHIFT)
     ki = _bits(kd)
     kd -= SHIFT
