@@ -24,8 +24,10 @@ from .model.fast import (DT_MIN, _masses_nonneg, _rk4_combine, _stage, derivativ
                          gastric_exponents, gastric_rate_from_exponentials, meal_shape)
 from .model.params import N_PARAMS, N_STATES, P_B, P_D, P_KMAX, P_KMIN
 
-LANES = 8   # a multiple of AVX2's and AVX-512's widths; 16 measured no faster (before
-            # the stages were split into three loops)
+# 16 lanes (four AVX2 or two AVX-512 vectors per row): with the stages split into three loops,
+# 16 gave 1.30-1.33x over 8 on Zen 5, AVX-512 or AVX2 code alike, and 32 no more
+# (revisions-20261129T051158Z, -052334Z, -052940Z); before the split 16 was no faster
+LANES = 16
 
 # the per-minute inputs of rk4_step, rows of the input section
 IN_CARBS_MG, IN_INSULIN_PMOL, IN_DBAR, IN_SP, IN_SH, IN_ECR, IN_VM0F, IN_GZW = range(8)

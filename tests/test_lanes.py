@@ -63,14 +63,16 @@ def test_each_lane_is_the_scalar_step_bit_for_bit(lanes_step, scalar_step):
 
 
 def test_a_patient_does_not_depend_on_its_lane_or_group():
-    """19 patients fill two groups and a partial one; the same patients re-run from offset 5
-    (so every one changes lane) and patient 12 alone must match bit for bit."""
-    cfg = parse_config({"run": {"n_patients": 19, "days": 3}, "cohort": {"groups": GROUPS},
+    """2 LANES + 3 patients fill two groups and a partial one; the same patients re-run from
+    offset 5 (so every one changes lane) and patient 12 alone must match bit for bit."""
+    n = 2 * lanes.LANES + 3
+    cfg = parse_config({"run": {"n_patients": n, "days": 3}, "cohort": {"groups": GROUPS},
                         "sensor": {"kind": "johnson_su"}})
     ki = sweep.kernel_inputs(cfg)
-    ids = np.arange(19)
-    whole = sweep.simulate(ki, sweep.cohort_of(ki, ids), np.full(19, -1, dtype=np.int64), 0)
-    shifted = sweep.simulate(ki, sweep.cohort_of(ki, ids[5:]), np.full(14, -1, dtype=np.int64), 0)
+    ids = np.arange(n)
+    whole = sweep.simulate(ki, sweep.cohort_of(ki, ids), np.full(n, -1, dtype=np.int64), 0)
+    shifted = sweep.simulate(ki, sweep.cohort_of(ki, ids[5:]), np.full(n - 5, -1, dtype=np.int64),
+                             0)
     alone = sweep.simulate(ki, sweep.cohort_of(ki, ids[12:13]), np.zeros(1, dtype=np.int64), 1)
     for a, b in zip(whole[:3], shifted[:3]):
         assert np.array_equal(a[..., 5:, :] if a.ndim == 3 else a[5:], b, equal_nan=True)
