@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
+from machine import cpu_ghz, cpu_identity, flops_per_cycle  # noqa: E402
 from bench_population import (kernel_throughput, population_config,  # noqa: E402
                               simglucose_patient_day)
 
@@ -37,53 +38,6 @@ RESULTS = Path(__file__).parent / "results"
 # bookkeeping ~60). A rough, stated estimate, not a measurement. The RK4 runs on vector units
 # (lanes.py), its exps too (model/vexp.py); the bookkeeping is scalar.
 FLOPS_PER_PATIENT_MINUTE = 560
-
-
-def cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":")[1].split())
-    except OSError:
-        pass
-    return set()
-
-
-def flops_per_cycle() -> int:
-    """Peak double-precision flops per cycle of one core: 2 FMA units x vector width x 2, with
-    AVX-512 (8 doubles) where the CPU runs it at full width, else 4 doubles. AMD Zen 4 (family
-    25) has AVX-512 but executes it as two 256-bit halves; some Intel parts have one 512-bit
-    FMA unit, which this overstates twofold (the result names the CPU)."""
-    ident = cpu_identity()
-    zen4 = ident.get("vendor_id") == "AuthenticAMD" and ident.get("cpu family") == "25"
-    return 2 * (8 if ident["vector_isa"] == "avx512" and not zen4 else 4) * 2
-
-
-def cpu_identity() -> dict:
-    """Vendor, family and model: the VMs this runs on change hardware between sessions, so
-    every result names its CPU."""
-    ident = {}
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key in ("vendor_id", "cpu family", "model", "model name") and key not in ident:
-                ident[key] = value.strip()
-    except OSError:
-        pass
-    ident["vector_isa"] = "avx512" if "avx512f" in cpu_flags() else (
-        "avx2" if "avx2" in cpu_flags() else "other")
-    return ident
-
-
-def cpu_ghz() -> float:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("cpu MHz"):
-                return float(line.split(":")[1]) / 1000.0
-    except OSError:
-        pass
-    return float("nan")
 
 
 def kernel_cell(n: int, days: int, core: bool, threads: int = 1) -> dict:
@@ -177,15 +131,16 @@ def main(argv=None):
     gpu = gpu_cells(args.sizes, args.budget_s)
     sg = simglucose_patient_day()
     ghz = cpu_ghz()
+    cpu = cpu_identity()
     best_full = max(c["pd_per_s"] for c in cells if c["model"] == "full")
     flops = best_full * 1440 * FLOPS_PER_PATIENT_MINUTE
-    peak = ghz * 1e9 * flops_per_cycle()
+    peak = ghz * 1e9 * flops_per_cycle(cpu)
     report = {
         "benchmark": "suite",
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "engine_version": engine_version(),
         "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "ghz": ghz, "cpu": cpu_identity(), "python": platform.python_version()},
+                    "ghz": ghz, "cpu": cpu, "python": platform.python_version()},
         "kernel": cells + two_threads, "skipped": skipped, "runs": runs, "memory": mem,
         "simglucose": sg, "gpu": gpu,
         "cost_model": {"flops_per_patient_minute": FLOPS_PER_PATIENT_MINUTE,
@@ -193,7 +148,6 @@ def main(argv=None):
                        "gflops_1_thread": flops / 1e9, "core_peak_gflops": peak / 1e9,
                        "share_of_core_peak": flops / peak},
     }
-    cpu = report["machine"]["cpu"]
     md = [f"machine: {cpu.get('model name', '?')} (family {cpu.get('cpu family', '?')}, model "
           f"{cpu.get('model', '?')}, {cpu['vector_isa']}), {os.cpu_count()} CPUs, {ghz:.2f} GHz",
           "", "| N | days | full model pd/s (1 thread) | core model pd/s (1 thread) | full/core "

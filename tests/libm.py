@@ -5,17 +5,11 @@ glibc >= 2.28 has the exp vexp ports (Szabolcs Nagy's); on x86-64 its ifunc runs
 Where this is false, the CPU lane kernel (vexp) and anything using libm's exp (the scalar step,
 the CUDA simulator) may differ in the last bit, and tests compare within a tolerance instead."""
 import platform
+import sys
 from pathlib import Path
 
-
-def _cpu_flags() -> set[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return set(line.split(":")[1].split())
-    except OSError:
-        pass
-    return set()
+sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+from machine import cpu_flags  # noqa: E402
 
 
 def _glibc_at_least(major: int, minor: int) -> bool:
@@ -30,4 +24,4 @@ def _glibc_at_least(major: int, minor: int) -> bool:
 
 
 GLIBC_FMA_EXP = (platform.machine() == "x86_64" and _glibc_at_least(2, 28)
-                 and {"fma", "avx2"} <= _cpu_flags())
+                 and {"fma", "avx2"} <= cpu_flags())
