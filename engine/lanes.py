@@ -46,9 +46,8 @@ assert N_STATES == 13 and N_PARAMS == 36, "lane_state/lane_params list every row
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def lane_state(w, j):
-    """Lane j's 13-state tuple."""
-    o = W_STATE + j
+def _state_rows(w, o):
+    """The 13-tuple in rows o, o + LANES, ... (a lane's state or stage derivative)."""
     n = LANES
     return (w[o], w[o + n], w[o + 2 * n], w[o + 3 * n], w[o + 4 * n], w[o + 5 * n],
             w[o + 6 * n], w[o + 7 * n], w[o + 8 * n], w[o + 9 * n], w[o + 10 * n],
@@ -56,22 +55,20 @@ def lane_state(w, j):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def _set_state_rows(w, o, x):
+    for r in range(N_STATES):
+        w[o + r * LANES] = x[r]
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def lane_state(w, j):
+    """Lane j's 13-state tuple."""
+    return _state_rows(w, W_STATE + j)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def set_lane_state(w, j, x):
-    o = W_STATE + j
-    n = LANES
-    w[o] = x[0]
-    w[o + n] = x[1]
-    w[o + 2 * n] = x[2]
-    w[o + 3 * n] = x[3]
-    w[o + 4 * n] = x[4]
-    w[o + 5 * n] = x[5]
-    w[o + 6 * n] = x[6]
-    w[o + 7 * n] = x[7]
-    w[o + 8 * n] = x[8]
-    w[o + 9 * n] = x[9]
-    w[o + 10 * n] = x[10]
-    w[o + 11 * n] = x[11]
-    w[o + 12 * n] = x[12]
+    _set_state_rows(w, W_STATE + j, x)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -122,18 +119,12 @@ def lane_meal(w, j):
 @nb.njit(cache=True, nogil=True, inline="always")
 def lane_k(w, j, s):
     """Lane j's derivative tuple of stage s."""
-    o = W_K + s * N_STATES * LANES + j
-    n = LANES
-    return (w[o], w[o + n], w[o + 2 * n], w[o + 3 * n], w[o + 4 * n], w[o + 5 * n],
-            w[o + 6 * n], w[o + 7 * n], w[o + 8 * n], w[o + 9 * n], w[o + 10 * n],
-            w[o + 11 * n], w[o + 12 * n])
+    return _state_rows(w, W_K + s * N_STATES * LANES + j)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _set_lane_k(w, j, s, k):
-    o = W_K + s * N_STATES * LANES + j
-    for r in range(N_STATES):
-        w[o + r * LANES] = k[r]
+    _set_state_rows(w, W_K + s * N_STATES * LANES + j, k)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
