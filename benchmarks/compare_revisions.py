@@ -101,12 +101,18 @@ def export(rev: str, into: Path) -> tuple[str, Path]:
     return sha, folder
 
 
-def probe(folder: Path, n: int, days: int, core: bool) -> float:
+def revision_env(folder: Path) -> dict:
+    """The environment that imports the revision exported to `folder`."""
     env = {**os.environ, "PYTHONPATH": str(folder)}
     env.pop("NUMBA_CACHE_DIR", None)   # each revision's engine keys its own cache
+    return env
+
+
+def probe(folder: Path, n: int, days: int, core: bool) -> float:
     out = subprocess.run([sys.executable, "-c", PROBE, str(n), str(days),
                           "core" if core else "full", json.dumps(CORE)],
-                         cwd=folder, env=env, check=True, capture_output=True, text=True)
+                         cwd=folder, env=revision_env(folder), check=True, capture_output=True,
+                         text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -119,11 +125,10 @@ def outputs_identical(revs, tmp: Path) -> dict[str, str]:
     configs = [str(c) for c in sorted((ROOT / "configs").glob("*.toml"))]
     saved, skipped = {}, {}
     for sha, folder in revs:
-        env = {**os.environ, "PYTHONPATH": str(folder)}
-        env.pop("NUMBA_CACHE_DIR", None)
         saved[sha] = tmp / f"{sha}.npz"
         done = subprocess.run([sys.executable, "-c", OUTPUTS, str(saved[sha]), json.dumps(CORE),
-                               *configs], cwd=folder, env=env, capture_output=True, text=True)
+                               *configs], cwd=folder, env=revision_env(folder),
+                              capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"revision {sha}: the outputs run failed:\n{done.stderr[-3000:]}")
         skipped[sha] = json.loads(done.stdout.strip().splitlines()[-1])
