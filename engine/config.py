@@ -4,12 +4,17 @@ Every field has a default except where a run cannot guess (none today), bounds t
 is allowed, and unknown fields are refused so a typo never passes silently.
 """
 import tomllib
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from .reference import GROUPS
+
+
+PATIENT_DAYS_PER_TASK = 1_000_000
 
 
 class ConfigError(ValueError):
@@ -284,7 +289,7 @@ class OutputSection(_Section):
 
 class ExecutionSection(_Section):
     block_size: int = Field(0, ge=0, le=1_000_000, description=(
-        "patients per task and per zarr chunk; 0 picks about 20,000 patient-days per task "
+        "patients per task and per zarr shard; 0 picks up to 1,000,000 patient-days per task "
         "(backend cuda: ~8 million patient-days)"))
     workers: int = Field(0, ge=0, le=4096, description="threads on the local machine; 0 = all cores")
     backend: Literal["cpu", "cuda"] = Field("cpu", description=(
@@ -343,6 +348,29 @@ class SweepSection(_Section):
         return not (self.grid or self.zip or self.ranges)
 
 
+def _no_control_characters(value):
+    # a newline in a string that reaches the sbatch script starts a new shell line there
+    if isinstance(value, str) and any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029"
+                                      for ch in value):
+        raise ValueError("must not contain control characters (newline, carriage return, tab, "
+                         "NUL, ...): they would become lines of the sbatch script")
+    return value
+
+
+def _sbatch_option(item: str) -> str:
+    _no_control_characters(item)
+    if item.lstrip().startswith("#"):
+        raise ValueError("must be an sbatch option without '#SBATCH ' (it is added in front), "
+                         "e.g. '--qos=short'")
+    if not item.startswith("-"):
+        raise ValueError("must be an sbatch option starting with '-', e.g. '--qos=short'")
+    return item
+
+
+# characters the shell would act on: local_directory goes unquoted onto the worker's command line
+_SHELL_CHARACTERS = set(";&|<>()`'\"\\*?")
+
+
 class ClusterSection(_Section):
     kind: Literal["local", "slurm"] = Field("local", description=(
         "local: this machine; slurm: dask-jobqueue SLURMCluster (workers are SLURM jobs)"))
@@ -356,10 +384,41 @@ class ClusterSection(_Section):
                           description="job time limit HH:MM:SS")
     jobs: int = Field(1, ge=1, le=100_000, description="jobs to start (or the adaptive maximum)")
     adaptive: bool = Field(False, description="scale between 0 and `jobs` with the load")
-    interface: str | None = Field(None, description="network interface for the scheduler, e.g. ib0")
-    job_extra_directives: list[str] = Field(default_factory=list, description=(
-        "extra #SBATCH lines, e.g. ['--qos=short']"))
+    interface: str | None = Field(None, description=(
+        "network interface for the scheduler and the workers, e.g. ib0 (default: the scheduler "
+        "binds to this host's address on the route out, never to all interfaces)"))
+    job_extra_directives: list[Annotated[str, AfterValidator(_sbatch_option)]] = Field(
+        default_factory=list, description="extra #SBATCH lines, e.g. ['--qos=short']")
     local_directory: str | None = Field(None, description="node-local scratch for workers")
+    dashboard: bool = Field(False, description=(
+        "opt-in: serve the dask dashboard; it binds to the submitting host's address, not to "
+        "all interfaces"))
+    tls: bool = Field(False, description=(
+        "encrypt and authenticate scheduler, workers and client with temporary TLS "
+        "certificates (needs cryptography: pip install 't1dmc[cluster]')"))
+
+    @field_validator("queue", "account", "interface", "local_directory", "memory", "walltime",
+                     mode="before")
+    @classmethod
+    def _script_safe(cls, v):
+        return _no_control_characters(v)
+
+    @field_validator("queue", "account", "interface")
+    @classmethod
+    def _one_word(cls, v):
+        if v is not None and (not v or any(ch.isspace() for ch in v)):
+            raise ValueError("must be one word without spaces: it is written unquoted into "
+                             "the job script")
+        return v
+
+    @field_validator("local_directory")
+    @classmethod
+    def _plain_path(cls, v):
+        if v is not None and (not v or any(ch.isspace() or ch in _SHELL_CHARACTERS for ch in v)):
+            raise ValueError("must be a path without spaces or shell characters "
+                             "(; & | < > ( ) ` ' \" \\ * ?): it goes unquoted onto the "
+                             "worker's command line ($VAR and ${VAR} are allowed)")
+        return v
 
 
 class RunConfig(_Section):
@@ -414,7 +473,11 @@ class RunConfig(_Section):
             # stay on the host until written: ~8 million patient-days (~2.7 GB) per task, so
             # 266,666 patients at 30 days but 21,917 at 365 (the GPU then partly idle)
             return min(n, max(1_024, 8_000_000 // d))
-        return min(n, max(64, min(20_000 // d, -(-n // 16))))
+        # a task writes one shard per variable (results.py): tasks of up to ~1,000,000
+        # patient-days keep an 8 x 10^5 x 365 store to thousands of files (20,000 gave
+        # ~450,000) at ~0.4 GB of outputs per task, about a minute on one core; runs with
+        # fewer patient-days still get at least 16 tasks
+        return min(n, max(64, min(PATIENT_DAYS_PER_TASK // d, -(-n // 16))))
 
 
 def _model_at(loc) -> type[BaseModel]:
@@ -459,9 +522,13 @@ def parse_config(data: dict) -> RunConfig:
 def load_config(path: str | Path) -> RunConfig:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read config {str(path)!r}: {err.strerror}") from None
+    except UnicodeDecodeError as err:   # a binary file, or text in another encoding
+        raise ConfigError(f"cannot read config {str(path)!r}: not UTF-8 text (byte "
+                          f"0x{err.object[err.start]:02x} at position {err.start}); a config "
+                          "is a TOML text file") from None
     return parse_config(loads_toml(text, str(path)))
 
 

@@ -3,6 +3,7 @@ can never disagree with what the engine accepts. tests/test_docs.py checks it is
 
     python scripts/gen_config_docs.py            # rewrite docs/configuration.md
 """
+import re
 import sys
 from pathlib import Path
 
@@ -27,6 +28,8 @@ def _bounds(field) -> str:
 
 def _type(annotation) -> str:
     text = str(annotation).replace("typing.", "").replace("engine.config.", "")
+    # a validated item type reads as its base type (the validator is in the "allowed" rules)
+    text = re.sub(r"Annotated\[(\w+), [^\[\]]*\]", r"\1", text)
     text = text.replace("<class '", "").replace("'>", "")
     if "Annotated[float" in text:
         text = "dict[str, float]"

@@ -35,11 +35,15 @@ def test_bad_toml_says_where():
         loads_toml("[run\nseed = 1", "x.toml")
 
 
-def test_auto_block_size_gives_seconds_long_tasks():
+def test_auto_block_size_gives_tasks_of_up_to_a_million_patient_days_and_at_least_16():
     cfg = parse_config({"run": {"n_patients": 10_000, "days": 365}})
+    assert cfg.block_size() == 625                    # 16 tasks
+    cfg = parse_config({"run": {"n_patients": 100_000, "days": 365}})
+    assert cfg.block_size() == 2739                   # 1,000,000 // 365: 37 tasks
+    cfg = parse_config({"run": {"n_patients": 1_000_000, "days": 30}})
+    assert cfg.block_size() == 33_333
+    cfg = parse_config({"run": {"n_patients": 1000, "days": 30}})
     assert cfg.block_size() == 64
-    cfg = parse_config({"run": {"n_patients": 100_000, "days": 30}})
-    assert cfg.block_size() == 666
     cfg = parse_config({"run": {"n_patients": 10, "days": 30}})
     assert cfg.block_size() == 10
 
