@@ -1,13 +1,14 @@
 """The results contract: one zarr v3 store that opens with `xarray.open_zarr` as one labelled
 dataset (DESIGN.md, "The results contract").
 
-The store is created whole first (metadata, coordinates, per-patient variables, empty arrays);
-then each task writes only the chunks of its own (scenario, block of patients) region and
-finally its `completed` flags. No appends, no chunk shared by two tasks.
+The store is created whole first (metadata, coordinates, empty arrays); then each task samples
+its own block of patients, writes only the shards of its (scenario, block of patients) region
+(per-patient values, daily variables, traces) and finally its `completed` flags. No appends,
+no shard shared by two tasks.
 """
 import datetime as _dt
-import shutil
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -39,6 +40,7 @@ assert len(TRACE_VARIABLES) == N_TRACE
 # what every task writes: a store missing any of these cannot be resumed
 TASK_WRITTEN_VARIABLES = (*(v[0] for v in DAILY_VARIABLES), "status", "ir_share",
                           *(v[0] for v in TRACE_VARIABLES), "completed")
+# (the per-patient variables, results.patient_variables(), are written by tasks too)
 
 STATUS_ATTRS = {"units": "1", "long_name": "integration status",
                 "flag_values": [0, 1], "flag_meanings": "ok glucose_nonfinite_or_exhausted_patient_stopped"}
@@ -51,6 +53,21 @@ def engine_version() -> str:
         return "0+unknown"
 
 
+# Storage layout (zarr v3). One shard per variable per task region (1 scenario x a block of
+# patients x all days): a task writes whole shards only, never part of one that another task
+# writes (zarr-python #3682). Inside a shard, chunks of `day_chunk` days, so reading one day's
+# cross-section decodes one small chunk per shard, not whole years. Every chunk and every
+# shard index carries a CRC-32C, so damage is detected when read (`t1dmc verify`).
+CHUNK_TARGET_BYTES = 1 << 16    # smallest inner chunk worth compressing on its own
+MIN_DAY_CHUNK = 32
+
+
+def codecs() -> list:
+    """Compression, then a checksum of the compressed bytes."""
+    from zarr.codecs import Crc32cCodec, ZstdCodec
+    return [ZstdCodec(level=0), Crc32cCodec()]
+
+
 @dataclass(frozen=True)
 class Layout:
     """Sizes and chunking of a store, derived from the config alone."""
@@ -60,11 +77,13 @@ class Layout:
     block_size: int
     traced_ids: tuple
     trace_interval_min: int
+    cohort_by_scenario: bool = False
 
     @classmethod
-    def from_config(cls, cfg: RunConfig, n_scenarios: int = 1) -> "Layout":
+    def from_config(cls, cfg: RunConfig, n_scenarios: int = 1,
+                    cohort_by_scenario: bool = False) -> "Layout":
         return cls(n_scenarios, cfg.run.n_patients, cfg.run.days, cfg.block_size(),
-                   tuple(cfg.traced_ids()), cfg.output.trace_interval_min)
+                   tuple(cfg.traced_ids()), cfg.output.trace_interval_min, cohort_by_scenario)
 
     @property
     def n_blocks(self) -> int:
@@ -77,10 +96,16 @@ class Layout:
     def n_samples(self) -> int:
         return self.n_days * 1440 // self.trace_interval_min
 
+    @property
+    def day_chunk(self) -> int:
+        """Days per inner chunk of a daily shard: at least a month and ~64 kB."""
+        want = max(MIN_DAY_CHUNK, -(-CHUNK_TARGET_BYTES // (4 * self.block_size)))
+        return min(self.n_days, want)
 
-def refuse_existing(path: Path, overwrite: bool) -> None:
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"output {str(path)!r} exists; pass --overwrite to replace it")
+    def writes_patients(self, scenario: int) -> bool:
+        """Whether the task of `scenario` writes its block's per-patient variables: every
+        scenario's when they differ in who the patients are, else scenario 0's alone."""
+        return self.cohort_by_scenario or scenario == 0
 
 
 def _coordinate_values(values: list):
@@ -93,47 +118,58 @@ def _coordinate_values(values: list):
     return np.array([str(v) for v in values], dtype=object)
 
 
-def _patient_variables(cohorts: list[Cohort], by_scenario: bool) -> dict:
-    """Per-patient traits and parameters; with a scenario dimension only when scenarios
-    differ in who the patients are (a swept cohort field or decorrelated random numbers)."""
+def patient_variables() -> list[tuple]:
+    """Per-patient variables: (name, dtype, extra (dim, size) pairs, attrs). Each task writes
+    its block's values: cohort sampling happens in the tasks, so a run's setup does not grow
+    with the number of patients."""
+    return [
+        ("group", str, (), {"long_name": "reference age group"}),
+        ("source_patient", str, (), {"long_name": "reference patient resampled"}),
+        ("age", np.float64, (), {"units": "year", "long_name": "age at start"}),
+        ("initial_weight_kg", np.float64, (),
+         {"units": "kg", "long_name": "body weight at start"}),
+        ("physiology", np.float64, (("parameter", len(PARAM_NAMES)),),
+         {"long_name": "UVA/Padova parameters of each patient",
+          "units": "per parameter: see the coordinate parameter_units"}),
+        *((name, np.float64, (), {"units": units, "long_name": ln})
+          for name, units, ln in TRAIT_VARIABLES if name != "age0"),
+    ]
+
+
+def patient_values(cohort: Cohort) -> dict[str, np.ndarray]:
+    """The values of `patient_variables()` for one block's cohort."""
     ref = reference_patients()
-    dims = ("scenario", "patient") if by_scenario else ("patient",)
-    used = cohorts if by_scenario else cohorts[:1]
-
-    def stack(f):
-        arrays = [f(c) for c in used]
-        return np.stack(arrays) if by_scenario else arrays[0]
-
-    bw = PARAM_NAMES.index("BW")
-    return {
-        "group": (dims, stack(lambda c: c.group.astype(object)),
-                  {"long_name": "reference age group"}),
-        "source_patient": (dims, stack(lambda c: np.array([ref.names[s] for s in c.source],
-                                                           dtype=object)),
-                           {"long_name": "reference patient resampled"}),
-        "age": (dims, stack(lambda c: c.age_years), {"units": "year", "long_name": "age at start"}),
-        "initial_weight_kg": (dims, stack(lambda c: c.params[:, bw]),
-                              {"units": "kg", "long_name": "body weight at start"}),
-        "physiology": ((*dims, "parameter"), stack(lambda c: c.params),
-                       {"long_name": "UVA/Padova parameters of each patient",
-                        "units": "per parameter: see the coordinate parameter_units"}),
-        **{name: (dims, stack(lambda c, k=k: c.traits[:, k]), {"units": units, "long_name": ln})
-           for k, (name, units, ln) in enumerate(TRAIT_VARIABLES) if name != "age0"},
-    }
+    values = {"group": np.array([str(g) for g in cohort.group], dtype=object),
+              "source_patient": np.array([ref.names[s] for s in cohort.source], dtype=object),
+              "age": cohort.age_years,
+              "initial_weight_kg": cohort.params[:, PARAM_NAMES.index("BW")],
+              "physiology": cohort.params}
+    for k, (name, _, _) in enumerate(TRAIT_VARIABLES):
+        if name != "age0":
+            values[name] = cohort.traits[:, k]
+    return values
 
 
-def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list,
-                 cohorts: list[Cohort], cohort_by_scenario: bool) -> None:
-    """Write the store's metadata, coordinates and per-patient variables; arrays stay empty.
-    `scenarios` are `engine.scenarios.Scenario`s; `cohorts` one per scenario."""
+def _daily_encoding(layout: Layout, extra: tuple = ()) -> dict:
+    B, D = layout.block_size, layout.n_days
+    return {"chunks": (1, B, layout.day_chunk, *extra), "shards": (1, B, D, *extra),
+            "compressors": codecs()}
+
+
+def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) -> None:
+    """Write the store's metadata and coordinates; every per-patient and per-day array stays
+    empty until the tasks write their regions. `scenarios` are `engine.scenarios.Scenario`s.
+    Memory grows with the number of patients only through the patient coordinate."""
     S, N, D = layout.n_scenarios, layout.n_patients, layout.n_days
     B, T = layout.block_size, layout.n_samples
+    M = len(MECHANISM_NAMES)
     coords = {
         "scenario": ("scenario", np.arange(S), {"long_name": "scenario index"}),
         "scenario_name": ("scenario", np.array([s.name for s in scenarios], dtype=object),
                           {"long_name": "scenario label"}),
-        "patient": ("patient", cohorts[0].patient_id,
-                    {"long_name": "patient id (key of its random numbers)", "cf_role": "trajectory_id"}),
+        "patient": ("patient", np.arange(N, dtype=np.int64),
+                    {"long_name": "patient id (key of its random numbers)",
+                     "cf_role": "trajectory_id"}),
         "day": ("day", np.arange(D), {"units": "day", "long_name": "days since start"}),
         "time": ("time", np.arange(T) * layout.trace_interval_min,
                  {"units": "min", "long_name": "minutes since start of the run"}),
@@ -153,27 +189,43 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list,
         coords[path_] = ("scenario", _coordinate_values([s.values[path_] for s in scenarios]),
                          {"long_name": f"swept config field {path_}"})
     ds = xr.Dataset(coords=coords)
-    daily_shape, daily_chunks = (S, N, D), (1, B, D)
+    encoding = {name: {"compressors": codecs()} for name in ds.coords}
+    daily_shape = (S, N, D)
     for name, units, long_name in DAILY_VARIABLES:
         ds[name] = (("scenario", "patient", "day"),
-                    da.full(daily_shape, np.nan, dtype=np.float32, chunks=daily_chunks),
+                    da.full(daily_shape, np.nan, dtype=np.float32, chunks=(1, B, D)),
                     {"units": units, "long_name": long_name})
+        encoding[name] = _daily_encoding(layout)
     ds["ir_share"] = (("scenario", "patient", "day", "mechanism"),
-                      da.full((S, N, D, len(MECHANISM_NAMES)), np.nan, dtype=np.float32,
-                              chunks=(1, B, D, len(MECHANISM_NAMES))),
+                      da.full((S, N, D, M), np.nan, dtype=np.float32, chunks=(1, B, D, M)),
                       {"units": "1", "long_name": "share of log si_peripheral explained by each "
                        "mechanism (log phi_k / log s_p; negative: the mechanism protects)"})
+    encoding["ir_share"] = _daily_encoding(layout, (M,))
     ds["status"] = (("scenario", "patient", "day"),
-                    da.zeros(daily_shape, dtype=np.int8, chunks=daily_chunks), STATUS_ATTRS)
+                    da.zeros(daily_shape, dtype=np.int8, chunks=(1, B, D)), STATUS_ATTRS)
+    encoding["status"] = _daily_encoding(layout)
     for name, units, long_name in TRACE_VARIABLES:
         ds[name] = (("scenario", "traced", "time"),
                     da.full((S, len(layout.traced_ids), T), np.nan, dtype=np.float32,
                             chunks=(1, 1, T)), {"units": units, "long_name": long_name})
+        encoding[name] = {"chunks": (1, 1, T), "compressors": codecs()}
     ds["completed"] = (("scenario", "patient"),
                        da.zeros((S, N), dtype=np.uint8, chunks=(1, B)),
                        {"units": "1", "long_name": "1 when the patient's results are written"})
-    for name, var in _patient_variables(cohorts, cohort_by_scenario).items():
-        ds[name] = var
+    encoding["completed"] = {"chunks": (1, B), "compressors": codecs()}
+    lead = ("scenario", "patient") if layout.cohort_by_scenario else ("patient",)
+    lead_shape = (S, N) if layout.cohort_by_scenario else (N,)
+    lead_chunks = (1, B) if layout.cohort_by_scenario else (B,)
+    strings = []
+    for name, dtype, extra, attrs in patient_variables():
+        if dtype is str:   # variable-length strings: dask would load them whole to type them
+            strings.append((name, attrs))
+            continue
+        dims = (*lead, *(d for d, _ in extra))
+        shape = (*lead_shape, *(n for _, n in extra))
+        chunks = (*lead_chunks, *(n for _, n in extra))
+        ds[name] = (dims, da.full(shape, np.nan, dtype=dtype, chunks=chunks), attrs)
+        encoding[name] = {"chunks": chunks, "compressors": codecs()}
     ds.attrs.update({
         "Conventions": "CF-1.10",
         "title": cfg.run.name,
@@ -185,12 +237,22 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "block_size": B,
         "common_random_numbers": int(cfg.sweep.common_random_numbers),
+        "cohort_by_scenario": int(layout.cohort_by_scenario),
         "scenario_seeds": [str(s.seed) for s in scenarios],
         "source": "UVA/Padova S2008 (simglucose 0.2.11 parameters), RK4 at 1 min",
+        # every node the engine creates: an output holding anything else is not replaced
+        "t1dmc_nodes": sorted([*map(str, ds.variables), *(n for n, _ in strings)]),
+        # tasks write every chunk, fill values included: a missing one is damage (integrity)
+        "all_chunks_written": 1,
     })
-    for var in ds.data_vars:
-        ds[var].encoding = {}
-    ds.to_zarr(path, mode="w", compute=False, zarr_format=3, consolidated=False)
+    with quiet_zarr():
+        ds.to_zarr(path, mode="a", compute=False, zarr_format=3, consolidated=False,
+                   encoding=encoding)
+        group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+        for name, attrs in strings:
+            group.create_array(name, shape=lead_shape, chunks=lead_chunks, dtype=str,
+                               fill_value="", dimension_names=lead, attributes=attrs,
+                               compressors=codecs())
 
 
 def ir_share(log_phi: np.ndarray) -> np.ndarray:
@@ -204,19 +266,30 @@ def ir_share(log_phi: np.ndarray) -> np.ndarray:
 
 def write_block(path: Path, layout: Layout, scenario: int, block: int, daily: np.ndarray,
                 log_phi: np.ndarray, status: np.ndarray, traces: np.ndarray,
-                trace_rows: np.ndarray) -> None:
-    """Write one task's region: its patients' daily variables, status and traces, then mark
-    them complete (last, so a half-written block is never marked)."""
-    group = zarr.open_group(str(path), mode="r+")
+                trace_rows: np.ndarray, patients: dict | None = None) -> None:
+    """Write one task's region: its patients' per-patient values (`patients`, when this task
+    writes them: Layout.writes_patients), daily variables, status and traces, then mark them
+    complete (last, so a half-written block is never marked). Whole shards only."""
+    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+
+    def array(name):
+        # every chunk is written, even one equal to the fill value (an all-ok `status`), so
+        # a missing chunk of a completed task always means damage (integrity.py)
+        return group[name].with_config({"write_empty_chunks": True})
+
     sl = layout.block(block)
+    if patients is not None:
+        lead = (scenario, sl) if layout.cohort_by_scenario else (sl,)
+        for name, values in patients.items():
+            array(name)[lead] = values
     for v, (name, _, _) in enumerate(DAILY_VARIABLES):
-        group[name][scenario, sl, :] = daily[v].astype(np.float32)
-    group["ir_share"][scenario, sl, :, :] = ir_share(log_phi).astype(np.float32)
-    group["status"][scenario, sl, :] = status
+        array(name)[scenario, sl, :] = daily[v].astype(np.float32)
+    array("ir_share")[scenario, sl, :, :] = ir_share(log_phi).astype(np.float32)
+    array("status")[scenario, sl, :] = status
     for k, row in enumerate(trace_rows):
         for v, (name, _, _) in enumerate(TRACE_VARIABLES):
-            group[name][scenario, row, :] = traces[v, k]
-    group["completed"][scenario, sl] = 1
+            array(name)[scenario, row, :] = traces[v, k]
+    array("completed")[scenario, sl] = 1
 
 
 def completed_blocks(path: Path, layout: Layout) -> np.ndarray:
@@ -226,6 +299,15 @@ def completed_blocks(path: Path, layout: Layout) -> np.ndarray:
     for b in range(layout.n_blocks):
         out[:, b] = done[:, layout.block(b)].all(axis=1)
     return out
+
+
+def mark_incomplete(path: Path, layout: Layout, tasks: np.ndarray) -> None:
+    """Clear the `completed` flags of the (scenario, block) tasks marked in `tasks`, so a
+    resume recomputes them (their chunks are rewritten whole)."""
+    group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+    completed = group["completed"].with_config({"write_empty_chunks": True})
+    for s, b in zip(*np.nonzero(tasks)):
+        completed[s, layout.block(b)] = 0
 
 
 def inspect_store(path: Path) -> str:
@@ -266,21 +348,22 @@ def inspect_store(path: Path) -> str:
     return "\n".join(lines)
 
 
+@contextmanager
+def quiet_zarr():
+    """zarr-python warns that consolidated metadata is not yet in the v3 specification
+    (xarray reads it, and without it opening still works) and that a store's lock file
+    (storeguard.LOCK_NAME) is not a zarr node: neither is news to the user."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.filterwarnings("ignore", message=".*not recognized as a component")
+        yield
+
+
 def finalize_store(path: Path) -> None:
     """Consolidate metadata once, at the end, so opening reads one document."""
-    with warnings.catch_warnings():
-        # zarr-python warns that consolidated metadata is not yet in the v3 specification;
-        # xarray reads it, and without it opening still works.
-        warnings.simplefilter("ignore", category=UserWarning)
+    with quiet_zarr():
         zarr.consolidate_metadata(str(path))
 
 
 def open_results(path) -> xr.Dataset:
     return xr.open_zarr(path)
-
-
-def remove_store(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()

@@ -91,8 +91,9 @@ def run_task(path: str, layout: results.Layout, inputs: KernelInputs, scenario: 
     trace_slot = np.full(ids.size, -1, dtype=np.int64)
     trace_slot[traced[trace_rows] - sl.start] = np.arange(trace_rows.size)
     daily, log_phi, status, traces = simulate(inputs, cohort, trace_slot, trace_rows.size)
+    patients = results.patient_values(cohort) if layout.writes_patients(scenario) else None
     results.write_block(Path(path), layout, scenario, block, daily, log_phi, status, traces,
-                        trace_rows)
+                        trace_rows, patients)
     return ids.size * inputs.n_days
 
 
@@ -151,36 +152,13 @@ def _run_threads(calls, workers: int, progress: Progress) -> int:
         return int(sum(dask.compute(*tasks, scheduler="threads", num_workers=workers)))
 
 
-def _slurm_cluster(cfg: RunConfig):
-    try:
-        from dask_jobqueue import SLURMCluster
-    except ImportError:
-        raise ConfigError("cluster.kind = 'slurm' needs dask-jobqueue: "
-                          "pip install 't1dmc[cluster]'") from None
-    c = cfg.cluster
-    prologue = [
-        # one numba cache per job: concurrent compilation into one cache can crash (numba #4807)
-        'export NUMBA_CACHE_DIR="${TMPDIR:-/tmp}/t1dmc-numba-${SLURM_JOB_ID:-0}"',
-        "export NUMBA_NUM_THREADS=1",  # distributed does not set it (dask/distributed #9075)
-    ]
-    cluster = SLURMCluster(queue=c.queue, account=c.account, cores=c.cores,
-                           processes=c.processes, memory=c.memory, walltime=c.walltime,
-                           interface=c.interface, job_extra_directives=c.job_extra_directives,
-                           local_directory=c.local_directory, job_script_prologue=prologue,
-                           python=sys.executable)
-    if c.adaptive:
-        cluster.adapt(minimum_jobs=0, maximum_jobs=c.jobs)
-    else:
-        cluster.scale(jobs=c.jobs)
-    return cluster
-
-
-def _run_distributed(calls, client, progress: Progress, say) -> int:
+def _run_distributed(calls, connection, progress: Progress, say) -> int:
     """Tasks as futures on a distributed cluster; progress as they complete. A task lost with
     its worker is recomputed elsewhere by the scheduler; results do not change."""
     from distributed import as_completed
-    if client.dashboard_link:
-        say(f"dask dashboard: {client.dashboard_link}")
+    client = connection.client
+    if connection.dashboard_link:
+        say(f"dask dashboard: {connection.dashboard_link}")
     client.run(warm_jit)
     futures = [client.submit(run_task, *args, key=f"task-{args[3]}-{args[4]}", pure=False,
                              retries=2) for args in calls]
@@ -196,19 +174,32 @@ def check_resumable(out: Path, cfg: RunConfig, layout: results.Layout) -> None:
     """The store at `out` was made by this config (execution and cluster may differ)."""
     import zarr
     try:
-        attrs = dict(zarr.open_group(str(out), mode="r", use_consolidated=False).attrs)
+        group = zarr.open_group(str(out), mode="r", use_consolidated=False)
+        attrs = dict(group.attrs)
     except Exception as err:  # noqa: BLE001 - any unreadable store means the same to the user
         raise ConfigError(f"--resume: {str(out)!r} is not a readable t1dmc store ({err}); "
                           "start again with --overwrite") from None
     if "config_toml" not in attrs:
         raise ConfigError(f"--resume: {str(out)!r} has no config_toml: not a t1dmc store, or "
                           "its creation was interrupted; start again with --overwrite")
-    present = set(zarr.open_group(str(out), mode="r", use_consolidated=False).array_keys())
-    missing = sorted(set(results.TASK_WRITTEN_VARIABLES) - present)
+    present = set(attrs.get("t1dmc_nodes") or results.TASK_WRITTEN_VARIABLES)
+    needed = set(results.TASK_WRITTEN_VARIABLES) | {v[0] for v in results.patient_variables()}
+    unreadable = []
+    for name in sorted(needed & present):
+        try:
+            group[name]
+        except Exception:  # noqa: BLE001 - missing or damaged metadata alike
+            unreadable.append(name)
+    missing = sorted(set(results.TASK_WRITTEN_VARIABLES) - present) + unreadable
     if missing:
-        raise ConfigError(f"--resume: {str(out)!r} lacks {', '.join(missing)}: its creation was "
-                          "interrupted; start again with --overwrite")
-    stored = parse_config(tomllib.loads(attrs["config_toml"]))
+        raise ConfigError(f"--resume: {str(out)!r} lacks {', '.join(missing)} (missing or "
+                          "damaged metadata): its creation was interrupted or it was damaged; "
+                          "start again with --overwrite")
+    try:
+        stored = parse_config(tomllib.loads(attrs["config_toml"]))
+    except (ConfigError, tomllib.TOMLDecodeError, TypeError) as err:
+        raise ConfigError(f"--resume: {str(out)!r} holds a config this engine cannot read "
+                          f"({str(err).splitlines()[0]}); start again with --overwrite") from None
     ignore = {"execution", "cluster"}
     a = stored.model_dump(exclude=ignore)
     b = cfg.model_dump(exclude=ignore)
@@ -223,13 +214,26 @@ def check_resumable(out: Path, cfg: RunConfig, layout: results.Layout) -> None:
     if attrs.get("engine_version") != results.engine_version():
         raise ConfigError(f"--resume: the store was made by engine {attrs.get('engine_version')},"
                           f" this is {results.engine_version()}; results would not be identical")
+    if int(attrs.get("cohort_by_scenario", -1)) != int(layout.cohort_by_scenario):
+        raise ConfigError(f"--resume: {str(out)!r} was written with another store layout "
+                          "(an older engine); start again with --overwrite")
 
 
 def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False,
-        workers: int | None = None, scheduler: str | None = None, quiet: bool = False) -> dict:
-    """Run `cfg` (every scenario of its sweep) into the zarr store `out`."""
+        workers: int | None = None, scheduler: str | None = None, quiet: bool = False,
+        repair: bool = False, lock: bool = True, connect_timeout_s: float = 30.0) -> dict:
+    """Run `cfg` (every scenario of its sweep) into the zarr store `out`.
+
+    Everything that can refuse the run does so before anything is written: the config and its
+    scenarios, the pre-flight memory check, the scheduler connection, the output path (only
+    the engine's own store is replaced, and only with `overwrite`). A replaced store is built
+    beside the old one and swapped in at the end; the run holds the store's lock throughout.
+    `repair` (with `resume`) recomputes the tasks whose chunks fail their checksums."""
+    from . import preflight
+    from .integrity import prepare_repair, reading_store
+    from .storeguard import StoreClaim
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
-    out = Path(out).resolve()
+    out = Path(os.path.abspath(out))
     t0 = time.perf_counter()
     if cfg.execution.backend == "cuda":
         from .cuda_backend import CudaUnavailable, require
@@ -238,45 +242,58 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
         except CudaUnavailable as err:
             raise ConfigError(f"execution.backend = 'cuda': {err}") from None
     scenarios: list[Scenario] = expand(cfg)   # every scenario validated before anything is written
-    layout = results.Layout.from_config(cfg, len(scenarios))
+    layout = results.Layout.from_config(cfg, len(scenarios), cohort_varies(cfg))
     inputs = [kernel_inputs(s.config, s.seed) for s in scenarios]
-    if resume and out.exists():
-        check_resumable(out, cfg, layout)
-        done = results.completed_blocks(out, layout)
-    else:
-        results.refuse_existing(out, overwrite)
-        by_scenario = cohort_varies(cfg)
-        ids = np.arange(cfg.run.n_patients)
-        cohorts = [cohort_of(k, ids) for k in (inputs if by_scenario else inputs[:1])]
-        if out.exists():
-            results.remove_store(out)
-        results.create_store(out, cfg, layout, scenarios, cohorts, by_scenario)
-        done = np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
-    calls = [(str(out), layout, inputs[s], s, b)
-             for s in range(layout.n_scenarios) for b in range(layout.n_blocks) if not done[s, b]]
-    skipped = int(done.sum())
-    if skipped:
-        say(f"resuming: {skipped} of {done.size} tasks already complete")
-    pd_per_task = cfg.run.n_patients * cfg.run.days / layout.n_blocks
-    progress = Progress(len(calls), pd_per_task, stream=open(os.devnull, "w") if quiet else None)
     n_workers = workers or cfg.execution.workers or os.cpu_count() or 1
     if cfg.execution.backend == "cuda":
         # one GPU is the parallelism: two threads, so one task's results are transposed and
         # written while the next task's kernel runs (cuda_backend lets one at a time on it)
         n_workers = min(n_workers, 2)
-    t1 = time.perf_counter()
-    if scheduler or cfg.cluster.kind == "slurm":
-        from distributed import Client
-        cluster = None if scheduler else _slurm_cluster(cfg)
-        with Client(scheduler or cluster, set_as_default=False) as client:
-            patient_days = _run_distributed(calls, client, progress, say)
-        if cluster is not None:
-            cluster.close()
-        n_workers = 0
-    else:
-        patient_days = _run_threads(calls, n_workers, progress)
-    t2 = time.perf_counter()
-    results.finalize_store(out)
+    distributed = scheduler is not None or cfg.cluster.kind == "slurm"
+    estimate = preflight.estimate(cfg, len(scenarios), 0 if distributed else n_workers)
+    preflight.check_fits(estimate)
+    say(preflight.format_estimate(estimate))
+    connection = None
+    if distributed:
+        from .cluster import connect
+        connection = connect(cfg, scheduler, timeout_s=connect_timeout_s, say=say)
+    try:
+        with (StoreClaim.open(out, overwrite=overwrite, resume=resume, lock=lock) as claim,
+              reading_store(claim.write_path)):
+            store = claim.write_path
+            if claim.resuming:
+                check_resumable(store, cfg, layout)
+                if repair:
+                    # marks the damaged tasks incomplete and removes their damaged shards, so
+                    # `completed` reads and the tasks rewrite them whole
+                    damaged = prepare_repair(store, layout)
+                    say(f"repair: {int(damaged.sum())} task(s) with damaged or missing chunks "
+                        "will be recomputed")
+                done = results.completed_blocks(store, layout)
+            else:
+                preflight.check_disk(estimate, out)
+                results.create_store(store, cfg, layout, scenarios)
+                done = np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
+            calls = [(str(store), layout, inputs[s], s, b) for s in range(layout.n_scenarios)
+                     for b in range(layout.n_blocks) if not done[s, b]]
+            skipped = int(done.sum())
+            if skipped:
+                say(f"resuming: {skipped} of {done.size} tasks already complete")
+            pd_per_task = cfg.run.n_patients * cfg.run.days / layout.n_blocks
+            progress = Progress(len(calls), pd_per_task,
+                                stream=open(os.devnull, "w") if quiet else None)
+            t1 = time.perf_counter()
+            if connection is not None:
+                patient_days = _run_distributed(calls, connection, progress, say)
+                n_workers = 0
+            else:
+                patient_days = _run_threads(calls, n_workers, progress)
+            t2 = time.perf_counter()
+            results.finalize_store(store)
+            claim.commit()
+    finally:
+        if connection is not None:
+            connection.close()
     t3 = time.perf_counter()
     return {"patient_days": int(patient_days), "tasks": len(calls), "tasks_skipped": skipped,
             "workers": n_workers, "setup_s": t1 - t0, "compute_s": t2 - t1,

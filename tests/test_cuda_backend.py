@@ -164,13 +164,13 @@ def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
 
 
 def test_gpu_tasks_are_large_enough_to_fill_the_device():
-    """The CPU's ~20,000 patient-days per task would launch a GPU kernel of a few hundred
-    threads; backend cuda takes ~8 million patient-days, bounded so a task's daily results
-    (~2.7 GB) fit on the host whatever the run's length."""
+    """The CPU's task of at least 16 per run would launch a GPU kernel of a few hundred
+    threads in a short run; backend cuda takes ~8 million patient-days, bounded so a task's
+    daily results (~2.7 GB) fit on the host whatever the run's length."""
     def block(n, days, backend, size=0):
         return parse_config({"run": {"n_patients": n, "days": days},
                              "execution": {"backend": backend, "block_size": size}}).block_size()
-    assert block(1_000_000, 30, "cpu") == 666
+    assert block(1_000, 30, "cpu") == 64
     assert block(1_000_000, 30, "cuda") == 266_666
     assert block(1_000_000, 365, "cuda") == 21_917
     assert block(1_000_000, 36_500, "cuda") == 1_024

@@ -154,7 +154,7 @@ def test_a_full_disk_leaves_nothing_half_written_marked_complete(tmp_path, monke
         return real(path, layout, scenario, block, *a, **k)
 
     monkeypatch.setattr(results, "write_block", write_or_fail)
-    assert main(["run", str(cfg_path), "-o", str(out), "-q"]) == 2
+    assert main(["run", str(cfg_path), "-o", str(out), "-q"]) == 1     # the run failed
     assert "No space left on device" in capsys.readouterr().err
     layout = results.Layout.from_config(parse_config(SMALL))
     done = results.completed_blocks(out, layout)

@@ -7,6 +7,7 @@ import xarray as xr
 from engine import sweep
 from engine.config import parse_config
 from engine.metrics import DAILY_NAMES
+from engine.storeguard import UnsafeOutput
 
 
 def _run(cfg, path, **kw):
@@ -114,8 +115,11 @@ def test_existing_output_is_refused(tmp_path):
     path = tmp_path / "x.zarr"
     path.mkdir()
     (path / "precious.txt").write_text("keep me")
-    with pytest.raises(FileExistsError, match="--overwrite"):
+    with pytest.raises(UnsafeOutput, match="is not a t1dmc store: it holds precious.txt"):
         sweep.run(cfg, path, quiet=True)
+    with pytest.raises(UnsafeOutput, match="is not a t1dmc store: it holds precious.txt"):
+        sweep.run(cfg, path, quiet=True, overwrite=True)
+    assert sorted(p.name for p in path.iterdir()) == ["precious.txt"]
     assert (path / "precious.txt").read_text() == "keep me"
 
 

@@ -1,0 +1,454 @@
+"""Where the engine may write, replace or remove: never anything it did not create.
+
+Outputs are recognised by their own metadata: a store by its group attributes
+(`engine = "t1dmc"` and the list of nodes it created, `t1dmc_nodes`) or, while it is being
+created, by its lock file; a JSON or CSV by the header the engine writes; a report folder by
+its page's generator tag. Anything else at an output path is refused with exit status 2 and a
+message saying what is there. Paths are never followed through symbolic links, and `.`, `''`,
+`/`, the home folder, the working folder and its parents are never replaced.
+
+One writer per store: a run holds an exclusive `flock` on `<store>/.t1dmc.lock` for its whole
+life. A second writer fails at once, naming the holder's PID and host. On NFS, Linux emulates
+flock with POSIX byte-range locks (NLM), which holds across clients when lockd runs; Lustre
+needs the `flock` mount option (`localflock` only locks within one node), otherwise locking
+fails and the run refuses, naming the filesystem's answer (docs/data-safety.md).
+
+A replaced store is built beside the old one (`.<name>.t1dmc-new`) and swapped in when the new
+run has finished; until then the old results stay whole and readable, and a killed replacement
+resumes with `--resume`.
+"""
+import ctypes
+import datetime as _dt
+import errno
+import fcntl
+import json
+import os
+import shutil
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOCK_NAME = ".t1dmc.lock"
+STAGED_SUFFIX = ".t1dmc-new"
+ENGINE_TAG = "t1dmc"
+CSV_HEADER = "# t1dmc"
+SHOWN_ENTRIES = 5
+
+
+class UnsafeOutput(Exception):
+    """An output the engine refuses to create or replace (exit status 2)."""
+
+
+class StoreBusy(UnsafeOutput):
+    """Another process holds the store's lock."""
+
+
+def _describe(entries: list[str]) -> str:
+    shown = ", ".join(sorted(entries)[:SHOWN_ENTRIES])
+    more = len(entries) - SHOWN_ENTRIES
+    return shown + (f" and {more} more" if more > 0 else "")
+
+
+def refuse_unsafe_target(path: Path, what: str = "output") -> None:
+    """Refuse paths that must never be replaced whatever they hold."""
+    text = str(path)
+    if text.strip() in ("", ".", "./"):
+        raise UnsafeOutput(f"{what} {text!r}: the working folder is never an output; name a new "
+                           "path, e.g. results.zarr")
+    if path.is_symlink():
+        raise UnsafeOutput(f"{what} {text!r} is a symbolic link (to {os.readlink(path)!r}); the "
+                           "engine never writes through links: name the real path")
+    real = path.resolve()
+    cwd = Path.cwd().resolve()
+    home = Path.home().resolve()
+    if real == Path(real.anchor) or real == home or cwd == real or cwd.is_relative_to(real):
+        raise UnsafeOutput(f"{what} {text!r} is {'/' if real == Path(real.anchor) else real}: "
+                           "the root, home or working folder (or a parent of it) is never an "
+                           "output")
+
+
+def _require_folder(folder: Path, path: Path, what: str) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise UnsafeOutput(f"cannot write {what} {str(path)!r}: {str(folder)!r} is a file, not a "
+                           "folder")
+    if not folder.is_dir():
+        raise UnsafeOutput(f"{what} folder {str(folder)!r} does not exist; create it first")
+
+
+def read_attrs(path: Path) -> dict | None:
+    """The group attributes of a zarr v3 store at `path`, or None when it has none readable."""
+    meta = path / "zarr.json"
+    try:
+        if meta.is_symlink() or not meta.is_file():
+            return None
+        doc = json.loads(meta.read_bytes())
+    except (OSError, ValueError):
+        return None
+    attrs = doc.get("attributes") if isinstance(doc, dict) else None
+    return attrs if isinstance(attrs, dict) else None
+
+
+@dataclass
+class Classified:
+    kind: str                 # missing | empty | store | foreign | file | symlink
+    foreign: list[str] = field(default_factory=list)   # entries the engine did not create
+    marked: bool = False      # carries the engine's marks (attributes or lock file)
+
+    def describe(self, path: Path) -> str:
+        if self.kind == "symlink":
+            return f"{str(path)!r} is a symbolic link"
+        if self.kind == "file":
+            return f"{str(path)!r} is a file the engine did not write"
+        if self.marked:
+            return (f"{str(path)!r} is a t1dmc store that also holds what the engine did not "
+                    f"create: {_describe(self.foreign)}")
+        return f"{str(path)!r} is not a t1dmc store: it holds {_describe(self.foreign)}"
+
+
+def classify_store(path: Path) -> Classified:
+    """What is at `path`, seen as a place for a results store."""
+    if path.is_symlink():
+        return Classified("symlink")
+    if not path.exists():
+        return Classified("missing")
+    if not path.is_dir():
+        return Classified("file")
+    entries = os.listdir(path)
+    if not entries:
+        return Classified("empty")
+    attrs = read_attrs(path)
+    has_lock = LOCK_NAME in entries and (path / LOCK_NAME).is_file()
+    ours = attrs is not None and attrs.get("engine") == ENGINE_TAG
+    if not ours and not has_lock:
+        return Classified("foreign", entries)
+    nodes = set(attrs.get("t1dmc_nodes", ())) if ours else set()
+    foreign = []
+    for name in entries:
+        p = path / name
+        if p.is_symlink():
+            foreign.append(f"{name} (a link)")
+        elif name in ("zarr.json", LOCK_NAME):
+            continue
+        elif p.is_dir() and (not nodes or name in nodes) and _is_zarr_node(p):
+            continue
+        elif p.is_dir() and not nodes and not os.listdir(p):
+            continue                  # an array folder whose metadata was not yet written
+        else:
+            foreign.append(name + ("/" if p.is_dir() else ""))
+    return Classified("foreign", foreign, marked=True) if foreign else Classified("store")
+
+
+def _is_zarr_node(p: Path) -> bool:
+    """An array folder as zarr writes it: its metadata and its chunks, nothing else."""
+    names = set(os.listdir(p))
+    if "zarr.json" not in names or not names <= {"zarr.json", "c"}:
+        return False
+    return not any((p / n).is_symlink() for n in names)
+
+
+def staged_path(out: Path) -> Path:
+    """Where the replacement of `out` is built: beside it, so the swap is a rename."""
+    return out.parent / f".{out.name}{STAGED_SUFFIX}"
+
+
+class _Lock:
+    """An exclusive flock on `<folder>/.t1dmc.lock`, with the holder named inside."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.fd: int | None = None
+
+    def acquire(self) -> "_Lock":
+        lock = self.folder / LOCK_NAME
+        flags = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC
+        try:
+            fd = os.open(lock, flags, 0o644)
+        except OSError as err:
+            raise UnsafeOutput(f"cannot create the lock {str(lock)!r}: {err.strerror}") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as err:
+            os.close(fd)
+            if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise StoreBusy(f"{str(self.folder)!r} is being written by another run "
+                                f"({holder_text(self.folder)}); wait for it to finish or stop "
+                                "it, or choose another output") from None
+            raise UnsafeOutput(
+                f"cannot lock {str(lock)!r}: {err.strerror} (errno {err.errno}); this "
+                "filesystem does not support flock (Lustre: mount with -o flock), so one "
+                "writer per store cannot be guaranteed here; pass --no-lock to run anyway"
+            ) from None
+        # the folder may have been renamed or replaced between open and flock
+        try:
+            same = os.stat(lock, follow_symlinks=False).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            same = False
+        if not same:
+            os.close(fd)
+            raise StoreBusy(f"{str(self.folder)!r} changed while it was being locked: another "
+                            "process is replacing it; try again")
+        holder = {"engine": ENGINE_TAG, "pid": os.getpid(), "host": socket.gethostname(),
+                  "since": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(holder).encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def holder_text(folder: Path) -> str:
+    """`PID n on HOST since T`, from the lock file (as its holder wrote it)."""
+    try:
+        h = json.loads((folder / LOCK_NAME).read_text())
+        return f"PID {h['pid']} on {h['host']} since {h['since']}"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "a process that is starting"
+
+
+def writer_of(folder: Path) -> str | None:
+    """The holder of a store's lock when a run is writing it now, else None."""
+    lock = folder / LOCK_NAME
+    try:
+        fd = os.open(lock, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        return holder_text(folder)
+    finally:
+        os.close(fd)
+    return None
+
+
+def _renameat2_exchange(a: Path, b: Path) -> bool:
+    """Swap two paths atomically (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        fn = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    fn.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+    if fn(at_fdcwd, os.fsencode(a), at_fdcwd, os.fsencode(b), rename_exchange) == 0:
+        return True
+    if ctypes.get_errno() in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
+        return False
+    raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(a))
+
+
+def swap_in(new: Path, out: Path) -> None:
+    """Put the folder `new` at `out`; what was at `out` (verified as ours) is removed."""
+    if out.exists():
+        if not _renameat2_exchange(new, out):
+            aside = out.parent / f".{out.name}.t1dmc-old"
+            os.rename(out, aside)
+            os.rename(new, out)
+            new = aside
+        shutil.rmtree(new)
+    else:
+        os.rename(new, out)
+
+
+class StoreClaim:
+    """The right to write one results store: its lock (and, when replacing, the old store's
+    lock too), the folder tasks write into, and the final swap.
+
+        claim = StoreClaim.open(out, overwrite=..., resume=...)
+        ... create or resume claim.write_path, run the tasks ...
+        claim.commit()      # swaps a replacement in; always release() in a finally
+    """
+
+    def __init__(self, out: Path):
+        self.out = out
+        self.write_path = out
+        self.resuming = False      # write_path holds an earlier run's store to finish
+        self.staged = False        # write_path is a replacement built beside `out`
+        self._locks: list[_Lock] = []
+        self._lock_enabled = True
+
+    @classmethod
+    def open(cls, out: Path, overwrite: bool = False, resume: bool = False,
+             lock: bool = True) -> "StoreClaim":
+        out = Path(os.path.abspath(out))     # absolute, without resolving links
+        refuse_unsafe_target(out)
+        _require_folder(out.parent, out, "output")
+        claim = cls(out)
+        claim._lock_enabled = lock
+        try:
+            claim._open(overwrite, resume)
+        except BaseException:
+            claim.release()
+            raise
+        return claim
+
+    def _lock(self, folder: Path) -> None:
+        if self._lock_enabled:
+            self._locks.append(_Lock(folder).acquire())
+
+    def _refuse_unless_ours(self, path: Path, c: Classified) -> None:
+        if c.kind not in ("store", "empty"):
+            raise UnsafeOutput(c.describe(path) + "; the engine replaces only its own stores: "
+                               "choose another output")
+
+    def _open(self, overwrite: bool, resume: bool) -> None:
+        out, staged = self.out, staged_path(self.out)
+        current = classify_store(out)
+        if resume:
+            pending = classify_store(staged)
+            if pending.kind == "store":
+                # a replacement was interrupted: finish it, then swap it in
+                if current.kind not in ("missing", "empty"):
+                    self._refuse_unless_ours(out, current)
+                    self._lock(out)
+                self._lock(staged)
+                self.write_path, self.staged, self.resuming = staged, True, True
+                return
+            if current.kind == "store":
+                self._lock(out)
+                self.resuming = True
+                return
+            if current.kind not in ("missing", "empty"):
+                self._refuse_unless_ours(out, current)
+            return self._create(out)
+        if current.kind in ("missing", "empty"):
+            return self._create(out)
+        self._refuse_unless_ours(out, current)
+        busy = writer_of(out)
+        if busy:
+            raise StoreBusy(f"{str(out)!r} is being written by another run ({busy}); wait for "
+                            "it to finish or stop it, or choose another output")
+        if not overwrite:
+            hint = (f"; an interrupted replacement is at {str(staged)!r}: --resume finishes it"
+                    if classify_store(staged).kind == "store" else "")
+            raise FileExistsError(f"output {str(out)!r} exists; pass --overwrite to replace it "
+                                  f"or --resume to finish it (it is a t1dmc store){hint}")
+        self._lock(out)                       # nobody writes the old store while we replace it
+        pending = classify_store(staged)
+        if pending.kind == "store":
+            self._lock(staged)
+            shutil.rmtree(staged)             # an earlier replacement that was abandoned
+            self._locks.pop().release()
+        elif pending.kind not in ("missing", "empty"):
+            self._refuse_unless_ours(staged, pending)
+        self._create(staged)
+        self.write_path, self.staged = staged, True
+
+    def _create(self, folder: Path) -> None:
+        try:
+            folder.mkdir()
+        except FileExistsError:
+            c = classify_store(folder)
+            if c.kind != "empty":             # someone else got there between look and make
+                self._refuse_unless_ours(folder, c)
+                raise StoreBusy(f"{str(folder)!r} appeared while this run was starting: "
+                                "another run is creating it") from None
+        self._lock(folder)
+        c = classify_store(folder)
+        if c.kind == "foreign":
+            raise UnsafeOutput(c.describe(folder) + "; choose another output")
+
+    def commit(self) -> None:
+        """Swap a finished replacement in; the old store goes only now."""
+        if self.staged:
+            swap_in(self.write_path, self.out)
+            self.write_path, self.staged = self.out, False
+
+    def release(self) -> None:
+        for lk in reversed(self._locks):
+            lk.release()
+        self._locks.clear()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+
+# ---------------------------------------------------------------------------- small outputs
+
+def is_t1dmc_json(path: Path) -> bool:
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return False
+    return isinstance(doc, dict) and doc.get("engine") == ENGINE_TAG
+
+
+def is_t1dmc_csv(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.readline().startswith(CSV_HEADER.encode())
+    except OSError:
+        return False
+
+
+def is_t1dmc_zarr(path: Path) -> bool:
+    return path.is_dir() and classify_store(path).kind == "store"
+
+
+def write_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
+                 write: Callable[[Path], None], what: str = "output") -> None:
+    """Write an output through `write(tmp)` into a sibling temporary path, then move it into
+    place. An existing output is replaced only with `overwrite` and when `owned(path)` says
+    the engine wrote it; a failed write leaves the old one as it was."""
+    path = Path(os.path.abspath(path))
+    refuse_unsafe_target(path, what)
+    _require_folder(path.parent, path, what)
+    if path.exists():
+        if not overwrite:
+            raise FileExistsError(f"{what} {str(path)!r} exists; pass --overwrite to replace it")
+        if not owned(path):
+            kind = "folder" if path.is_dir() else "file"
+            raise UnsafeOutput(f"{what} {str(path)!r} is a {kind} the engine did not write; it "
+                               "replaces only its own outputs: choose another path")
+    tmp = path.parent / f".{path.name}.t1dmc-tmp-{os.getpid()}"
+    if tmp.exists() or tmp.is_symlink():
+        remove_own(tmp)
+    try:
+        write(tmp)
+        if path.is_dir():
+            swap_in(tmp, path)
+        else:
+            os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            remove_own(tmp)
+        raise
+
+
+class _Checked(Exception):
+    """check_output's stop before anything is written."""
+
+
+def check_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
+                 what: str = "output") -> None:
+    """Raise now what `write_output` would refuse (UnsafeOutput, FileExistsError), so a
+    command fails before its work rather than after; nothing is written. write_output checks
+    again when it writes."""
+    def stop(_tmp: Path) -> None:
+        raise _Checked
+    try:
+        write_output(path, overwrite, owned, stop, what)
+    except _Checked:
+        pass
+
+
+def remove_own(path: Path) -> None:
+    """Remove a temporary output of the engine's own (never through a link)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def tag_dataset(ds) -> None:
+    """Mark an xarray Dataset written as a store so the engine recognises it later."""
+    ds.attrs["engine"] = ENGINE_TAG
+    ds.attrs["t1dmc_nodes"] = sorted(str(v) for v in ds.variables)
