@@ -8,20 +8,26 @@ import argparse
 import sys
 from pathlib import Path
 
+EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130      # the shell's code for a Ctrl-C (128 + SIGINT)
 
 
-def _fail(msg: str) -> int:
+def _fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
     print(f"t1dmc: error: {msg}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+    return code
 
 
 def cmd_run(args) -> int:
     from pydantic import ValidationError
     from .config import ConfigError, load_config
+    from .integrity import StoreDamaged
+    from .storeguard import UnsafeOutput
     from . import results, sweep
     if args.resume and args.overwrite:
         return _fail("--resume and --overwrite exclude each other")
+    if args.repair and not args.resume:
+        return _fail("--repair needs --resume: it recomputes the damaged parts of a store")
     try:
         cfg = load_config(args.config)
         if args.block_size is not None:
@@ -33,17 +39,25 @@ def cmd_run(args) -> int:
     except ValidationError as err:  # a command-line override out of bounds
         return _fail(f"--block-size {args.block_size}: {err.errors()[0]['msg']}")
     try:
-        # validates every scenario and the output before it writes anything
+        # validates every scenario, memory, the scheduler and the output before writing
         facts = sweep.run(cfg, Path(args.output), overwrite=args.overwrite, resume=args.resume,
-                          workers=args.workers, scheduler=args.scheduler, quiet=args.quiet)
-    except (ConfigError, FileExistsError) as err:
+                          workers=args.workers, scheduler=args.scheduler, quiet=args.quiet,
+                          repair=args.repair, lock=not args.no_lock,
+                          connect_timeout_s=args.connect_timeout)
+    except (ConfigError, FileExistsError, UnsafeOutput) as err:
         return _fail(str(err))
+    except StoreDamaged as err:
+        return _fail(str(err), EXIT_RUN_FAILED)
     except OSError as err:
         # unwritable folder, full disk: blocks already written stay marked complete, the
         # failed one is not, so --resume finishes the run once the cause is fixed
         where = err.filename or args.output
         return _fail(f"cannot write {str(where)!r}: {err.strerror or err}; fix it and rerun "
-                     f"(with --resume if {args.output!r} was created)")
+                     f"(with --resume if {args.output!r} was created)", EXIT_RUN_FAILED)
+    except KeyboardInterrupt:
+        print(f"t1dmc: interrupted; the tasks already written are kept: finish with\n"
+              f"  t1dmc run {args.config} -o {args.output} --resume", file=sys.stderr)
+        return EXIT_INTERRUPTED
     ds = results.open_results(args.output)
     print(sweep.summary_table(ds))
     print(f"{facts['patient_days']:,} patient-days in {facts['wall_s']:.1f} s "
@@ -55,7 +69,7 @@ def cmd_run(args) -> int:
 def _read_inputs_csv(path: str):
     import pandas as pd
     try:
-        df = pd.read_csv(path)
+        df = pd.read_csv(path, comment="#")     # '#' lines: the header of t1dmc's own CSVs
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read {path!r}: {err}") from None
     need = ("carbs_g_per_min", "insulin_u_per_min")
@@ -69,55 +83,245 @@ def _read_inputs_csv(path: str):
     return df[need[0]].to_numpy(float), df[need[1]].to_numpy(float)
 
 
+def _write_small_output(path: Path, overwrite: bool, owned, write, what: str) -> int | None:
+    """storeguard.write_output with the command's exit codes: None when written."""
+    from .storeguard import UnsafeOutput, write_output
+    try:
+        write_output(path, overwrite, owned, write, what)
+    except (UnsafeOutput, FileExistsError) as err:
+        return _fail(str(err))
+    except OSError as err:   # unwritable folder, full disk: the old output stays as it was
+        return _fail(f"cannot write {str(err.filename or path)!r}: {err.strerror or err}",
+                     EXIT_RUN_FAILED)
+    return None
+
+
+def _check_small_output(path: Path, overwrite: bool, owned, what: str) -> int | None:
+    """Refuse an output storeguard would refuse before the work: None when it may be written."""
+    from .storeguard import UnsafeOutput, check_output
+    try:
+        check_output(path, overwrite, owned, what)
+    except (UnsafeOutput, FileExistsError) as err:
+        return _fail(str(err))
+    return None
+
+
+def _refuse_unsafe(path: Path, what: str = "output") -> int | None:
+    """The working folder, root, home, a link: refused whatever the output's format."""
+    from .storeguard import UnsafeOutput, refuse_unsafe_target
+    try:
+        refuse_unsafe_target(path, what)
+    except UnsafeOutput as err:
+        return _fail(str(err))
+    return None
+
+
+def _idle_t1dmc_zarr(path: Path) -> bool:
+    """A zarr store the engine wrote that no run is writing now (owned, for write_output)."""
+    from .storeguard import StoreBusy, is_t1dmc_zarr, writer_of
+    writer = writer_of(path)
+    if writer:
+        raise StoreBusy(f"output {str(path)!r} is being written by a run ({writer}); choose "
+                        "another output")
+    return is_t1dmc_zarr(path)
+
+
+def _to_zarr_new(ds, path: Path, consolidated: bool) -> None:
+    """Write `ds` as a new zarr store at `path` (never replacing: mode w-), tagged as the
+    engine's own."""
+    import warnings
+    from .storeguard import tag_dataset
+    ds = ds.copy()
+    ds.attrs = dict(ds.attrs)
+    for name in list(ds.variables):   # variable-length strings, as in a results store
+        if ds[name].dtype.kind == "U":
+            ds[name] = ds[name].astype(object)
+    tag_dataset(ds)
+    with warnings.catch_warnings():   # zarr: consolidated metadata is not in the v3 spec yet
+        warnings.simplefilter("ignore", category=UserWarning)
+        ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=consolidated)
+
+
+REPLAY_FORMATS = (".csv", ".zarr")
+
+
 def cmd_replay(args) -> int:
     from .reference_replay import replay
+    from .storeguard import CSV_HEADER, is_t1dmc_csv
     out = Path(args.output)
-    if out.exists() and not args.overwrite:
-        return _fail(f"output {str(out)!r} exists; pass --overwrite to replace it")
+    kind = out.suffix.lower()
+    failed = _refuse_unsafe(out)
+    if failed is not None:
+        return failed
+    if kind not in REPLAY_FORMATS:
+        return _fail(f"output {args.output!r}: name a .csv or a .zarr output (the extension "
+                     "chooses the format)")
+    owned = is_t1dmc_csv if kind == ".csv" else _idle_t1dmc_zarr
+    what = "output"
+    failed = _check_small_output(out, args.overwrite, owned, what)
+    if failed is not None:
+        return failed
     try:
         carbs, insulin = _read_inputs_csv(args.inputs)
         ds = replay(args.patient, carbs, insulin)
     except (ValueError, KeyError) as err:
         return _fail(str(err).strip('"'))
-    if out.suffix == ".zarr":
-        ds.to_zarr(out, mode="w", zarr_format=3, consolidated=True)
-    else:
-        ds.to_dataframe().to_csv(out)
+
+    def write_csv(tmp: Path) -> None:
+        with open(tmp, "x", encoding="utf-8", newline="") as f:
+            f.write(f"{CSV_HEADER} {_version()} replay of {args.patient}\n")
+            ds.to_dataframe().to_csv(f)
+
+    def write_zarr(tmp: Path) -> None:
+        _to_zarr_new(ds, tmp, consolidated=True)
+
+    failed = _write_small_output(out, args.overwrite, owned,
+                                 write_csv if kind == ".csv" else write_zarr, what)
+    if failed is not None:
+        return failed
     print(f"replayed {args.patient} for {ds.sizes['minute'] - 1} minutes: bg "
           f"{float(ds.bg.min()):.1f}-{float(ds.bg.max()):.1f} mg/dL -> {out}")
     return 0
 
 
+def _reading(store: str, read, check: bool = True):
+    """`read()`, a command's reads of the results store `store`, after checking that it is a
+    t1dmc store (ValueError naming what is there) with no object of a completed task missing
+    or empty (`check`); damage met while reading (a checksum that fails, a truncated chunk)
+    ends in integrity.StoreDamaged (exit 1 for the commands) naming it, not in a traceback."""
+    import warnings
+    from .compare import require_store
+    from .integrity import check_store_readable, reading_store
+    path = Path(store)
+    with warnings.catch_warnings():
+        # zarr names the store's lock file as "not a component of a Zarr hierarchy"
+        warnings.filterwarnings("ignore", message=".*not recognized as a component")
+        if check:
+            require_store(path)
+            check_store_readable(path)
+        with reading_store(path):
+            return read()
+
+
+COMPARE_FORMATS = (".json", ".zarr")
+
+
 def cmd_compare(args) -> int:
     import json
-    import xarray as xr
-    from .compare import compare, format_table, to_json
+    from .compare import (compare, format_table, incomplete_message, open_store,
+                          refuse_output_in_store, to_json)
+    from .storeguard import UnsafeOutput, is_t1dmc_json
+    out = Path(args.output) if args.output is not None else None
+    if out is not None:
+        kind = out.suffix.lower()
+        failed = _refuse_unsafe(out)
+        if failed is not None:
+            return failed
+        if kind not in COMPARE_FORMATS:
+            return _fail(f"output {args.output!r}: name a .json or a .zarr output (the "
+                         "extension chooses the format)")
+        owned = is_t1dmc_json if kind == ".json" else _idle_t1dmc_zarr
+        try:
+            refuse_output_in_store(out, args.store)
+        except UnsafeOutput as err:
+            return _fail(str(err))
+        failed = _check_small_output(out, args.overwrite, owned, "output")
+        if failed is not None:
+            return failed
+
+    def read():
+        ds = open_store(args.store)
+        incomplete = incomplete_message(args.store, ds)
+        if incomplete and not args.allow_incomplete:
+            raise ValueError(f"{incomplete} or pass --allow-incomplete")
+        return compare(ds, baseline=args.baseline, day=args.day, window=args.window)
+    from .integrity import StoreDamaged
     try:
-        ds = xr.open_zarr(args.store)
-    except Exception as err:  # noqa: BLE001 - unreadable for whatever reason
-        return _fail(f"cannot open {args.store!r} as a results store: {err}")
-    try:
-        cmp = compare(ds, baseline=args.baseline, day=args.day, window=args.window)
+        cmp = _reading(args.store, read)
+    except StoreDamaged as err:
+        return _fail(str(err), EXIT_RUN_FAILED)
     except ValueError as err:
         return _fail(str(err))
-    if args.output:
-        out = Path(args.output)
-        if out.exists() and not args.overwrite:
-            return _fail(f"output {str(out)!r} exists; pass --overwrite to replace it")
-        if out.suffix == ".json":
-            out.write_text(json.dumps(to_json(cmp), indent=2))
+    if out is not None:
+        if kind == ".json":
+            def write(tmp: Path) -> None:
+                with open(tmp, "x", encoding="utf-8") as f:
+                    f.write(json.dumps(to_json(cmp), indent=2) + "\n")
         else:
-            cmp.to_zarr(out, mode="w", zarr_format=3, consolidated=False)
+            def write(tmp: Path) -> None:
+                _to_zarr_new(cmp, tmp, consolidated=True)
+        failed = _write_small_output(out, args.overwrite, owned, write, "output")
+        if failed is not None:
+            return failed
     print(json.dumps(to_json(cmp), indent=2) if args.json else format_table(cmp))
     return 0
 
 
-def cmd_inspect(args) -> int:
-    from .results import inspect_store
+def _store_activity(store: Path) -> list[str]:
+    """Lines on a run writing the store now and on a replacement of it beside it."""
+    import os
+    from .storeguard import classify_store, staged_path, writer_of
+    lines = []
+    writer = writer_of(store)
+    if writer:
+        lines.append(f"being written now: by {writer}; its results are partial until it ends")
+    staged = staged_path(Path(os.path.abspath(store)))
+    if classify_store(staged).kind == "store":
+        replacing = writer_of(staged)
+        if replacing:
+            lines.append(f"a replacement is being built at {str(staged)!r} by {replacing}; "
+                         "this store stays as it is until it is swapped in")
+        else:
+            lines.append(f"an interrupted replacement is at {str(staged)!r}: "
+                         f"`t1dmc run CONFIG -o {store} --resume` finishes it")
+    return lines
+
+
+def cmd_verify(args) -> int:
+    """Exit 0 when the store is whole, 1 when anything is damaged or missing, 2 when it is not
+    a readable t1dmc store."""
+    from .integrity import NotAStore, format_report, report_json, verify_store
+    progress = None
+    if not args.json and sys.stderr.isatty():
+        def progress(done: int, total: int) -> None:
+            if done == total or done % 50 == 0:
+                end = "\n" if done == total else "\r"
+                print(f"verify: {done:,}/{total:,} objects", end=end, file=sys.stderr,
+                      flush=True)
+    from .storeguard import writer_of
     try:
-        print(inspect_store(Path(args.store)))
+        report = verify_store(Path(args.store), progress=progress)
+    except NotAStore as err:
+        return _fail(str(err))
+    print(report_json(report) if args.json else format_report(report))
+    writer = writer_of(Path(args.store))
+    if writer:
+        print(f"t1dmc: note: a run is writing {args.store!r} now ({writer}): what it was "
+              "writing may read as damaged; verify again when it has finished", file=sys.stderr)
+    return 0 if report.ok else EXIT_RUN_FAILED
+
+
+def cmd_inspect(args) -> int:
+    from .integrity import StoreDamaged, check_store_readable
+    from .results import inspect_store
+    store = Path(args.store)
+    try:   # inspect_store names what is not a t1dmc store, and describes a damaged one
+        text = _reading(args.store, lambda: inspect_store(store), check=False)
+    except StoreDamaged as err:
+        return _fail(str(err), EXIT_RUN_FAILED)
     except ValueError as err:
         return _fail(str(err))
+    extra = _store_activity(store)
+    if extra:     # before the config, which can be long
+        head, sep, tail = text.partition("\nconfig:\n")
+        text = "\n".join([head, *extra]) + sep + tail
+    print(text)
+    try:   # what it says is only as good as the store: say when objects are lost
+        _reading(args.store, lambda: check_store_readable(store), check=False)
+    except StoreDamaged as err:
+        return _fail(str(err), EXIT_RUN_FAILED)
+    except ValueError:
+        pass   # (a store inspect_store could read, that integrity cannot check)
     return 0
 
 
@@ -139,15 +343,33 @@ def cmd_config_check(args) -> int:
     print(f"{args.config}: valid; {len(scenarios)} scenario(s) x {cfg.run.n_patients} patients "
           f"x {cfg.run.days} days = {len(scenarios) * cfg.run.n_patients * cfg.run.days:,} "
           f"patient-days in tasks of {cfg.block_size()} patients")
+    import os
+    from . import preflight
+    # the pre-flight estimate, for this machine's threads (a cluster's workers hold their own)
+    workers = 0 if cfg.cluster.kind != "local" else (cfg.execution.workers or os.cpu_count() or 1)
+    estimate = preflight.estimate(cfg, len(scenarios), workers)
+    print(preflight.format_estimate(estimate))
+    try:
+        preflight.check_fits(estimate)
+    except ConfigError as err:
+        return _fail(str(err))
     return 0
 
 
 def cmd_report(args) -> int:
     from . import report
+    from .integrity import StoreDamaged
+    from .storeguard import UnsafeOutput
     try:
-        facts = report.render(args.store, args.output, overwrite=args.overwrite)
-    except (ValueError, FileExistsError) as err:
+        facts = _reading(args.store, lambda: report.render(args.store, args.output,
+                                                           overwrite=args.overwrite))
+    except StoreDamaged as err:
+        return _fail(str(err), EXIT_RUN_FAILED)
+    except (ValueError, FileExistsError, UnsafeOutput) as err:
         return _fail(str(err))
+    except OSError as err:   # unwritable folder, full disk: an old report stays as it was
+        return _fail(f"cannot write {str(err.filename or args.output)!r}: "
+                     f"{err.strerror or err}", EXIT_RUN_FAILED)
     print(f"report: {facts['files']['html']} ({len(facts['files']) - 1} figures) in "
           f"{facts['render_s']:.1f} s")
     return 0
@@ -155,50 +377,138 @@ def cmd_report(args) -> int:
 
 def cmd_validate(args) -> int:
     from . import validate
-    if args.patients < 10:
-        return _fail(f"--patients {args.patients}: at least 10 are needed for an interval")
-    if not 0.5 <= args.years <= 20:
-        return _fail(f"--years {args.years}: between 0.5 and 20")
-    rows = validate.validate(n=args.patients, seed=args.seed, years=args.years)
+    from .config import ConfigError
+    if not validate.MIN_PATIENTS <= args.patients <= validate.MAX_PATIENTS:
+        return _fail(f"--patients {args.patients}: between {validate.MIN_PATIENTS} (for an "
+                     f"interval) and {validate.MAX_PATIENTS:,}")
+    if not validate.MIN_YEARS <= args.years <= validate.MAX_YEARS:
+        return _fail(f"--years {args.years:g}: between {validate.MIN_YEARS:g} and "
+                     f"{validate.MAX_YEARS:g} (the DCCT rows need year 1 and the whole of "
+                     "year 2)")
+    try:
+        rows = validate.validate(n=args.patients, seed=args.seed, years=args.years)
+    except ConfigError as err:     # a setting the checks above did not foresee
+        return _fail(str(err))
     print(validate.to_json(rows) if args.json else validate.table(rows))
     return 0 if all(r.passed for r in rows) else 1
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("t1dmc")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{value} must be a positive number")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2 ** 64:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 2**64 - 1")
+    return value
+
+
+def _whole_number(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="t1dmc", description=(
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback of an unexpected failure")
+    p = argparse.ArgumentParser(prog="t1dmc", parents=[common], description=(
         "Population Monte Carlo engine for type 1 diabetes (UVA/Padova S2008 physiology)."))
+    p.add_argument("--version", action="version", version=f"t1dmc {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("run", help="simulate a population from a TOML config into a zarr store")
+    def command(name, **k):   # every subcommand takes --debug too
+        return sub.add_parser(name, parents=[common], **k)
+
+    r = command("run", help="simulate a population from a TOML config into a zarr store")
     r.add_argument("config", help="TOML config (see configs/quickstart.toml)")
     r.add_argument("-o", "--output", required=True, help="zarr store to create (OUT.zarr)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output")
     r.add_argument("--resume", action="store_true",
                    help="finish an interrupted run: compute only the missing tasks")
-    r.add_argument("--workers", type=int, default=None, help="threads (default: all cores)")
+    r.add_argument("--workers", type=_positive_int, default=None,
+                   help="threads (default: all cores)")
     r.add_argument("--scheduler", default=None,
                    help="address of an existing dask scheduler, e.g. tcp://10.0.0.5:8786")
+    r.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
+                   help="give up on --scheduler or the SLURM cluster after this long (30)")
+    r.add_argument("--repair", action="store_true",
+                   help="with --resume: recompute the tasks whose chunks are damaged or missing "
+                   "(see t1dmc verify)")
+    r.add_argument("--no-lock", action="store_true",
+                   help="do not lock the store (only where the filesystem has no flock; then "
+                   "nothing stops two runs writing one store)")
     r.add_argument("--block-size", type=int, default=None, help="patients per task")
     r.add_argument("--backend", choices=("cpu", "cuda"), default=None,
                    help="cpu (default) or cuda: the population kernel on an NVIDIA GPU")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
-    c = sub.add_parser("compare", help="paired differences of key outcomes between scenarios")
+    c = command("compare", help="paired differences of key outcomes between scenarios")
     c.add_argument("store", help="results store (OUT.zarr)")
     c.add_argument("--baseline", default=None, help="scenario index or name (default 0)")
     c.add_argument("--day", type=int, default=None, help="last day of the window (default last)")
     c.add_argument("--window", type=int, default=14, help="days averaged per patient (14)")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
     c.add_argument("-o", "--output", default=None, help="also save as .json or .zarr")
-    c.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (only one t1dmc wrote)")
+    c.add_argument("--allow-incomplete", action="store_true",
+                   help="compare a store whose run has not finished, on the patients written")
     c.set_defaults(func=cmd_compare)
 
-    i = sub.add_parser("inspect", help="a store's config, dimensions, scenarios and completion")
+    i = command("inspect", help="a store's config, dimensions, scenarios and completion")
     i.add_argument("store", help="results store (OUT.zarr)")
     i.set_defaults(func=cmd_inspect)
 
-    cf = sub.add_parser("config", help="the config schema, or check a config file")
+    vf = command("verify", help=(
+        "read every chunk of a store and check its checksum, and list the chunks missing from "
+        "completed tasks (exit 1 if any is damaged or missing)"))
+    vf.add_argument("store", help="results store (OUT.zarr)")
+    vf.add_argument("--json", action="store_true", help="print JSON instead of a report")
+    vf.set_defaults(func=cmd_verify)
+
+    cf = command("config", help="the config schema, or check a config file")
     cfs = cf.add_subparsers(dest="config_command", required=True)
     cfs.add_parser("schema", help="print the JSON schema of a config").set_defaults(
         func=cmd_config_schema)
@@ -206,33 +516,49 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("config", help="TOML config")
     chk.set_defaults(func=cmd_config_check)
 
-    rpt = sub.add_parser("report", help="an HTML page and PNG figures from a results store")
+    rpt = command("report", help="an HTML page and PNG figures from a results store")
     rpt.add_argument("store", help="results store (OUT.zarr)")
     rpt.add_argument("-o", "--output", required=True, help="folder for report.html and figures")
-    rpt.add_argument("--overwrite", action="store_true", help="replace an existing report")
+    rpt.add_argument("--overwrite", action="store_true",
+                     help="replace an existing report (only one t1dmc wrote)")
     rpt.set_defaults(func=cmd_report)
 
-    v = sub.add_parser("validate", help=(
+    v = command("validate", help=(
         "simulate the calibration targets of MODEL.md section 6 and compare (exit 1 if any "
         "target is missed)"))
-    v.add_argument("--patients", type=int, default=200, help="patients per scenario (200)")
-    v.add_argument("--years", type=float, default=6.0, help="length of the DCCT-like arm (6)")
-    v.add_argument("--seed", type=int, default=20261127, help="random-number seed")
+    v.add_argument("--patients", type=_whole_number, default=200,
+                   help="patients per scenario (200; 10 to 25,000,000)")
+    v.add_argument("--years", type=_number, default=6.0,
+                   help="length of the DCCT-like arm (6; 2 to 20: the table reads year 2)")
+    v.add_argument("--seed", type=_seed, default=20261127,
+                   help="random-number seed (0 to 2**64 - 1)")
     v.add_argument("--json", action="store_true", help="print JSON instead of a table")
     v.set_defaults(func=cmd_validate)
 
-    rp = sub.add_parser("replay", help="drive one reference patient with per-minute inputs")
+    rp = command("replay", help="drive one reference patient with per-minute inputs")
     rp.add_argument("patient", help='reference patient, e.g. "adolescent#001"')
     rp.add_argument("inputs", help="CSV with columns carbs_g_per_min, insulin_u_per_min")
     rp.add_argument("-o", "--output", required=True, help="output .csv or .zarr")
-    rp.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    rp.add_argument("--overwrite", action="store_true",
+                    help="replace an existing output (only one t1dmc wrote)")
     rp.set_defaults(func=cmd_replay)
     return p
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("t1dmc: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as err:  # noqa: BLE001 - one line for the user; --debug for the traceback
+        if getattr(args, "debug", False):
+            raise
+        text = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        print(f"t1dmc: error: {type(err).__name__}{': ' + text if text else ''} (an unexpected "
+              "failure: rerun with --debug for the traceback, and report it)", file=sys.stderr)
+        return EXIT_RUN_FAILED
 
 
 if __name__ == "__main__":

@@ -5,10 +5,18 @@ With common random numbers every patient lives the same life in every scenario, 
 difference is taken patient by patient (paired) and its variance is small. Without them the
 scenarios hold different patients and the difference of means is unpaired.
 Intervals use the normal approximation (mean +- 1.96 SE), apt for the hundreds to millions of
-patients of a population run.
+patients of a population run. Only the patients whose results are written (`completed`) are
+used; `n_patients` says how many each difference rests on.
 """
+import os
+from pathlib import Path
+
 import numpy as np
 import xarray as xr
+
+ENGINE_TAG = "t1dmc"
+# what a results store has that `compare` and `report` read
+STORE_NEEDS = ("scenario_name", "completed")
 
 # outcome, label, units (those present in the store are compared)
 OUTCOMES = (
@@ -39,9 +47,84 @@ def _baseline_index(ds: xr.Dataset, baseline) -> int:
     return i
 
 
+def require_store(path) -> None:
+    """ValueError saying why when `path` holds no t1dmc results store (nothing there, not
+    zarr, or a zarr store another program wrote); reads only the group's attributes."""
+    from .storeguard import read_attrs
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"{str(path)!r} does not exist")
+    if not path.is_dir():
+        raise ValueError(f"{str(path)!r} is not a t1dmc results store: it is a file, not a "
+                         "zarr folder")
+    attrs = read_attrs(path)
+    if attrs is None or attrs.get("engine") != ENGINE_TAG:
+        why = ("no readable zarr.json" if attrs is None else
+               f"its attributes lack engine = {ENGINE_TAG!r}")
+        raise ValueError(f"{str(path)!r} is not a t1dmc results store ({why})")
+    nodes = attrs.get("t1dmc_nodes")          # what the engine created there
+    lacking = [v for v in STORE_NEEDS if nodes is not None and v not in nodes]
+    if lacking:
+        raise ValueError(_lacking_message(path, lacking))
+
+
+def _lacking_message(path, lacking) -> str:
+    return (f"{str(path)!r} is not a t1dmc results store: it lacks {', '.join(lacking)} "
+            "(another output of t1dmc, such as a replay or a comparison, or a store whose "
+            "creation was interrupted)")
+
+
+def open_store(path) -> xr.Dataset:
+    """A t1dmc results store opened for reading (lazily); ValueError saying why when the path
+    holds none."""
+    require_store(path)
+    path = Path(path)
+    try:
+        ds = xr.open_zarr(path)
+    except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
+        raise ValueError(f"cannot open {str(path)!r} as a results store: {err}") from None
+    lacking = [v for v in STORE_NEEDS if v not in ds.variables]
+    if lacking or "scenario" not in ds.dims:
+        raise ValueError(_lacking_message(path, lacking or ["the scenario dimension"]))
+    return ds
+
+
+def refuse_output_in_store(out, store, what: str = "output") -> None:
+    """UnsafeOutput when `out` is the store being read or lies inside it: an output there would
+    replace the results, or add a file of the user's to the store."""
+    from .storeguard import UnsafeOutput
+    out, store = Path(os.path.abspath(out)), Path(os.path.abspath(store))
+    where = out.parent.resolve() / out.name          # the output itself is never followed
+    home = store.resolve()
+    if where == home or where.is_relative_to(home):
+        raise UnsafeOutput(f"{what} {str(out)!r} is {'' if where == home else 'inside '}the "
+                           f"store being read, {str(store)!r}: choose a path outside it")
+
+
+def completion(ds: xr.Dataset) -> tuple[int, int]:
+    """(patient-scenarios written, patient-scenarios in the store)."""
+    done = np.asarray(ds["completed"].values) != 0
+    return int(done.sum()), int(done.size)
+
+
+def incomplete_message(path, ds: xr.Dataset) -> str | None:
+    """None when every patient-scenario of the store is written, else what to do."""
+    from .storeguard import writer_of
+    done, total = completion(ds)
+    if done == total:
+        return None
+    writer = writer_of(Path(path))
+    if writer:
+        return (f"{str(path)!r} is incomplete: {done:,} of {total:,} patient-scenarios written "
+                f"so far; a run is writing it now ({writer}): wait for it to finish")
+    return (f"{str(path)!r} is incomplete: {done:,} of {total:,} patient-scenarios written; "
+            f"finish it with `t1dmc run CONFIG -o {path} --resume`")
+
+
 def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int = 14) -> xr.Dataset:
     """Differences (scenario - baseline) of each outcome's per-patient mean over the `window`
-    days ending at `day` (default: the last day)."""
+    days ending at `day` (default: the last day). Patients not marked `completed` are left
+    out (their values are not results yet)."""
     n_days = ds.sizes["day"]
     day = n_days - 1 if day is None else day
     if not 0 <= day < n_days:
@@ -56,8 +139,11 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
     stats = {k: np.full((S, len(outcomes)), np.nan) for k in
              ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")}
     n_used = np.zeros((S, len(outcomes)), dtype=np.int64)
+    written = (np.asarray(ds["completed"].values) != 0) if "completed" in ds else None
     for j, (var, _, _) in enumerate(outcomes):
         per_patient = ds[var].isel(day=days).mean("day").values.astype(np.float64)  # (S, N)
+        if written is not None:
+            per_patient[~written] = np.nan
         base = per_patient[b]
         for s in range(S):
             cur = per_patient[s]
@@ -91,16 +177,42 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
     out["difference"].attrs["long_name"] = "scenario minus baseline"
     out.attrs.update(baseline=int(b), baseline_name=coords["scenario_name"][1][b],
                      first_day=int(days.start), last_day=int(day),
-                     method="paired" if paired else "unpaired", interval="95%, normal")
+                     method="paired" if paired else "unpaired", interval="95%, normal",
+                     patients_in_store=int(ds.sizes["patient"]))
+    if written is not None:
+        out.attrs["patient_scenarios_written"] = int(written.sum())
+        out.attrs["patient_scenarios_in_store"] = int(written.size)
     return out
+
+
+def n_line(cmp: xr.Dataset) -> str:
+    """How many patients the differences rest on."""
+    others = [s for s in range(cmp.sizes["scenario"]) if s != cmp.attrs["baseline"]]
+    n = cmp["n_patients"].values[others] if others else cmp["n_patients"].values
+    lo, hi = (int(n.min()), int(n.max())) if n.size else (0, 0)
+    count = f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+    pairing = ("paired: the same patients in both scenarios" if cmp.attrs["method"] == "paired"
+               else "unpaired: each scenario its own patients")
+    line = f"n = {count} patients per scenario ({pairing}"
+    store_n = cmp.attrs.get("patients_in_store")
+    if store_n is not None and hi < store_n:
+        line += f"; of {store_n:,} in the store, those unfinished or stopped are left out"
+    line += ")"
+    written = cmp.attrs.get("patient_scenarios_written")
+    total = cmp.attrs.get("patient_scenarios_in_store")
+    if written is not None and written < total:
+        line += (f"\nINCOMPLETE STORE: {written:,} of {total:,} patient-scenarios written; "
+                 "these results use only those")
+    return line
 
 
 def format_table(cmp: xr.Dataset) -> str:
     labels = {o[0]: o[1] for o in OUTCOMES}
     lines = [f"differences from scenario {cmp.attrs['baseline']} ({cmp.attrs['baseline_name']}),"
              f" days {cmp.attrs['first_day']}-{cmp.attrs['last_day']}, "
-             f"{cmp.attrs['method']}, 95% interval"]
-    header = f"  {'outcome':<24}{'baseline':>10}{'scenario':>10}{'difference':>12}{'95% interval':>24}"
+             f"{cmp.attrs['method']}, 95% interval", n_line(cmp)]
+    header = (f"  {'outcome':<24}{'baseline':>10}{'scenario':>10}{'difference':>12}"
+              f"{'95% interval':>24}{'n':>9}")
     for s in range(cmp.sizes["scenario"]):
         if s == cmp.attrs["baseline"]:
             continue
@@ -112,7 +224,8 @@ def format_table(cmp: xr.Dataset) -> str:
             ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
             lines.append(f"  {labels[o] + ' (' + str(cmp['outcome_units'].values[j]) + ')':<24}"
                          f"{r['baseline_mean']:>10.3f}{r['scenario_mean']:>10.3f}"
-                         f"{r['difference']:>+12.3f}{ci:>24}")
+                         f"{r['difference']:>+12.3f}{ci:>24}"
+                         f"{int(cmp['n_patients'].values[s, j]):>9,}")
     return "\n".join(lines)
 
 
@@ -126,4 +239,5 @@ def to_json(cmp: xr.Dataset) -> dict:
                             ("baseline_mean", "scenario_mean", "difference", "ci_low",
                              "ci_high")},
                          "n_patients": int(cmp["n_patients"].values[s, j])})
-    return {**{k: v for k, v in cmp.attrs.items()}, "rows": rows}
+    return {"engine": ENGINE_TAG, **{k: v for k, v in cmp.attrs.items()
+                                     if k not in ("engine", "t1dmc_nodes")}, "rows": rows}

@@ -7,9 +7,14 @@ stacked shares over time; the scenario comparison as a forest plot of paired dif
 95% intervals; an ambulatory glucose profile of the traced patients; final-day distributions
 of eGDR and dose per kg. Reductions are done by xarray (dask) one variable at a time, so a
 store of any size is read once per variable.
+
+The report is built in a temporary folder beside DIR and moved into place when whole
+(storeguard.write_output): an existing DIR is replaced only with --overwrite and only when it
+is a report the engine wrote (`is_t1dmc_report`) or an empty folder.
 """
 import base64
 import html
+import os
 import time
 from pathlib import Path
 
@@ -25,6 +30,9 @@ TRAJECTORIES = (("si_peripheral", "peripheral sensitivity s_p", "1 = lean health
                 ("tir", "time in range 70-180", "%"))
 MAX_PANELS = 4
 FIGURES = ("trajectories", "attribution", "forest", "agp", "final_day")
+REPORT_PAGE = "report.html"
+REPORT_FILES = frozenset({REPORT_PAGE, *(f"{name}.png" for name in FIGURES)})
+GENERATOR = '<meta name="generator" content="t1dmc'
 STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:auto} img{max-width:100%} "
          "table{border-collapse:collapse;font-size:12px} td,th{border:1px solid #ccc;"
          "padding:2px 6px}")
@@ -191,26 +199,70 @@ def _share_table(ds, shares) -> str:
     return "\n".join(rows) + "</table>"
 
 
+def is_t1dmc_report(path) -> bool:
+    """A folder `render` wrote: report.html with the engine's generator tag, and nothing but
+    it and the figures (no links)."""
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return False
+    try:
+        names = set(os.listdir(path))
+        if REPORT_PAGE not in names or not names <= REPORT_FILES:
+            return False
+        if any((path / n).is_symlink() or not (path / n).is_file() for n in names):
+            return False
+        with open(path / REPORT_PAGE, "rb") as f:
+            head = f.read(4096)
+    except OSError:
+        return False
+    return GENERATOR.encode() in head
+
+
+def _empty_folder(path: Path) -> bool:
+    try:
+        return not path.is_symlink() and path.is_dir() and not os.listdir(path)
+    except OSError:
+        return False
+
+
 def render(store, out_dir, overwrite: bool = False) -> dict:
-    """Write report.html and the PNG figures into `out_dir`; returns what was written and the
-    render time."""
-    from .results import open_results
-    from .sweep import summary_table
+    """Write report.html and the PNG figures into the folder `out_dir`; returns what was
+    written and the render time. An existing `out_dir` is replaced only with `overwrite` and
+    when it holds a report of the engine's (or nothing); a failed render leaves it as it was."""
+    from .storeguard import check_output, refuse_unsafe_target, write_output
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
-        raise FileExistsError(f"output {str(out_dir)!r} exists and is not empty; pass "
-                              "--overwrite to replace its report")
-    try:
-        ds = open_results(store)
-    except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
-        raise ValueError(f"{str(store)!r} is not a readable results store: {err}") from None
+    refuse_unsafe_target(out_dir, "report folder")      # '.', '', /, home, a link: never
+    cmp_mod.refuse_output_in_store(out_dir, store, "report folder")
+
+    def owned(p: Path) -> bool:
+        return is_t1dmc_report(p) or _empty_folder(p)
+
+    replace = overwrite or _empty_folder(out_dir)    # an empty folder loses nothing
+    check_output(out_dir, replace, owned, "report folder")   # before the work
+    ds = cmp_mod.open_store(store)
     if "config_toml" not in ds.attrs:
-        raise ValueError(f"{str(store)!r} is not a t1dmc store (no config_toml attribute)")
-    if "completed" in ds and not bool(ds["completed"].all()):
-        raise ValueError(f"{str(store)!r} is incomplete: finish it with "
-                         "t1dmc run CONFIG -o STORE --resume")
-    out_dir.mkdir(parents=True, exist_ok=True)
+        raise ValueError(f"{str(store)!r} is not a t1dmc results store (no config_toml "
+                         "attribute)")
+    incomplete = cmp_mod.incomplete_message(store, ds)
+    if incomplete:
+        raise ValueError(incomplete + "; a report is made of finished stores only")
+    built = {}
+
+    def build(tmp: Path) -> None:
+        tmp.mkdir()
+        built.update(_build(ds, store, tmp))
+
+    write_output(out_dir, replace, owned, build, "report folder")
+    final = Path(os.path.abspath(out_dir))
+    return {"files": {k: str(final / name) for k, name in built.items()},
+            "render_s": time.perf_counter() - t0}
+
+
+def _build(ds, store, out_dir: Path) -> dict:
+    """Write the figures and the page into `out_dir`; {key: file name}."""
+    from .results import engine_version
+    from .sweep import summary_table
     plt = _plt()
     files = {}
     files["trajectories"] = out_dir / "trajectories.png"
@@ -252,9 +304,9 @@ def render(store, out_dir, overwrite: bool = False) -> dict:
     sections += ["<h2>Final day</h2>", _img(files["final_day"]),
                  "<h2>Config</h2>", f"<pre>{html.escape(ds.attrs['config_toml'])}</pre>"]
     page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
+            f'{GENERATOR} {html.escape(engine_version())}">'      # is_t1dmc_report's mark
             f"<title>{title}</title><style>{STYLE}</style></head><body>"
             + "\n".join(sections) + "</body></html>")
-    files["html"] = out_dir / "report.html"
-    files["html"].write_text(page)
-    return {"files": {k: str(v) for k, v in files.items()},
-            "render_s": time.perf_counter() - t0}
+    files["html"] = out_dir / REPORT_PAGE
+    files["html"].write_text(page, encoding="utf-8")
+    return {k: v.name for k, v in files.items()}

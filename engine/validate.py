@@ -271,8 +271,21 @@ def row_dawn(n, seed):
                 0.80 <= present[0] <= 0.96)]
 
 
+# The DCCT rows read the end of year 1 (day 365) and average the whole of year 2 (days
+# 365-729), so the arm lasts at least two years; shorter arms cannot fill the table.
+MIN_YEARS, MAX_YEARS = 2.0, 20.0
+# an interval needs 10; the dawn row simulates 4 n patients, and a run holds at most 10^8
+MIN_PATIENTS, MAX_PATIENTS = 10, 25_000_000
+
+
 def validate(n: int = 200, seed: int = 20261127, years: float = 6.0) -> list[Row]:
     """The whole table; `n` patients per scenario (the DCCT comparison uses n/2 a side)."""
+    if not MIN_YEARS <= years <= MAX_YEARS:
+        raise ValueError(f"years = {years:g}: between {MIN_YEARS:g} and {MAX_YEARS:g} (the "
+                         "DCCT rows need year 1 and the whole of year 2)")
+    if not MIN_PATIENTS <= n <= MAX_PATIENTS:
+        raise ValueError(f"n = {n}: between {MIN_PATIENTS} (for an interval) and "
+                         f"{MAX_PATIENTS:,}")
     rows = []
     rows += row_dose_and_bmi(n, seed)
     rows += row_dcct(max(n // 2, 10), seed, years)

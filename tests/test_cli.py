@@ -53,7 +53,7 @@ def test_replay_command_writes_csv(tmp_path, s1_traces):
                   "insulin_u_per_min": s1_traces["insulin_u_per_min"][k]}).to_csv(inputs, index=False)
     out = tmp_path / "out.csv"
     assert main(["replay", "adult#001", str(inputs), "-o", str(out)]) == 0
-    df = pd.read_csv(out)
+    df = pd.read_csv(out, comment="#")   # the first line: "# t1dmc VERSION replay of ..."
     assert len(df) == 1441
     assert np.abs(df["bg"].to_numpy() - s1_traces["bg"][k]).max() < 0.5
     assert main(["replay", "adult#001", str(inputs), "-o", str(out)]) == 2
