@@ -2,16 +2,20 @@
 
     python benchmarks/compare_revisions.py f879621 HEAD~2 HEAD [--n 1000] [--days 20]
                                            [--repeats 5] [--core] [--outputs]
+                                           [--end-to-end WORKERS]
 
 Each revision is exported (git archive) to a temporary folder and timed in its own process,
 importing that revision's engine; the revisions take turns repeat by repeat, so a slow spell of
 a shared machine hits them alike, and the best repeat counts. Every revision runs the same
 population through the same public API (sweep.kernel_inputs / cohort_of / simulate).
 Prints a markdown table and writes benchmarks/results/revisions-<UTC time>.json.
+--end-to-end W times whole runs (sweep.run into a zarr store: tasks, kernel, writes) on W
+threads instead of the kernel alone.
 --outputs also runs every config of this checkout's configs/ (24 patients x 12 days, three of
-them traced) plus the core model with the RK4 and the midpoint integrator in each revision and
-reports whether each revision's outputs are bit-identical to the first's: the check a change
-that claims "same bits" has to pass.
+them traced), the core model with the RK4 and the midpoint integrator, and a two-scenario run
+through the store (every variable as it reads back) in each revision, and reports whether each
+revision's outputs are bit-identical to the first's: the check a change that claims "same
+bits" has to pass.
 Benchmarks are not tests: nothing here asserts a time.
 """
 import argparse
@@ -85,8 +89,35 @@ for name, cfg in cases.items():
         res = sweep.simulate(ki, sweep.cohort_of(ki, np.arange(24)), trace, 3)
         for label, a in zip(("daily", "log_phi", "status", "traces"), res):
             arrays[f"{name}/{k}/{label}"] = a
+# a whole run through the store (sweep.run): every variable as it reads back
+import tempfile
+import xarray as xr
+with tempfile.TemporaryDirectory() as tmp:
+    cfg = parse_config({"run": {"name": "store", "n_patients": 24, "days": 12},
+                        "cohort": {"groups": {"adult": 1.0, "child": 1.0}},
+                        "sweep": {"grid": {"therapy.target_mg_dl": [110, 140]}},
+                        "output": {"traced": [0, 13]}, "execution": {"block_size": 7}})
+    sweep.run(cfg, tmp + "/s.zarr", quiet=True)
+    with xr.open_zarr(tmp + "/s.zarr") as ds:
+        for name in ds.variables:
+            v = ds[name].values
+            arrays[f"store/{name}"] = v.astype(str) if v.dtype.kind in "OUT" else v
 np.savez(out, **arrays)
 print(json.dumps(skipped))
+"""
+
+# runs inside the revision's folder; prints patient-days per second of one whole run into a
+# zarr store (sweep.run: tasks, kernel and writes), on `workers` threads
+END_TO_END = """
+import sys, tempfile
+from engine import sweep
+from engine.config import parse_config
+n, days, workers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+cfg = parse_config({"run": {"name": "e2e", "n_patients": n, "days": days},
+                    "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}}})
+with tempfile.TemporaryDirectory() as tmp:
+    facts = sweep.run(cfg, tmp + "/e2e.zarr", quiet=True, workers=workers)
+print(facts["patient_days"] / facts["wall_s"])
 """
 
 
@@ -108,11 +139,14 @@ def revision_env(folder: Path) -> dict:
     return env
 
 
-def probe(folder: Path, n: int, days: int, core: bool) -> float:
-    out = subprocess.run([sys.executable, "-c", PROBE, str(n), str(days),
-                          "core" if core else "full", json.dumps(CORE)],
-                         cwd=folder, env=revision_env(folder), check=True, capture_output=True,
-                         text=True)
+def probe(folder: Path, n: int, days: int, core: bool, workers: int = 0) -> float:
+    """Patient-days per second: the kernel alone, or (workers > 0) a whole run to a store."""
+    if workers:
+        argv = [END_TO_END, str(n), str(days), str(workers)]
+    else:
+        argv = [PROBE, str(n), str(days), "core" if core else "full", json.dumps(CORE)]
+    out = subprocess.run([sys.executable, "-c", *argv], cwd=folder, env=revision_env(folder),
+                         check=True, capture_output=True, text=True)
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -175,6 +209,9 @@ def main(argv=None):
     ap.add_argument("--core", action="store_true", help="the core model instead of the full")
     ap.add_argument("--outputs", action="store_true",
                     help="also check that every revision's outputs equal the first's, bit for bit")
+    ap.add_argument("--end-to-end", type=int, default=0, metavar="WORKERS",
+                    help="time whole runs into a zarr store on this many threads instead of "
+                    "the kernel alone")
     args = ap.parse_args(argv)
     identical = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -186,15 +223,16 @@ def main(argv=None):
         times = {sha: [] for sha, _ in revs}
         for _ in range(args.repeats):
             for sha, folder in revs:
-                times[sha].append(probe(folder, args.n, args.days, args.core))
+                times[sha].append(probe(folder, args.n, args.days, args.core, args.end_to_end))
     best = {sha: max(v) for sha, v in times.items()}
     median = {sha: float(np.median(v)) for sha, v in times.items()}
     first = best[revs[0][0]]
     subjects = {sha: subprocess.run(["git", "log", "-1", "--format=%s", sha], cwd=ROOT,
                                     capture_output=True, text=True).stdout.strip()
                 for sha in best}
-    md = [f"kernel, {'core' if args.core else 'full'} model, {args.n:,} patients x "
-          f"{args.days} days, 1 thread, best of {args.repeats}", "",
+    what = (f"end to end into a zarr store, {args.end_to_end} threads" if args.end_to_end
+            else f"kernel, {'core' if args.core else 'full'} model, 1 thread")
+    md = [f"{what}, {args.n:,} patients x {args.days} days, best of {args.repeats}", "",
           "| revision | change | best pd/s | x first | median pd/s | x first |"
           + (" outputs = first's |" if identical else ""),
           "|---|---|---|---|---|---|" + ("---|" if identical else "")]
@@ -209,6 +247,7 @@ def main(argv=None):
     stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"revisions-{stamp}.json"
     out.write_text(json.dumps({"benchmark": "revisions", "n": args.n, "days": args.days,
+                               "end_to_end_workers": args.end_to_end,
                                "model": "core" if args.core else "full",
                                "repeats": times, "best": best, "median": median,
                                "outputs_identical_to_first": identical or None,
