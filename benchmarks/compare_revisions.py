@@ -101,7 +101,8 @@ with tempfile.TemporaryDirectory() as tmp:
     with xr.open_zarr(tmp + "/s.zarr") as ds:
         for name in ds.variables:
             v = ds[name].values
-            arrays[f"store/{name}"] = v.astype(str) if v.dtype.kind in "OUT" else v
+            strings = v.dtype.kind in "OUT" or str(v.dtype).startswith("StringDType")
+            arrays[f"store/{name}"] = v.astype(object).astype("U") if strings else v
 np.savez(out, **arrays)
 print(json.dumps(skipped))
 """
