@@ -230,7 +230,7 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
     beside the old one and swapped in at the end; the run holds the store's lock throughout.
     `repair` (with `resume`) recomputes the tasks whose chunks fail their checksums."""
     from . import preflight
-    from .integrity import prepare_repair, reading_store
+    from .integrity import check_store_readable, prepare_repair, reading_store
     from .storeguard import StoreClaim
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     out = Path(os.path.abspath(out))
@@ -269,6 +269,10 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
                     damaged = prepare_repair(store, layout)
                     say(f"repair: {int(damaged.sum())} task(s) with damaged or missing chunks "
                         "will be recomputed")
+                else:
+                    # missing chunks cost a listing to find; damage inside chunks costs reading
+                    # them all, which is `t1dmc verify` (and --repair)
+                    check_store_readable(store)
                 done = results.completed_blocks(store, layout)
             else:
                 preflight.check_disk(estimate, out)

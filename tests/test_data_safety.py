@@ -305,6 +305,31 @@ def test_ctrl_c_exits_130_with_the_resume_hint_and_resumes_bit_for_bit(tmp_path,
     assert_same_arrays(store_arrays(out), clean["long"])
 
 
+# ------------------------------------------------------ 3, 9. damage found on --resume
+
+def test_resume_names_missing_chunks_and_damaged_metadata(tmp_path, capsys, clean):
+    import shutil
+    cfg = write_config(tmp_path)
+    out = tmp_path / "s.zarr"
+    assert main(["run", str(cfg), "-o", str(out), "-q"]) == 0
+    shard = next((out / "tir" / "c").rglob("*"))
+    while shard.is_dir():
+        shard = next(shard.iterdir())
+    kept = shard.read_bytes()
+    shard.unlink()
+    assert main(["run", str(cfg), "-o", str(out), "--resume", "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "tir" in err and "--resume --repair" in err and "Traceback" not in err
+    assert main(["run", str(cfg), "-o", str(out), "--resume", "--repair", "-q"]) == 0
+    assert_same_arrays(store_arrays(out), clean["small"])
+    assert shard.read_bytes() == kept
+    shutil.copy(out / "tir" / "zarr.json", tmp_path / "tir.json")
+    (out / "tir" / "zarr.json").write_text("{ not json")
+    assert main(["run", str(cfg), "-o", str(out), "--resume", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "lacks tir (missing or damaged metadata)" in err and "Traceback" not in err
+
+
 # ---------------------------------------------------- 5. setup memory does not grow with N
 
 def test_setting_up_a_million_patient_store_takes_constant_memory(tmp_path):
