@@ -116,6 +116,21 @@ def _refuse_unsafe(path: Path, what: str = "output") -> int | None:
     return None
 
 
+def _output_owner(out: Path, owners: dict) -> "tuple[object, int | None]":
+    """(owned, None) when `out` is a safe path whose extension names one of `owners`
+    (extension -> the check that an existing output is the engine's own), else (None, the
+    exit status after the message)."""
+    failed = _refuse_unsafe(out)
+    if failed is not None:
+        return None, failed
+    owned = owners.get(out.suffix.lower())
+    if owned is None:
+        names = " or a ".join(owners)
+        return None, _fail(f"output {str(out)!r}: name a {names} output (the extension "
+                           "chooses the format)")
+    return owned, None
+
+
 def _idle_t1dmc_zarr(path: Path) -> bool:
     """A zarr store the engine wrote that no run is writing now (owned, for write_output)."""
     from .storeguard import StoreBusy, is_t1dmc_zarr, writer_of
@@ -142,21 +157,14 @@ def _to_zarr_new(ds, path: Path, consolidated: bool) -> None:
         ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=consolidated)
 
 
-REPLAY_FORMATS = (".csv", ".zarr")
-
-
 def cmd_replay(args) -> int:
     from .reference_replay import replay
     from .storeguard import CSV_HEADER, is_t1dmc_csv
     out = Path(args.output)
     kind = out.suffix.lower()
-    failed = _refuse_unsafe(out)
+    owned, failed = _output_owner(out, {".csv": is_t1dmc_csv, ".zarr": _idle_t1dmc_zarr})
     if failed is not None:
         return failed
-    if kind not in REPLAY_FORMATS:
-        return _fail(f"output {args.output!r}: name a .csv or a .zarr output (the extension "
-                     "chooses the format)")
-    owned = is_t1dmc_csv if kind == ".csv" else _idle_t1dmc_zarr
     what = "output"
     failed = _check_small_output(out, args.overwrite, owned, what)
     if failed is not None:
@@ -203,9 +211,6 @@ def _reading(store: str, read, check: bool = True):
             return read()
 
 
-COMPARE_FORMATS = (".json", ".zarr")
-
-
 def cmd_compare(args) -> int:
     import json
     from .compare import (compare, format_table, incomplete_message, open_store,
@@ -214,13 +219,9 @@ def cmd_compare(args) -> int:
     out = Path(args.output) if args.output is not None else None
     if out is not None:
         kind = out.suffix.lower()
-        failed = _refuse_unsafe(out)
+        owned, failed = _output_owner(out, {".json": is_t1dmc_json, ".zarr": _idle_t1dmc_zarr})
         if failed is not None:
             return failed
-        if kind not in COMPARE_FORMATS:
-            return _fail(f"output {args.output!r}: name a .json or a .zarr output (the "
-                         "extension chooses the format)")
-        owned = is_t1dmc_json if kind == ".json" else _idle_t1dmc_zarr
         try:
             refuse_output_in_store(out, args.store)
         except UnsafeOutput as err:
@@ -401,36 +402,6 @@ def _version() -> str:
         return "0+unknown"
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} must be a positive number")
-    return value
-
-
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2 ** 64:
-        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 2**64 - 1")
-    return value
-
-
 def _whole_number(text: str) -> int:
     try:
         return int(text)
@@ -445,6 +416,29 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if value != value or value in (float("inf"), float("-inf")):
         raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def _at_least(low, parse=_whole_number, high=None):
+    """An argparse type: `parse`, then refuse values outside [low, high)."""
+    def checked(text: str):
+        value = parse(text)
+        if high is None and value < low:
+            raise argparse.ArgumentTypeError(f"{value} is not at least {low}")
+        if high is not None and not low <= value < high:
+            raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high - 1}")
+        return value
+    return checked
+
+
+_positive_int = _at_least(1)
+_seed = _at_least(0, high=2 ** 64)
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be a positive number")
     return value
 
 
