@@ -2,7 +2,8 @@
 machine: small runs through `engine.sweep.run` (default config otherwise, into a temporary
 folder), measured, and set beside what `preflight.estimate` predicts for them.
 
-    python benchmarks/preflight_calibration.py [--cases 2000x30 200x365 4000x30:2000] [--repeats 2]
+    python benchmarks/preflight_calibration.py [--cases 2000x30 200x365 450x365:225 4000x30:2000]
+        [--repeats 2] [--setup-patients 10000 1000000]
 
 Measured per case:
 - the store: bytes on disk (allocated blocks, files and folders, as `du`), apparent bytes,
@@ -209,6 +210,37 @@ def fit_task_memory(cases: list) -> dict:
             "tasks": len(tasks)}
 
 
+class _Stop(Exception):
+    pass
+
+
+def setup_probe(n: int, days: int = 1) -> dict:
+    """A run's setup alone: tracemalloc from the call of sweep.run to the start of its first
+    task, where the run is stopped."""
+    seen = {}
+    original = sweep.run_task
+
+    def first_task(*args, **kwargs):
+        seen["current"], seen["peak"] = tracemalloc.get_traced_memory()
+        raise _Stop
+
+    sweep.run_task = first_task
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            gc.collect()
+            tracemalloc.start()
+            try:
+                sweep.run(config(n, days), Path(tmp) / "s.zarr", workers=1, quiet=True)
+            except _Stop:
+                pass
+            finally:
+                tracemalloc.stop()
+    finally:
+        sweep.run_task = original
+    return {"n": n, "days": days, "peak_bytes": seen.get("peak"),
+            "current_bytes": seen.get("current")}
+
+
 def per_task_setup_bytes(k: int = 20_000) -> float:
     """The dask graph and the threaded scheduler's state per task, as sweep._run_threads
     builds them (same key names, shared arguments), for no-op tasks."""
@@ -247,9 +279,12 @@ def per_scenario_setup_bytes(k: int = 400) -> float:
 
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--cases", nargs="+", default=["2000x30", "200x365", "4000x30:2000"],
+    ap.add_argument("--cases", nargs="+", default=["2000x30", "200x365", "450x365:225",
+                                                   "4000x30:2000"],
                     help="PATIENTSxDAYS or PATIENTSxDAYS:BLOCK_SIZE (default: automatic)")
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--setup-patients", type=int, nargs="+", default=[10_000, 1_000_000],
+                    help="runs whose setup alone is measured (stopped at the first task)")
     a = ap.parse_args(argv)
     sweep.warm_jit()
     gc.collect()
@@ -305,6 +340,11 @@ def main(argv=None) -> dict:
             },
         })
     fit = fit_task_memory(cases)
+    probes = [setup_probe(n) for n in a.setup_patients]
+    setup = {"probes": probes}
+    if len(probes) >= 2 and all(p["peak_bytes"] for p in probes):
+        lo, hi = probes[0], probes[-1]
+        setup["bytes_per_patient"] = (hi["peak_bytes"] - lo["peak_bytes"]) / (hi["n"] - lo["n"])
     per_task = per_task_setup_bytes()
     per_scenario = per_scenario_setup_bytes()
     report = {
@@ -315,7 +355,8 @@ def main(argv=None) -> dict:
                     "load_average": os.getloadavg(),
                     "memory_total": psutil.virtual_memory().total},
         "runtime_rss_bytes": runtime_rss,
-        "task_memory_fit": fit, "setup_bytes_per_task": per_task, "setup_bytes_per_scenario": per_scenario,
+        "task_memory_fit": fit, "setup": setup, "setup_bytes_per_task": per_task,
+        "setup_bytes_per_scenario": per_scenario,
         "cases": cases, "failed_cases": failed,
     }
     print(table(report))
@@ -380,6 +421,16 @@ def table(report: dict) -> str:
                      f"{preflight.size(fit['constant_bytes'])} (preflight: "
                      f"{preflight.WRITE_BYTES_PER_PATIENT_DAY} B/patient-day + "
                      f"{preflight.size(preflight.TASK_BYTES)})")
+    setup = report.get("setup") or {}
+    for p in setup.get("probes", []):
+        if p["peak_bytes"]:
+            lines.append(f"setup of {p['n']:,} patients x {p['days']} day (stopped at the first "
+                         f"task): peak {preflight.size(p['peak_bytes'])}, held "
+                         f"{preflight.size(p['current_bytes'])}")
+    if "bytes_per_patient" in setup:
+        lines.append(f"setup per patient (between those): {setup['bytes_per_patient']:.1f} B "
+                     f"(preflight: {preflight.SETUP_BYTES_PER_PATIENT} + "
+                     f"{preflight.SETUP_BYTES_PER_SCENARIO_PATIENT} per scenario)")
     lines.append(f"setup per task (dask graph and scheduler state): "
                  f"{report['setup_bytes_per_task']:,.0f} B; per scenario (config and kernel "
                  f"settings): {report['setup_bytes_per_scenario']:,.0f} B; runtime (interpreter, "

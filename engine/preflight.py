@@ -7,11 +7,16 @@ would not fit on its filesystem (`check_disk`).
 
 The constants below were measured by `benchmarks/preflight_calibration.py`, each named with
 the JSON it came from (benchmarks/results/); rerun it after a change to the store layout, the
-kernel's outputs or the write path, and update them.
+kernel's outputs or the write path, and update them. With these constants, a second run of it
+(preflight-20261202T002747Z.json; runs of 60,000-164,250 patient-days, one worker) gave
+estimated / measured: store on disk 1.02-1.10, files 0.99-1.00, one task's memory 1.02-1.05
+(1.39 for tasks of 3,750 patient-days, where the constant dominates), time 0.81-1.12, setup
+1.11 in a fresh process (more elsewhere: what a first run loads is counted every time).
 """
 import math
 import os
 import shutil
+import textwrap
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,33 +28,34 @@ from .model.slow import N_MECH
 from .traits import N_TRAITS, TRAIT_VARIABLES
 
 MINUTES_PER_DAY = 1440
-N_TRACE = 5                                  # bg, cgm, insulin, carbs, si_effective (kernel.N_TRACE)
+N_TRACE = 5                        # bg, cgm, insulin, carbs, si_effective (kernel.N_TRACE)
 N_DAILY = len(DAILY_VARIABLES)
 # per-patient variables of the store: group, source_patient, age, initial_weight_kg, physiology
-# and every trait but age0 (results._patient_variables)
+# and every trait but age0 (results.patient_variables)
 N_PATIENT_ARRAYS = 4 + 1 + (len(TRAIT_VARIABLES) - 1)
-N_PATIENT_STRINGS = 2                        # group, source_patient (variable-length strings)
-N_COORDINATE_ARRAYS = 10                     # scenario ... parameter_units, plus swept fields
-STRING_BYTES = 16                            # a short vlen-utf8 string: length + ~10 characters
+N_PATIENT_STRINGS = 2              # group, source_patient (variable-length strings)
+N_COORDINATE_ARRAYS = 10           # scenario ... parameter_units, plus swept fields
+STRING_BYTES = 16                  # a short vlen-utf8 string: length + ~10 characters
 
 # ---- the store on disk ---------------------------------------------------------------------
 # Filesystem allocation unit: every file and directory takes whole blocks (ext4, XFS: 4 KiB);
 # a store of many small chunks is much larger on disk than its data.
 FS_BLOCK = 4096
-# Compressed / raw size of each kind of array (zstd level 0, zarr's default), measured on the
-# stores of preflight-20261201T231814Z.json (2,000 x 30 days and 200 x 365 days, default config;
-# the larger of the two ratios, so the estimate errs on the large side). Float32 noise barely
-# compresses; ir_share (shares of a few mechanisms) a little better; traces hardly at all.
-RATIO_DAILY = 0.80
-RATIO_IR_SHARE = 0.90
-RATIO_TRACES = 0.95
-RATIO_PATIENT = 0.85
-RATIO_COORDINATES = 0.25                      # arange-like integers compress well
-# A near-constant chunk (status, all zeros but failures; completed, all ones) compresses to a
-# few dozen bytes; per file.
+# Compressed / raw size of each kind of array (zstd level 0 in sharded zarr v3 with CRC-32C),
+# measured on the stores of four runs, 2,000 x 30 days to 450 x 365 days, default config
+# (preflight-20261202T001553Z.json); each a little above the largest ratio measured, so the
+# estimate errs on the large side. Float32 noise barely compresses; ir_share a little; traces
+# (insulin and carbohydrate mostly zero) and integer coordinates well.
+RATIO_DAILY = 0.64                  # measured 0.614-0.633
+RATIO_IR_SHARE = 0.91               # measured 0.895-0.903
+RATIO_TRACES = 0.53                 # measured 0.527-0.528
+RATIO_PATIENT = 0.86                # measured 0.780-0.852
+RATIO_COORDINATES = 0.19            # measured 0.137-0.188
+# A near-constant chunk (status, zero but where a patient stopped; completed, all ones)
+# compresses to a few dozen bytes per file (measured 21-218).
 TINY_CHUNK = 64
-METADATA_BYTES = 1_200                       # one array's zarr.json (measured: 0.8-1.3 kB)
-GROUP_METADATA_BYTES = 8_000                 # the group's zarr.json (config_toml, attributes)
+METADATA_BYTES = 1_200              # one array's zarr.json (0.8-1.3 kB)
+GROUP_METADATA_BYTES = 8_000        # the group's zarr.json (config_toml, attributes)
 
 # ---- memory --------------------------------------------------------------------------------
 # One task (engine.sweep.run_task): the kernel's outputs per patient-day
@@ -63,39 +69,48 @@ COHORT_BYTES_PER_PATIENT = (N_PARAMS + N_STATES + N_TRAITS) * 8 + 5 * 8 + 40
 PATIENT_WRITE_BYTES_PER_PATIENT = 200
 # ... the write temporaries per patient-day: results.ir_share's |total|, mask, log_phi / total
 # and the np.where result (8 + 1 + 8 x 8 + 8 x 8 = 137 bytes) are the largest moment; the
-# float32 copies and zarr's encode buffers come after, smaller. Fitted to the peaks of tasks
-# measured with tracemalloc (preflight-20261201T231814Z.json), ...
+# float32 copies and zarr's encode buffers come after, smaller. The peaks of 27 tasks measured
+# with tracemalloc, less the terms above, fit 137 bytes per patient-day + 74 kB
+# (preflight-20261202T001553Z.json), ...
 WRITE_BYTES_PER_PATIENT_DAY = 8 + 1 + 16 * N_MECH
 # ... and a constant: the kernel's scratch (kernel.simulate_block, per group of 16 lanes: the
-# time-of-day and dawn tables, 2 x 16 x 1440 float64; numba's own allocations, which
-# tracemalloc does not see), zarr's and zstd's buffers and contexts, opened metadata.
+# time-of-day and dawn tables, 2 x 16 x 1440 float64, numba's own allocations, which
+# tracemalloc does not see), and 1 MiB for the fitted 74 kB, zstd's contexts and the C
+# allocator's slack.
 TASK_BYTES = 2 * 16 * MINUTES_PER_DAY * 8 + (1 << 20)
-# The orchestrating process before the first task: per patient the patient coordinate (int64)
-# with its pandas index and its encoded copy when written; per (scenario, patient) a
-# `completed` flag (read whole on resume); per task its dask key, arguments and the threaded
-# scheduler's state (measured with no-op tasks); per scenario its validated config and kernel
-# settings (measured on an expanded grid); a constant for what a run loads on first use
-# (reference patients, zarr's and xarray's lazily imported modules). preflight-20261201T231814Z.json.
-SETUP_BYTES_PER_PATIENT = 4 * 8
+# The orchestrating process before the first task (preflight-20261202T001553Z.json,
+# tracemalloc from sweep.run to the first task): per patient 20.8 bytes (10^4 against 10^6
+# patients: the patient coordinate, int64, its pandas index, its encoded copy when written);
+# per (scenario, patient) the `completed` flag, read whole on resume; per task 5,185 bytes
+# (its dask key, arguments and the threaded scheduler's state, measured with 20,000 no-op
+# tasks); per scenario 22,094 bytes (its validated config and kernel settings, measured on a
+# 400-scenario grid); 12.8 MiB loaded on a process's first run (reference patients, zarr's
+# and xarray's lazily imported modules).
+SETUP_BYTES_PER_PATIENT = 21
 SETUP_BYTES_PER_SCENARIO_PATIENT = 1
-SETUP_BYTES_PER_TASK = 6_000
-SETUP_BYTES_PER_SCENARIO = 25_000
-SETUP_BYTES = 16 << 20
-# The interpreter with numpy, numba, dask, xarray, zarr and the compiled kernels loaded
-# (resident set after sweep.warm_jit, preflight-20261201T231814Z.json): shown, and counted by
-# check_fits only on request (its callers have most of it loaded already).
+SETUP_BYTES_PER_TASK = 5_200
+SETUP_BYTES_PER_SCENARIO = 22_100
+SETUP_BYTES = 14 << 20
+# The interpreter with numpy, numba, dask, xarray, zarr and the kernels: resident set after
+# sweep.warm_jit, 221 MiB with the kernels from numba's cache
+# (preflight-20261202T001553Z.json), ~426 MiB when it compiled them first (an earlier
+# calibration run): shown, and counted by check_fits only on request (its callers have most of
+# it loaded already).
 RUNTIME_BYTES = 430 << 20
 
 # ---- time ----------------------------------------------------------------------------------
 # End-to-end patient-days per second per worker thread (cohort sampling, kernel and zarr
 # writes; backend cpu, default model, one worker), measured by
-# benchmarks/preflight_calibration.py on the machine named below; plus the run's fixed cost
-# (setup, store creation, finalisation). Another machine runs at another rate: the README's
-# Performance section has 5,372-15,833 patient-days/s per thread for the kernel alone on the
-# machines measured so far. backend cuda: not measured.
-RATE_MACHINE = "a 2-core Intel Xeon VM, preflight-20261201T231814Z.json"
-RATE_PER_THREAD = {"rk4": 5_000.0, "midpoint": 6_500.0}
-RUN_SECONDS = 0.5
+# benchmarks/preflight_calibration.py on the machine named below, in its largest tasks
+# (2 x 60,000 patient-days; smaller tasks measured 5,693-6,875 rk4, 5,999-8,249 midpoint);
+# plus the run's fixed cost (setup, store creation, finalisation: 0.5-0.9 s measured).
+# Another machine runs at another rate: the README's Performance section has 5,372-15,833
+# patient-days/s per thread for the kernel alone on the machines measured so far.
+# backend cuda: not measured.
+RATE_MACHINE = ("an Intel Xeon VM, family 6 model 167, AVX-512, 2.6 GHz: "
+                "benchmarks/results/preflight-20261202T001553Z.json")
+RATE_PER_THREAD = {"rk4": 7_700.0, "midpoint": 9_400.0}
+RUN_SECONDS = 0.6
 
 
 @dataclass(frozen=True)
@@ -230,7 +245,8 @@ def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
         threads = min(workers, tasks) if workers else 1
         seconds = RUN_SECONDS + max(pd / (rate * threads), B * D / rate)
     return Estimate(n_scenarios=S, n_patients=N, n_days=D, patient_days=pd, tasks=tasks,
-                    block_size=B, block_size_setting=cfg.execution.block_size, workers=workers, store_bytes=int(disk),
+                    block_size=B, block_size_setting=cfg.execution.block_size,
+                    workers=workers, store_bytes=int(disk),
                     store_bytes_raw=int(raw), files=int(files), peak_bytes_per_worker=peak,
                     setup_bytes=int(setup), runtime_bytes=RUNTIME_BYTES, seconds=seconds,
                     rate_per_thread=rate, backend=backend, local=local)
@@ -293,11 +309,22 @@ def check_fits(est: Estimate, available: int | None = None, count_runtime: bool 
     need = base + est.workers * est.peak_bytes_per_worker
     if need <= available:
         return
-    room = (available - base) / est.workers          # for one task per worker
-    per_patient = (peak_bytes_per_task(1, est.n_days, 0, MINUTES_PER_DAY)
-                   - peak_bytes_per_task(0, est.n_days, 0, MINUTES_PER_DAY))
-    fixed = est.peak_bytes_per_worker - est.block_size * per_patient   # traces, scratch
-    block = int((room - fixed) / per_patient) if room > fixed else 0
+    # a smaller block that fits (its traces counted as this block's: no more)
+    traces = est.peak_bytes_per_worker - peak_bytes_per_task(est.block_size, est.n_days, 0, 1)
+
+    def task(b):
+        return peak_bytes_per_task(b, est.n_days, 0, 1) + traces
+
+    def fits(b):   # smaller blocks, more tasks: the setup's task graph grows
+        tasks = est.n_scenarios * -(-est.n_patients // b)
+        setup = base + (tasks - est.tasks) * SETUP_BYTES_PER_TASK
+        return setup + est.workers * task(b) <= available
+
+    lo, hi = 0, est.block_size       # the largest block that fits, by bisection
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
+    block = lo
     workers = int((available - base) // est.peak_bytes_per_worker)
     hints = []
     if block >= 1:
@@ -308,7 +335,8 @@ def check_fits(est: Estimate, available: int | None = None, count_runtime: bool 
     field = (f"execution.block_size = {est.block_size_setting}" if est.block_size_setting
              else f"execution.block_size = 0 (automatic: {est.block_size:,} patients per task)")
     raise ConfigError(
-        f"{field} with {est.workers} workers: each task needs {size(est.peak_bytes_per_worker)}, so {est.workers} x "
+        f"{field} with {est.workers} workers: each task needs "
+        f"{size(est.peak_bytes_per_worker)}, so {est.workers} x "
         f"{size(est.peak_bytes_per_worker)} + setup {size(base)} = {size(need)} but "
         f"{size(available)} are available; {hint}")
 
@@ -355,9 +383,10 @@ def format_estimate(est: Estimate) -> str:
         threads = min(est.workers, est.tasks) if est.local else 1
         what = (f"{threads} thread{'s' if threads != 1 else ''}" if est.local
                 else "1 thread; divide by the cluster's worker threads")
-        lines += [f"  time          ~{duration(est.seconds)} at {est.rate_per_thread:,.0f} "
-                  f"patient-days/s per thread x {what}",
-                  f"                (an estimate for a machine like the one measured: "
-                  f"{RATE_MACHINE};",
-                  "                a new engine version first compiles its kernels, ~1 min)"]
+        text = (f"~{duration(est.seconds)} at {est.rate_per_thread:,.0f} patient-days/s per "
+                f"thread x {what}: an estimate for a machine like the one measured "
+                f"({RATE_MACHINE}); a new engine version first compiles its kernels, ~1 min")
+        wrapped = textwrap.wrap(text, width=80)
+        lines.append("  time          " + wrapped[0])
+        lines += ["                " + line for line in wrapped[1:]]
     return "\n".join(lines)

@@ -151,8 +151,11 @@ def patient_values(cohort: Cohort) -> dict[str, np.ndarray]:
 
 
 def _daily_encoding(layout: Layout, extra: tuple = ()) -> dict:
-    B, D = layout.block_size, layout.n_days
-    return {"chunks": (1, B, layout.day_chunk, *extra), "shards": (1, B, D, *extra),
+    # a shard must hold whole inner chunks: it reaches past the last day when the days are
+    # not a multiple of `day_chunk` (365 = 11 x 32 + 13); nothing is stored past the end
+    B, dc = layout.block_size, layout.day_chunk
+    shard_days = -(-layout.n_days // dc) * dc
+    return {"chunks": (1, B, dc, *extra), "shards": (1, B, shard_days, *extra),
             "compressors": codecs()}
 
 

@@ -305,6 +305,22 @@ def test_ctrl_c_exits_130_with_the_resume_hint_and_resumes_bit_for_bit(tmp_path,
     assert_same_arrays(store_arrays(out), clean["long"])
 
 
+def test_days_that_are_not_a_multiple_of_the_inner_chunk(tmp_path):
+    """Blocks of 512 patients take inner chunks of 32 days (64 kB): at 40 days the shard
+    reaches past the last day. Results equal those of another block size (whole-day
+    chunks), and verify finds the store whole."""
+    stores = []
+    for block, shard in ((512, (1, 512, 64)), (256, (1, 256, 40))):
+        cfg = write_config(tmp_path, f"b{block}.toml", n=1024, days=40, block=block)
+        out = tmp_path / f"b{block}.zarr"
+        assert main(["run", str(cfg), "-o", str(out), "-q"]) == 0
+        assert main(["verify", str(out)]) == 0
+        with xr.open_zarr(out) as ds:
+            assert ds["tir"].encoding["shards"] == shard
+        stores.append(store_arrays(out))
+    assert_same_arrays(*stores)
+
+
 # ------------------------------------------------------ 3, 9. damage found on --resume
 
 def test_resume_names_missing_chunks_and_damaged_metadata(tmp_path, capsys, clean):
