@@ -287,9 +287,10 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
             progress = Progress(len(calls), pd_per_task,
                                 stream=open(os.devnull, "w") if quiet else None)
             t1 = time.perf_counter()
+            scheduler_address = None
             if connection is not None:
                 patient_days = _run_distributed(calls, connection, progress, say)
-                n_workers = 0
+                n_workers, scheduler_address = 0, connection.scheduler_address
             else:
                 patient_days = _run_threads(calls, n_workers, progress)
             t2 = time.perf_counter()
@@ -300,7 +301,8 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
             connection.close()
     t3 = time.perf_counter()
     return {"patient_days": int(patient_days), "tasks": len(calls), "tasks_skipped": skipped,
-            "workers": n_workers, "setup_s": t1 - t0, "compute_s": t2 - t1,
+            "workers": n_workers, "scheduler": scheduler_address,
+            "setup_s": t1 - t0, "compute_s": t2 - t1,
             "finalize_s": t3 - t2, "wall_s": t3 - t0,
             "patient_days_per_s": patient_days / (t3 - t0) if t3 > t0 else 0.0}
 

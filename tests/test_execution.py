@@ -166,6 +166,7 @@ def local_slurm(tmp_path_factory):
 
 
 def test_sweep_on_a_real_slurm_cluster(tmp_path, local_slurm, reference_store):
+    """Scheduler, workers and client over TLS with temporary certificates, end to end."""
     pytest.importorskip("dask_jobqueue")
     extra = """
 [cluster]
@@ -178,10 +179,12 @@ walltime = "00:10:00"
 jobs = 2
 interface = "lo"
 job_extra_directives = ["--output=%s/slurm-%%j.out"]
+tls = true
 """ % tmp_path
     cfg = parse_config(loads_toml(write_config(tmp_path, extra=extra).read_text()))
     facts = sweep.run(cfg, tmp_path / "slurm.zarr", quiet=True)
     assert facts["tasks"] == 8
+    assert facts["scheduler"].startswith("tls://127.0.0.1:")
     assert_same_store(tmp_path / "slurm.zarr", reference_store)
     jobs = subprocess.run(["squeue", "-h"], capture_output=True, text=True, timeout=20)
     assert jobs.stdout.strip() == "", f"jobs left behind: {jobs.stdout}"
