@@ -539,8 +539,28 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _terminate_as_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
+    import signal
+    import threading
     args = build_parser().parse_args(argv)
+    previous = {}
+    if threading.current_thread() is threading.main_thread():
+        # SIGTERM (scancel, kill) and SIGHUP (a closed login) end a run as Ctrl-C does: locks
+        # released, cluster jobs cancelled, temporary TLS certificates removed, store resumable
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            previous[sig] = signal.signal(sig, _terminate_as_interrupt)
+    try:
+        return _dispatch(args)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _dispatch(args) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:

@@ -23,8 +23,10 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import socket
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,9 @@ STAGED_SUFFIX = ".t1dmc-new"
 ENGINE_TAG = "t1dmc"
 CSV_HEADER = "# t1dmc"
 SHOWN_ENTRIES = 5
+# zarr-python writes a metadata document to `zarr.<hex>.partial` and renames it into place: a
+# kill in between leaves one behind, which is the engine's own
+ZARR_PARTIAL = re.compile(r"^zarr\.[0-9a-f]+\.partial$")
 
 
 class UnsafeOutput(Exception):
@@ -128,12 +133,12 @@ def classify_store(path: Path) -> Classified:
         p = path / name
         if p.is_symlink():
             foreign.append(f"{name} (a link)")
-        elif name in ("zarr.json", LOCK_NAME):
+        elif name in ("zarr.json", LOCK_NAME) or ZARR_PARTIAL.match(name):
             continue
-        elif p.is_dir() and (not nodes or name in nodes) and _is_zarr_node(p):
+        elif ours and p.is_dir() and name in nodes and _is_zarr_node(p):
             continue
-        elif p.is_dir() and not nodes and not os.listdir(p):
-            continue                  # an array folder whose metadata was not yet written
+        # a lock file alone does not make a store ours: without the engine's attributes (the
+        # first thing its creation writes) nothing but the group's metadata may be there
         else:
             foreign.append(name + ("/" if p.is_dir() else ""))
     return Classified("foreign", foreign, marked=True) if foreign else Classified("store")
@@ -141,8 +146,8 @@ def classify_store(path: Path) -> Classified:
 
 def _is_zarr_node(p: Path) -> bool:
     """An array folder as zarr writes it: its metadata and its chunks, nothing else."""
-    names = set(os.listdir(p))
-    if "zarr.json" not in names or not names <= {"zarr.json", "c"}:
+    names = {n for n in os.listdir(p) if not ZARR_PARTIAL.match(n)}
+    if not names <= {"zarr.json", "c"}:
         return False
     return not any((p / n).is_symlink() for n in names)
 
@@ -242,17 +247,63 @@ def _renameat2_exchange(a: Path, b: Path) -> bool:
     raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()), str(a))
 
 
-def swap_in(new: Path, out: Path) -> None:
-    """Put the folder `new` at `out`; what was at `out` (verified as ours) is removed."""
-    if out.exists():
-        if not _renameat2_exchange(new, out):
-            aside = out.parent / f".{out.name}.t1dmc-old"
-            os.rename(out, aside)
-            os.rename(new, out)
-            new = aside
-        shutil.rmtree(new)
-    else:
+def _trash_path(out: Path) -> Path:
+    """A unique sibling name for what is being removed: never the staged name, so a removal
+    that is interrupted is not mistaken for a replacement to finish."""
+    return out.parent / f".{out.name}.t1dmc-old-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _exchange(new: Path, out: Path) -> Path | None:
+    """Put the folder `new` at `out`; returns where what was at `out` now is (None if nothing
+    was there)."""
+    if not os.path.lexists(out):
         os.rename(new, out)
+        return None
+    if _renameat2_exchange(new, out):
+        return new
+    aside = _trash_path(out)             # no atomic exchange here (NFS): two renames
+    os.rename(out, aside)
+    os.rename(new, out)
+    return aside
+
+
+def _remove_displaced(displaced: Path | None, out: Path) -> None:
+    if displaced is None:
+        return
+    trash = displaced if displaced.name.startswith(f".{out.name}.t1dmc-old-") else None
+    if trash is None:
+        trash = _trash_path(out)
+        os.rename(displaced, trash)
+    shutil.rmtree(trash)
+
+
+def swap_in(new: Path, out: Path, owned: Callable[[Path], bool]) -> None:
+    """Put the folder `new` at `out` and remove what was there, which `owned` must accept
+    both before the exchange and after it (it may have changed during a long write); if
+    not, everything is put back as it was and UnsafeOutput raised."""
+    if os.path.lexists(out) and not owned(out):
+        raise UnsafeOutput(f"{str(out)!r} changed while the output was being written and is no "
+                           "longer the engine's own; nothing was replaced")
+    displaced = _exchange(new, out)
+    if displaced is not None and not owned(displaced):
+        if displaced == new:                 # exchanged: exchange back
+            _renameat2_exchange(new, out)
+        else:                                # two renames: undo both
+            os.rename(out, new)
+            os.rename(displaced, out)
+        raise UnsafeOutput(f"{str(out)!r} changed while the output was being replaced; it was "
+                           "put back and nothing was replaced")
+    _remove_displaced(displaced, out)
+
+
+def _holds(lock: "_Lock", folder: Path) -> bool:
+    """Whether `folder`'s lock file is the very file `lock` holds (not moved, not replaced)."""
+    try:
+        st = os.stat(folder / LOCK_NAME, follow_symlinks=False)
+    except OSError:
+        return False
+    held = os.fstat(lock.fd)
+    return (st.st_dev, st.st_ino) == (held.st_dev, held.st_ino)
 
 
 class StoreClaim:
@@ -271,6 +322,7 @@ class StoreClaim:
         self.staged = False        # write_path is a replacement built beside `out`
         self._locks: list[_Lock] = []
         self._lock_enabled = True
+        self._out_lock: _Lock | None = None     # the lock on `out` while replacing it
 
     @classmethod
     def open(cls, out: Path, overwrite: bool = False, resume: bool = False,
@@ -287,9 +339,11 @@ class StoreClaim:
             raise
         return claim
 
-    def _lock(self, folder: Path) -> None:
-        if self._lock_enabled:
-            self._locks.append(_Lock(folder).acquire())
+    def _lock(self, folder: Path) -> "_Lock | None":
+        if not self._lock_enabled:
+            return None
+        self._locks.append(_Lock(folder).acquire())
+        return self._locks[-1]
 
     def _refuse_unless_ours(self, path: Path, c: Classified) -> None:
         if c.kind not in ("store", "empty"):
@@ -302,10 +356,13 @@ class StoreClaim:
         if resume:
             pending = classify_store(staged)
             if pending.kind == "store":
-                # a replacement was interrupted: finish it, then swap it in
-                if current.kind not in ("missing", "empty"):
+                # a replacement was interrupted: finish it, then swap it in; `out` is locked
+                # (an empty placeholder if nothing is there) so no other run takes it meanwhile
+                if current.kind in ("missing", "empty"):
+                    self._out_lock = self._create(out)
+                else:
                     self._refuse_unless_ours(out, current)
-                    self._lock(out)
+                    self._out_lock = self._lock(out)
                 self._lock(staged)
                 self.write_path, self.staged, self.resuming = staged, True, True
                 return
@@ -328,7 +385,7 @@ class StoreClaim:
                     if classify_store(staged).kind == "store" else "")
             raise FileExistsError(f"output {str(out)!r} exists; pass --overwrite to replace it "
                                   f"or --resume to finish it (it is a t1dmc store){hint}")
-        self._lock(out)                       # nobody writes the old store while we replace it
+        self._out_lock = self._lock(out)      # nobody writes the old store while we replace it
         pending = classify_store(staged)
         if pending.kind == "store":
             self._lock(staged)
@@ -339,7 +396,7 @@ class StoreClaim:
         self._create(staged)
         self.write_path, self.staged = staged, True
 
-    def _create(self, folder: Path) -> None:
+    def _create(self, folder: Path) -> "_Lock | None":
         try:
             folder.mkdir()
         except FileExistsError:
@@ -348,16 +405,32 @@ class StoreClaim:
                 self._refuse_unless_ours(folder, c)
                 raise StoreBusy(f"{str(folder)!r} appeared while this run was starting: "
                                 "another run is creating it") from None
-        self._lock(folder)
+        lock = self._lock(folder)
         c = classify_store(folder)
         if c.kind == "foreign":
             raise UnsafeOutput(c.describe(folder) + "; choose another output")
+        return lock
 
     def commit(self) -> None:
-        """Swap a finished replacement in; the old store goes only now."""
-        if self.staged:
-            swap_in(self.write_path, self.out)
-            self.write_path, self.staged = self.out, False
+        """Swap a finished replacement in; the old store goes only now, and only when it is
+        still the very store this run locked at its start."""
+        if not self.staged:
+            return
+        new, out, lock = self.write_path, self.out, self._out_lock
+
+        def still_ours(path: Path) -> bool:
+            if lock is not None:
+                return _holds(lock, path)
+            return classify_store(path).kind in ("store", "empty")
+
+        try:
+            swap_in(new, out, still_ours)
+        except UnsafeOutput:
+            raise UnsafeOutput(f"{str(out)!r} was moved or replaced while this run built its "
+                               f"replacement; nothing was swapped or removed: the new results "
+                               f"are at {str(new)!r}") from None
+        self.write_path, self.staged = out, False
+
 
     def release(self) -> None:
         for lk in reversed(self._locks):
@@ -413,9 +486,14 @@ def write_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
         remove_own(tmp)
     try:
         write(tmp)
-        if path.is_dir():
-            swap_in(tmp, path)
+        # the write may have taken minutes: what is at `path` is checked again
+        if path.is_dir() and not path.is_symlink():
+            swap_in(tmp, path, owned)
         else:
+            if os.path.lexists(path) and not owned(path):
+                raise UnsafeOutput(f"{what} {str(path)!r} changed while the output was being "
+                                   "written and is no longer the engine's own; nothing was "
+                                   "replaced")
             os.replace(tmp, path)
     except BaseException:
         if tmp.exists():

@@ -253,6 +253,8 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
     estimate = preflight.estimate(cfg, len(scenarios), 0 if distributed else n_workers)
     preflight.check_fits(estimate)
     say(preflight.format_estimate(estimate))
+    if not resume:
+        preflight.check_disk(estimate, out)   # before any folder is made: exit 2 writes nothing
     connection = None
     if distributed:
         from .cluster import connect
@@ -275,7 +277,6 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
                     check_store_readable(store)
                 done = results.completed_blocks(store, layout)
             else:
-                preflight.check_disk(estimate, out)
                 results.create_store(store, cfg, layout, scenarios)
                 done = np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
             calls = [(str(store), layout, inputs[s], s, b) for s in range(layout.n_scenarios)

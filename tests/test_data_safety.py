@@ -1,6 +1,7 @@
 """A user's files are never lost: `t1dmc run` replaces only its own stores, one writer per
 store, nothing is removed before the new run can start, a replacement is built beside the old
 store, Ctrl-C and kill -9 leave a store that resumes to the clean run's bytes."""
+import json
 import os
 import signal
 import subprocess
@@ -363,3 +364,95 @@ def test_setting_up_a_million_patient_store_takes_constant_memory(tmp_path):
     grew = peaks[1_000_000] - peaks[10_000]
     # the old up-front sampling held ~0.93 kB per patient: 920 MB more at 10^6
     assert grew < 64 * 990_000, peaks
+
+
+# ------------------------------------------ races around the swap (review of this change)
+
+def _fake_store(folder: Path, lock: bool = False) -> Path:
+    """A minimal store the engine would call its own (attributes, one array folder)."""
+    folder.mkdir()
+    attrs = {"engine": "t1dmc", "t1dmc_nodes": ["tir"]}
+    (folder / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group",
+                                                  "attributes": attrs}))
+    (folder / "tir").mkdir()
+    (folder / "tir" / "zarr.json").write_text("{}")
+    if lock:
+        (folder / storeguard.LOCK_NAME).write_text("{}")
+    return folder
+
+
+def test_a_store_moved_away_during_a_replacement_is_not_removed_at_the_swap(tmp_path):
+    out = _fake_store(tmp_path / "res.zarr")
+    claim = storeguard.StoreClaim.open(out, overwrite=True)
+    try:
+        _fake_store(claim.write_path / "inner")            # the new run's work
+        (tmp_path / "res.zarr").rename(tmp_path / "kept.zarr")
+        out.mkdir()
+        (out / "thesis.tex").write_text("mine")
+        with pytest.raises(storeguard.UnsafeOutput, match="moved or replaced"):
+            claim.commit()
+    finally:
+        claim.release()
+    assert (out / "thesis.tex").read_text() == "mine"
+    assert (tmp_path / "kept.zarr" / "tir").is_dir()
+    assert (storeguard.staged_path(out) / "inner").is_dir()     # the new results are kept
+
+
+def test_finishing_a_replacement_holds_the_output_path_against_a_new_run(tmp_path):
+    out = tmp_path / "res.zarr"
+    _fake_store(storeguard.staged_path(out))
+    claim = storeguard.StoreClaim.open(out, resume=True)
+    try:
+        assert claim.staged and out.is_dir()                 # an empty locked placeholder
+        with pytest.raises(storeguard.StoreBusy, match="being written by another run"):
+            storeguard.StoreClaim.open(out)
+        claim.commit()
+    finally:
+        claim.release()
+    assert (out / "tir").is_dir() and not storeguard.staged_path(out).exists()
+    assert not [p for p in tmp_path.iterdir() if ".t1dmc-old" in p.name]
+
+
+def test_a_lock_file_alone_does_not_make_a_folder_the_engines(tmp_path):
+    other = tmp_path / "other.zarr"
+    other.mkdir()
+    (other / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group",
+                                                 "attributes": {}}))
+    (other / "data").mkdir()
+    (other / "data" / "zarr.json").write_text("{}")
+    (other / storeguard.LOCK_NAME).write_text("{}")
+    assert storeguard.classify_store(other).kind == "foreign"
+    # a zarr metadata document interrupted mid-write is the engine's own leftover
+    ours = _fake_store(tmp_path / "ours.zarr", lock=True)
+    (ours / "zarr.0123456789abcdef0123456789abcdef.partial").write_text("{")
+    (ours / "tir" / "zarr.fedcba9876543210fedcba9876543210.partial").write_text("{")
+    assert storeguard.classify_store(ours).kind == "store"
+
+
+def test_a_refusal_for_disk_space_creates_no_folder(tmp_path, monkeypatch, capsys):
+    import shutil as shutil_mod
+    cfg = write_config(tmp_path)
+    out = tmp_path / "new.zarr"
+    usage = shutil_mod.disk_usage(tmp_path)
+    monkeypatch.setattr(shutil_mod, "disk_usage",
+                        lambda p: usage._replace(free=1024))
+    assert main(["run", str(cfg), "-o", str(out), "-q"]) == 2
+    assert "new.zarr" in capsys.readouterr().err
+    assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
+def test_an_output_folder_that_changes_during_a_long_write_is_not_replaced(tmp_path):
+    rep = tmp_path / "rep"
+    rep.mkdir()
+
+    def slow_write(tmp: Path) -> None:
+        tmp.mkdir()
+        (tmp / "report.html").write_text("<html>")
+        (rep / "note.txt").write_text("saved meanwhile")        # the user, during the write
+
+    with pytest.raises(storeguard.UnsafeOutput, match="changed while"):
+        storeguard.write_output(rep, True, lambda p: not any(p.iterdir()) or
+                                (p / "report.html").exists() and len(list(p.iterdir())) == 1,
+                                slow_write)
+    assert (rep / "note.txt").read_text() == "saved meanwhile"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]
