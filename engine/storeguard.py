@@ -96,7 +96,7 @@ def read_attrs(path: Path) -> dict | None:
 
 @dataclass
 class Classified:
-    kind: str                 # missing | empty | store | foreign | file | symlink
+    kind: str                 # missing | empty | store | foreign | file | symlink | damaged
     foreign: list[str] = field(default_factory=list)   # entries the engine did not create
     marked: bool = False      # carries the engine's marks (attributes or lock file)
 
@@ -105,6 +105,10 @@ class Classified:
             return f"{str(path)!r} is a symbolic link"
         if self.kind == "file":
             return f"{str(path)!r} is a file the engine did not write"
+        if self.kind == "damaged":
+            return (f"{str(path)!r} is not a readable t1dmc store: its group metadata (zarr.json)"
+                    " is unreadable, so nothing says what it holds; if it is a damaged store "
+                    "of yours, remove it yourself and run again")
         if self.marked:
             return (f"{str(path)!r} is a t1dmc store that also holds what the engine did not "
                     f"create: {_describe(self.foreign)}")
@@ -127,6 +131,8 @@ def classify_store(path: Path) -> Classified:
     ours = attrs is not None and attrs.get("engine") == ENGINE_TAG
     if not ours and not has_lock:
         return Classified("foreign", entries)
+    if attrs is None and (path / "zarr.json").exists():
+        return Classified("damaged")    # a lock and unreadable metadata: nothing says what it is
     nodes = set(attrs.get("t1dmc_nodes", ())) if ours else set()
     foreign = []
     for name in entries:
