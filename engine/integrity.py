@@ -535,10 +535,23 @@ def discard_damaged(path, layout, tasks: np.ndarray, report: VerifyReport | None
         if f.kind in ("checksum", "unreadable") and f.key and f.tasks \
                 and any(tasks[s, b] for s, b in f.tasks):
             target = root / f.key
-            if target.is_file() and not target.is_symlink():
+            if _plain_file_inside(root, target):
                 target.unlink()
                 removed += 1
     return removed
+
+
+def _plain_file_inside(root: Path, target: Path) -> bool:
+    """A regular file reached from the store's root through no link: a chunk the engine
+    wrote, never something a linked folder leads to."""
+    p = target
+    while p != root:
+        if p.is_symlink():
+            return False
+        p = p.parent
+        if p == p.parent:
+            return False
+    return target.is_file()
 
 
 def prepare_repair(path, layout) -> np.ndarray:

@@ -25,15 +25,15 @@ from .config import ConfigError, RunConfig
 from .metrics import DAILY_VARIABLES
 from .model.params import N_PARAMS, N_STATES
 from .model.slow import N_MECH
-from .traits import N_TRAITS, TRAIT_VARIABLES
+from .results import TRACE_VARIABLES, Layout, patient_variables
+from .traits import N_TRAITS
 
 MINUTES_PER_DAY = 1440
-N_TRACE = 5                        # bg, cgm, insulin, carbs, si_effective (kernel.N_TRACE)
+N_TRACE = len(TRACE_VARIABLES)
 N_DAILY = len(DAILY_VARIABLES)
-# per-patient variables of the store: group, source_patient, age, initial_weight_kg, physiology
-# and every trait but age0 (results.patient_variables)
-N_PATIENT_ARRAYS = 4 + 1 + (len(TRAIT_VARIABLES) - 1)
-N_PATIENT_STRINGS = 2              # group, source_patient (variable-length strings)
+# per-patient variables of the store, as results declares them
+N_PATIENT_ARRAYS = len(patient_variables())
+N_PATIENT_STRINGS = sum(v[1] is str for v in patient_variables())   # variable-length strings
 N_COORDINATE_ARRAYS = 10           # scenario ... parameter_units, plus swept fields
 STRING_BYTES = 16                  # a short vlen-utf8 string: length + ~10 characters
 
@@ -145,7 +145,6 @@ def _traced_per_block(cfg: RunConfig, block: int) -> int:
 
 
 def _layout(cfg: RunConfig, n_scenarios: int):
-    from .results import Layout
     return Layout.from_config(cfg, n_scenarios)
 
 
@@ -191,7 +190,7 @@ def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
     full, last = B, N - (n_blocks - 1) * B       # patients in a full and in the last block
     # a daily shard holds ceil(days / day_chunk) inner chunks, each with a CRC-32C and an
     # entry (offset, length) in the shard's index, which has its own CRC-32C
-    day_chunk = getattr(_layout(cfg, S), "day_chunk", D) or D
+    day_chunk = _layout(cfg, S).day_chunk
     shard_overhead = -(-D // day_chunk) * (4 + 16) + 4
 
     def region_arrays(count, bytes_per_patient, ratio, overhead=0, tiny=False, scenarios=S):

@@ -288,8 +288,7 @@ def _open_arrays(path: str, store_id: str, group) -> dict:
     with _ARRAYS_LOCK:
         if store_id and key in _ARRAYS_CACHE:
             return _ARRAYS_CACHE[key]
-    names = [*(v[0] for v in DAILY_VARIABLES), "ir_share", "status", "completed",
-             *(v[0] for v in patient_variables())]
+    names = (*TASK_WRITTEN_VARIABLES, *(v[0] for v in patient_variables()))
     arrays = {name: _writable(group[name]) for name in names}
     with _ARRAYS_LOCK:
         _ARRAYS_CACHE.clear()          # one store at a time per process
@@ -304,11 +303,7 @@ def write_block(path: Path, layout: Layout, scenario: int, block: int, daily: np
     writes them: Layout.writes_patients), daily variables, status and traces, then mark them
     complete (last, so a half-written block is never marked). Whole shards only."""
     group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-    arrays = _open_arrays(str(path), group.attrs.get("store_id", ""), group)
-
-    def array(name):
-        return arrays[name] if name in arrays else _writable(group[name])
-
+    array = _open_arrays(str(path), group.attrs.get("store_id", ""), group).__getitem__
     sl = layout.block(block)
     if patients is not None:
         lead = (scenario, sl) if layout.cohort_by_scenario else (sl,)

@@ -394,13 +394,29 @@ class StoreClaim:
         self._out_lock = self._lock(out)      # nobody writes the old store while we replace it
         pending = classify_store(staged)
         if pending.kind == "store":
-            self._lock(staged)
-            shutil.rmtree(staged)             # an earlier replacement that was abandoned
-            self._locks.pop().release()
+            self._discard_abandoned(staged)
         elif pending.kind not in ("missing", "empty"):
             self._refuse_unless_ours(staged, pending)
         self._create(staged)
         self.write_path, self.staged = staged, True
+
+    def _discard_abandoned(self, staged: Path) -> None:
+        """Remove an earlier replacement that was abandoned: locked first (no run is finishing
+        it), looked at again under the lock, and moved to a trash name where it is removed
+        only if it is still the folder locked."""
+        lock = self._lock(staged)
+        again = classify_store(staged)
+        if again.kind != "store":
+            self._refuse_unless_ours(staged, again)
+        trash = _trash_path(self.out)
+        os.rename(staged, trash)
+        if lock is not None and not _holds(lock, trash):
+            os.rename(trash, staged)
+            raise StoreBusy(f"{str(staged)!r} changed while it was being removed; try again")
+        shutil.rmtree(trash)
+        if lock is not None:
+            self._locks.remove(lock)
+            lock.release()
 
     def _create(self, folder: Path) -> "_Lock | None":
         try:
@@ -487,9 +503,8 @@ def write_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
             kind = "folder" if path.is_dir() else "file"
             raise UnsafeOutput(f"{what} {str(path)!r} is a {kind} the engine did not write; it "
                                "replaces only its own outputs: choose another path")
-    tmp = path.parent / f".{path.name}.t1dmc-tmp-{os.getpid()}"
-    if tmp.exists() or tmp.is_symlink():
-        remove_own(tmp)
+    # a name no one else uses, created by `write` itself: whatever is there on failure is ours
+    tmp = path.parent / f".{path.name}.t1dmc-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         write(tmp)
         # the write may have taken minutes: what is at `path` is checked again
@@ -502,7 +517,7 @@ def write_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
                                    "replaced")
             os.replace(tmp, path)
     except BaseException:
-        if tmp.exists():
+        if os.path.lexists(tmp):
             remove_own(tmp)
         raise
 

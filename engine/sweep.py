@@ -219,6 +219,28 @@ def check_resumable(out: Path, cfg: RunConfig, layout: results.Layout) -> None:
                           "(an older engine); start again with --overwrite")
 
 
+def _prepare_store(store: Path, resuming: bool, cfg: RunConfig, layout: results.Layout,
+                   scenarios: list, repair: bool, say) -> np.ndarray:
+    """Create the store, or check the one being resumed (and plan its repair); returns the
+    (scenario, block) tasks already complete."""
+    from .integrity import check_store_readable, prepare_repair
+    if not resuming:
+        results.create_store(store, cfg, layout, scenarios)
+        return np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
+    check_resumable(store, cfg, layout)
+    if repair:
+        # marks the damaged tasks incomplete and removes their damaged shards, so `completed`
+        # reads and the tasks rewrite them whole
+        damaged = prepare_repair(store, layout)
+        say(f"repair: {int(damaged.sum())} task(s) with damaged or missing chunks will be "
+            "recomputed")
+    else:
+        # missing chunks cost a listing to find; damage inside chunks costs reading them all,
+        # which is `t1dmc verify` (and --repair)
+        check_store_readable(store)
+    return results.completed_blocks(store, layout)
+
+
 def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False,
         workers: int | None = None, scheduler: str | None = None, quiet: bool = False,
         repair: bool = False, lock: bool = True, connect_timeout_s: float = 30.0) -> dict:
@@ -230,7 +252,7 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
     beside the old one and swapped in at the end; the run holds the store's lock throughout.
     `repair` (with `resume`) recomputes the tasks whose chunks fail their checksums."""
     from . import preflight
-    from .integrity import check_store_readable, prepare_repair, reading_store
+    from .integrity import reading_store
     from .storeguard import StoreClaim
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     out = Path(os.path.abspath(out))
@@ -263,22 +285,7 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
         with (StoreClaim.open(out, overwrite=overwrite, resume=resume, lock=lock) as claim,
               reading_store(claim.write_path)):
             store = claim.write_path
-            if claim.resuming:
-                check_resumable(store, cfg, layout)
-                if repair:
-                    # marks the damaged tasks incomplete and removes their damaged shards, so
-                    # `completed` reads and the tasks rewrite them whole
-                    damaged = prepare_repair(store, layout)
-                    say(f"repair: {int(damaged.sum())} task(s) with damaged or missing chunks "
-                        "will be recomputed")
-                else:
-                    # missing chunks cost a listing to find; damage inside chunks costs reading
-                    # them all, which is `t1dmc verify` (and --repair)
-                    check_store_readable(store)
-                done = results.completed_blocks(store, layout)
-            else:
-                results.create_store(store, cfg, layout, scenarios)
-                done = np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
+            done = _prepare_store(store, claim.resuming, cfg, layout, scenarios, repair, say)
             calls = [(str(store), layout, inputs[s], s, b) for s in range(layout.n_scenarios)
                      for b in range(layout.n_blocks) if not done[s, b]]
             skipped = int(done.sum())
