@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from engine import sweep
-from engine.config import parse_config
+from engine.batch import sweep
+from engine.batch.config import parse_config
 from engine.model.slow import MECHANISM_NAMES
-from engine.results import engine_version
+from engine.store.results import engine_version
 
 RESULTS = Path(__file__).parent / "results"
 

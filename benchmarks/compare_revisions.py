@@ -39,8 +39,14 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = """
 import json, sys, time
 import numpy as np
-from engine import sweep
-from engine.config import parse_config
+try:      # the layered package (0.2), or a revision before it
+    from engine.batch import sweep
+    from engine.batch.config import load_config, parse_config
+    from engine.batch.scenarios import expand
+except ImportError:
+    from engine import sweep
+    from engine.config import load_config, parse_config
+    from engine.scenarios import expand
 n, days, core = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "core"
 raw = {"run": {"name": "rev", "n_patients": n, "days": days},
        "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}}}
@@ -59,9 +65,14 @@ print(n * days / (time.perf_counter() - t))
 OUTPUTS = """
 import json, sys
 import numpy as np
-from engine import sweep
-from engine.config import load_config, parse_config
-from engine.scenarios import expand
+try:      # the layered package (0.2), or a revision before it
+    from engine.batch import sweep
+    from engine.batch.config import load_config, parse_config
+    from engine.batch.scenarios import expand
+except ImportError:
+    from engine import sweep
+    from engine.config import load_config, parse_config
+    from engine.scenarios import expand
 out, core, paths = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
 small = {"name": "core", "n_patients": 24, "days": 12}
 cases, skipped = {}, {}
@@ -111,8 +122,14 @@ print(json.dumps(skipped))
 # zarr store (sweep.run: tasks, kernel and writes), on `workers` threads
 END_TO_END = """
 import sys, tempfile
-from engine import sweep
-from engine.config import parse_config
+try:      # the layered package (0.2), or a revision before it
+    from engine.batch import sweep
+    from engine.batch.config import load_config, parse_config
+    from engine.batch.scenarios import expand
+except ImportError:
+    from engine import sweep
+    from engine.config import load_config, parse_config
+    from engine.scenarios import expand
 n, days, workers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 cfg = parse_config({"run": {"name": "e2e", "n_patients": n, "days": days},
                     "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}}})

@@ -21,9 +21,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_population import kernel_throughput, population_config  # noqa: E402
 
-from engine import sweep  # noqa: E402
-from engine.metrics import D_GLUCOSE_MEAN, D_HBA1C, D_SI_PERIPHERAL, D_TDD, D_TIR  # noqa: E402
-from engine.results import engine_version  # noqa: E402
+from engine.batch import sweep  # noqa: E402
+from engine.model.glycaemia import D_GLUCOSE_MEAN, D_HBA1C, D_SI_PERIPHERAL, D_TDD, D_TIR  # noqa: E402
+from engine.store.results import engine_version  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 

@@ -1,5 +1,5 @@
-"""Calibration of the pre-flight estimate (engine/preflight.py) against real runs on this
-machine: small runs through `engine.sweep.run` (default config otherwise, into a temporary
+"""Calibration of the pre-flight estimate (engine/batch/preflight.py) against real runs on this
+machine: small runs through `engine.batch.sweep.run` (default config otherwise, into a temporary
 folder), measured, and set beside what `preflight.estimate` predicts for them.
 
     python benchmarks/preflight_calibration.py [--cases 2000x30 200x365 450x365:225 4000x30:2000]
@@ -42,11 +42,11 @@ import psutil
 sys.path.insert(0, str(Path(__file__).parent))
 from machine import cpu_identity  # noqa: E402
 
-from engine import preflight, sweep  # noqa: E402
-from engine.config import parse_config  # noqa: E402
-from engine.metrics import DAILY_NAMES  # noqa: E402
-from engine.results import engine_version  # noqa: E402
-from engine.scenarios import expand  # noqa: E402
+from engine.batch import preflight, sweep  # noqa: E402
+from engine.batch.config import parse_config  # noqa: E402
+from engine.model.glycaemia import DAILY_NAMES  # noqa: E402
+from engine.store.results import engine_version  # noqa: E402
+from engine.batch.scenarios import expand  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 TRACE_NAMES = ("bg", "cgm", "insulin", "carbs", "si_effective")

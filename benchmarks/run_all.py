@@ -27,8 +27,8 @@ from machine import cpu_ghz, cpu_identity, flops_per_cycle  # noqa: E402
 from bench_population import (kernel_throughput, population_config,  # noqa: E402
                               simglucose_patient_day)
 
-from engine import sweep  # noqa: E402
-from engine.results import engine_version  # noqa: E402
+from engine.batch import sweep  # noqa: E402
+from engine.store.results import engine_version  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -58,7 +58,7 @@ def run_cell(n: int, days: int, workers: int, backend: str = "cpu") -> dict:
 def gpu_cells(sizes, budget_s: float) -> dict:
     """The CUDA backend's kernel and end-to-end throughput, full model, 30 days, where a GPU
     is visible (not the simulator); otherwise the reason it was skipped."""
-    from engine import cuda_backend
+    from engine.sim import cuda_driver as cuda_backend
     if cuda_backend.simulated():
         return {"skipped": "NUMBA_ENABLE_CUDASIM is set: a simulator has no speed to measure"}
     try:

@@ -24,8 +24,14 @@ from compare_revisions import RESULTS, ROOT, export, revision_env  # noqa: E402
 PROBE = """
 import json, resource, sys, tempfile, time
 import psutil
-from engine import sweep
-from engine.config import parse_config
+try:      # the layered package (0.2), or a revision before it
+    from engine.batch import sweep
+    from engine.batch.config import load_config, parse_config
+    from engine.batch.scenarios import expand
+except ImportError:
+    from engine import sweep
+    from engine.config import load_config, parse_config
+    from engine.scenarios import expand
 n, days = int(sys.argv[1]), int(sys.argv[2])
 cfg = parse_config({"run": {"n_patients": n, "days": days}})
 seen = {}

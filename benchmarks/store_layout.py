@@ -6,7 +6,7 @@ new, side by side in one run.
 
 old: one chunk per variable per task of ~20,000 patient-days (64 patients at 365 days), no
      shards, no checksums (the layout before the data-safety issue);
-new: the engine's layout (engine/results.py): one shard per variable per task of up to
+new: the engine's layout (engine/store/results.py): one shard per variable per task of up to
      ~1,000,000 patient-days, inner chunks of `day_chunk` days, zstd + CRC-32C.
 Both stores are written through the engine's own create_store/write_block with synthetic
 daily values (a smooth trajectory plus noise per patient, float32 as the kernel's), so no
@@ -29,11 +29,11 @@ from unittest import mock
 
 import numpy as np
 
-from engine import results
-from engine.config import parse_config
-from engine.metrics import DAILY_VARIABLES
+from engine.store import results
+from engine.batch.config import parse_config
+from engine.model.glycaemia import DAILY_VARIABLES
 from engine.model.slow import MECHANISM_NAMES
-from engine.scenarios import expand
+from engine.batch.scenarios import expand
 
 RESULTS = Path(__file__).parent / "results"
 OLD_PATIENT_DAYS_PER_TASK = 20_000

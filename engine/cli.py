@@ -20,10 +20,11 @@ def _fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
 
 def cmd_run(args) -> int:
     from pydantic import ValidationError
-    from .config import ConfigError, load_config
-    from .integrity import StoreDamaged
-    from .storeguard import UnsafeOutput
-    from . import results, sweep
+    from .batch.config import ConfigError, load_config
+    from .store.integrity import StoreDamaged
+    from .store.storeguard import UnsafeOutput
+    from .store import results
+    from .batch import sweep
     if args.resume and args.overwrite:
         return _fail("--resume and --overwrite exclude each other")
     if args.repair and not args.resume:
@@ -85,7 +86,7 @@ def _read_inputs_csv(path: str):
 
 def _write_small_output(path: Path, overwrite: bool, owned, write, what: str) -> int | None:
     """storeguard.write_output with the command's exit codes: None when written."""
-    from .storeguard import UnsafeOutput, write_output
+    from .store.storeguard import UnsafeOutput, write_output
     try:
         write_output(path, overwrite, owned, write, what)
     except (UnsafeOutput, FileExistsError) as err:
@@ -98,7 +99,7 @@ def _write_small_output(path: Path, overwrite: bool, owned, write, what: str) ->
 
 def _check_small_output(path: Path, overwrite: bool, owned, what: str) -> int | None:
     """Refuse an output storeguard would refuse before the work: None when it may be written."""
-    from .storeguard import UnsafeOutput, check_output
+    from .store.storeguard import UnsafeOutput, check_output
     try:
         check_output(path, overwrite, owned, what)
     except (UnsafeOutput, FileExistsError) as err:
@@ -108,7 +109,7 @@ def _check_small_output(path: Path, overwrite: bool, owned, what: str) -> int | 
 
 def _refuse_unsafe(path: Path, what: str = "output") -> int | None:
     """The working folder, root, home, a link: refused whatever the output's format."""
-    from .storeguard import UnsafeOutput, refuse_unsafe_target
+    from .store.storeguard import UnsafeOutput, refuse_unsafe_target
     try:
         refuse_unsafe_target(path, what)
     except UnsafeOutput as err:
@@ -133,7 +134,7 @@ def _output_owner(out: Path, owners: dict) -> "tuple[object, int | None]":
 
 def _idle_t1dmc_zarr(path: Path) -> bool:
     """A zarr store the engine wrote that no run is writing now (owned, for write_output)."""
-    from .storeguard import StoreBusy, is_t1dmc_zarr, writer_of
+    from .store.storeguard import StoreBusy, is_t1dmc_zarr, writer_of
     writer = writer_of(path)
     if writer:
         raise StoreBusy(f"output {str(path)!r} is being written by a run ({writer}); choose "
@@ -145,7 +146,7 @@ def _to_zarr_new(ds, path: Path, consolidated: bool) -> None:
     """Write `ds` as a new zarr store at `path` (never replacing: mode w-), tagged as the
     engine's own."""
     import warnings
-    from .storeguard import tag_dataset
+    from .store.storeguard import tag_dataset
     ds = ds.copy()
     ds.attrs = dict(ds.attrs)
     for name in list(ds.variables):   # variable-length strings, as in a results store
@@ -158,8 +159,8 @@ def _to_zarr_new(ds, path: Path, consolidated: bool) -> None:
 
 
 def cmd_replay(args) -> int:
-    from .reference_replay import replay
-    from .storeguard import CSV_HEADER, is_t1dmc_csv
+    from .population.replay import replay
+    from .store.storeguard import CSV_HEADER, is_t1dmc_csv
     out = Path(args.output)
     kind = out.suffix.lower()
     owned, failed = _output_owner(out, {".csv": is_t1dmc_csv, ".zarr": _idle_t1dmc_zarr})
@@ -198,8 +199,8 @@ def _reading(store: str, read, check: bool = True):
     or empty (`check`); damage met while reading (a checksum that fails, a truncated chunk)
     ends in integrity.StoreDamaged (exit 1 for the commands) naming it, not in a traceback."""
     import warnings
-    from .compare import require_store
-    from .integrity import check_store_readable, reading_store
+    from .analysis.compare import require_store
+    from .store.integrity import check_store_readable, reading_store
     path = Path(store)
     with warnings.catch_warnings():
         # zarr names the store's lock file as "not a component of a Zarr hierarchy"
@@ -213,9 +214,8 @@ def _reading(store: str, read, check: bool = True):
 
 def cmd_compare(args) -> int:
     import json
-    from .compare import (compare, format_table, incomplete_message, open_store,
-                          refuse_output_in_store, to_json)
-    from .storeguard import UnsafeOutput, is_t1dmc_json
+    from .analysis.compare import compare, format_table, incomplete_message, open_store, refuse_output_in_store, to_json
+    from .store.storeguard import UnsafeOutput, is_t1dmc_json
     out = Path(args.output) if args.output is not None else None
     if out is not None:
         kind = out.suffix.lower()
@@ -236,7 +236,7 @@ def cmd_compare(args) -> int:
         if incomplete and not args.allow_incomplete:
             raise ValueError(f"{incomplete} or pass --allow-incomplete")
         return compare(ds, baseline=args.baseline, day=args.day, window=args.window)
-    from .integrity import StoreDamaged
+    from .store.integrity import StoreDamaged
     try:
         cmp = _reading(args.store, read)
     except StoreDamaged as err:
@@ -261,7 +261,7 @@ def cmd_compare(args) -> int:
 def _store_activity(store: Path) -> list[str]:
     """Lines on a run writing the store now and on a replacement of it beside it."""
     import os
-    from .storeguard import classify_store, staged_path, writer_of
+    from .store.storeguard import classify_store, staged_path, writer_of
     lines = []
     writer = writer_of(store)
     if writer:
@@ -281,7 +281,7 @@ def _store_activity(store: Path) -> list[str]:
 def cmd_verify(args) -> int:
     """Exit 0 when the store is whole, 1 when anything is damaged or missing, 2 when it is not
     a readable t1dmc store."""
-    from .integrity import NotAStore, format_report, report_json, verify_store
+    from .store.integrity import NotAStore, format_report, report_json, verify_store
     progress = None
     if not args.json and sys.stderr.isatty():
         def progress(done: int, total: int) -> None:
@@ -289,7 +289,7 @@ def cmd_verify(args) -> int:
                 end = "\n" if done == total else "\r"
                 print(f"verify: {done:,}/{total:,} objects", end=end, file=sys.stderr,
                       flush=True)
-    from .storeguard import writer_of
+    from .store.storeguard import writer_of
     try:
         report = verify_store(Path(args.store), progress=progress)
     except NotAStore as err:
@@ -303,8 +303,8 @@ def cmd_verify(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from .integrity import StoreDamaged, check_store_readable
-    from .results import inspect_store
+    from .store.integrity import StoreDamaged, check_store_readable
+    from .store.results import inspect_store
     store = Path(args.store)
     try:   # inspect_store names what is not a t1dmc store, and describes a damaged one
         text = _reading(args.store, lambda: inspect_store(store), check=False)
@@ -328,14 +328,14 @@ def cmd_inspect(args) -> int:
 
 def cmd_config_schema(args) -> int:
     import json
-    from .config import RunConfig
+    from .batch.config import RunConfig
     print(json.dumps(RunConfig.model_json_schema(), indent=2))
     return 0
 
 
 def cmd_config_check(args) -> int:
-    from .config import ConfigError, load_config
-    from .scenarios import expand
+    from .batch.config import ConfigError, load_config
+    from .batch.scenarios import expand
     try:
         cfg = load_config(args.config)
         scenarios = expand(cfg)
@@ -345,7 +345,7 @@ def cmd_config_check(args) -> int:
           f"x {cfg.run.days} days = {len(scenarios) * cfg.run.n_patients * cfg.run.days:,} "
           f"patient-days in tasks of {cfg.block_size()} patients")
     import os
-    from . import preflight
+    from .batch import preflight
     # the pre-flight estimate, for this machine's threads (a cluster's workers hold their own)
     workers = 0 if cfg.cluster.kind != "local" else (cfg.execution.workers or os.cpu_count() or 1)
     estimate = preflight.estimate(cfg, len(scenarios), workers)
@@ -358,9 +358,9 @@ def cmd_config_check(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from . import report
-    from .integrity import StoreDamaged
-    from .storeguard import UnsafeOutput
+    from .analysis import report
+    from .store.integrity import StoreDamaged
+    from .store.storeguard import UnsafeOutput
     try:
         facts = _reading(args.store, lambda: report.render(args.store, args.output,
                                                            overwrite=args.overwrite))
@@ -377,8 +377,8 @@ def cmd_report(args) -> int:
 
 
 def cmd_validate(args) -> int:
-    from . import validate
-    from .config import ConfigError
+    from .analysis import validate
+    from .batch.config import ConfigError
     if not validate.MIN_PATIENTS <= args.patients <= validate.MAX_PATIENTS:
         return _fail(f"--patients {args.patients}: between {validate.MIN_PATIENTS} (for an "
                      f"interval) and {validate.MAX_PATIENTS:,}")
@@ -547,6 +547,8 @@ def main(argv=None) -> int:
     import signal
     import threading
     args = build_parser().parse_args(argv)
+    from .runtime import bind_fast_libm
+    bind_fast_libm()
     previous = {}
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (scancel, kill) and SIGHUP (a closed login) end a run as Ctrl-C does: locks

@@ -9,10 +9,10 @@ import sys
 
 import numpy as np
 
-from engine.config import parse_config
-from engine.metrics import D_SI_HEPATIC, D_SI_PERIPHERAL, D_TONE
+from engine.batch.config import parse_config
+from engine.model.glycaemia import D_SI_HEPATIC, D_SI_PERIPHERAL, D_TONE
 from engine.model.slow import TONE_KP1
-from engine.sweep import cohort_of, kernel_inputs, simulate
+from engine.batch.sweep import cohort_of, kernel_inputs, simulate
 
 
 def main(n: int = 2000) -> None:

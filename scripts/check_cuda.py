@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine import cuda_backend, kernel, sweep  # noqa: E402
-from engine.config import parse_config  # noqa: E402
-from engine.metrics import DAILY_NAMES  # noqa: E402
+from engine.sim import cuda_driver as cuda_backend, cpu as kernel
+from engine.batch import sweep  # noqa: E402
+from engine.batch.config import parse_config  # noqa: E402
+from engine.model.glycaemia import DAILY_NAMES  # noqa: E402
 
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
 CASES = {

@@ -13,8 +13,8 @@ from hypothesis.errors import NonInteractiveExampleWarning
 sys.path.insert(0, "tests")
 from test_hardening import hostile_configs  # noqa: E402
 
-from engine.config import ConfigError, parse_config  # noqa: E402
-from engine.scenarios import expand  # noqa: E402
+from engine.batch.config import ConfigError, parse_config  # noqa: E402
+from engine.batch.scenarios import expand  # noqa: E402
 
 
 def kind_of(line: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from engine.config import LIFESTYLE_PROFILES, THERAPY_PRESETS, RunConfig
+from engine.batch.config import LIFESTYLE_PROFILES, THERAPY_PRESETS, RunConfig
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
@@ -27,7 +27,7 @@ def _bounds(field) -> str:
 
 
 def _type(annotation) -> str:
-    text = str(annotation).replace("typing.", "").replace("engine.config.", "")
+    text = str(annotation).replace("typing.", "").replace("engine.batch.config.", "")
     # a validated item type reads as its base type (the validator is in the "allowed" rules)
     text = re.sub(r"Annotated\[(\w+), [^\[\]]*\]", r"\1", text)
     text = text.replace("<class '", "").replace("'>", "")

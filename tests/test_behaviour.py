@@ -3,11 +3,10 @@ of (seed, patient, day)."""
 import numpy as np
 import pytest
 
-from engine import behaviour as B
-from engine.config import parse_config
-from engine.settings import behaviour_settings
-from engine.traits import (N_TRAITS, T_ADHERENCE, T_CHRONIC_STRESS, T_SESSION_HR,
-                           T_SESSION_MIN, T_SESSION_TIME_H, T_SESSIONS_PER_WEEK)
+from engine.life import behaviour as B
+from engine.batch.config import parse_config
+from engine.batch.translate import behaviour_settings
+from engine.model.traits import N_TRAITS, T_ADHERENCE, T_CHRONIC_STRESS, T_SESSION_HR, T_SESSION_MIN, T_SESSION_TIME_H, T_SESSIONS_PER_WEEK
 
 SEED = np.uint64(99)
 

@@ -1,5 +1,5 @@
-"""Getting a dask client safely (engine/cluster.py) and cluster strings that cannot reach the
-shell (engine/config.py): bad addresses fail at once, anything that is not a dask scheduler
+"""Getting a dask client safely (engine/batch/cluster.py) and cluster strings that cannot reach the
+shell (engine/batch/config.py): bad addresses fail at once, anything that is not a dask scheduler
 fails within the timeout, SLURM's scheduler binds to one address with TLS and no dashboard.
 Only loopback addresses are used."""
 import operator
@@ -19,10 +19,10 @@ from pathlib import Path
 import distributed  # noqa: F401 - imported once here, before the connection tests
 import pytest
 
-import engine.cluster as cluster_mod
-from engine.cluster import ClusterConnection, connect, parse_scheduler_address, slurm_cluster
-from engine.cluster import submit_host_address
-from engine.config import ConfigError, parse_config
+import engine.batch.cluster as cluster_mod
+from engine.batch.cluster import ClusterConnection, connect, parse_scheduler_address, slurm_cluster
+from engine.batch.cluster import submit_host_address
+from engine.batch.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SLURM_PORTS = (6817, 6818)

@@ -1,12 +1,11 @@
 import numpy as np
 import pytest
 
-from engine.cohort import (FITTED_INDEX, basal_steady_state, default_population, fit_groups,
-                           sample_cohort)
+from engine.population.cohort import FITTED_INDEX, basal_steady_state, default_population, fit_groups, sample_cohort
 from engine.model.fast import derivatives, meal_shape, state_tuple
 from engine.model.params import N_STATES, P_BW, P_GB, P_U2SS, P_VG, X_GS
-from engine.reference import reference_patients
-from engine import traits as T
+from engine.population.reference import reference_patients
+from engine.model import traits as T
 
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
 MVLN = default_population()

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from engine import sweep
+from engine.batch import sweep
 from engine.cli import main
-from engine.compare import compare
-from engine.config import parse_config
+from engine.analysis.compare import compare
+from engine.batch.config import parse_config
 
 
 @pytest.fixture(scope="module")

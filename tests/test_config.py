@@ -1,6 +1,6 @@
 import pytest
 
-from engine.config import ConfigError, load_config, loads_toml, parse_config
+from engine.batch.config import ConfigError, load_config, loads_toml, parse_config
 
 
 def test_defaults_are_valid_and_shipped_configs_load():
@@ -49,7 +49,7 @@ def test_auto_block_size_gives_tasks_of_up_to_a_million_patient_days_and_at_leas
 
 
 def test_config_round_trips_through_toml_with_defaults_left_open():
-    from engine.config import to_toml
+    from engine.batch.config import to_toml
     for data in ({}, {"output": {"traced": [3, 1]}, "sensor": {"kind": "none"}}):
         cfg = parse_config(data)
         assert parse_config(loads_toml(to_toml(cfg))) == cfg

@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import cuda_backend
-from engine.config import ConfigError, parse_config
+from engine.sim import cuda_driver as cuda_backend
+from engine.batch.config import ConfigError, parse_config
 from libm import GLIBC_FMA_EXP
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,8 +71,8 @@ PTX_CHECK = textwrap.dedent("""
     # device functions are compiled for the current device's compute capability; with no GPU
     # here, say it is an H100/H200's
     dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
-    from engine import cuda_backend
-    kernel = cuda_backend._kernel()
+    from engine.sim import cuda_driver
+    kernel = cuda_driver._kernel()
     f2, f1, f3 = T.float64[:, ::1], T.float64[::1], T.float64[:, :, ::1]
     sig = (f2, f2, f2, T.int64[::1], T.uint64, T.int64, f2, T.int64, f1, f1, f1, f1, T.int64,
            f3, f3, T.int8[:, ::1])
@@ -152,7 +152,7 @@ def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
         r = _python(["-m", "engine.cli", "run", str(cfg), "-o", str(stores[backend]),
                      "--backend", backend, "-q"], {"NUMBA_ENABLE_CUDASIM": "1"})
         assert r.returncode == 0, r.stderr[-3000:]
-    from engine.results import open_results
+    from engine.store.results import open_results
     cpu, gpu = open_results(stores["cpu"]), open_results(stores["cuda"])
     assert set(cpu.data_vars) == set(gpu.data_vars)
     for name in cpu.data_vars:

@@ -15,10 +15,11 @@ import pytest
 import xarray as xr
 import zarr
 
-from engine import results, storeguard, sweep
+from engine.store import results, storeguard
+from engine.batch import sweep
 from engine.cli import main
-from engine.config import loads_toml, parse_config
-from engine.scenarios import expand
+from engine.batch.config import loads_toml, parse_config
+from engine.batch.scenarios import expand
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,9 +14,9 @@ import pytest
 import xarray as xr
 import zarr
 
-from engine import sweep
-from engine.config import loads_toml, parse_config
-from engine.metrics import DAILY_NAMES
+from engine.batch import sweep
+from engine.batch.config import loads_toml, parse_config
+from engine.model.glycaemia import DAILY_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 COMPARED = DAILY_NAMES + ("status", "bg", "cgm", "insulin", "carbs", "completed")

@@ -3,8 +3,8 @@ import numpy as np
 from hypothesis import given, strategies as st
 
 from engine.model.params import P_BW, P_U2SS, P_VG, PMOL_PER_U, X_GS
-from engine.reference import reference_patients
-from engine.reference_replay import replay_kernel
+from engine.population.reference import reference_patients
+from engine.population.replay import replay_kernel
 
 REF = reference_patients()
 patients = st.integers(0, 29)

@@ -8,11 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from engine import results, sweep
+from engine.store import results
+from engine.batch import sweep
 from engine.cli import main
-from engine.config import ConfigError, RunConfig, parse_config
-from engine.reference_replay import replay
-from engine.scenarios import expand
+from engine.batch.config import ConfigError, RunConfig, parse_config
+from engine.population.replay import replay
+from engine.batch.scenarios import expand
 
 SECTIONS = {name: list(f.annotation.model_fields) for name, f in RunConfig.model_fields.items()
             if hasattr(f.annotation, "model_fields")}

@@ -12,9 +12,11 @@ import pytest
 import xarray as xr
 import zarr
 
-from engine import cli, integrity, results, sweep
-from engine.config import loads_toml, parse_config
-from engine.integrity import StoreDamaged
+from engine import cli
+from engine.store import integrity, results
+from engine.batch import sweep
+from engine.batch.config import loads_toml, parse_config
+from engine.store.integrity import StoreDamaged
 
 SWEEP_CONFIG = """
 [run]

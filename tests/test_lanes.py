@@ -9,9 +9,10 @@ import numba as nb
 import numpy as np
 import pytest
 
-import engine
-from engine import lanes, sweep
-from engine.config import parse_config
+from engine import runtime
+from engine.sim import lanes
+from engine.batch import sweep
+from engine.batch.config import parse_config
 from engine.model import acute, vexp
 from engine.model.fast import midpoint_step, rk4_step, state_tuple
 from engine.model.params import N_PARAMS, N_STATES
@@ -159,7 +160,7 @@ def test_numba_exp_log_pow_agree_with_libm():
     assert np.array_equal(out[0], [math.exp(v) for v in x])
     assert np.array_equal(out[1], [math.log(v + 100.0) for v in x])
     assert np.array_equal(out[2], [(v + 100.0) ** 1.37 for v in x])
-    direct = engine._libm_without_wrapper("exp")
+    direct = runtime._libm_without_wrapper("exp")
     if direct:
         assert ll.address_of_symbol("exp") == direct
 

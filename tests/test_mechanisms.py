@@ -5,11 +5,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine import therapy as TH
-from engine.metrics import DAILY_NAMES
+from engine.life import therapy as TH
+from engine.model.glycaemia import DAILY_NAMES
 from engine.model.slow import MECHANISM_NAMES, N_MECH
-from engine.validate import _config, _fixed_therapy, _run
-from engine.sweep import cohort_of, kernel_inputs
+from engine.analysis.validate import _config, _fixed_therapy, _run
+from engine.batch.sweep import cohort_of, kernel_inputs
 
 V = {name: k for k, name in enumerate(DAILY_NAMES)}
 

@@ -13,9 +13,10 @@ import pytest
 import xarray as xr
 import zarr
 
-from engine import report, storeguard
+from engine.analysis import report
+from engine.store import storeguard
 from engine.cli import main
-from engine.config import ConfigError, load_config
+from engine.batch.config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 REPLAY_INPUTS = ROOT / "configs" / "replay_adult001_S1.csv"

@@ -9,7 +9,7 @@ def test_index_constants_match_the_names():
 
 
 def test_reference_patients_load_with_units_of_the_reference():
-    from engine.reference import reference_patients
+    from engine.population.reference import reference_patients
     ref = reference_patients()
     assert len(ref.names) == 30 and ref.params.shape == (30, params.N_PARAMS)
     adult1 = ref.params[ref.index("adult#001")]

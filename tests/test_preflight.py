@@ -1,4 +1,4 @@
-"""The pre-flight estimate (engine/preflight.py): arithmetic on the config that scales as it
+"""The pre-flight estimate (engine/batch/preflight.py): arithmetic on the config that scales as it
 should, refusals that name the field, `t1dmc config check` printing it, and a real tiny run
 whose store on disk it predicts."""
 import os
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import preflight
+from engine.batch import preflight
 from engine.cli import main
-from engine.config import ConfigError, parse_config
+from engine.batch.config import ConfigError, parse_config
 
 GIB = 2 ** 30
 # what the old up-front sampling of the whole cohort held per patient before the first task
@@ -137,7 +137,7 @@ def _on_disk(path: Path) -> int:
 
 
 def test_estimate_within_a_factor_two_of_a_real_tiny_run(tmp_path):
-    from engine import sweep
+    from engine.batch import sweep
     cfg = cfg_of(64, 5)
     out = tmp_path / "tiny.zarr"
     sweep.run(cfg, out, workers=1, quiet=True)

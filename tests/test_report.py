@@ -2,9 +2,10 @@ import re
 
 import pytest
 
-from engine import report, sweep
+from engine.analysis import report
+from engine.batch import sweep
 from engine.cli import main
-from engine.config import parse_config
+from engine.batch.config import parse_config
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from engine import rng
+from engine.model import rng
 
 # Random123's published known-answer vectors for Philox4x32-10 (kat_vectors):
 # counter words, key words, expected output.

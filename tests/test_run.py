@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from engine import sweep
-from engine.config import parse_config
-from engine.metrics import DAILY_NAMES
-from engine.storeguard import UnsafeOutput
+from engine.batch import sweep
+from engine.batch.config import parse_config
+from engine.model.glycaemia import DAILY_NAMES
+from engine.store.storeguard import UnsafeOutput
 
 
 def _run(cfg, path, **kw):
@@ -18,7 +18,7 @@ def _run(cfg, path, **kw):
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     from conftest import SMALL_CONFIG
-    from engine.config import loads_toml
+    from engine.batch.config import loads_toml
     cfg = parse_config(loads_toml(SMALL_CONFIG))
     path = tmp_path_factory.mktemp("run") / "small.zarr"
     return cfg, _run(cfg, path, workers=2)

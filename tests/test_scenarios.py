@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from engine import sweep
-from engine.config import ConfigError, parse_config
-from engine.scenarios import cohort_varies, expand
+from engine.batch import sweep
+from engine.batch.config import ConfigError, parse_config
+from engine.batch.scenarios import cohort_varies, expand
 
 
 def cfg(sweep_section, **extra):

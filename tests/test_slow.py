@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from engine.model import slow as S
-from engine.traits import N_TRAITS, T_AGE0, T_BMI0, T_HEIGHT_M, T_PUBERTY_AGE, T_SEX_MALE
+from engine.model.traits import N_TRAITS, T_AGE0, T_BMI0, T_HEIGHT_M, T_PUBERTY_AGE, T_SEX_MALE
 
 
 def traits(age=40.0):

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from engine import therapy as TH
-from engine.config import parse_config
-from engine.settings import therapy_settings
+from engine.life import therapy as TH
+from engine.batch.config import parse_config
+from engine.batch.translate import therapy_settings
 
 
 def th(**kw):
@@ -57,9 +57,9 @@ def test_ratios_from_total_daily_dose_rules():
 
 
 def test_tdd_rule_ratios_change_the_boluses_of_a_run():
-    from engine.metrics import DAILY_NAMES
-    from engine.validate import _config, _run
-    from engine.sweep import cohort_of, kernel_inputs
+    from engine.model.glycaemia import DAILY_NAMES
+    from engine.analysis.validate import _config, _run
+    from engine.batch.sweep import cohort_of, kernel_inputs
     out = {}
     for ratios in ("reference", "tdd_rules"):
         cfg = _config(6, 2, 9, therapy={"kind": "intensive", "ratios": ratios})

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from engine import validate
+from engine.analysis import validate
 from engine.cli import main
 
 N = 60

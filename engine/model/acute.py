@@ -6,7 +6,7 @@ import math
 
 import numba as nb
 
-from ..traits import T_DAWN_AMPLITUDE, T_TOD_AMPLITUDE, T_TOD_PEAK_H
+from .traits import T_DAWN_AMPLITUDE, T_TOD_AMPLITUDE, T_TOD_PEAK_H
 
 # --- exercise: Breton, JDST 2:1 (2008); Dalla Man et al., JDST 3:56 (2009) --------------------
 # Uid = [Vm0 (1 + beta Y) + Vmx (1 + alpha Z W) X] Gt / (Km0 (1 - gamma Z W X) + Gt)

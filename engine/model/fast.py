@@ -13,11 +13,7 @@ import math
 
 import numba as nb
 
-from .params import (
-    MG_PER_G, P_B, P_BW, P_D, P_F, P_FSNC, P_IB, P_K1, P_K2, P_KA1, P_KA2, P_KABS, P_KD, P_KE1,
-    P_KE2, P_KI, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_KSC, P_M1, P_M2, P_M30, P_M4,
-    P_P2U, P_VI, P_VM0, P_VMX, X_QSTO1, X_QSTO2,
-)
+from .params import MG_PER_G, P_B, P_BW, P_D, P_F, P_FSNC, P_IB, P_K1, P_K2, P_KA1, P_KA2, P_KABS, P_KD, P_KE1, P_KE2, P_KI, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_KSC, P_M1, P_M2, P_M30, P_M4, P_P2U, P_VI, P_VM0, P_VMX, X_QSTO1, X_QSTO2
 
 DT_MIN = 1.0  # RK4 step, minutes (MODEL.md §0)
 

@@ -17,8 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
-from ..traits import (T_AGE0, T_BMI0, T_CHRONIC_STRESS, T_FAMILY_HISTORY, T_FAT_SHARE,
-                      T_HEIGHT_M, T_PRS, T_PUBERTY_AGE, T_SEX_MALE, T_SLEEP_H, T_SUGAR_SHARE)
+from .traits import T_AGE0, T_BMI0, T_CHRONIC_STRESS, T_FAMILY_HISTORY, T_FAT_SHARE, T_HEIGHT_M, T_PRS, T_PUBERTY_AGE, T_SEX_MALE, T_SLEEP_H, T_SUGAR_SHARE
 
 # --- the mechanisms of ir_share (the `mechanism` dimension of the results) -------------------
 MECHANISMS = (

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ConfigError, RunConfig
-from .metrics import DAILY_VARIABLES
-from .model.params import N_PARAMS, N_STATES
-from .model.slow import N_MECH
-from .results import TRACE_VARIABLES, Layout, patient_variables
-from .traits import N_TRAITS
+from ..model.glycaemia import DAILY_VARIABLES
+from ..model.params import N_PARAMS, N_STATES
+from ..model.slow import N_MECH
+from ..store.results import TRACE_VARIABLES, Layout, patient_variables
+from ..model.traits import N_TRAITS
 
 MINUTES_PER_DAY = 1440
 N_TRACE = len(TRACE_VARIABLES)
@@ -58,7 +58,7 @@ METADATA_BYTES = 1_200              # one array's zarr.json (0.8-1.3 kB)
 GROUP_METADATA_BYTES = 8_000        # the group's zarr.json (config_toml, attributes)
 
 # ---- memory --------------------------------------------------------------------------------
-# One task (engine.sweep.run_task): the kernel's outputs per patient-day
+# One task (engine.batch.sweep.run_task): the kernel's outputs per patient-day
 # (kernel.allocate_outputs: daily and log_phi float64, status int8), ...
 OUTPUT_BYTES_PER_PATIENT_DAY = (N_DAILY + N_MECH) * 8 + 1
 # ... the block's cohort (cohort.sample_cohort: params, x0, traits float64, ids, source, group,

@@ -50,7 +50,7 @@ def _baseline_index(ds: xr.Dataset, baseline) -> int:
 def require_store(path) -> None:
     """ValueError saying why when `path` holds no t1dmc results store (nothing there, not
     zarr, or a zarr store another program wrote); reads only the group's attributes."""
-    from .storeguard import read_attrs
+    from ..store.storeguard import read_attrs
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{str(path)!r} does not exist")
@@ -92,7 +92,7 @@ def open_store(path) -> xr.Dataset:
 def refuse_output_in_store(out, store, what: str = "output") -> None:
     """UnsafeOutput when `out` is the store being read or lies inside it: an output there would
     replace the results, or add a file of the user's to the store."""
-    from .storeguard import UnsafeOutput
+    from ..store.storeguard import UnsafeOutput
     out, store = Path(os.path.abspath(out)), Path(os.path.abspath(store))
     where = out.parent.resolve() / out.name          # the output itself is never followed
     home = store.resolve()
@@ -109,7 +109,7 @@ def completion(ds: xr.Dataset) -> tuple[int, int]:
 
 def incomplete_message(path, ds: xr.Dataset) -> str | None:
     """None when every patient-scenario of the store is written, else what to do."""
-    from .storeguard import writer_of
+    from ..store.storeguard import writer_of
     done, total = completion(ds)
     if done == total:
         return None

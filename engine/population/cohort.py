@@ -18,16 +18,11 @@ from functools import lru_cache
 import numba as nb
 import numpy as np
 
-from . import rng
-from .model.params import (
-    N_PARAMS, N_STATES, PARAM_NAMES, P_B, P_BW, P_D, P_EGPB, P_FSNC, P_GB, P_IB, P_K1, P_K2,
-    P_KA1, P_KA2, P_KD, P_KE1, P_KE2, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_M1, P_M2,
-    P_M30, P_M4, P_U2SS, P_VG, P_VI, P_VM0, P_VMX, X_GP, X_GS, X_GT, X_I1, X_ID, X_IL, X_IP,
-    X_ISC1, X_ISC2,
-)
+from ..model import rng
+from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P_B, P_BW, P_D, P_EGPB, P_FSNC, P_GB, P_IB, P_K1, P_K2, P_KA1, P_KA2, P_KD, P_KE1, P_KE2, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_M1, P_M2, P_M30, P_M4, P_U2SS, P_VG, P_VI, P_VM0, P_VMX, X_GP, X_GS, X_GT, X_I1, X_ID, X_IL, X_IP, X_ISC1, X_ISC2
 from .reference import GROUPS, reference_patients
-from . import traits as T
-from .model.slow import initial_body
+from ..model import traits as T
+from ..model.slow import initial_body
 
 # Parameters jittered around the source patient (multiplicative log-normal, mean-preserving).
 # The basal quantities Vm0, kp1 and u2ss and the initial states are then derived from the
@@ -307,7 +302,7 @@ def _fit_groups(names: list[str]):
 
 def default_population(**cohort) -> np.ndarray:
     """The POP_* vector of the default config, with [cohort] fields overridden (tests, API)."""
-    from .config import parse_config
+    from ..batch.config import parse_config
     return population_settings(parse_config({"cohort": cohort}))
 
 

@@ -15,27 +15,14 @@ import math
 
 import numba as nb
 
-from . import sensor
-from .behaviour import (B_DIET_DAY, B_DIET_FAT, B_DIET_SUGAR, B_DIET_SURPLUS,
-                        B_HYPO_THRESHOLD, B_HYPO_TREAT_G, B_HYPO_WAIT_MIN, B_ILLNESS_APPETITE,
-                        EAT_RATE_G_PER_MIN, MINUTES_PER_DAY, bolus_decision, exercise_session,
-                        illness_severity, plan_meals, stress_episode)
-from .metrics import (A_BASAL, A_BELOW70, A_BOLUS, A_CARBS, A_EXERCISE_DOSE, A_EXERCISE_MIN,
-                      A_HYPER, A_HYPO, A_INSULIN, A_N, A_RESCUE, A_SUM, A_URINE_MG, D_BMI, D_EGDR,
-                      D_EXERCISE_MIN, D_FAT_MASS, D_FFA, D_GLUT4, D_GMI, D_HBA1C, D_ILLNESS,
-                      D_INFLAMMATION, D_MEAN_INSULIN, D_OXIDATIVE, D_RECEPTOR, D_RESCUE_G,
-                      D_SI_HEPATIC, D_SI_PERIPHERAL, D_TONE, D_VISCERAL, D_WAIST, N_ACC, N_DAILY,
-                      accumulate_glucose, finish_day, track_hypo_event)
-from .model import acute, slow
-from .model.fast import renal_excretion, update_meal_size
-from .model.params import MG_PER_G, P_BW, P_CF, P_CR, P_VG, P_VI, PMOL_PER_U, X_GP, X_GS, X_IP
-from .therapy import (FASTING_WINDOW, N_TITRATION_ACC, TA_BELOW70, TA_DAYS, TA_FASTING_N,
-                      TA_FASTING_SUM, TA_N, TA_SUM, TH_CARB_COUNTING, TH_DIA_MIN, TH_DOSE_SCALE,
-                      TH_INITIAL_DOSE, TH_RATIOS_FROM_TDD, TH_SICK_DAY_EXTRA, TH_TITRATE_DAYS,
-                      basal_rate_u_per_min, meal_bolus_u, ratios_from_tdd, titrate)
-from .traits import (T_AGE0, T_CARB_APPETITE, T_ENERGY_SURPLUS, T_FAT0, T_FAT_SHARE, T_HEIGHT_M,
-                     T_HR_REST, T_HTN, T_PAL, T_SESSION_HR, T_SESSION_MIN, T_SESSIONS_PER_WEEK,
-                     T_SUGAR_SHARE)
+from ..life import sensor
+from ..life.behaviour import B_DIET_DAY, B_DIET_FAT, B_DIET_SUGAR, B_DIET_SURPLUS, B_HYPO_THRESHOLD, B_HYPO_TREAT_G, B_HYPO_WAIT_MIN, B_ILLNESS_APPETITE, EAT_RATE_G_PER_MIN, MINUTES_PER_DAY, bolus_decision, exercise_session, illness_severity, plan_meals, stress_episode
+from ..model.glycaemia import A_BASAL, A_BELOW70, A_BOLUS, A_CARBS, A_EXERCISE_DOSE, A_EXERCISE_MIN, A_HYPER, A_HYPO, A_INSULIN, A_N, A_RESCUE, A_SUM, A_URINE_MG, D_BMI, D_EGDR, D_EXERCISE_MIN, D_FAT_MASS, D_FFA, D_GLUT4, D_GMI, D_HBA1C, D_ILLNESS, D_INFLAMMATION, D_MEAN_INSULIN, D_OXIDATIVE, D_RECEPTOR, D_RESCUE_G, D_SI_HEPATIC, D_SI_PERIPHERAL, D_TONE, D_VISCERAL, D_WAIST, N_ACC, N_DAILY, accumulate_glucose, finish_day, track_hypo_event
+from ..model import acute, slow
+from ..model.fast import renal_excretion, update_meal_size
+from ..model.params import MG_PER_G, P_BW, P_CF, P_CR, P_VG, P_VI, PMOL_PER_U, X_GP, X_GS, X_IP
+from ..life.therapy import FASTING_WINDOW, N_TITRATION_ACC, TA_BELOW70, TA_DAYS, TA_FASTING_N, TA_FASTING_SUM, TA_N, TA_SUM, TH_CARB_COUNTING, TH_DIA_MIN, TH_DOSE_SCALE, TH_INITIAL_DOSE, TH_RATIOS_FROM_TDD, TH_SICK_DAY_EXTRA, TH_TITRATE_DAYS, basal_rate_u_per_min, meal_bolus_u, ratios_from_tdd, titrate
+from ..model.traits import T_AGE0, T_CARB_APPETITE, T_ENERGY_SURPLUS, T_FAT0, T_FAT_SHARE, T_HEIGHT_M, T_HR_REST, T_HTN, T_PAL, T_SESSION_HR, T_SESSION_MIN, T_SESSIONS_PER_WEEK, T_SUGAR_SHARE
 
 STATUS_OK = 0
 STATUS_NONFINITE = 1   # glucose non-finite, absurd or exhausted (<= 0); patient stopped

@@ -7,7 +7,7 @@ import math
 
 import numba as nb
 
-from . import rng
+from ..model import rng
 
 NOISE_KNOT_MIN = 15          # Breton & Kovatchev 2008 model step
 KNOTS_PER_DAY = 1440 // NOISE_KNOT_MIN

@@ -229,7 +229,7 @@ def render(store, out_dir, overwrite: bool = False) -> dict:
     """Write report.html and the PNG figures into the folder `out_dir`; returns what was
     written and the render time. An existing `out_dir` is replaced only with `overwrite` and
     when it holds a report of the engine's (or nothing); a failed render leaves it as it was."""
-    from .storeguard import check_output, refuse_unsafe_target, write_output
+    from ..store.storeguard import check_output, refuse_unsafe_target, write_output
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     refuse_unsafe_target(out_dir, "report folder")      # '.', '', /, home, a link: never
@@ -261,8 +261,8 @@ def render(store, out_dir, overwrite: bool = False) -> dict:
 
 def _build(ds, store, out_dir: Path) -> dict:
     """Write the figures and the page into `out_dir`; {key: file name}."""
-    from .results import engine_version
-    from .sweep import summary_table
+    from ..store.results import engine_version
+    from ..batch.sweep import summary_table
     plt = _plt()
     files = {}
     files["trajectories"] = out_dir / "trajectories.png"

@@ -2,11 +2,11 @@
 so kernels never see pydantic and orchestration never does per-patient arithmetic."""
 import numpy as np
 
-from . import behaviour as B
-from . import therapy as TH
+from ..life import behaviour as B
+from ..life import therapy as TH
 from .config import RunConfig
-from .patient import N_SWITCHES, SW_DAWN, SW_MIDPOINT, SW_TIME_OF_DAY, SW_WEIGHT_FEEDBACK
-from .model.slow import MECHANISM_NAMES
+from ..sim.patient import N_SWITCHES, SW_DAWN, SW_MIDPOINT, SW_TIME_OF_DAY, SW_WEIGHT_FEEDBACK
+from ..model.slow import MECHANISM_NAMES
 
 INCREMENT_U = {"pump": 0.05, "mdi": 0.5}
 

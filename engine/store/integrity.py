@@ -36,7 +36,7 @@ reading_store(path)
     chunk) raised anywhere inside becomes StoreDamaged with a message naming the store and the
     commands that list and repair the damage. Use it around everything that reads values:
 
-        from engine.integrity import StoreDamaged, check_store_readable, reading_store
+        from engine.store.integrity import StoreDamaged, check_store_readable, reading_store
         check_store_readable(store)
         with reading_store(store):
             ds = xr.open_zarr(store)

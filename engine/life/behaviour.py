@@ -12,9 +12,8 @@ import math
 import numba as nb
 import numpy as np
 
-from . import rng
-from .traits import (T_ADHERENCE, T_CHRONIC_STRESS, T_SESSION_HR, T_SESSION_MIN,
-                     T_SESSION_TIME_H, T_SESSIONS_PER_WEEK)
+from ..model import rng
+from ..model.traits import T_ADHERENCE, T_CHRONIC_STRESS, T_SESSION_HR, T_SESSION_MIN, T_SESSION_TIME_H, T_SESSIONS_PER_WEEK
 
 EAT_RATE_G_PER_MIN = 5.0   # simglucose's T1DPatient.EAT_RATE (MODEL.md §1: meals at 5 g/min)
 MINUTES_PER_DAY = 1440

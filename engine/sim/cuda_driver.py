@@ -34,14 +34,14 @@ import threading
 
 import numpy as np
 
-from .behaviour import N_BEHAVIOUR
-from .metrics import N_DAILY
-from .model.params import N_PARAMS, N_STATES
-from .model.slow import N_MECH
+from ..life.behaviour import N_BEHAVIOUR
+from ..model.glycaemia import N_DAILY
+from ..model.params import N_PARAMS, N_STATES
+from ..model.slow import N_MECH
 from .patient import N_OUT, N_SWITCHES
-from .sensor import N_SENSOR
-from .therapy import N_THERAPY
-from .traits import N_TRAITS
+from ..life.sensor import N_SENSOR
+from ..life.therapy import N_THERAPY
+from ..model.traits import N_TRAITS
 
 THREADS_PER_BLOCK = 128
 DEVICE_MEMORY_SHARE = 0.5    # of the free device memory, for one chunk's arrays
@@ -97,7 +97,7 @@ def _kernel():
     (the simulator swaps the module it finds among a kernel's globals), so it is imported
     only here, after _cuda() has checked that numba-cuda works."""
     _cuda()
-    from .cuda_kernel import population_kernel
+    from .cuda import population_kernel
     return population_kernel
 
 
@@ -126,7 +126,7 @@ def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, th
                    trace_interval_min, daily, log_phi_out, status, traces, chunk=None):
     """kernel.simulate_block on the GPU: same arguments, same outputs. `chunk`: patients per
     launch (default: what fits in the device's free memory)."""
-    from . import cuda_kernel, kernel
+    from . import cuda as cuda_kernel, cpu as kernel
     n = params.shape[0]
     # the kernel copies fixed counts into local arrays: a vector of another length would be
     # read out of bounds on the device, silently

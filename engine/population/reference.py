@@ -1,4 +1,4 @@
-"""The 30 UVA/Padova reference patients shipped in `engine/data/` (see PROVENANCE.md)."""
+"""The 30 UVA/Padova reference patients shipped in `engine/population/data/` (see PROVENANCE.md)."""
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -6,7 +6,7 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
-from .model.params import N_STATES, PARAM_NAMES
+from ..model.params import N_STATES, PARAM_NAMES
 
 GROUPS = ("adolescent", "adult", "child")
 
@@ -29,7 +29,7 @@ class ReferenceSet:
 
 
 def _read_csv(name: str) -> pd.DataFrame:
-    with resources.files("engine").joinpath("data", name).open("r") as f:
+    with resources.files("engine.population").joinpath("data", name).open("r") as f:
         return pd.read_csv(f)
 
 

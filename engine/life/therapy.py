@@ -16,7 +16,7 @@ import math
 
 import numba as nb
 
-from .model.params import P_BW, P_U2SS, PMOL_PER_U
+from ..model.params import P_BW, P_U2SS, PMOL_PER_U
 
 RULE_SIMGLUCOSE = 0
 RULE_CALCULATOR = 1

@@ -11,15 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import results
-from .cohort import Cohort, population_settings, sample_cohort
+from ..runtime import bind_fast_libm, engine_identity
+from ..store import results
+from ..population.cohort import Cohort, population_settings, sample_cohort
 from .config import ConfigError, RunConfig, parse_config
-from .kernel import allocate_outputs, simulate_block
-from .reference import sensor_models
-from .settings import behaviour_settings, switch_settings, therapy_settings
+from ..sim.cpu import allocate_outputs, simulate_block
+from ..population.reference import sensor_models
+from .translate import behaviour_settings, switch_settings, therapy_settings
 from .scenarios import Scenario, cohort_varies, expand
-from .sensor import N_SENSOR, S_DELTA, S_GAMMA, S_KIND, S_LAMBDA, S_MAX, S_MIN, S_PACF, S_XI
-from .sensor import SENSOR_JOHNSON_SU, SENSOR_NONE
+from ..life.sensor import N_SENSOR, S_DELTA, S_GAMMA, S_KIND, S_LAMBDA, S_MAX, S_MIN, S_PACF, S_XI
+from ..life.sensor import SENSOR_JOHNSON_SU, SENSOR_NONE
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,11 @@ def cohort_of(inputs: KernelInputs, ids) -> Cohort:
 
 def simulate(inputs: KernelInputs, cohort: Cohort, trace_slot: np.ndarray, n_traced: int):
     """Run the kernel for `cohort`; returns (daily, log_phi, status, traces) arrays."""
+    bind_fast_libm()
     daily, log_phi, status, traces = allocate_outputs(len(cohort), inputs.n_days, n_traced,
                                                       inputs.trace_interval_min)
     if inputs.backend == "cuda":
-        from .cuda_backend import simulate_block as simulate_on_gpu
+        from ..sim.cuda_driver import simulate_block as simulate_on_gpu
         step = simulate_on_gpu
     else:
         step = simulate_block
@@ -211,9 +213,11 @@ def check_resumable(out: Path, cfg: RunConfig, layout: results.Layout) -> None:
         raise ConfigError(f"--resume: the store's block size is {attrs.get('block_size')}, "
                           f"this run's is {layout.block_size}; set execution.block_size = "
                           f"{attrs.get('block_size')}")
-    if attrs.get("engine_version") != results.engine_version():
-        raise ConfigError(f"--resume: the store was made by engine {attrs.get('engine_version')},"
-                          f" this is {results.engine_version()}; results would not be identical")
+    if attrs.get("engine_identity") != engine_identity():
+        made_by = attrs.get("engine_identity") or f"{attrs.get('engine_version')} (no identity)"
+        raise ConfigError(f"--resume: the store was made by engine {made_by}, this is "
+                          f"{engine_identity()}; results would not be identical: finish the "
+                          "run with that engine, or start again with --overwrite")
     if int(attrs.get("cohort_by_scenario", -1)) != int(layout.cohort_by_scenario):
         raise ConfigError(f"--resume: {str(out)!r} was written with another store layout "
                           "(an older engine); start again with --overwrite")
@@ -223,7 +227,7 @@ def _prepare_store(store: Path, resuming: bool, cfg: RunConfig, layout: results.
                    scenarios: list, repair: bool, say) -> np.ndarray:
     """Create the store, or check the one being resumed (and plan its repair); returns the
     (scenario, block) tasks already complete."""
-    from .integrity import check_store_readable, prepare_repair
+    from ..store.integrity import check_store_readable, prepare_repair
     if not resuming:
         results.create_store(store, cfg, layout, scenarios)
         return np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
@@ -252,13 +256,13 @@ def run(cfg: RunConfig, out: Path, overwrite: bool = False, resume: bool = False
     beside the old one and swapped in at the end; the run holds the store's lock throughout.
     `repair` (with `resume`) recomputes the tasks whose chunks fail their checksums."""
     from . import preflight
-    from .integrity import reading_store
-    from .storeguard import StoreClaim
+    from ..store.integrity import reading_store
+    from ..store.storeguard import StoreClaim
     say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
     out = Path(os.path.abspath(out))
     t0 = time.perf_counter()
     if cfg.execution.backend == "cuda":
-        from .cuda_backend import CudaUnavailable, require
+        from ..sim.cuda_driver import CudaUnavailable, require
         try:
             say(f"backend cuda: {require()}")
         except CudaUnavailable as err:

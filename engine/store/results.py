@@ -12,7 +12,6 @@ import uuid
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 import dask.array as da
@@ -20,14 +19,15 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from .cohort import Cohort
-from .config import RunConfig, to_toml
-from .kernel import N_TRACE
-from .metrics import DAILY_VARIABLES
-from .model.params import PARAM_NAMES, PARAM_UNITS
-from .model.slow import MECHANISMS, MECHANISM_NAMES
-from .traits import TRAIT_VARIABLES
-from .reference import reference_patients
+from ..population.cohort import Cohort
+from ..batch.config import RunConfig, to_toml
+from ..sim.cpu import N_TRACE
+from ..model.glycaemia import DAILY_VARIABLES
+from ..model.params import PARAM_NAMES, PARAM_UNITS
+from ..model.slow import MECHANISMS, MECHANISM_NAMES
+from ..model.traits import TRAIT_VARIABLES
+from ..population.reference import reference_patients
+from ..runtime import engine_identity, engine_version
 
 TRACE_VARIABLES = (
     ("bg", "mg/dL", "blood glucose (Gs/Vg) at the sample time"),
@@ -48,11 +48,6 @@ STATUS_ATTRS = {"units": "1", "long_name": "integration status",
                 "flag_values": [0, 1], "flag_meanings": "ok glucose_nonfinite_or_exhausted_patient_stopped"}
 
 
-def engine_version() -> str:
-    try:
-        return version("t1dmc")
-    except PackageNotFoundError:
-        return "0+unknown"
 
 
 # Storage layout (zarr v3). One shard per variable per task region (1 scenario x a block of
@@ -163,7 +158,7 @@ def _daily_encoding(layout: Layout, extra: tuple = ()) -> dict:
 
 def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) -> None:
     """Write the store's metadata and coordinates; every per-patient and per-day array stays
-    empty until the tasks write their regions. `scenarios` are `engine.scenarios.Scenario`s.
+    empty until the tasks write their regions. `scenarios` are `engine.batch.scenarios.Scenario`s.
     Memory grows with the number of patients only through the patient coordinate."""
     S, N, D = layout.n_scenarios, layout.n_patients, layout.n_days
     B, T = layout.block_size, layout.n_samples
@@ -237,6 +232,8 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) ->
         "featureType": "trajectory",
         "engine": "t1dmc",
         "engine_version": engine_version(),
+        # version + source hash: --resume refuses a store another engine wrote
+        "engine_identity": engine_identity(),
         "seed": str(cfg.run.seed),
         "config_toml": to_toml(cfg),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),

@@ -10,17 +10,16 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from . import behaviour as B
-from . import therapy as TH
-from . import traits as T
-from .cohort import Cohort, basal_insulin_need
-from .config import parse_config
-from .kernel import N_TRACE, SW_DAWN
-from .metrics import (D_GLUCOSE_MEAN, D_SI_PERIPHERAL, D_TDD_PER_KG, D_WEIGHT_KG, D_BMI,
-                      D_HBA1C)
-from .model import acute
-from .model.slow import K_GLUCOTOXICITY, K_RECEPTOR
-from .sweep import KernelInputs, cohort_of, kernel_inputs, simulate
+from ..life import behaviour as B
+from ..life import therapy as TH
+from ..model import traits as T
+from ..population.cohort import Cohort, basal_insulin_need
+from ..batch.config import parse_config
+from ..sim.cpu import N_TRACE, SW_DAWN
+from ..model.glycaemia import D_GLUCOSE_MEAN, D_SI_PERIPHERAL, D_TDD_PER_KG, D_WEIGHT_KG, D_BMI, D_HBA1C
+from ..model import acute
+from ..model.slow import K_GLUCOTOXICITY, K_RECEPTOR
+from ..batch.sweep import KernelInputs, cohort_of, kernel_inputs, simulate
 
 
 @dataclass

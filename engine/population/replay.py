@@ -7,9 +7,9 @@ import numba as nb
 import numpy as np
 import xarray as xr
 
-from .model.fast import midpoint_step, rk4_step, state_tuple, update_meal_size
-from .model.params import (MG_PER_G, N_STATES, P_BW, P_VG, PMOL_PER_U, STATE_LONG_NAMES,
-                           STATE_NAMES, STATE_UNITS, X_GS)
+from ..model.fast import midpoint_step, rk4_step, state_tuple, update_meal_size
+from ..model.params import MG_PER_G, N_STATES, P_BW, P_VG, PMOL_PER_U, STATE_LONG_NAMES, STATE_NAMES, STATE_UNITS, X_GS
+from ..runtime import bind_fast_libm
 from .reference import reference_patients
 
 # Bounds beyond which a per-minute input is certainly a unit error, not physiology:
@@ -66,6 +66,7 @@ def replay(patient: str, carbs_g_per_min, insulin_u_per_min,
     """Drive reference patient `patient` (e.g. "adolescent#001") from its basal state with
     carbohydrate (g/min) and insulin (U/min) delivered on each minute [t, t+1).
     integrator: "rk4" (default) or "midpoint" (run.integrator's cheaper option)."""
+    bind_fast_libm()
     if integrator not in ("rk4", "midpoint"):
         raise ValueError(f"integrator: {integrator!r} is not one of 'rk4', 'midpoint'")
     ref = reference_patients()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import rng
+from ..model import rng
 from .config import LIFESTYLE_PROFILES, THERAPY_PRESETS, ConfigError, RunConfig, parse_config
 
 # Fields that fix the store's layout or how it is computed, not what is simulated.

@@ -5,18 +5,23 @@ import numba as nb
 import numpy as np
 from numba import cuda
 
-from .behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
-from .metrics import N_ACC, N_DAILY
-from .model.fast import midpoint_step, rk4_step, state_tuple
-from .model.params import N_PARAMS, N_STATES, P_BW
-from .model.slow import GMI_DAYS, N_AGG, N_MECH, N_SLOW
-from .patient import (I_FAILED, I_N_PEND, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I,
-                      N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_MIDPOINT,
-                      lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start,
-                      run_constants)
-from .sensor import N_SENSOR
-from .therapy import N_THERAPY, N_TITRATION_ACC
-from .traits import N_TRAITS
+from ..runtime import register_cache_locator
+
+from ..life.behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
+from ..model.glycaemia import N_ACC, N_DAILY
+from ..model.fast import midpoint_step, rk4_step, state_tuple
+from ..model.params import N_PARAMS, N_STATES, P_BW
+from ..model.slow import GMI_DAYS, N_AGG, N_MECH, N_SLOW
+from .patient import I_FAILED, I_N_PEND, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_MIDPOINT, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
+from ..life.sensor import N_SENSOR
+from ..life.therapy import N_THERAPY, N_TITRATION_ACC
+from ..model.traits import N_TRAITS
+
+try:      # numba-cuda's own cache machinery; before the kernel below is decorated
+    from numba.cuda.core import caching as _cuda_caching
+    register_cache_locator(_cuda_caching)
+except ImportError:
+    pass
 
 MAX_MEAL_SLOTS = 16          # config.RunConfig.meals allows at most 16
 f8 = nb.float64

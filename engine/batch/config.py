@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
-from .reference import GROUPS
+from ..population.reference import GROUPS
 
 
 PATIENT_DAYS_PER_TASK = 1_000_000

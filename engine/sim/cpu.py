@@ -18,20 +18,14 @@ multipliers (1 = lean, healthy, normoglycaemic).
 import numba as nb
 import numpy as np
 
-from .behaviour import MINUTES_PER_DAY
-from .lanes import (IN_CARBS_MG, IN_DBAR, IN_ECR, IN_GZW, IN_INSULIN_PMOL, IN_SH, IN_SP,
-                    IN_VM0F, LANES, N_INPUTS, W_SIZE, lane_params, lane_state, midpoint_lanes,
-                    rk4_lanes, set_input, set_lane_state, set_param)
-from .metrics import N_ACC, N_DAILY
-from .model import slow
-from .model.fast import state_tuple
-from .model.params import N_PARAMS, P_BW
-from .patient import (F_BG, F_CARBS_G, F_CGM, F_INSULIN_U, F_S_P, I_FAILED, I_N_PEND,
-                      MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES,
-                      O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_DAWN, SW_MIDPOINT,
-                      SW_TIME_OF_DAY, SW_WEIGHT_FEEDBACK, lane_after_step, lane_end_of_day,
-                      lane_minute, lane_plan_day, lane_start, run_constants)
-from .therapy import N_TITRATION_ACC
+from ..life.behaviour import MINUTES_PER_DAY
+from .lanes import IN_CARBS_MG, IN_DBAR, IN_ECR, IN_GZW, IN_INSULIN_PMOL, IN_SH, IN_SP, IN_VM0F, LANES, N_INPUTS, W_SIZE, lane_params, lane_state, midpoint_lanes, rk4_lanes, set_input, set_lane_state, set_param
+from ..model.glycaemia import N_ACC, N_DAILY
+from ..model import slow
+from ..model.fast import state_tuple
+from ..model.params import N_PARAMS, P_BW
+from .patient import F_BG, F_CARBS_G, F_CGM, F_INSULIN_U, F_S_P, I_FAILED, I_N_PEND, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_DAWN, SW_MIDPOINT, SW_TIME_OF_DAY, SW_WEIGHT_FEEDBACK, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
+from ..life.therapy import N_TITRATION_ACC
 
 __all__ = ["simulate_block", "allocate_outputs", "N_TRACE", "N_SWITCHES", "SW_DAWN",
            "SW_TIME_OF_DAY", "SW_WEIGHT_FEEDBACK", "STATUS_OK", "STATUS_NONFINITE"]

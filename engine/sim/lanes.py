@@ -19,10 +19,9 @@ block it runs in.
 """
 import numba as nb
 
-from .model import vexp
-from .model.fast import (DT_MIN, _masses_nonneg, _rk4_combine, _stage, derivatives_at_kgut,
-                         gastric_exponents, gastric_rate_from_exponentials, meal_shape)
-from .model.params import N_PARAMS, N_STATES, P_B, P_D, P_KMAX, P_KMIN
+from ..model import vexp
+from ..model.fast import DT_MIN, _masses_nonneg, _rk4_combine, _stage, derivatives_at_kgut, gastric_exponents, gastric_rate_from_exponentials, meal_shape
+from ..model.params import N_PARAMS, N_STATES, P_B, P_D, P_KMAX, P_KMIN
 
 # 16 lanes (four AVX2 or two AVX-512 vectors per row): with the stages split into three loops,
 # 16 gave 1.30-1.33x over 8 on Zen 5, AVX-512 or AVX2 code alike, and 32 no more
