@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_population import kernel_throughput, population_config  # noqa: E402
 
 from engine.batch import sweep  # noqa: E402
-from engine.model.glycaemia import D_GLUCOSE_MEAN, D_HBA1C, D_SI_PERIPHERAL, D_TDD, D_TIR  # noqa: E402
+from engine.model.glycaemia import D  # noqa: E402
 from engine.store.results import engine_version  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
@@ -62,12 +62,12 @@ def main(argv=None) -> dict:
     finite = np.isfinite(bg_ref) & np.isfinite(bg_mid)
     bg_diff = np.abs(bg_ref - bg_mid)[finite]
     daily = {}
-    for name, v in (("glucose_mean_mg_dl", D_GLUCOSE_MEAN), ("tir_pct", D_TIR),
-                    ("tdd_u", D_TDD), ("si_peripheral", D_SI_PERIPHERAL)):
+    for name, v in (("glucose_mean_mg_dl", D.glucose_mean), ("tir_pct", D.tir),
+                    ("tdd_u", D.tdd), ("si_peripheral", D.si_peripheral)):
         d = np.abs(ref[0][v] - mid[0][v])[both_ok]
         daily[name] = {"max_abs": float(d.max()), "mean_abs": float(d.mean())}
     last = both_ok[:, -1]
-    hba1c = np.abs(ref[0][D_HBA1C][:, -1] - mid[0][D_HBA1C][:, -1])[last]
+    hba1c = np.abs(ref[0][D.hba1c][:, -1] - mid[0][D.hba1c][:, -1])[last]
     report = {
         "benchmark": "integrator", "engine_version": engine_version(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from engine.batch.config import parse_config
-from engine.model.glycaemia import D_SI_HEPATIC, D_SI_PERIPHERAL, D_TONE
+from engine.model.glycaemia import D
 from engine.model.slow import TONE_KP1
 from engine.batch.sweep import cohort_of, kernel_inputs, simulate
 
@@ -21,9 +21,9 @@ def main(n: int = 2000) -> None:
     daily, _, status, _ = simulate(inputs, cohort_of(inputs, np.arange(n)),
                                    np.full(n, -1, dtype=np.int64), 0)
     ok = status[:, 0] == 0
-    sp = np.median(daily[D_SI_PERIPHERAL, ok, 0])
-    sh = np.median(daily[D_SI_HEPATIC, ok, 0])
-    ecr = np.median(1.0 + TONE_KP1 * (daily[D_TONE, ok, 0] - 1.0))
+    sp = np.median(daily[D.si_peripheral, ok, 0])
+    sh = np.median(daily[D.si_hepatic, ok, 0])
+    ecr = np.median(1.0 + TONE_KP1 * (daily[D.counterreg_tone, ok, 0] - 1.0))
     print(f"REFERENCE_SP = {sp:.3f}\nREFERENCE_SH = {sh:.3f}\nREFERENCE_ECR = {ecr:.3f}")
 
 

@@ -6,15 +6,15 @@ import pytest
 from engine.life import behaviour as B
 from engine.batch.config import parse_config
 from engine.batch.translate import behaviour_settings
-from engine.model.traits import N_TRAITS, T_ADHERENCE, T_CHRONIC_STRESS, T_SESSION_HR, T_SESSION_MIN, T_SESSION_TIME_H, T_SESSIONS_PER_WEEK
+from engine.model.traits import N_TRAITS, T
 
 SEED = np.uint64(99)
 
 
 def traits(sessions=3.5, adherence=0.8, stress=0.0):
     tr = np.zeros(N_TRAITS)
-    tr[T_SESSIONS_PER_WEEK], tr[T_SESSION_MIN], tr[T_SESSION_HR] = sessions, 40.0, 50.0
-    tr[T_SESSION_TIME_H], tr[T_ADHERENCE], tr[T_CHRONIC_STRESS] = 17.0, adherence, stress
+    tr[T.sessions_per_week], tr[T.session_min], tr[T.session_hr_excess] = sessions, 40.0, 50.0
+    tr[T.session_time_h], tr[T.adherence], tr[T.chronic_stress] = 17.0, adherence, stress
     return tr
 
 

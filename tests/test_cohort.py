@@ -3,10 +3,11 @@ import pytest
 
 from engine.population.cohort import FITTED_INDEX, basal_steady_state, default_population, fit_groups, sample_cohort
 from engine.model.fast import derivatives, meal_shape, state_tuple
-from engine.model.params import N_STATES, P_BW, P_GB, P_U2SS, P_VG, X_GS
+from engine.model.params import N_STATES, P, X
 from engine.population.reference import reference_patients
-from engine.model import traits as T
+from engine.model import traits
 
+from engine.model.traits import T
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
 MVLN = default_population()
 RESAMPLE = default_population(sampler="resample", jitter_cv=0.1)
@@ -26,10 +27,10 @@ def test_steady_state_reproduces_the_reference_basal_states():
 def test_sampled_patients_start_at_rest_at_their_basal_glucose(pop):
     c = sample_cohort(3, np.arange(300), GROUPS, pop)
     for i in range(len(c)):
-        dx = derivatives(state_tuple(c.x0[i]), c.params[i], 0.0, c.params[i][P_U2SS],
+        dx = derivatives(state_tuple(c.x0[i]), c.params[i], 0.0, c.params[i][P.u2ss],
                          meal_shape(0.0, 0.5, 0.5), 1.0, 1.0, 1.0, 1.0, 0.0)
         assert np.abs(dx).max() < 1e-9
-        assert c.x0[i, X_GS] / c.params[i, P_VG] == pytest.approx(c.params[i, P_GB])
+        assert c.x0[i, X.Gs] / c.params[i, P.Vg] == pytest.approx(c.params[i, P.Gb])
 
 
 def test_a_patient_is_a_pure_function_of_seed_and_id():
@@ -71,16 +72,16 @@ def test_mvlognormal_reproduces_each_groups_log_means_and_correlations():
 def test_traits_are_within_their_bounds_and_adult_bmi_follows_nhis():
     c = sample_cohort(9, np.arange(5000), {"adult": 1.0}, MVLN)
     tr = c.traits
-    assert np.all((tr[:, T.T_AGE0] >= 20) & (tr[:, T.T_AGE0] < 70))
-    assert np.all((tr[:, T.T_ADHERENCE] > 0) & (tr[:, T.T_ADHERENCE] < 1))
-    bmi = tr[:, T.T_BMI0]
+    assert np.all((tr[:, T.age0] >= 20) & (tr[:, T.age0] < 70))
+    assert np.all((tr[:, T.adherence] > 0) & (tr[:, T.adherence] < 1))
+    bmi = tr[:, T.bmi0]
     assert bmi.mean() == pytest.approx(27.2, abs=0.4)        # the log-normal's mean
     assert (bmi >= 30).mean() == pytest.approx(0.28, abs=0.03)
     assert ((bmi >= 25) & (bmi < 30)).mean() == pytest.approx(0.34, abs=0.03)
-    h = tr[:, T.T_HEIGHT_M]
-    np.testing.assert_allclose(c.params[:, P_BW], bmi * h * h)
-    assert (tr[:, T.T_DAWN_AMPLITUDE] > 0).mean() == pytest.approx(0.89, abs=0.02)
-    assert 0.0 < tr[:, T.T_FAT0].min() and (tr[:, T.T_FAT0] < c.params[:, P_BW]).all()
+    h = tr[:, T.height_m]
+    np.testing.assert_allclose(c.params[:, P.BW], bmi * h * h)
+    assert (tr[:, T.dawn_amplitude] > 0).mean() == pytest.approx(0.89, abs=0.02)
+    assert 0.0 < tr[:, T.fat_mass0].min() and (tr[:, T.fat_mass0] < c.params[:, P.BW]).all()
 
 
 def test_zero_jitter_resample_gives_the_reference_patients_exactly():

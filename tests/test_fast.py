@@ -2,7 +2,7 @@
 import numpy as np
 from hypothesis import given, strategies as st
 
-from engine.model.params import P_BW, P_U2SS, P_VG, PMOL_PER_U, X_GS
+from engine.model.params import P, PMOL_PER_U, X
 from engine.population.reference import reference_patients
 from engine.population.replay import replay_kernel
 
@@ -11,7 +11,7 @@ patients = st.integers(0, 29)
 
 
 def basal_u_per_min(i):
-    return REF.params[i, P_U2SS] * REF.params[i, P_BW] / PMOL_PER_U
+    return REF.params[i, P.u2ss] * REF.params[i, P.BW] / PMOL_PER_U
 
 
 @st.composite
@@ -45,7 +45,7 @@ def test_basal_steady_state_holds_for_a_day_without_meals(i):
     minutes = 1440
     states = replay_kernel(REF.x0[i], REF.params[i], np.zeros(minutes),
                            np.full(minutes, basal_u_per_min(i)))
-    bg = states[:, X_GS] / REF.params[i, P_VG]
+    bg = states[:, X.Gs] / REF.params[i, P.Vg]
     assert np.abs(bg - bg[0]).max() < 1.0
 
 
@@ -54,8 +54,8 @@ def test_more_insulin_never_raises_glucose(case, extra_u, minute):
     i, carbs, insulin = case
     more = insulin.copy()
     more[minute] += extra_u
-    bg = replay_kernel(REF.x0[i], REF.params[i], carbs, insulin)[:, X_GS]
-    bg_more = replay_kernel(REF.x0[i], REF.params[i], carbs, more)[:, X_GS]
+    bg = replay_kernel(REF.x0[i], REF.params[i], carbs, insulin)[:, X.Gs]
+    bg_more = replay_kernel(REF.x0[i], REF.params[i], carbs, more)[:, X.Gs]
     assert (bg_more <= bg + 1e-9 * np.abs(bg)).all()
     # an hour is enough for subcutaneous insulin to act, unless glucose is already exhausted
     # (the mass is held at 0 and cannot fall further)

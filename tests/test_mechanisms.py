@@ -5,7 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from engine.life import therapy as TH
+from engine.life import therapy
+
+from engine.life.therapy import TH
 from engine.model.glycaemia import DAILY_NAMES
 from engine.model.slow import MECHANISM_NAMES, N_MECH
 from engine.analysis.validate import _config, _fixed_therapy, _run
@@ -18,7 +20,7 @@ def run(cfg, dose_scale=None, all_ok=True):
     inputs = kernel_inputs(cfg)
     if dose_scale is not None:
         t = inputs.therapy.copy()
-        t[TH.TH_DOSE_SCALE] = dose_scale
+        t[TH.dose_scale] = dose_scale
         inputs = replace(inputs, therapy=t)
     daily, log_phi, status, _ = _run(inputs, cohort_of(inputs, np.arange(cfg.run.n_patients)))
     if all_ok:

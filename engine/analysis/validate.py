@@ -10,15 +10,19 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from ..life import behaviour as B
-from ..life import therapy as TH
-from ..model import traits as T
+from ..life import behaviour
+
+from ..life.behaviour import B
+from ..life import therapy
+from ..life.therapy import TH
+from ..model import traits
+from ..model.traits import T
 from ..population.cohort import Cohort, basal_insulin_need
 from ..batch.config import parse_config
-from ..sim.cpu import N_TRACE, SW_DAWN
-from ..model.glycaemia import D_GLUCOSE_MEAN, D_SI_PERIPHERAL, D_TDD_PER_KG, D_WEIGHT_KG, D_BMI, D_HBA1C
+from ..sim.cpu import N_TRACE, SW
+from ..model.glycaemia import D
 from ..model import acute
-from ..model.slow import K_GLUCOTOXICITY, K_RECEPTOR
+from ..model.slow import K
 from ..batch.sweep import KernelInputs, cohort_of, kernel_inputs, simulate
 
 
@@ -85,9 +89,9 @@ def _dose_for_equal_glucose(inputs, cohort, target_mean, days, lo=0.5, hi=2.5, i
     for _ in range(iters):
         mid = 0.5 * (lo + hi)
         th = inputs.therapy.copy()
-        th[TH.TH_DOSE_SCALE] = mid
+        th[TH.dose_scale] = mid
         daily = _run(replace(inputs, therapy=th), cohort)[0]
-        if np.nanmean(daily[D_GLUCOSE_MEAN][:, days]) > target_mean:
+        if np.nanmean(daily[D.glucose_mean][:, days]) > target_mean:
             lo = mid
         else:
             hi = mid
@@ -118,7 +122,7 @@ def row_dose_and_bmi(n, seed):
     cohort = cohort_of(inputs, np.arange(n))
     daily, log_phi, status, _ = _run(inputs, cohort)
     ok = (status == 0).all(axis=1)
-    tdd = np.nanmean(daily[D_TDD_PER_KG][ok, 60:], axis=1)
+    tdd = np.nanmean(daily[D.tdd_per_kg][ok, 60:], axis=1)
     med = _median_ci(tdd)
     rows = [Row("total daily dose, median", "0.4-1.0 U/kg/day, median ~0.6-0.7",
                 "ADA; Kerouz 1995", *med, "U/kg/day", 0.5 <= med[0] <= 0.85),
@@ -127,7 +131,7 @@ def row_dose_and_bmi(n, seed):
                 float(np.mean(tdd > 1.0)) < 0.25),
             Row("total daily dose > 2 U/kg/day", "none (DCCT excluded > 2)", "DCCT 1993",
                 *_share_ci(tdd > 2.0), "share", float(np.mean(tdd > 2.0)) < 0.01)]
-    bmi = daily[D_BMI][ok, -1]
+    bmi = daily[D.bmi][ok, -1]
     m = _mean_ci(bmi)
     rows.append(Row("BMI, mean (adults, day 120)", "27.6", "NHIS 2016-21", *m, "kg/m2",
                     26.4 <= m[0] <= 28.8))
@@ -137,7 +141,7 @@ def row_dose_and_bmi(n, seed):
     obese = _share_ci(bmi >= 30)
     rows.append(Row("obese (BMI >= 30)", "28%", "NHIS 2016-21", *obese, "share",
                     0.21 <= obese[0] <= 0.35))
-    a1c = _mean_ci(daily[D_HBA1C][ok, -1])
+    a1c = _mean_ci(daily[D.hba1c][ok, -1])
     rows.append(Row("HbA1c under intensive therapy (day 120)", "about 7% (DCCT intensive 7.2%)",
                     "DCCT 1993", *a1c, "%", 6.3 <= a1c[0] <= 7.6))
     return rows
@@ -158,18 +162,18 @@ def row_dcct(n, seed, years=6):
         # diabetes-specific factors, receptors lost to peripheral hyperinsulinaemia and
         # glucotoxicity; year 2 of both arms spans usual control (CACTI's mean HbA1c ~7.9%)
         year2 = slice(365, min(730, days))
-        lost.append(1.0 - np.exp(log_phi[K_RECEPTOR, :, year2]
-                                 + log_phi[K_GLUCOTOXICITY, :, year2]).mean(axis=1))
+        lost.append(1.0 - np.exp(log_phi[K.receptor_downregulation, :, year2]
+                                 + log_phi[K.glucotoxicity, :, year2]).mean(axis=1))
     ok = out["intensive"][1] & out["conventional"][1]
     lost_m = _mean_ci(np.concatenate([x[ok] for x in lost]))
-    w_i = out["intensive"][0][D_WEIGHT_KG][ok]
-    w_c = out["conventional"][0][D_WEIGHT_KG][ok]
+    w_i = out["intensive"][0][D.weight_kg][ok]
+    w_c = out["conventional"][0][D.weight_kg][ok]
     gain = (w_i[:, -1] - w_i[:, 0]) - (w_c[:, -1] - w_c[:, 0])
     m = _mean_ci(gain)
     year1 = (w_i[:, 365] - w_i[:, 0]) - (w_c[:, 365] - w_c[:, 0])
     y1_share = year1.mean() / gain.mean() if gain.mean() > 0 else np.nan
-    a1c_i = np.nanmean(out["intensive"][0][D_HBA1C][ok, 365:])
-    a1c_c = np.nanmean(out["conventional"][0][D_HBA1C][ok, 365:])
+    a1c_i = np.nanmean(out["intensive"][0][D.hba1c][ok, 365:])
+    a1c_c = np.nanmean(out["conventional"][0][D.hba1c][ok, 365:])
     return [Row(f"weight gain, intensive - conventional, {years:g} years", "4.75 kg",
                 "DCCT, Diabetes Care 24:1711 (2001)", *m, "kg", 3.0 <= m[0] <= 6.5,
                 f"HbA1c intensive {a1c_i:.2f}%, conventional {a1c_c:.2f}%"),
@@ -186,16 +190,16 @@ def row_puberty(n, seed):
     cfg = _fixed_therapy(n, days, seed, groups={"child": 1.0, "adolescent": 1.0})
     inputs = kernel_inputs(cfg)
     cohort = cohort_of(inputs, np.arange(n))
-    age = cohort.traits[:, T.T_AGE0]
-    at_peak = _with_traits(cohort, T.T_PUBERTY_AGE, age + days / 2 / 365.25)
-    before = _with_traits(cohort, T.T_PUBERTY_AGE, age + 20.0)
+    age = cohort.traits[:, T.age0]
+    at_peak = _with_traits(cohort, T.puberty_peak_age, age + days / 2 / 365.25)
+    before = _with_traits(cohort, T.puberty_peak_age, age + 20.0)
     window = slice(5, days)
     d_peak = _run(inputs, at_peak)[0]
     d_before = _run(inputs, before)[0]
-    ratio = np.nanmean(d_peak[D_SI_PERIPHERAL][:, window], axis=1) / \
-        np.nanmean(d_before[D_SI_PERIPHERAL][:, window], axis=1)
+    ratio = np.nanmean(d_peak[D.si_peripheral][:, window], axis=1) / \
+        np.nanmean(d_before[D.si_peripheral][:, window], axis=1)
     m = _mean_ci(ratio - 1.0)
-    target = np.nanmean(d_before[D_GLUCOSE_MEAN][:, window])
+    target = np.nanmean(d_before[D.glucose_mean][:, window])
     k = _dose_for_equal_glucose(inputs, at_peak, target, window)
     return [Row("puberty: insulin sensitivity at Tanner III", "-30% (-30 to -32%)",
                 "Goran 2001; Bloch 1987", *m, "relative change", -0.35 <= m[0] <= -0.25),
@@ -211,9 +215,9 @@ def row_illness(n, seed):
     cohort = cohort_of(inputs, np.arange(n))
     window = slice(1, 4)
     well = _run(inputs, cohort)[0]
-    target = np.nanmean(well[D_GLUCOSE_MEAN][:, window])
+    target = np.nanmean(well[D.glucose_mean][:, window])
     b = inputs.behaviour.copy()
-    b[B.B_FORCE_ILL_FROM], b[B.B_FORCE_ILL_TO] = 1.0, 4.0
+    b[B.force_ill_from], b[B.force_ill_to] = 1.0, 4.0
     k = _dose_for_equal_glucose(replace(inputs, behaviour=b), cohort, target, window)
     return [Row("illness: insulin need", "+10-20% of total daily dose", "ISPAD 2022",
                 k - 1.0, np.nan, np.nan, "relative change", 0.08 <= k - 1.0 <= 0.22)]
@@ -225,14 +229,14 @@ def row_exercise(n, seed):
     cfg = _fixed_therapy(n, days, seed)
     inputs = kernel_inputs(cfg)
     cohort = cohort_of(inputs, np.arange(n))
-    cohort = _with_traits(cohort, T.T_SESSION_TIME_H, 17.0)
+    cohort = _with_traits(cohort, T.session_time_h, 17.0)
     b = inputs.behaviour.copy()
-    b[B.B_EXERCISE_ON] = 1.0
+    b[B.exercise_on] = 1.0
     # a "programme" of no sessions from day 0, except the one forced on day 1
-    b[B.B_PROGRAMME_DAY], b[B.B_PROGRAMME_SESSIONS] = 0.0, 0.0
-    b[B.B_PROGRAMME_MIN], b[B.B_PROGRAMME_HR] = 45.0, 60.0
+    b[B.programme_day], b[B.programme_sessions] = 0.0, 0.0
+    b[B.programme_min], b[B.programme_hr] = 45.0, 60.0
     without = replace(inputs, behaviour=b.copy())
-    b[B.B_FORCE_EXERCISE_DAY] = 1.0
+    b[B.force_exercise_day] = 1.0
     with_ex = replace(inputs, behaviour=b)
     si_ex = _run(with_ex, cohort, traced=n)[3][N_TRACE - 1]
     si_no = _run(without, cohort, traced=n)[3][N_TRACE - 1]
@@ -258,7 +262,7 @@ def row_dawn(n, seed):
     dawn = np.empty(1440)
     ratio = np.empty(n)
     for i in range(n):
-        acute.fill_time_of_day(cohort.traits[i], False, inputs.switches[SW_DAWN] != 0.0, tod, dawn)
+        acute.fill_time_of_day(cohort.traits[i], False, inputs.switches[SW.dawn] != 0.0, tod, dawn)
         p = cohort.params[i]
         ratio[i] = (basal_insulin_need(p, 1.0, dawn[6 * 60 + 40])
                     / basal_insulin_need(p, 1.0, dawn[2 * 60 + 40]))

@@ -19,7 +19,7 @@ from ..sim.cpu import allocate_outputs, simulate_block
 from ..population.reference import sensor_models
 from .translate import behaviour_settings, switch_settings, therapy_settings
 from .scenarios import Scenario, cohort_varies, expand
-from ..life.sensor import N_SENSOR, S_DELTA, S_GAMMA, S_KIND, S_LAMBDA, S_MAX, S_MIN, S_PACF, S_XI
+from ..life.sensor import N_SENSOR, SN
 from ..life.sensor import SENSOR_JOHNSON_SU, SENSOR_NONE
 
 
@@ -48,11 +48,11 @@ def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
     sp = np.zeros(N_SENSOR)
     if cfg.sensor.kind == "johnson_su":
         row = sensor_models().loc[cfg.sensor.model]
-        sp[S_KIND] = SENSOR_JOHNSON_SU
-        sp[S_PACF], sp[S_GAMMA], sp[S_LAMBDA] = row["PACF"], row["gamma"], row["lambda"]
-        sp[S_DELTA], sp[S_XI], sp[S_MIN], sp[S_MAX] = row["delta"], row["xi"], row["min"], row["max"]
+        sp[SN.kind] = SENSOR_JOHNSON_SU
+        sp[SN.pacf], sp[SN.gamma], sp[SN.lambda_] = row["PACF"], row["gamma"], row["lambda"]
+        sp[SN.delta], sp[SN.xi], sp[SN.min], sp[SN.max] = row["delta"], row["xi"], row["min"], row["max"]
     else:
-        sp[S_KIND] = SENSOR_NONE
+        sp[SN.kind] = SENSOR_NONE
     return KernelInputs(np.uint64(cfg.run.seed if seed is None else seed), cfg.run.days, slots,
                         therapy_settings(cfg), behaviour_settings(cfg), switch_settings(cfg), sp,
                         cfg.sensor.interval_min, cfg.output.trace_interval_min,

@@ -8,6 +8,7 @@ import math
 import numba as nb
 
 from ..model import rng
+from ..model.layout import index_family
 
 NOISE_KNOT_MIN = 15          # Breton & Kovatchev 2008 model step
 KNOTS_PER_DAY = 1440 // NOISE_KNOT_MIN
@@ -15,26 +16,24 @@ KNOTS_PER_DAY = 1440 // NOISE_KNOT_MIN
 SENSOR_NONE = 0
 SENSOR_JOHNSON_SU = 1
 # sensor parameter vector layout: kind, PACF, gamma, lambda, delta, xi, min, max
-S_KIND, S_PACF, S_GAMMA, S_LAMBDA, S_DELTA, S_XI, S_MIN, S_MAX = range(8)
-N_SENSOR = 8
-
-
+SN = index_family("Sensor", ("kind", "pacf", "gamma", "lambda_", "delta", "xi", "min", "max"))
+N_SENSOR = len(SN)
 @nb.njit(cache=True, nogil=True, inline="always")
 def johnson_su(e, sp):
-    return sp[S_XI] + sp[S_LAMBDA] * math.sinh((e - sp[S_GAMMA]) / sp[S_DELTA])
+    return sp[SN.xi] + sp[SN.lambda_] * math.sinh((e - sp[SN.gamma]) / sp[SN.delta])
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def next_knot(seed, patient_id, knot, e, sp):
     """AR(1) state and sensor error at knot number `knot` (0-based since the run start)."""
     z = rng.normal(seed, patient_id, knot // KNOTS_PER_DAY, rng.STREAM_CGM, knot % KNOTS_PER_DAY)
-    e = z if knot == 0 else sp[S_PACF] * (e + z)
+    e = z if knot == 0 else sp[SN.pacf] * (e + z)
     return e, johnson_su(e, sp)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def reading(bg, error, sp):
     """A CGM reading from blood glucose plus error, clipped to the sensor's range."""
-    if sp[S_KIND] == SENSOR_NONE:
+    if sp[SN.kind] == SENSOR_NONE:
         return bg
-    return min(max(bg + error, sp[S_MIN]), sp[S_MAX])
+    return min(max(bg + error, sp[SN.min]), sp[SN.max])

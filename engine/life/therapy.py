@@ -16,27 +16,28 @@ import math
 
 import numba as nb
 
-from ..model.params import P_BW, P_U2SS, PMOL_PER_U
+from ..model.params import P, PMOL_PER_U
+from ..model.layout import index_family
 
 RULE_SIMGLUCOSE = 0
 RULE_CALCULATOR = 1
 SIMGLUCOSE_CORRECTION_THRESHOLD = 150.0  # mg/dL, simglucose BBController
 
-(TH_RULE, TH_TARGET, TH_CORRECTION_THRESHOLD, TH_CORRECT, TH_USE_IOB, TH_DIA_MIN,
- TH_CARB_COUNTING, TH_INITIAL_DOSE, TH_TITRATE_DAYS, TH_STEP, TH_FASTING_TARGET,
- TH_MEAN_TARGET, TH_TBR_LIMIT, TH_CAP_LOW, TH_CAP_HIGH, TH_DOSE_SCALE, TH_INCREMENT_U,
- TH_SICK_DAY_EXTRA, TH_RATIOS_FROM_TDD) = range(19)
-N_THERAPY = 19
+TH = index_family("Therapy", ("rule", "target", "correction_threshold", "correct", "use_iob",
+    "dia_min", "carb_counting", "initial_dose", "titrate_days", "step", "fasting_target",
+    "mean_target", "tbr_limit", "cap_low", "cap_high", "dose_scale", "increment_u",
+    "sick_day_extra", "ratios_from_tdd"))
+N_THERAPY = len(TH)
 # titration accumulators kept by the kernel over an interval
-(TA_FASTING_SUM, TA_FASTING_N, TA_SUM, TA_N, TA_BELOW70, TA_DAYS) = range(6)
-N_TITRATION_ACC = 6
+TA = index_family("TitrationAcc", ("fasting_sum", "fasting_n", "sum", "n", "below70", "days"))
+N_TITRATION_ACC = len(TA)
 FASTING_WINDOW = (300, 420)   # 05:00-07:00, minutes after midnight
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def basal_rate_u_per_min(p):
     """The patient's steady-state basal rate (U/min) at its current weight."""
-    return p[P_U2SS] * p[P_BW] / PMOL_PER_U
+    return p[P.u2ss] * p[P.BW] / PMOL_PER_U
 
 
 # Total-daily-dose rules (Walsh & Roberts, Pumping Insulin; ADA Standards of Care): basal is
@@ -65,19 +66,19 @@ def round_down(units, increment):
 def meal_bolus_u(carbs_est_g, cgm, iob_u, cr, cf, bolus_factor, th):
     """Units for a meal of `carbs_est_g` (estimated, or habitual when not counting) announced
     at CGM reading `cgm`, with `iob_u` units of bolus insulin still on board."""
-    if th[TH_RULE] == RULE_SIMGLUCOSE:
+    if th[TH.rule] == RULE_SIMGLUCOSE:
         bolus = carbs_est_g / cr
         if cgm > SIMGLUCOSE_CORRECTION_THRESHOLD:
-            bolus += (cgm - th[TH_TARGET]) / cf
+            bolus += (cgm - th[TH.target]) / cf
         return bolus
     bolus = bolus_factor * carbs_est_g / cr
-    if th[TH_CORRECT] != 0.0 and cgm > th[TH_CORRECTION_THRESHOLD]:
-        correction = bolus_factor * (cgm - th[TH_TARGET]) / cf
-        if th[TH_USE_IOB] != 0.0:
+    if th[TH.correct] != 0.0 and cgm > th[TH.correction_threshold]:
+        correction = bolus_factor * (cgm - th[TH.target]) / cf
+        if th[TH.use_iob] != 0.0:
             correction -= iob_u
         if correction > 0.0:
             bolus += correction
-    return round_down(max(bolus, 0.0), th[TH_INCREMENT_U])
+    return round_down(max(bolus, 0.0), th[TH.increment_u])
 
 
 @nb.njit(cache=True, nogil=True)
@@ -86,23 +87,23 @@ def titrate(basal_f, bolus_f, acc, th):
     Hypoglycaemia first: time below 70 over the limit lowers both; otherwise fasting glucose
     moves basal and mean glucose moves bolus strength, one step at a time, within the caps
     (relative to the starting prescription)."""
-    step = th[TH_STEP]
-    tbr = 100.0 * acc[TA_BELOW70] / max(acc[TA_N], 1.0)
-    if tbr > th[TH_TBR_LIMIT]:
+    step = th[TH.step]
+    tbr = 100.0 * acc[TA.below70] / max(acc[TA.n], 1.0)
+    if tbr > th[TH.tbr_limit]:
         basal_f *= 1.0 - step
         bolus_f *= 1.0 - step
     else:
-        if acc[TA_FASTING_N] > 0.0:
-            fasting = acc[TA_FASTING_SUM] / acc[TA_FASTING_N]
-            if fasting > th[TH_FASTING_TARGET] + 10.0:
+        if acc[TA.fasting_n] > 0.0:
+            fasting = acc[TA.fasting_sum] / acc[TA.fasting_n]
+            if fasting > th[TH.fasting_target] + 10.0:
                 basal_f *= 1.0 + step
-            elif fasting < th[TH_FASTING_TARGET] - 20.0:
+            elif fasting < th[TH.fasting_target] - 20.0:
                 basal_f *= 1.0 - step
-        mean = acc[TA_SUM] / max(acc[TA_N], 1.0)
-        if mean > th[TH_MEAN_TARGET] + 10.0:
+        mean = acc[TA.sum] / max(acc[TA.n], 1.0)
+        if mean > th[TH.mean_target] + 10.0:
             bolus_f *= 1.0 + step
-        elif mean < th[TH_MEAN_TARGET] - 25.0:
+        elif mean < th[TH.mean_target] - 25.0:
             bolus_f *= 1.0 - step
-    basal_f = min(max(basal_f, th[TH_CAP_LOW]), th[TH_CAP_HIGH])
-    bolus_f = min(max(bolus_f, th[TH_CAP_LOW]), th[TH_CAP_HIGH])
+    basal_f = min(max(basal_f, th[TH.cap_low]), th[TH.cap_high])
+    bolus_f = min(max(bolus_f, th[TH.cap_low]), th[TH.cap_high])
     return basal_f, bolus_f

@@ -6,7 +6,7 @@ import math
 
 import numba as nb
 
-from .traits import T_DAWN_AMPLITUDE, T_TOD_AMPLITUDE, T_TOD_PEAK_H
+from .traits import T
 
 # --- exercise: Breton, JDST 2:1 (2008); Dalla Man et al., JDST 3:56 (2009) --------------------
 # Uid = [Vm0 (1 + beta Y) + Vmx (1 + alpha Z W) X] Gt / (Km0 (1 - gamma Z W X) + Gt)
@@ -76,9 +76,9 @@ def exercise_step(y, z, w, hr_excess, hr_rest):
 def fill_time_of_day(tr, on_tod, on_dawn, tod, dawn):
     """Per-minute tables for one patient: tod[m] multiplies Vmx (a cosine of mean 1 peaking at
     the patient's own hour: Hinshaw et al., Diabetes 62:2223, 2013), dawn[m] multiplies kp1."""
-    amp = tr[T_TOD_AMPLITUDE] if on_tod else 0.0
-    peak = tr[T_TOD_PEAK_H]
-    d_amp = tr[T_DAWN_AMPLITUDE] if on_dawn else 0.0
+    amp = tr[T.tod_amplitude] if on_tod else 0.0
+    peak = tr[T.tod_peak_h]
+    d_amp = tr[T.dawn_amplitude] if on_dawn else 0.0
     for m in range(tod.shape[0]):
         tod[m] = 1.0 + amp * math.cos(2.0 * math.pi * (m / 60.0 - peak) / 24.0)
         if m < DAWN_RISE[0] or m >= DAWN_FALL[1]:

@@ -13,7 +13,7 @@ import math
 
 import numba as nb
 
-from .params import MG_PER_G, P_B, P_BW, P_D, P_F, P_FSNC, P_IB, P_K1, P_K2, P_KA1, P_KA2, P_KABS, P_KD, P_KE1, P_KE2, P_KI, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_KSC, P_M1, P_M2, P_M30, P_M4, P_P2U, P_VI, P_VM0, P_VMX, X_QSTO1, X_QSTO2
+from .params import MG_PER_G, P, X
 
 DT_MIN = 1.0  # RK4 step, minutes (MODEL.md §0)
 
@@ -61,7 +61,7 @@ def gastric_emptying_rate(qsto, kmax, kmin, alpha, beta, b_dbar, c_dbar):
 @nb.njit(cache=True, nogil=True, inline="always")
 def renal_excretion(gp, p):
     """Glucose lost in urine (mg/kg/min) at plasma glucose mass `gp`."""
-    return p[P_KE1] * (gp - p[P_KE2]) if gp > p[P_KE2] else 0.0
+    return p[P.ke1] * (gp - p[P.ke2]) if gp > p[P.ke2] else 0.0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -72,7 +72,7 @@ def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw):
     `gzw` = gamma Z W (Km0 lowered in proportion to insulin action); its Vmx gain
     1 + alpha Z W is folded into `s_p` by the caller. States travel as tuples, not arrays: values in registers
     cannot alias the parameter row, so the compiler keeps parameters loaded across stages."""
-    kgut = gastric_emptying_rate(x[0] + x[1], p[P_KMAX], p[P_KMIN], meal[0], meal[1], meal[2],
+    kgut = gastric_emptying_rate(x[0] + x[1], p[P.kmax], p[P.kmin], meal[0], meal[1], meal[2],
                                  meal[3])
     return derivatives_at_kgut(x, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr, vm0_f, gzw)
 
@@ -82,41 +82,41 @@ def derivatives_at_kgut(x, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr, vm0_f, gzw):
     """`derivatives` given the gastric emptying rate: the CPU lane kernel computes kgut's
     exponentials for all lanes in a separate loop (lanes.py)."""
     qsto1, qsto2, qgut, gp, gt, ip, x_act, i1, i_d, il, isc1, isc2, gs = x
-    kmax = p[P_KMAX]
-    kabs = p[P_KABS]
+    kmax = p[P.kmax]
+    kabs = p[P.kabs]
     d_qsto1 = -kmax * qsto1 + d_mg
     d_qsto2 = kmax * qsto1 - kgut * qsto2
     d_qgut = kgut * qsto2 - kabs * qgut
-    ra = p[P_F] * kabs * qgut / p[P_BW]
+    ra = p[P.f] * kabs * qgut / p[P.BW]
 
-    egp = p[P_KP1] * e_cr - p[P_KP2] * gp - p[P_KP3] * s_h * i_d
+    egp = p[P.kp1] * e_cr - p[P.kp2] * gp - p[P.kp3] * s_h * i_d
     if egp < 0.0:
         egp = 0.0
-    k1 = p[P_K1]
-    k2 = p[P_K2]
-    d_gp = egp + ra - p[P_FSNC] - renal_excretion(gp, p) - k1 * gp + k2 * gt
-    km = p[P_KM0] * (1.0 - gzw * x_act)
-    if km < 1e-3 * p[P_KM0]:
-        km = 1e-3 * p[P_KM0]
-    uid = (p[P_VM0] * vm0_f + p[P_VMX] * s_p * x_act) * gt / (km + gt)
+    k1 = p[P.k1]
+    k2 = p[P.k2]
+    d_gp = egp + ra - p[P.Fsnc] - renal_excretion(gp, p) - k1 * gp + k2 * gt
+    km = p[P.Km0] * (1.0 - gzw * x_act)
+    if km < 1e-3 * p[P.Km0]:
+        km = 1e-3 * p[P.Km0]
+    uid = (p[P.Vm0] * vm0_f + p[P.Vmx] * s_p * x_act) * gt / (km + gt)
     d_gt = -uid + k1 * gp - k2 * gt
 
-    m1 = p[P_M1]
-    m2 = p[P_M2]
-    ka1 = p[P_KA1]
-    ka2 = p[P_KA2]
-    d_ip = -(m2 + p[P_M4]) * ip + m1 * il + ka1 * isc1 + ka2 * isc2
-    plasma_insulin = ip / p[P_VI]  # pmol/L
-    p2u = p[P_P2U]
-    d_x = -p2u * x_act + p2u * (plasma_insulin - p[P_IB])
-    ki = p[P_KI]
+    m1 = p[P.m1]
+    m2 = p[P.m2]
+    ka1 = p[P.ka1]
+    ka2 = p[P.ka2]
+    d_ip = -(m2 + p[P.m4]) * ip + m1 * il + ka1 * isc1 + ka2 * isc2
+    plasma_insulin = ip / p[P.Vi]  # pmol/L
+    p2u = p[P.p2u]
+    d_x = -p2u * x_act + p2u * (plasma_insulin - p[P.Ib])
+    ki = p[P.ki]
     d_i1 = -ki * (i1 - plasma_insulin)
     d_id = -ki * (i_d - i1)
-    d_il = -(m1 + p[P_M30]) * il + m2 * ip
-    kd = p[P_KD]
+    d_il = -(m1 + p[P.m30]) * il + m2 * ip
+    kd = p[P.kd]
     d_isc1 = u_pmol - (ka1 + kd) * isc1
     d_isc2 = kd * isc1 - ka2 * isc2
-    ksc = p[P_KSC]
+    ksc = p[P.ksc]
     d_gs = -ksc * gs + ksc * gp
     # the reference freezes these masses while they are negative
     return (d_qsto1, d_qsto2, d_qgut,
@@ -178,7 +178,7 @@ def _rk4_combine(x, a, b, c, d, h):
 def rk4_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw):
     """The state after one classical RK4 step of DT_MIN with inputs held constant."""
     h = DT_MIN
-    meal = meal_shape(dbar, p[P_B], p[P_D])
+    meal = meal_shape(dbar, p[P.b], p[P.d])
     k1 = derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
     k2 = derivatives(_stage(x, k1, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
     k3 = derivatives(_stage(x, k2, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
@@ -192,7 +192,7 @@ def midpoint_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw):
     rk4_step's derivative evaluations. Optional (run.integrator = "midpoint"); its error against
     rk4_step is measured by benchmarks/integrator_error.py and bounded in tests/test_replay.py."""
     h = DT_MIN
-    meal = meal_shape(dbar, p[P_B], p[P_D])
+    meal = meal_shape(dbar, p[P.b], p[P.d])
     k1 = derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
     k2 = derivatives(_stage(x, k1, 0.5 * h), p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)
     return _masses_nonneg(_stage(x, k2, h))
@@ -212,7 +212,7 @@ def update_meal_size(carbs_g, prev_carbs_g, x, dbar_start, eaten_g, eating):
     stomach; every gram eaten while the meal lasts is added. Returns the new
     (dbar_start, eaten_g, eating) and the meal size in mg to use for this minute."""
     if carbs_g > 0.0 and prev_carbs_g <= 0.0:
-        dbar_start = x[X_QSTO1] + x[X_QSTO2]
+        dbar_start = x[X.Qsto1] + x[X.Qsto2]
         eaten_g = 0.0
         eating = True
     if eating:

@@ -2,6 +2,7 @@
 per-minute accumulators. Targets and thresholds: Battelino et al., Diabetes Care 42:1593 (2019).
 """
 import numba as nb
+from .layout import index_family
 
 # Thresholds of the international consensus on time in ranges (Battelino et al. 2019), mg/dL.
 LOW_54 = 54.0
@@ -50,35 +51,29 @@ DAILY_VARIABLES = (
 )
 DAILY_NAMES = tuple(v[0] for v in DAILY_VARIABLES)
 N_DAILY = len(DAILY_VARIABLES)
-(D_GLUCOSE_MEAN, D_GLUCOSE_CV, D_TIR, D_TBR70, D_TBR54, D_TAR180, D_TAR250, D_HYPO_EVENTS,
- D_TDD, D_TDD_PER_KG, D_BASAL_U, D_BOLUS_U, D_CARBS_G, D_WEIGHT_KG, D_BMI, D_FAT_MASS,
- D_VISCERAL, D_WAIST, D_FFA, D_INFLAMMATION, D_OXIDATIVE, D_GLUT4, D_RECEPTOR, D_TONE,
- D_SI_PERIPHERAL, D_SI_HEPATIC, D_HBA1C, D_GMI, D_EGDR, D_RESCUE_G, D_EXERCISE_MIN, D_ILLNESS,
- D_MEAN_INSULIN) = range(N_DAILY)
+D = index_family("Daily", DAILY_NAMES)
 
 # Per-minute accumulators of one day.
-(A_N, A_SUM, A_SUMSQ, A_BELOW54, A_BELOW70, A_IN_RANGE, A_ABOVE180, A_ABOVE250, A_HYPO,
- A_BASAL, A_BOLUS, A_CARBS, A_INSULIN, A_HYPER, A_URINE_MG, A_RESCUE, A_EXERCISE_MIN,
- A_EXERCISE_DOSE) = range(18)
-N_ACC = 18
-
-
+A = index_family("Accumulator", ("n", "sum", "sumsq", "below54", "below70", "in_range",
+    "above180", "above250", "hypo", "basal", "bolus", "carbs", "insulin", "hyper", "urine_mg",
+    "rescue", "exercise_min", "exercise_dose"))
+N_ACC = len(A)
 @nb.njit(cache=True, nogil=True, inline="always")
 def accumulate_glucose(acc, j, bg):
     """Add one minute's glucose `bg` to row j of the accumulators acc[lane, A_*]."""
-    acc[j, A_N] += 1.0
-    acc[j, A_SUM] += bg
-    acc[j, A_SUMSQ] += bg * bg
+    acc[j, A.n] += 1.0
+    acc[j, A.sum] += bg
+    acc[j, A.sumsq] += bg * bg
     if bg < LOW_54:
-        acc[j, A_BELOW54] += 1.0
+        acc[j, A.below54] += 1.0
     if bg < LOW_70:
-        acc[j, A_BELOW70] += 1.0
+        acc[j, A.below70] += 1.0
     elif bg <= HIGH_180:
-        acc[j, A_IN_RANGE] += 1.0
+        acc[j, A.in_range] += 1.0
     else:
-        acc[j, A_ABOVE180] += 1.0
+        acc[j, A.above180] += 1.0
         if bg > HIGH_250:
-            acc[j, A_ABOVE250] += 1.0
+            acc[j, A.above250] += 1.0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -103,24 +98,24 @@ def track_hypo_event(bg, run_below, run_above, in_event):
 @nb.njit(cache=True, nogil=True)
 def finish_day(acc, weight_kg, out):
     """Write the day's glucose, dose and intake metrics into out[D_*] (one lane's row)."""
-    n = acc[A_N]
-    mean = acc[A_SUM] / n
-    var = acc[A_SUMSQ] / n - mean * mean
+    n = acc[A.n]
+    mean = acc[A.sum] / n
+    var = acc[A.sumsq] / n - mean * mean
     if var < 0.0:
         var = 0.0
     pct = 100.0 / n
-    out[D_GLUCOSE_MEAN] = mean
-    out[D_GLUCOSE_CV] = 100.0 * var ** 0.5 / mean
-    out[D_TIR] = acc[A_IN_RANGE] * pct
-    out[D_TBR70] = acc[A_BELOW70] * pct
-    out[D_TBR54] = acc[A_BELOW54] * pct
-    out[D_TAR180] = acc[A_ABOVE180] * pct
-    out[D_TAR250] = acc[A_ABOVE250] * pct
-    out[D_HYPO_EVENTS] = acc[A_HYPO]
-    tdd = acc[A_BASAL] + acc[A_BOLUS]
-    out[D_TDD] = tdd
-    out[D_TDD_PER_KG] = tdd / weight_kg
-    out[D_BASAL_U] = acc[A_BASAL]
-    out[D_BOLUS_U] = acc[A_BOLUS]
-    out[D_CARBS_G] = acc[A_CARBS]
-    out[D_WEIGHT_KG] = weight_kg
+    out[D.glucose_mean] = mean
+    out[D.glucose_cv] = 100.0 * var ** 0.5 / mean
+    out[D.tir] = acc[A.in_range] * pct
+    out[D.tbr70] = acc[A.below70] * pct
+    out[D.tbr54] = acc[A.below54] * pct
+    out[D.tar180] = acc[A.above180] * pct
+    out[D.tar250] = acc[A.above250] * pct
+    out[D.hypo_events] = acc[A.hypo]
+    tdd = acc[A.basal] + acc[A.bolus]
+    out[D.tdd] = tdd
+    out[D.tdd_per_kg] = tdd / weight_kg
+    out[D.basal_u] = acc[A.basal]
+    out[D.bolus_u] = acc[A.bolus]
+    out[D.carbs_g] = acc[A.carbs]
+    out[D.weight_kg] = weight_kg

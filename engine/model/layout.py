@@ -5,7 +5,7 @@ description) for what reaches the results. Everything else is derived from that 
 the index of each column, the count, the results' variable names and CF attributes, and the
 docs' tables. Kernels index with the family's attributes, `lf[j, F.bg]`, `p[P.Vmx]`: an index
 family is a namedtuple of ints, which numba freezes as a compile-time constant, so
-`F.bg` compiles to the same machine code as a module-level `F_BG = 32` (checked:
+`F.bg` compiles to the same machine code as a module-level `F.bg = 32` (checked:
 tests/unit/model/test_layout.py, and bit-identical outputs in benchmarks/compare_revisions.py).
 
 Adding a column is one line in its declaration; nothing is numbered or counted by hand.

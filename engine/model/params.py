@@ -1,36 +1,32 @@
 """Named indices into the per-patient parameter rows and the 13-state vector.
 
-Kernels take a 2-D float64 array `params[patient, P_*]` (one contiguous row per patient, which is
-what a per-patient time loop reads) and a state vector `x[X_*]`. Names follow simglucose's
+Kernels take a 2-D float64 array `params[patient, P.<name>]` (one contiguous row per patient, which is
+what a per-patient time loop reads) and a state vector `x[X.<name>]`. Names follow simglucose's
 `vpatient_params.csv` so every value can be traced to the reference table.
 """
+from .layout import Quantities, index_family
 
 # --- the 13 states of UVA/Padova S2008, simglucose's order and units --------------------------
-X_QSTO1 = 0   # solid stomach, mg
-X_QSTO2 = 1   # liquid stomach, mg
-X_QGUT = 2    # gut, mg
-X_GP = 3      # plasma glucose, mg/kg
-X_GT = 4      # tissue glucose, mg/kg
-X_IP = 5      # plasma insulin, pmol/kg
-X_X = 6       # remote insulin action, pmol/L
-X_I1 = 7      # delayed insulin, pmol/L
-X_ID = 8      # delayed insulin (liver), pmol/L
-X_IL = 9      # liver insulin, pmol/kg
-X_ISC1 = 10   # subcutaneous insulin 1, pmol/kg
-X_ISC2 = 11   # subcutaneous insulin 2, pmol/kg
-X_GS = 12     # subcutaneous glucose, mg/kg
-N_STATES = 13
-
-STATE_NAMES = ("Qsto1", "Qsto2", "Qgut", "Gp", "Gt", "Ip", "X", "I1", "Id", "Il",
-               "Isc1", "Isc2", "Gs")
-STATE_UNITS = ("mg", "mg", "mg", "mg/kg", "mg/kg", "pmol/kg", "pmol/L", "pmol/L", "pmol/L",
-               "pmol/kg", "pmol/kg", "pmol/kg", "mg/kg")
-STATE_LONG_NAMES = ("solid glucose in stomach", "liquid glucose in stomach", "glucose in gut",
-                    "plasma glucose mass", "tissue glucose mass", "plasma insulin mass",
-                    "remote insulin action", "delayed insulin signal 1",
-                    "delayed insulin signal (liver)", "liver insulin mass",
-                    "subcutaneous insulin compartment 1", "subcutaneous insulin compartment 2",
-                    "subcutaneous glucose mass")
+STATES = Quantities("State", (
+    ("Qsto1", "mg", "solid glucose in stomach"),
+    ("Qsto2", "mg", "liquid glucose in stomach"),
+    ("Qgut", "mg", "glucose in gut"),
+    ("Gp", "mg/kg", "plasma glucose mass"),
+    ("Gt", "mg/kg", "tissue glucose mass"),
+    ("Ip", "pmol/kg", "plasma insulin mass"),
+    ("X", "pmol/L", "remote insulin action"),
+    ("I1", "pmol/L", "delayed insulin signal 1"),
+    ("Id", "pmol/L", "delayed insulin signal (liver)"),
+    ("Il", "pmol/kg", "liver insulin mass"),
+    ("Isc1", "pmol/kg", "subcutaneous insulin compartment 1"),
+    ("Isc2", "pmol/kg", "subcutaneous insulin compartment 2"),
+    ("Gs", "mg/kg", "subcutaneous glucose mass"),
+))
+X = STATES.index            # x[X.Gp]
+STATE_NAMES = STATES.names
+STATE_UNITS = STATES.units
+STATE_LONG_NAMES = STATES.descriptions
+N_STATES = len(STATES)
 
 # --- per-patient parameters ---------------------------------------------------------------------
 PARAM_NAMES = (
@@ -49,11 +45,8 @@ PARAM_UNITS = {
 }
 N_PARAMS = len(PARAM_NAMES)
 
-# Index constants for the kernels (numba reads module globals as compile-time constants);
-# tests/test_params.py checks that P_<NAME> == PARAM_NAMES.index(name) for every name.
-P_BW, P_KABS, P_KMAX, P_KMIN, P_B, P_D, P_VG, P_VI, P_VMX, P_VM0, P_KM0, P_K1, P_K2 = range(13)
-P_P2U, P_M1, P_M2, P_M4, P_M30, P_KI, P_KP1, P_KP2, P_KP3, P_F, P_KE1, P_KE2 = range(13, 25)
-P_FSNC, P_KD, P_KSC, P_KA1, P_KA2, P_IB, P_GB, P_EGPB, P_U2SS, P_CR, P_CF = range(25, 36)
+# p[P.Vmx]: the index family of the parameter columns (engine/model/layout.py)
+P = index_family("Param", PARAM_NAMES)
 
 # Insulin units are converted here and nowhere else: 1 U = 6000 pmol (simglucose's factor).
 PMOL_PER_U = 6000.0

@@ -17,7 +17,8 @@ import math
 import numba as nb
 import numpy as np
 
-from .traits import T_AGE0, T_BMI0, T_CHRONIC_STRESS, T_FAMILY_HISTORY, T_FAT_SHARE, T_HEIGHT_M, T_PRS, T_PUBERTY_AGE, T_SEX_MALE, T_SLEEP_H, T_SUGAR_SHARE
+from .traits import T
+from .layout import index_family
 
 # --- the mechanisms of ir_share (the `mechanism` dimension of the results) -------------------
 MECHANISMS = (
@@ -32,19 +33,16 @@ MECHANISMS = (
 )
 MECHANISM_NAMES = tuple(m[0] for m in MECHANISMS)
 N_MECH = len(MECHANISMS)
-(K_BODY, K_FFA, K_INFLAMMATION, K_GLUCOTOXICITY, K_RECEPTOR, K_GENETIC, K_COUNTERREG,
- K_EXERCISE) = range(N_MECH)
+K = index_family("Mechanism", MECHANISM_NAMES)
 
 # --- slow state vector -------------------------------------------------------------------------
-(S_FAT, S_LEAN, S_VISCERAL, S_FFA, S_INFLAMMATION, S_ROS, S_GLUT4, S_RECEPTOR, S_TONE,
- S_EXERCISE, S_EAG) = range(11)
-N_SLOW = 11
-
+S = index_family("SlowState", ("fat", "lean", "visceral", "ffa", "inflammation", "ros", "glut4",
+    "receptor", "tone", "exercise", "eag"))
+N_SLOW = len(S)
 # --- daily aggregates the fast loop hands to the slow update ----------------------------------
-(G_MEAN_INSULIN, G_HYPER_EXPOSURE, G_URINE_G, G_INTAKE_KCAL, G_EXERCISE_KCAL, G_EXERCISE_DOSE,
- G_MEAN_GLUCOSE) = range(7)
-N_AGG = 7
-
+G = index_family("DailyAggregate", ("mean_insulin", "hyper_exposure", "urine_g", "intake_kcal",
+    "exercise_kcal", "exercise_dose", "mean_glucose"))
+N_AGG = len(G)
 # --- 1. body composition (Hall et al., Lancet 378:826, 2011) ----------------------------------
 RHO_F = 9440.0              # kcal/kg, energy density of fat (Hall 2011)
 RHO_L = 1816.0              # kcal/kg, energy density of lean tissue (Hall 2011)
@@ -157,10 +155,10 @@ def relax(x, target, tau_days):
 
 @nb.njit(cache=True, nogil=True)
 def visceral_share(tr, age):
-    base = VISCERAL_SHARE_MALE if tr[T_SEX_MALE] > 0.5 else VISCERAL_SHARE_FEMALE
+    base = VISCERAL_SHARE_MALE if tr[T.sex_male] > 0.5 else VISCERAL_SHARE_FEMALE
     share = (base + VISCERAL_SHARE_PER_YEAR * max(age - 40.0, 0.0)
-             + VISCERAL_SHARE_PER_PRS * tr[T_PRS] + VISCERAL_SHARE_FAMILY * tr[T_FAMILY_HISTORY]
-             + VISCERAL_SHARE_PER_SUGAR * max(tr[T_SUGAR_SHARE] - 0.10, 0.0))
+             + VISCERAL_SHARE_PER_PRS * tr[T.polygenic_score] + VISCERAL_SHARE_FAMILY * tr[T.family_history_t2d]
+             + VISCERAL_SHARE_PER_SUGAR * max(tr[T.diet_sugar_share] - 0.10, 0.0))
     return min(max(share, 0.02), 0.30)
 
 
@@ -168,8 +166,8 @@ def visceral_share(tr, age):
 def ffa_level(visceral_kg, tr, mean_insulin):
     """Day-mean FFA (mmol/L), quasi-steady at a daily step: the lipid effect lags FFA by hours
     (Roden 1996), a small fraction of a day."""
-    genetic = 1.0 + FFA_FAMILY * tr[T_FAMILY_HISTORY] + FFA_PER_PRS * tr[T_PRS]
-    diet = 1.0 + FFA_PER_FAT_SHARE * (tr[T_FAT_SHARE] - 0.33)
+    genetic = 1.0 + FFA_FAMILY * tr[T.family_history_t2d] + FFA_PER_PRS * tr[T.polygenic_score]
+    diet = 1.0 + FFA_PER_FAT_SHARE * (tr[T.diet_fat_share] - 0.33)
     antilipolysis = (1.0 + INSULIN_NORMAL / ANTILIPOLYSIS_IC50) / (
         1.0 + max(mean_insulin, 0.0) / ANTILIPOLYSIS_IC50)
     return (FFA_REF * (max(visceral_kg, 1e-3) / VISCERAL_REF_KG) ** FFA_VISCERAL_EXPONENT
@@ -203,23 +201,23 @@ def glut4_target(ros_excess, inflammation_excess):
 
 @nb.njit(cache=True, nogil=True)
 def inflammation_target(visceral_kg, ros, tr):
-    gain = 1.0 + INFLAMMATION_GAIN_FAMILY * tr[T_FAMILY_HISTORY] + \
-        INFLAMMATION_GAIN_PER_PRS * max(tr[T_PRS], 0.0)
+    gain = 1.0 + INFLAMMATION_GAIN_FAMILY * tr[T.family_history_t2d] + \
+        INFLAMMATION_GAIN_PER_PRS * max(tr[T.polygenic_score], 0.0)
     drive = (INFLAMMATION_PER_VISCERAL * max(visceral_kg / VISCERAL_REF_KG - 1.0, 0.0)
              + INFLAMMATION_PER_ROS * max(ros - 1.0, 0.0)
-             + INFLAMMATION_PER_SUGAR * max(tr[T_SUGAR_SHARE] - 0.10, 0.0))
+             + INFLAMMATION_PER_SUGAR * max(tr[T.diet_sugar_share] - 0.10, 0.0))
     return 1.0 + gain * drive
 
 
 @nb.njit(cache=True, nogil=True)
 def tone_target(tr, hba1c):
-    return (1.0 + TONE_PER_A1C * max(hba1c - 7.0, 0.0) + TONE_PER_STRESS * tr[T_CHRONIC_STRESS]
-            + TONE_PER_SLEEP_H * max(7.0 - tr[T_SLEEP_H], 0.0))
+    return (1.0 + TONE_PER_A1C * max(hba1c - 7.0, 0.0) + TONE_PER_STRESS * tr[T.chronic_stress]
+            + TONE_PER_SLEEP_H * max(7.0 - tr[T.sleep_h], 0.0))
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def puberty(tr, age):
-    z = (age - tr[T_PUBERTY_AGE]) / PUBERTY_SD_Y
+    z = (age - tr[T.puberty_peak_age]) / PUBERTY_SD_Y
     return math.exp(-0.5 * z * z) if abs(z) < 6.0 else 0.0
 
 
@@ -246,7 +244,7 @@ def waist_cm(tr, bmi, visceral_kg, fat_kg, age):
     """Waist circumference from BMI (adult regressions of about this form: ~2.3 cm per BMI unit,
     men ~5 cm wider at equal BMI), widened by visceral fat above the share expected for the
     patient's fat mass (3 cm per kg, an assumption)."""
-    male = tr[T_SEX_MALE] > 0.5
+    male = tr[T.sex_male] > 0.5
     base = (25.0 + 2.35 * bmi) if male else (20.0 + 2.3 * bmi)
     expected = visceral_share(tr, age) * fat_kg
     return base + 3.0 * (visceral_kg - expected)
@@ -273,17 +271,17 @@ def body_update(fat_kg, lean_kg, intake_kcal, expenditure_kcal):
 def equilibrate(st, agg, tr, age, on):
     """Set the fast-relaxing states to equilibrium with one day's aggregates: the patient has
     lived this life for a while when the run starts (used once, after day 0)."""
-    st[S_VISCERAL] = visceral_share(tr, age) * st[S_FAT]
-    st[S_FFA] = ffa_level(st[S_VISCERAL], tr, agg[G_MEAN_INSULIN])
-    st[S_ROS] = ros_target(agg[G_HYPER_EXPOSURE])
-    ros_eff = st[S_ROS] if on[K_GLUCOTOXICITY] else 1.0
-    st[S_INFLAMMATION] = inflammation_target(st[S_VISCERAL], ros_eff, tr)
-    st[S_RECEPTOR] = receptor_rates(agg[G_MEAN_INSULIN])[0]
-    st[S_EAG] = agg[G_MEAN_GLUCOSE]
-    st[S_TONE] = tone_target(tr, hba1c_from_eag(st[S_EAG]))
-    st[S_GLUT4] = glut4_target((st[S_ROS] - 1.0) * on[K_GLUCOTOXICITY],
-                               (st[S_INFLAMMATION] - 1.0) * on[K_INFLAMMATION])
-    st[S_EXERCISE] = 0.0
+    st[S.visceral] = visceral_share(tr, age) * st[S.fat]
+    st[S.ffa] = ffa_level(st[S.visceral], tr, agg[G.mean_insulin])
+    st[S.ros] = ros_target(agg[G.hyper_exposure])
+    ros_eff = st[S.ros] if on[K.glucotoxicity] else 1.0
+    st[S.inflammation] = inflammation_target(st[S.visceral], ros_eff, tr)
+    st[S.receptor] = receptor_rates(agg[G.mean_insulin])[0]
+    st[S.eag] = agg[G.mean_glucose]
+    st[S.tone] = tone_target(tr, hba1c_from_eag(st[S.eag]))
+    st[S.glut4] = glut4_target((st[S.ros] - 1.0) * on[K.glucotoxicity],
+                               (st[S.inflammation] - 1.0) * on[K.inflammation])
+    st[S.exercise] = 0.0
 
 
 @nb.njit(cache=True, nogil=True)
@@ -291,28 +289,28 @@ def daily_update(st, agg, tr, age, on, pal):
     """Advance the slow states by one day from the day's aggregates `agg` (G_*).
     `on[k]` switches mechanism k; a switched-off mechanism's state still evolves (and is
     reported) but its factor is exactly 1 and it drives nothing downstream."""
-    if on[K_BODY]:
-        poor_control = 1.0 + REE_PER_A1C * max(hba1c_from_eag(st[S_EAG]) - 7.0, 0.0)
-        expenditure = (pal * poor_control * resting_expenditure(st[S_FAT], st[S_LEAN])
-                       + TEF * agg[G_INTAKE_KCAL] + agg[G_EXERCISE_KCAL])
-        intake = agg[G_INTAKE_KCAL] - KCAL_PER_G_GLUCOSE * agg[G_URINE_G]
-        st[S_FAT], st[S_LEAN] = body_update(st[S_FAT], st[S_LEAN], intake, expenditure)
-    st[S_VISCERAL] = visceral_share(tr, age) * st[S_FAT]
-    st[S_FFA] = ffa_level(st[S_VISCERAL], tr, agg[G_MEAN_INSULIN])
-    st[S_ROS] = relax(st[S_ROS], ros_target(agg[G_HYPER_EXPOSURE]), TAU_ROS_D)
-    ros_eff = st[S_ROS] if on[K_GLUCOTOXICITY] else 1.0
-    st[S_INFLAMMATION] = relax(st[S_INFLAMMATION],
-                               inflammation_target(st[S_VISCERAL], ros_eff, tr),
+    if on[K.body_composition]:
+        poor_control = 1.0 + REE_PER_A1C * max(hba1c_from_eag(st[S.eag]) - 7.0, 0.0)
+        expenditure = (pal * poor_control * resting_expenditure(st[S.fat], st[S.lean])
+                       + TEF * agg[G.intake_kcal] + agg[G.exercise_kcal])
+        intake = agg[G.intake_kcal] - KCAL_PER_G_GLUCOSE * agg[G.urine_g]
+        st[S.fat], st[S.lean] = body_update(st[S.fat], st[S.lean], intake, expenditure)
+    st[S.visceral] = visceral_share(tr, age) * st[S.fat]
+    st[S.ffa] = ffa_level(st[S.visceral], tr, agg[G.mean_insulin])
+    st[S.ros] = relax(st[S.ros], ros_target(agg[G.hyper_exposure]), TAU_ROS_D)
+    ros_eff = st[S.ros] if on[K.glucotoxicity] else 1.0
+    st[S.inflammation] = relax(st[S.inflammation],
+                               inflammation_target(st[S.visceral], ros_eff, tr),
                                TAU_INFLAMMATION_D)
-    st[S_GLUT4] = relax(st[S_GLUT4],
-                        glut4_target((st[S_ROS] - 1.0) * on[K_GLUCOTOXICITY],
-                                     (st[S_INFLAMMATION] - 1.0) * on[K_INFLAMMATION]),
+    st[S.glut4] = relax(st[S.glut4],
+                        glut4_target((st[S.ros] - 1.0) * on[K.glucotoxicity],
+                                     (st[S.inflammation] - 1.0) * on[K.inflammation]),
                         TAU_GLUT4_D)
-    st[S_RECEPTOR] = receptor_update(st[S_RECEPTOR], agg[G_MEAN_INSULIN])
-    st[S_EAG] = relax(st[S_EAG], agg[G_MEAN_GLUCOSE], TAU_EAG_D)
-    st[S_TONE] = relax(st[S_TONE], tone_target(tr, hba1c_from_eag(st[S_EAG])), TAU_TONE_D)
-    st[S_EXERCISE] = st[S_EXERCISE] * math.exp(-1.0 / TAU_EXERCISE_D) + \
-        EXERCISE_GAIN * agg[G_EXERCISE_DOSE]
+    st[S.receptor] = receptor_update(st[S.receptor], agg[G.mean_insulin])
+    st[S.eag] = relax(st[S.eag], agg[G.mean_glucose], TAU_EAG_D)
+    st[S.tone] = relax(st[S.tone], tone_target(tr, hba1c_from_eag(st[S.eag])), TAU_TONE_D)
+    st[S.exercise] = st[S.exercise] * math.exp(-1.0 / TAU_EXERCISE_D) + \
+        EXERCISE_GAIN * agg[G.exercise_dose]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -322,45 +320,45 @@ def multipliers(st, tr, age, on, log_phi):
     for k in range(N_MECH):
         log_phi[k] = 0.0
     log_sh = 0.0
-    bw = st[S_FAT] + st[S_LEAN]
-    if on[K_BODY]:
-        log_phi[K_BODY] = math.log((st[S_LEAN] / bw) / LEAN_SHARE_REF)
-    if on[K_FFA]:
-        log_phi[K_FFA] = math.log((1.0 + FFA_UPTAKE_COEF * FFA_REF)
-                                  / (1.0 + FFA_UPTAKE_COEF * st[S_FFA]))
+    bw = st[S.fat] + st[S.lean]
+    if on[K.body_composition]:
+        log_phi[K.body_composition] = math.log((st[S.lean] / bw) / LEAN_SHARE_REF)
+    if on[K.ffa]:
+        log_phi[K.ffa] = math.log((1.0 + FFA_UPTAKE_COEF * FFA_REF)
+                                  / (1.0 + FFA_UPTAKE_COEF * st[S.ffa]))
         log_sh += math.log((1.0 + FFA_HEPATIC_COEF * FFA_REF)
-                           / (1.0 + FFA_HEPATIC_COEF * st[S_FFA]))
+                           / (1.0 + FFA_HEPATIC_COEF * st[S.ffa]))
     # the GLUT4 state carries both glucotoxicity and inflammation: its log is split in
     # proportion to their current drives
-    ros_drive = GLUT4_PER_ROS * max(st[S_ROS] - 1.0, 0.0) * on[K_GLUCOTOXICITY]
-    infl_drive = GLUT4_PER_INFLAMMATION * max(st[S_INFLAMMATION] - 1.0, 0.0) * on[K_INFLAMMATION]
-    log_g = math.log(st[S_GLUT4])
+    ros_drive = GLUT4_PER_ROS * max(st[S.ros] - 1.0, 0.0) * on[K.glucotoxicity]
+    infl_drive = GLUT4_PER_INFLAMMATION * max(st[S.inflammation] - 1.0, 0.0) * on[K.inflammation]
+    log_g = math.log(st[S.glut4])
     if ros_drive + infl_drive > 0.0:
-        log_phi[K_GLUCOTOXICITY] = log_g * ros_drive / (ros_drive + infl_drive)
-        log_phi[K_INFLAMMATION] = log_g * infl_drive / (ros_drive + infl_drive)
-    elif on[K_GLUCOTOXICITY] or on[K_INFLAMMATION]:
+        log_phi[K.glucotoxicity] = log_g * ros_drive / (ros_drive + infl_drive)
+        log_phi[K.inflammation] = log_g * infl_drive / (ros_drive + infl_drive)
+    elif on[K.glucotoxicity] or on[K.inflammation]:
         # relaxing back to 1 after the drive stopped: the one that is on keeps the remainder
-        if on[K_GLUCOTOXICITY]:
-            log_phi[K_GLUCOTOXICITY] = log_g
+        if on[K.glucotoxicity]:
+            log_phi[K.glucotoxicity] = log_g
         else:
-            log_phi[K_INFLAMMATION] = log_g
-    if on[K_INFLAMMATION]:
-        log_sh -= math.log(1.0 + HEPATIC_PER_INFLAMMATION * max(st[S_INFLAMMATION] - 1.0, 0.0))
-    if on[K_RECEPTOR]:
-        log_phi[K_RECEPTOR] = math.log(st[S_RECEPTOR] / receptor_rates(INSULIN_NORMAL)[0])
-    if on[K_GENETIC]:
-        log_phi[K_GENETIC] = -(GENETIC_SP_PER_PRS * tr[T_PRS]
-                               + GENETIC_SP_FAMILY * tr[T_FAMILY_HISTORY])
-        log_sh -= GENETIC_SH_PER_PRS * tr[T_PRS] + GENETIC_SH_FAMILY * tr[T_FAMILY_HISTORY]
+            log_phi[K.inflammation] = log_g
+    if on[K.inflammation]:
+        log_sh -= math.log(1.0 + HEPATIC_PER_INFLAMMATION * max(st[S.inflammation] - 1.0, 0.0))
+    if on[K.receptor_downregulation]:
+        log_phi[K.receptor_downregulation] = math.log(st[S.receptor] / receptor_rates(INSULIN_NORMAL)[0])
+    if on[K.genetic]:
+        log_phi[K.genetic] = -(GENETIC_SP_PER_PRS * tr[T.polygenic_score]
+                               + GENETIC_SP_FAMILY * tr[T.family_history_t2d])
+        log_sh -= GENETIC_SH_PER_PRS * tr[T.polygenic_score] + GENETIC_SH_FAMILY * tr[T.family_history_t2d]
     e_cr = 1.0
-    if on[K_COUNTERREG]:
-        tone = st[S_TONE] - 1.0
+    if on[K.counterregulation]:
+        tone = st[S.tone] - 1.0
         pub = puberty(tr, age)
-        log_phi[K_COUNTERREG] = -math.log(1.0 + TONE_SP * tone) - math.log(1.0 + PUBERTY_SP * pub)
+        log_phi[K.counterregulation] = -math.log(1.0 + TONE_SP * tone) - math.log(1.0 + PUBERTY_SP * pub)
         log_sh -= math.log(1.0 + TONE_SH * tone) + math.log(1.0 + PUBERTY_SH * pub)
         e_cr = 1.0 + TONE_KP1 * tone + PUBERTY_KP1 * pub
-    if on[K_EXERCISE]:
-        log_phi[K_EXERCISE] = math.log(1.0 + st[S_EXERCISE])
+    if on[K.exercise]:
+        log_phi[K.exercise] = math.log(1.0 + st[S.exercise])
     log_sp = 0.0
     for k in range(N_MECH):
         log_sp += log_phi[k]
@@ -372,11 +370,11 @@ def initial_body(tr):
     """(fat, lean) kg at the start from BMI, age and sex: body fat % of Deurenberg et al.,
     Br J Nutr 65:105 (1991), adults 1.2 BMI + 0.23 age - 10.8 male - 5.4; children (< 16 y)
     1.51 BMI - 0.70 age - 3.6 male + 1.4."""
-    h = tr[T_HEIGHT_M]
-    bmi = tr[T_BMI0]
+    h = tr[T.height_m]
+    bmi = tr[T.bmi0]
     bw = bmi * h * h
-    age = tr[T_AGE0]
-    male = tr[T_SEX_MALE]
+    age = tr[T.age0]
+    male = tr[T.sex_male]
     if age >= 16.0:
         pct = 1.2 * bmi + 0.23 * age - 10.8 * male - 5.4
     else:

@@ -4,6 +4,7 @@ Kernels take a 2-D float64 array `traits[patient, T_*]`, one row per patient, be
 UVA/Padova parameter rows. The sampler (`cohort.py`) draws them; the slow model, behaviour
 and therapy read them. Names, units and long names are written to the results per patient.
 """
+from .layout import index_family
 
 TRAIT_VARIABLES = (
     ("sex_male", "1", "1 = male, 0 = female"),
@@ -34,7 +35,4 @@ TRAIT_VARIABLES = (
 )
 TRAIT_NAMES = tuple(v[0] for v in TRAIT_VARIABLES)
 N_TRAITS = len(TRAIT_VARIABLES)
-(T_SEX_MALE, T_AGE0, T_HEIGHT_M, T_BMI0, T_FAT0, T_HTN, T_FAMILY_HISTORY, T_PRS,
- T_CHRONIC_STRESS, T_ADHERENCE, T_SLEEP_H, T_FAT_SHARE, T_SUGAR_SHARE, T_ENERGY_SURPLUS,
- T_CARB_APPETITE, T_PAL, T_SESSIONS_PER_WEEK, T_SESSION_MIN, T_SESSION_HR, T_SESSION_TIME_H,
- T_HR_REST, T_TOD_AMPLITUDE, T_TOD_PEAK_H, T_DAWN_AMPLITUDE, T_PUBERTY_AGE) = range(N_TRAITS)
+T = index_family("Trait", TRAIT_NAMES)

@@ -19,10 +19,11 @@ import numba as nb
 import numpy as np
 
 from ..model import rng
-from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P_B, P_BW, P_D, P_EGPB, P_FSNC, P_GB, P_IB, P_K1, P_K2, P_KA1, P_KA2, P_KD, P_KE1, P_KE2, P_KM0, P_KMAX, P_KMIN, P_KP1, P_KP2, P_KP3, P_M1, P_M2, P_M30, P_M4, P_U2SS, P_VG, P_VI, P_VM0, P_VMX, X_GP, X_GS, X_GT, X_I1, X_ID, X_IL, X_IP, X_ISC1, X_ISC2
+from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P, X
 from .reference import GROUPS, reference_patients
-from ..model import traits as T
+from ..model.traits import N_TRAITS, T
 from ..model.slow import initial_body
+from ..model.layout import index_family
 
 # Parameters jittered around the source patient (multiplicative log-normal, mean-preserving).
 # The basal quantities Vm0, kp1 and u2ss and the initial states are then derived from the
@@ -38,40 +39,40 @@ def basal_steady_state(p, x_out):
     """Set p's Vm0, kp1, u2ss and the basal states x_out from Gb, EGPb and the kinetic
     parameters (UVA/Padova S2008 at rest: every derivative zero with no meal, X = 0,
     Id = I1 = Ib). Returns False if the parameters admit no physiological steady state."""
-    gpb = p[P_GB] * p[P_VG]
-    renal = p[P_KE1] * (gpb - p[P_KE2]) if gpb > p[P_KE2] else 0.0
+    gpb = p[P.Gb] * p[P.Vg]
+    renal = p[P.ke1] * (gpb - p[P.ke2]) if gpb > p[P.ke2] else 0.0
     # dGp = 0: EGPb - Fsnc - E - k1 Gp + k2 Gt = 0
-    gtb = (p[P_FSNC] - p[P_EGPB] + renal + p[P_K1] * gpb) / p[P_K2]
+    gtb = (p[P.Fsnc] - p[P.EGPb] + renal + p[P.k1] * gpb) / p[P.k2]
     if not (gtb > 0.0):
         return False
     # dGt = 0 with X = 0: Vm0 Gt / (Km0 + Gt) = k1 Gp - k2 Gt
-    uptake = p[P_K1] * gpb - p[P_K2] * gtb
-    vm0 = uptake * (p[P_KM0] + gtb) / gtb
+    uptake = p[P.k1] * gpb - p[P.k2] * gtb
+    vm0 = uptake * (p[P.Km0] + gtb) / gtb
     if not (vm0 > 0.0):
         return False
-    ipb = p[P_IB] * p[P_VI]
-    ilb = p[P_M2] * ipb / (p[P_M1] + p[P_M30])
-    u2ss = (p[P_M2] + p[P_M4]) * ipb - p[P_M1] * ilb
+    ipb = p[P.Ib] * p[P.Vi]
+    ilb = p[P.m2] * ipb / (p[P.m1] + p[P.m30])
+    u2ss = (p[P.m2] + p[P.m4]) * ipb - p[P.m1] * ilb
     if not (u2ss > 0.0):
         return False
-    kp1 = p[P_EGPB] + p[P_KP2] * gpb + p[P_KP3] * p[P_IB]
-    isc1 = u2ss / (p[P_KA1] + p[P_KD])
-    isc2 = p[P_KD] * isc1 / p[P_KA2]
-    p[P_VM0] = vm0
-    p[P_KP1] = kp1
-    p[P_U2SS] = u2ss
+    kp1 = p[P.EGPb] + p[P.kp2] * gpb + p[P.kp3] * p[P.Ib]
+    isc1 = u2ss / (p[P.ka1] + p[P.kd])
+    isc2 = p[P.kd] * isc1 / p[P.ka2]
+    p[P.Vm0] = vm0
+    p[P.kp1] = kp1
+    p[P.u2ss] = u2ss
     for j in range(N_STATES):
         x_out[j] = 0.0
-    x_out[X_GP] = gpb
-    x_out[X_GT] = gtb
-    x_out[X_IP] = ipb
-    x_out[X_I1] = p[P_IB]
-    x_out[X_ID] = p[P_IB]
-    x_out[X_IL] = ilb
-    x_out[X_ISC1] = isc1
-    x_out[X_ISC2] = isc2
-    x_out[X_GS] = gpb
-    return p[P_KMIN] < p[P_KMAX]
+    x_out[X.Gp] = gpb
+    x_out[X.Gt] = gtb
+    x_out[X.Ip] = ipb
+    x_out[X.I1] = p[P.Ib]
+    x_out[X.Id] = p[P.Ib]
+    x_out[X.Il] = ilb
+    x_out[X.Isc1] = isc1
+    x_out[X.Isc2] = isc2
+    x_out[X.Gs] = gpb
+    return p[P.kmin] < p[P.kmax]
 
 
 @nb.njit(cache=True, nogil=True)
@@ -79,15 +80,15 @@ def basal_insulin_need(p, s_h, e_cr):
     """Steady plasma insulin (pmol/L) holding glucose at the patient's basal Gb with the
     production drive scaled by e_cr and hepatic action by s_h (the quantity a glucose clamp
     measures, as in Perriello 1991). Bisection on I: dGp = dGt = 0 with X = I - Ib."""
-    gpb = p[P_GB] * p[P_VG]
-    renal = p[P_KE1] * (gpb - p[P_KE2]) if gpb > p[P_KE2] else 0.0
-    lo, hi = 0.0, 50.0 * p[P_IB]
+    gpb = p[P.Gb] * p[P.Vg]
+    renal = p[P.ke1] * (gpb - p[P.ke2]) if gpb > p[P.ke2] else 0.0
+    lo, hi = 0.0, 50.0 * p[P.Ib]
     for _ in range(100):
         ins = 0.5 * (lo + hi)
-        egp = max(p[P_KP1] * e_cr - p[P_KP2] * gpb - p[P_KP3] * s_h * ins, 0.0)
-        gt = (p[P_FSNC] + renal + p[P_K1] * gpb - egp) / p[P_K2]
-        uptake = (p[P_VM0] + p[P_VMX] * (ins - p[P_IB])) * gt / (p[P_KM0] + gt)
-        if uptake < p[P_K1] * gpb - p[P_K2] * gt:
+        egp = max(p[P.kp1] * e_cr - p[P.kp2] * gpb - p[P.kp3] * s_h * ins, 0.0)
+        gt = (p[P.Fsnc] + renal + p[P.k1] * gpb - egp) / p[P.k2]
+        uptake = (p[P.Vm0] + p[P.Vmx] * (ins - p[P.Ib])) * gt / (p[P.Km0] + gt)
+        if uptake < p[P.k1] * gpb - p[P.k2] * gt:
             lo = ins
         else:
             hi = ins
@@ -105,12 +106,11 @@ TRUNCATE_SD = 3.0
 SAMPLERS = ("mvlognormal", "resample")
 
 # Population settings vector (config [lifestyle], [genetics], [population]).
-(POP_FAMILY_HISTORY, POP_PRS_SHIFT, POP_FAT_SHARE, POP_SUGAR_SHARE, POP_SURPLUS, POP_SESSIONS,
- POP_SESSION_MIN, POP_SESSION_HR, POP_PAL, POP_SLEEP_H, POP_STRESS, POP_ADHERENCE,
- POP_DAWN_PREVALENCE, POP_DAWN_MEAN, POP_TOD_MAX, POP_BMI_SCALE, POP_SAMPLER,
- POP_JITTER_SIGMA) = range(18)
-N_POP = 18
-
+POP = index_family("PopulationSetting", ("family_history", "prs_shift", "fat_share",
+    "sugar_share", "surplus", "sessions", "session_min", "session_hr", "pal", "sleep_h", "stress",
+    "adherence", "dawn_prevalence", "dawn_mean", "tod_max", "bmi_scale", "sampler",
+    "jitter_sigma"))
+N_POP = len(POP)
 # Group age ranges (years) of the reference patients' groups; BMI of US adults with T1D
 # (NHIS 2016-21: mean 27.6, 34% overweight, 28% obese) as a log-normal of median 26.6 and
 # log-SD 0.205, which puts 28% at >= 30 and 62% at >= 25; children and adolescents: CDC
@@ -142,7 +142,7 @@ def _draw_physiology(seed, pid, src, g, ref_params, mean, chol, sd, pop, p_out, 
         for q in range(n_f):
             z[q] = rng.normal(seed, pid, 0, rng.STREAM_COHORT, base + q)
         ok = True
-        if pop[POP_SAMPLER] == 0.0:
+        if pop[POP.sampler] == 0.0:
             for q in range(n_f):
                 v = mean[g, q]
                 for r in range(q + 1):
@@ -151,10 +151,10 @@ def _draw_physiology(seed, pid, src, g, ref_params, mean, chol, sd, pop, p_out, 
                     ok = False
                 p_out[FITTED_INDEX[q]] = np.exp(v)
         else:
-            s = pop[POP_JITTER_SIGMA]
+            s = pop[POP.jitter_sigma]
             for q in range(JITTERED_INDEX.shape[0]):
                 p_out[JITTERED_INDEX[q]] *= np.exp(s * z[q] - 0.5 * s * s)
-        if not (0.0 < p_out[P_D] < p_out[P_B] < 1.0):
+        if not (0.0 < p_out[P.d] < p_out[P.b] < 1.0):
             ok = False
         if ok and basal_steady_state(p_out, x_out):
             return attempt
@@ -176,28 +176,28 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     adult_h = 1.76 if male > 0.5 else 1.62
     height = min(adult_h, 0.77 + 0.06 * age) + 0.065 * z(2)
     height = min(max(height, 1.0), 2.1)
-    bmi = bmi_median * pop[POP_BMI_SCALE] * np.exp(bmi_log_sd * z(3))
+    bmi = bmi_median * pop[POP.bmi_scale] * np.exp(bmi_log_sd * z(3))
     bmi = min(max(bmi, 13.0), 60.0)
-    tr[T.T_SEX_MALE] = male
-    tr[T.T_AGE0] = age
-    tr[T.T_HEIGHT_M] = height
-    tr[T.T_BMI0] = bmi
+    tr[T.sex_male] = male
+    tr[T.age0] = age
+    tr[T.height_m] = height
+    tr[T.bmi0] = bmi
     # hypertension rises with age and BMI (~25% of adults with T1D; a logistic of that order)
-    tr[T.T_HTN] = 1.0 if u(4) < _sigmoid(-4.0 + 0.05 * age + 0.1 * (bmi - 25.0)) else 0.0
-    fh = 1.0 if u(5) < pop[POP_FAMILY_HISTORY] else 0.0
-    tr[T.T_FAMILY_HISTORY] = fh
-    tr[T.T_PRS] = pop[POP_PRS_SHIFT] + 0.5 * fh + z(6)
-    tr[T.T_CHRONIC_STRESS] = _sigmoid(_logit(pop[POP_STRESS]) + 0.8 * z(7))
-    tr[T.T_ADHERENCE] = _sigmoid(_logit(pop[POP_ADHERENCE]) + 0.8 * z(8))
-    tr[T.T_SLEEP_H] = min(max(pop[POP_SLEEP_H] + 0.8 * z(9), 4.0), 10.0)
-    tr[T.T_FAT_SHARE] = min(max(pop[POP_FAT_SHARE] + 0.04 * z(10), 0.15), 0.6)
-    tr[T.T_SUGAR_SHARE] = min(max(pop[POP_SUGAR_SHARE] + 0.03 * z(11), 0.0), 0.4)
-    tr[T.T_ENERGY_SURPLUS] = pop[POP_SURPLUS] + 0.02 * z(12)
+    tr[T.hypertension] = 1.0 if u(4) < _sigmoid(-4.0 + 0.05 * age + 0.1 * (bmi - 25.0)) else 0.0
+    fh = 1.0 if u(5) < pop[POP.family_history] else 0.0
+    tr[T.family_history_t2d] = fh
+    tr[T.polygenic_score] = pop[POP.prs_shift] + 0.5 * fh + z(6)
+    tr[T.chronic_stress] = _sigmoid(_logit(pop[POP.stress]) + 0.8 * z(7))
+    tr[T.adherence] = _sigmoid(_logit(pop[POP.adherence]) + 0.8 * z(8))
+    tr[T.sleep_h] = min(max(pop[POP.sleep_h] + 0.8 * z(9), 4.0), 10.0)
+    tr[T.diet_fat_share] = min(max(pop[POP.fat_share] + 0.04 * z(10), 0.15), 0.6)
+    tr[T.diet_sugar_share] = min(max(pop[POP.sugar_share] + 0.03 * z(11), 0.0), 0.4)
+    tr[T.energy_surplus] = pop[POP.surplus] + 0.02 * z(12)
     # children eat less: meal sizes scale with body size (the configured meals are an adult's)
-    tr[T.T_CARB_APPETITE] = min((bmi * height * height / 75.0) ** 0.6, 1.3) * np.exp(0.15 * z(13) - 0.01125)
-    tr[T.T_PAL] = min(max(pop[POP_PAL] + 0.1 * z(14), 1.3), 2.2)
+    tr[T.carb_appetite] = min((bmi * height * height / 75.0) ** 0.6, 1.3) * np.exp(0.15 * z(13) - 0.01125)
+    tr[T.activity_pal] = min(max(pop[POP.pal] + 0.1 * z(14), 1.3), 2.2)
     # sessions per week: Poisson by inversion
-    lam = pop[POP_SESSIONS]
+    lam = pop[POP.sessions]
     k = 0
     term = np.exp(-lam)
     cum = term
@@ -206,21 +206,21 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
         k += 1
         term *= lam / k
         cum += term
-    tr[T.T_SESSIONS_PER_WEEK] = min(k, 7)
-    tr[T.T_SESSION_MIN] = max(pop[POP_SESSION_MIN] + 10.0 * z(16), 15.0)
-    tr[T.T_SESSION_HR] = max(pop[POP_SESSION_HR] + 10.0 * z(17), 15.0)
-    tr[T.T_SESSION_TIME_H] = min(max(17.5 + 1.5 * z(18), 6.0), 21.0)
-    tr[T.T_HR_REST] = min(max(68.0 + 8.0 * z(19), 45.0), 100.0)
-    tr[T.T_TOD_AMPLITUDE] = pop[POP_TOD_MAX] * u(20)
-    tr[T.T_TOD_PEAK_H] = 24.0 * u(21)
-    if u(22) < pop[POP_DAWN_PREVALENCE]:
-        tr[T.T_DAWN_AMPLITUDE] = pop[POP_DAWN_MEAN] * np.exp(0.4 * z(23) - 0.08)
+    tr[T.sessions_per_week] = min(k, 7)
+    tr[T.session_min] = max(pop[POP.session_min] + 10.0 * z(16), 15.0)
+    tr[T.session_hr_excess] = max(pop[POP.session_hr] + 10.0 * z(17), 15.0)
+    tr[T.session_time_h] = min(max(17.5 + 1.5 * z(18), 6.0), 21.0)
+    tr[T.heart_rate_rest] = min(max(68.0 + 8.0 * z(19), 45.0), 100.0)
+    tr[T.tod_amplitude] = pop[POP.tod_max] * u(20)
+    tr[T.tod_peak_h] = 24.0 * u(21)
+    if u(22) < pop[POP.dawn_prevalence]:
+        tr[T.dawn_amplitude] = pop[POP.dawn_mean] * np.exp(0.4 * z(23) - 0.08)
     else:
-        tr[T.T_DAWN_AMPLITUDE] = 0.0
+        tr[T.dawn_amplitude] = 0.0
     # Tanner stage III: girls ~12, boys ~13.5 years (Marshall & Tanner 1969, 1970)
-    tr[T.T_PUBERTY_AGE] = (13.5 if male > 0.5 else 12.0) + 1.0 * z(24)
+    tr[T.puberty_peak_age] = (13.5 if male > 0.5 else 12.0) + 1.0 * z(24)
     fat, lean = initial_body(tr)
-    tr[T.T_FAT0] = fat
+    tr[T.fat_mass0] = fat
 
 
 @nb.njit(cache=True, nogil=True)
@@ -244,12 +244,12 @@ def _sample(seed, patient_ids, group_cum, group_members, group_counts, ref_param
                      traits_out[i])
         # body weight is a trait (BMI x height^2; the model's parameters are per kg), except
         # when resampling the reference patients, who keep theirs (BMI follows from it)
-        h = traits_out[i, T.T_HEIGHT_M]
-        if pop[POP_SAMPLER] == 0.0:
-            params_out[i, P_BW] = traits_out[i, T.T_BMI0] * h * h
+        h = traits_out[i, T.height_m]
+        if pop[POP.sampler] == 0.0:
+            params_out[i, P.BW] = traits_out[i, T.bmi0] * h * h
         else:
-            traits_out[i, T.T_BMI0] = params_out[i, P_BW] / (h * h)
-            traits_out[i, T.T_FAT0] = initial_body(traits_out[i])[0]
+            traits_out[i, T.bmi0] = params_out[i, P.BW] / (h * h)
+            traits_out[i, T.fat_mass0] = initial_body(traits_out[i])[0]
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ class Cohort:
 
     @property
     def age_years(self) -> np.ndarray:
-        return self.traits[:, T.T_AGE0]
+        return self.traits[:, T.age0]
 
 
 @lru_cache(maxsize=8)
@@ -310,24 +310,24 @@ def population_settings(cfg) -> np.ndarray:
     """The POP_* vector of a RunConfig."""
     life, gen, coh = cfg.lifestyle, cfg.genetics, cfg.cohort
     pop = np.zeros(N_POP)
-    pop[POP_FAMILY_HISTORY] = gen.family_history_prob
-    pop[POP_PRS_SHIFT] = gen.polygenic_shift
-    pop[POP_FAT_SHARE] = life.fat_share
-    pop[POP_SUGAR_SHARE] = life.sugar_share
-    pop[POP_SURPLUS] = life.energy_surplus
-    pop[POP_SESSIONS] = life.sessions_per_week
-    pop[POP_SESSION_MIN] = life.session_min
-    pop[POP_SESSION_HR] = life.session_hr_excess
-    pop[POP_PAL] = life.activity_pal
-    pop[POP_SLEEP_H] = life.sleep_h
-    pop[POP_STRESS] = life.chronic_stress
-    pop[POP_ADHERENCE] = life.adherence
-    pop[POP_DAWN_PREVALENCE] = coh.dawn_prevalence
-    pop[POP_DAWN_MEAN] = coh.dawn_amplitude
-    pop[POP_TOD_MAX] = coh.time_of_day_amplitude
-    pop[POP_BMI_SCALE] = coh.bmi_scale
-    pop[POP_SAMPLER] = float(SAMPLERS.index(coh.sampler))
-    pop[POP_JITTER_SIGMA] = np.sqrt(np.log1p(coh.jitter_cv ** 2))
+    pop[POP.family_history] = gen.family_history_prob
+    pop[POP.prs_shift] = gen.polygenic_shift
+    pop[POP.fat_share] = life.fat_share
+    pop[POP.sugar_share] = life.sugar_share
+    pop[POP.surplus] = life.energy_surplus
+    pop[POP.sessions] = life.sessions_per_week
+    pop[POP.session_min] = life.session_min
+    pop[POP.session_hr] = life.session_hr_excess
+    pop[POP.pal] = life.activity_pal
+    pop[POP.sleep_h] = life.sleep_h
+    pop[POP.stress] = life.chronic_stress
+    pop[POP.adherence] = life.adherence
+    pop[POP.dawn_prevalence] = coh.dawn_prevalence
+    pop[POP.dawn_mean] = coh.dawn_amplitude
+    pop[POP.tod_max] = coh.time_of_day_amplitude
+    pop[POP.bmi_scale] = coh.bmi_scale
+    pop[POP.sampler] = float(SAMPLERS.index(coh.sampler))
+    pop[POP.jitter_sigma] = np.sqrt(np.log1p(coh.jitter_cv ** 2))
     return pop
 
 
@@ -352,7 +352,7 @@ def sample_cohort(seed: int, patient_ids, group_weights: dict[str, float],
     n = ids.size
     params = np.empty((n, N_PARAMS))
     x0 = np.empty((n, N_STATES))
-    traits = np.empty((n, T.N_TRAITS))
+    traits = np.empty((n, N_TRAITS))
     source = np.empty(n, dtype=np.int64)
     group = np.empty(n, dtype=np.int64)
     redraws = np.empty(n, dtype=np.int64)

@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from ..model.fast import midpoint_step, rk4_step, state_tuple, update_meal_size
-from ..model.params import MG_PER_G, N_STATES, P_BW, P_VG, PMOL_PER_U, STATE_LONG_NAMES, STATE_NAMES, STATE_UNITS, X_GS
+from ..model.params import MG_PER_G, N_STATES, P, PMOL_PER_U, STATE_LONG_NAMES, STATE_NAMES, STATE_UNITS, X
 from ..runtime import bind_fast_libm
 from .reference import reference_patients
 
@@ -29,7 +29,7 @@ def replay_kernel(x0, p, carbs_g_per_min, insulin_u_per_min, midpoint=False):
     eaten_g = 0.0
     eating = False
     prev_carbs = 0.0
-    to_pmol_per_kg = PMOL_PER_U / p[P_BW]
+    to_pmol_per_kg = PMOL_PER_U / p[P.BW]
     for t in range(n):
         c = carbs_g_per_min[t]
         dbar_start, eaten_g, eating, dbar = update_meal_size(
@@ -86,7 +86,7 @@ def replay(patient: str, carbs_g_per_min, insulin_u_per_min,
     minute = np.arange(carbs.shape[0] + 1)
     ds = xr.Dataset(coords={"minute": ("minute", minute, {"units": "min",
                                                           "long_name": "minutes since start"})})
-    ds["bg"] = ("minute", states[:, X_GS] / p[P_VG],
+    ds["bg"] = ("minute", states[:, X.Gs] / p[P.Vg],
                 {"units": "mg/dL", "long_name": "blood glucose (Gs/Vg)"})
     for j, (name, unit, long) in enumerate(zip(STATE_NAMES, STATE_UNITS, STATE_LONG_NAMES)):
         ds[name] = ("minute", states[:, j], {"units": unit, "long_name": long})

@@ -19,22 +19,21 @@ import numba as nb
 import numpy as np
 
 from ..life.behaviour import MINUTES_PER_DAY
-from .lanes import IN_CARBS_MG, IN_DBAR, IN_ECR, IN_GZW, IN_INSULIN_PMOL, IN_SH, IN_SP, IN_VM0F, LANES, N_INPUTS, W_SIZE, lane_params, lane_state, midpoint_lanes, rk4_lanes, set_input, set_lane_state, set_param
+from .lanes import IN, LANES, N_INPUTS, W_SIZE, lane_params, lane_state, midpoint_lanes, rk4_lanes, set_input, set_lane_state, set_param
 from ..model.glycaemia import N_ACC, N_DAILY
 from ..model import slow
 from ..model.fast import state_tuple
-from ..model.params import N_PARAMS, P_BW
-from .patient import F_BG, F_CARBS_G, F_CGM, F_INSULIN_U, F_S_P, I_FAILED, I_N_PEND, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_DAWN, SW_MIDPOINT, SW_TIME_OF_DAY, SW_WEIGHT_FEEDBACK, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
+from ..model.params import N_PARAMS, P
+from .patient import LF, LI, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
 from ..life.therapy import N_TITRATION_ACC
+from ..model.layout import index_family
 
-__all__ = ["simulate_block", "allocate_outputs", "N_TRACE", "N_SWITCHES", "SW_DAWN",
-           "SW_TIME_OF_DAY", "SW_WEIGHT_FEEDBACK", "STATUS_OK", "STATUS_NONFINITE"]
+__all__ = ["simulate_block", "allocate_outputs", "TRACE", "N_TRACE", "N_SWITCHES", "SW",
+           "STATUS_OK", "STATUS_NONFINITE"]
 
 # trace variables, in the order of the kernel's trace array
-TRACE_BG, TRACE_CGM, TRACE_INSULIN, TRACE_CARBS, TRACE_SI = range(5)
-N_TRACE = 5
-
-
+TRACE = index_family("Trace", ("bg", "cgm", "insulin", "carbs", "si"))
+N_TRACE = len(TRACE)
 @nb.njit(cache=True, nogil=True)
 def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, therapy,
                    behaviour, switches, sensor_params, cgm_interval_min, trace_slot,
@@ -108,7 +107,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
         failed_today[j] = False
     habitual_slot_g, iob_decay, dose_scale, has_noise = run_constants(meal_slots, therapy,
                                                                       sensor_params)
-    midpoint = switches[SW_MIDPOINT] != 0.0
+    midpoint = switches[SW.midpoint] != 0.0
     for j in range(L):
         i = first + (j if j < n_lanes else 0)
         row[j] = i
@@ -128,7 +127,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
         for j in range(n_lanes, L):
             _idle_lane(w, j, x0[row[j]])
         for j in range(n_lanes):
-            if li[j, I_FAILED]:
+            if li[j, LI.failed]:
                 _idle_lane(w, j, x0[row[j]])
                 _mark_failed(daily, log_phi_out, status, row[j], day)
             else:
@@ -137,7 +136,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
         # the day's minutes: every lane's decisions, one vector step, the accumulators
         for m in range(MINUTES_PER_DAY):
             for j in range(n_lanes):
-                if li[j, I_FAILED]:
+                if li[j, LI.failed]:
                     continue
                 alive, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw = lane_minute(
                     j, m, day, lane_state(w, j), seed, meal_slots, therapy, behaviour,
@@ -148,14 +147,14 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                     failed_today[j] = True
                     _idle_lane(w, j, x0[row[j]])
                     continue
-                set_input(w, j, IN_CARBS_MG, carbs_mg)
-                set_input(w, j, IN_INSULIN_PMOL, insulin)
-                set_input(w, j, IN_DBAR, dbar)
-                set_input(w, j, IN_SP, s_p)
-                set_input(w, j, IN_SH, s_h)
-                set_input(w, j, IN_ECR, e_cr)
-                set_input(w, j, IN_VM0F, vm0_f)
-                set_input(w, j, IN_GZW, gzw)
+                set_input(w, j, IN.carbs_mg, carbs_mg)
+                set_input(w, j, IN.insulin_pmol, insulin)
+                set_input(w, j, IN.dbar, dbar)
+                set_input(w, j, IN.sp, s_p)
+                set_input(w, j, IN.sh, s_h)
+                set_input(w, j, IN.ecr, e_cr)
+                set_input(w, j, IN.vm0f, vm0_f)
+                set_input(w, j, IN.gzw, gzw)
                 if slot[j] >= 0:
                     start_sample = trace_in[j] == 0
                     if start_sample:
@@ -168,7 +167,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
             else:
                 rk4_lanes(w)
             for j in range(n_lanes):
-                if not li[j, I_FAILED]:
+                if not li[j, LI.failed]:
                     lane_after_step(j, lane_state(w, j), lane_params(w, j), lf, acc)
         # each lane's day: metrics, the slow step, titration
         for j in range(n_lanes):
@@ -182,11 +181,11 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                         for s in range(start, traces.shape[2]):
                             traces[v, slot[j], s] = np.nan
                 continue
-            if li[j, I_FAILED]:
+            if li[j, LI.failed]:
                 continue
             bw = lane_end_of_day(j, day, therapy, behaviour, switches, lf, tr, st, acc, tacc,
-                                 gmi_ring, log_phi, agg, pend_minute, li[j, I_N_PEND], out)
-            set_param(w, j, P_BW, bw)
+                                 gmi_ring, log_phi, agg, pend_minute, li[j, LI.n_pend], out)
+            set_param(w, j, P.BW, bw)
             for v in range(N_DAILY):
                 daily[v, i, day] = out[j, v]
             for k in range(slow.N_MECH):
@@ -199,13 +198,13 @@ def _record_trace(traces, sl, start_sample, sample, lf, j):
     """A traced patient's minute: glucose, CGM and s_p at the first minute of each sample;
     insulin and carbohydrate summed over the sample."""
     if start_sample:
-        traces[TRACE_BG, sl, sample] = lf[j, F_BG]
-        traces[TRACE_CGM, sl, sample] = lf[j, F_CGM]
-        traces[TRACE_INSULIN, sl, sample] = 0.0
-        traces[TRACE_CARBS, sl, sample] = 0.0
-        traces[TRACE_SI, sl, sample] = lf[j, F_S_P]
-    traces[TRACE_INSULIN, sl, sample] += lf[j, F_INSULIN_U]
-    traces[TRACE_CARBS, sl, sample] += lf[j, F_CARBS_G]
+        traces[TRACE.bg, sl, sample] = lf[j, LF.bg]
+        traces[TRACE.cgm, sl, sample] = lf[j, LF.cgm]
+        traces[TRACE.insulin, sl, sample] = 0.0
+        traces[TRACE.carbs, sl, sample] = 0.0
+        traces[TRACE.si, sl, sample] = lf[j, LF.s_p]
+    traces[TRACE.insulin, sl, sample] += lf[j, LF.insulin_u]
+    traces[TRACE.carbs, sl, sample] += lf[j, LF.carbs_g]
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -215,7 +214,7 @@ def _idle_lane(w, j, x0_row):
     set_lane_state(w, j, state_tuple(x0_row))
     for r in range(N_INPUTS):
         set_input(w, j, r, 0.0)
-    for r in (IN_SP, IN_SH, IN_ECR, IN_VM0F):
+    for r in (IN.sp, IN.sh, IN.ecr, IN.vm0f):
         set_input(w, j, r, 1.0)
 
 

@@ -10,9 +10,9 @@ from ..runtime import register_cache_locator
 from ..life.behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
 from ..model.glycaemia import N_ACC, N_DAILY
 from ..model.fast import midpoint_step, rk4_step, state_tuple
-from ..model.params import N_PARAMS, N_STATES, P_BW
+from ..model.params import N_PARAMS, N_STATES, P
 from ..model.slow import GMI_DAYS, N_AGG, N_MECH, N_SLOW
-from .patient import I_FAILED, I_N_PEND, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW_MIDPOINT, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
+from .patient import LI, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
 from ..life.sensor import N_SENSOR
 from ..life.therapy import N_THERAPY, N_TITRATION_ACC
 from ..model.traits import N_TRAITS
@@ -87,7 +87,7 @@ def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots,
     lane_start(0, p, x, trait_row, patient_ids[t], seed, th, on, sp, habitual_slot_g,
                has_noise, lf, li, tr, st, tacc, tod, dawn)
     for day in range(n_days):
-        if li[0, I_FAILED] == 0:
+        if li[0, LI.failed] == 0:
             lane_plan_day(0, day, seed, slots, th, beh, habitual_slot_g, lf, li, tr, st,
                           acc, meal_minute, meal_grams, meal_slot)
             for m in range(MINUTES_PER_DAY):
@@ -97,20 +97,20 @@ def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots,
                     meal_slot, pend_minute, pend_units, tod, dawn)
                 if not alive:
                     break
-                if on[SW_MIDPOINT] != 0.0:
+                if on[SW.midpoint] != 0.0:
                     x = midpoint_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
                 else:
                     x = rk4_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
                 lane_after_step(0, x, p, lf, acc)
-        if li[0, I_FAILED] != 0:
+        if li[0, LI.failed] != 0:
             for v in range(N_DAILY):
                 daily[v, day, t] = np.nan
             for k in range(N_MECH):
                 log_phi_out[k, day, t] = np.nan
             status[day, t] = STATUS_NONFINITE
             continue
-        p[P_BW] = lane_end_of_day(0, day, th, beh, on, lf, tr, st, acc, tacc, gmi_ring,
-                                  log_phi, agg, pend_minute, li[0, I_N_PEND], out)
+        p[P.BW] = lane_end_of_day(0, day, th, beh, on, lf, tr, st, acc, tacc, gmi_ring,
+                                  log_phi, agg, pend_minute, li[0, LI.n_pend], out)
         for v in range(N_DAILY):
             daily[v, day, t] = out[0, v]
         for k in range(N_MECH):

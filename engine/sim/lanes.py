@@ -21,7 +21,8 @@ import numba as nb
 
 from ..model import vexp
 from ..model.fast import DT_MIN, _masses_nonneg, _rk4_combine, _stage, derivatives_at_kgut, gastric_exponents, gastric_rate_from_exponentials, meal_shape
-from ..model.params import N_PARAMS, N_STATES, P_B, P_D, P_KMAX, P_KMIN
+from ..model.params import N_PARAMS, N_STATES, P
+from ..model.layout import index_family
 
 # 16 lanes (four AVX2 or two AVX-512 vectors per row): with the stages split into three loops,
 # 16 gave 1.30-1.33x over 8 on Zen 5, AVX-512 or AVX2 code alike, and 32 no more
@@ -29,9 +30,9 @@ from ..model.params import N_PARAMS, N_STATES, P_B, P_D, P_KMAX, P_KMIN
 LANES = 16
 
 # the per-minute inputs of rk4_step, rows of the input section
-IN_CARBS_MG, IN_INSULIN_PMOL, IN_DBAR, IN_SP, IN_SH, IN_ECR, IN_VM0F, IN_GZW = range(8)
-N_INPUTS = 8
-
+IN = index_family("StepInput", ("carbs_mg", "insulin_pmol", "dbar", "sp", "sh", "ecr", "vm0f",
+    "gzw"))
+N_INPUTS = len(IN)
 W_STATE = 0
 W_PARAMS = W_STATE + N_STATES * LANES
 W_INPUTS = W_PARAMS + N_PARAMS * LANES
@@ -138,8 +139,8 @@ def _stage_state(w, j, s, h):
 def _meal_shapes(w):
     for j in range(LANES):
         p = lane_params(w, j)
-        alpha, beta, b_dbar, c_dbar = meal_shape(w[W_INPUTS + IN_DBAR * LANES + j], p[P_B],
-                                                 p[P_D])
+        alpha, beta, b_dbar, c_dbar = meal_shape(w[W_INPUTS + IN.dbar * LANES + j], p[P.b],
+                                                 p[P.d])
         o = W_MEAL + j
         w[o] = alpha
         w[o + LANES] = beta
@@ -167,8 +168,8 @@ def _derivative_stage(w, s, h):
         xs = _stage_state(w, j, s, h)
         p = lane_params(w, j)
         d_mg, u_pmol, _, s_p, s_h, e_cr, vm0_f, gzw = lane_inputs(w, j)
-        kgut = gastric_rate_from_exponentials(w[W_EXP + j], w[W_EXP + LANES + j], p[P_KMAX],
-                                              p[P_KMIN], w[W_MEAL + j])
+        kgut = gastric_rate_from_exponentials(w[W_EXP + j], w[W_EXP + LANES + j], p[P.kmax],
+                                              p[P.kmin], w[W_MEAL + j])
         _set_lane_k(w, j, s, derivatives_at_kgut(xs, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr,
                                                  vm0_f, gzw))
 
