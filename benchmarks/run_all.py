@@ -191,7 +191,7 @@ def main(argv=None):
     else:
         md.append("simglucose not importable here: no side-by-side timing (pip install "
                   "simglucose into this environment to add it); the BG agreement is checked "
-                  "by tests/test_replay.py against stored simglucose traces")
+                  "by tests/unit/population/test_replay.py against stored simglucose traces")
     text = "\n".join(md)
     print(text)
     RESULTS.mkdir(exist_ok=True)

@@ -518,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
     rpt.set_defaults(func=cmd_report)
 
     v = command("validate", help=(
-        "simulate the calibration targets of MODEL.md section 6 and compare (exit 1 if any "
+        "simulate the calibration targets of the README's Validation table and compare (exit 1 if any "
         "target is missed)"))
     v.add_argument("--patients", type=_whole_number, default=200,
                    help="patients per scenario (200; 10 to 25,000,000)")

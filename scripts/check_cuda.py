@@ -25,7 +25,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.sim import cuda_driver as cuda_backend, cpu as kernel
+from engine.sim import cpu as kernel  # noqa: E402
+from engine.sim import cuda_driver as cuda_backend  # noqa: E402
+from engine.sim.bundles import PatientRows  # noqa: E402
 from engine.batch import sweep  # noqa: E402
 from engine.batch.config import parse_config  # noqa: E402
 from engine.model.glycaemia import DAILY_NAMES  # noqa: E402
@@ -45,9 +47,8 @@ def _args(raw: dict, n: int, n_traced: int):
     c = sweep.cohort_of(ki, np.arange(n))
     slot = np.full(n, -1, dtype=np.int64)
     slot[1:1 + n_traced] = np.arange(n_traced)
-    return ki, (c.params, c.x0, c.traits, c.patient_id, ki.seed, ki.n_days, ki.meal_slots,
-                ki.therapy, ki.behaviour, ki.switches, ki.sensor_params, ki.cgm_interval_min,
-                slot, ki.trace_interval_min)
+    return ki, (PatientRows(c.params, c.x0, c.traits, c.patient_id, slot),
+                sweep.run_settings(ki))
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -77,9 +78,9 @@ def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
     n_traced = 1
     ki, args = _args(raw, n, n_traced)
     cpu = kernel.allocate_outputs(n, days, n_traced, ki.trace_interval_min)
-    kernel.simulate_block(*args, *cpu)
+    kernel.simulate_block(*args, cpu)
     gpu = kernel.allocate_outputs(n, days, n_traced, ki.trace_interval_min)
-    cuda_backend.simulate_block(*args, *gpu, chunk=chunk)
+    cuda_backend.simulate_block(*args, gpu, chunk=chunk)
     rel_daily = _relative(cpu[0], gpu[0])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)    # all-NaN rows: stopped patients
@@ -109,16 +110,15 @@ def throughput(n: int, days: int, cpu_n: int) -> dict:
     ki, args = _args(raw, n, 0)
     out = kernel.allocate_outputs(n, days, 0, ki.trace_interval_min)
     t = time.perf_counter()
-    cuda_backend.simulate_block(*args, *out)
+    cuda_backend.simulate_block(*args, out)
     gpu = n * days / (time.perf_counter() - t)
     threads = os.cpu_count() or 1
     parts = np.array_split(np.arange(min(cpu_n, n)), threads)
 
     def run_part(rows):
-        per_patient = (0, 1, 2, 3, 12)     # params, x0, traits, ids, trace slots
-        sub = tuple(a[rows] if k in per_patient else a for k, a in enumerate(args))
-        kernel.simulate_block(*sub, *kernel.allocate_outputs(rows.size, days, 0,
-                                                             ki.trace_interval_min))
+        patients, run = args
+        kernel.simulate_block(PatientRows(*(a[rows] for a in patients)), run,
+                              kernel.allocate_outputs(rows.size, days, 0, ki.trace_interval_min))
     t = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(run_part, parts))

@@ -1,5 +1,6 @@
 """Generate docs/configuration.md from the config schema (the pydantic model), so the reference
-can never disagree with what the engine accepts. tests/test_docs.py checks it is current.
+can never disagree with what the engine accepts. tests/integration/test_docs.py checks it is
+current.
 
     python scripts/gen_config_docs.py            # rewrite docs/configuration.md
 """

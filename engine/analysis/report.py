@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from ..model.params import MINUTES_PER_DAY
 from . import compare as cmp_mod
 
 TRAJECTORIES = (("si_peripheral", "peripheral sensitivity s_p", "1 = lean healthy"),
@@ -136,7 +137,7 @@ def fig_forest(comparison, plt, path):
 def fig_agp(ds, plt, path):
     S = min(ds.sizes["scenario"], MAX_PANELS)
     step = int(ds["time"].values[1] - ds["time"].values[0]) if ds.sizes["time"] > 1 else 5
-    per_day = 1440 // step
+    per_day = MINUTES_PER_DAY // step
     fig, axes = plt.subplots(1, S, figsize=(4.2 * S, 3.2), squeeze=False, sharey=True)
     labels = _scenario_labels(ds)
     hours = np.arange(per_day) * step / 60.0

@@ -1,4 +1,4 @@
-"""`t1dmc validate`: the calibration targets of MODEL.md §6, each simulated and compared.
+"""`t1dmc validate`: the calibration targets (README, Validation), each simulated and compared.
 
 Every row runs its own small scenario through the same kernel as a production run (in
 memory, no store) and reports the simulated value with a 95% interval (normal approximation
@@ -19,7 +19,9 @@ from ..model import traits
 from ..model.traits import T
 from ..population.cohort import Cohort, basal_insulin_need
 from ..batch.config import parse_config
-from ..sim.cpu import N_TRACE, SW
+from ..model.params import MINUTES_PER_DAY
+from ..sim.outputs import TRACE
+from ..sim.patient import SW
 from ..model.glycaemia import D
 from ..model import acute
 from ..model.slow import K
@@ -238,10 +240,10 @@ def row_exercise(n, seed):
     without = replace(inputs, behaviour=b.copy())
     b[B.force_exercise_day] = 1.0
     with_ex = replace(inputs, behaviour=b)
-    si_ex = _run(with_ex, cohort, traced=n)[3][N_TRACE - 1]
-    si_no = _run(without, cohort, traced=n)[3][N_TRACE - 1]
+    si_ex = _run(with_ex, cohort, traced=n)[3][TRACE.si_effective]
+    si_no = _run(without, cohort, traced=n)[3][TRACE.si_effective]
     step = inputs.trace_interval_min
-    end = (1440 + 17 * 60 + 45) // step
+    end = (MINUTES_PER_DAY + 17 * 60 + 45) // step
     hours = np.arange(1, 49)
     idx = end + hours * 60 // step
     gain = si_ex[:, idx] / si_no[:, idx] - 1.0
@@ -258,8 +260,8 @@ def row_dawn(n, seed):
     cfg = _config(n, 1, seed)
     inputs = kernel_inputs(cfg)
     cohort = cohort_of(inputs, np.arange(n))
-    tod = np.empty(1440)
-    dawn = np.empty(1440)
+    tod = np.empty(MINUTES_PER_DAY)
+    dawn = np.empty(MINUTES_PER_DAY)
     ratio = np.empty(n)
     for i in range(n):
         acute.fill_time_of_day(cohort.traits[i], False, inputs.switches[SW.dawn] != 0.0, tod, dawn)

@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
                       field_validator, model_validator)
 
+from ..model.params import MINUTES_PER_DAY
 from ..population.reference import GROUPS
 
 
@@ -182,7 +183,7 @@ class EpisodesSection(_Section):
 
 
 class MechanismsSection(_Section):
-    """Switch each mechanism of insulin resistance (MODEL.md §2) and fast-model extension."""
+    """Switch each mechanism of insulin resistance (docs/model.md §2) and fast-model extension."""
     body_composition: bool = True
     ffa: bool = True
     inflammation: bool = True
@@ -448,9 +449,9 @@ class RunConfig(_Section):
             raise ValueError(f"output.traced = {traced}: id {bad} is not below "
                              f"run.n_patients = {n}")
         for name in ("interval_min",):
-            if 1440 % getattr(self.sensor, name):
+            if MINUTES_PER_DAY % getattr(self.sensor, name):
                 raise ValueError(f"sensor.{name} = {getattr(self.sensor, name)}: must divide 1440")
-        if 1440 % self.output.trace_interval_min:
+        if MINUTES_PER_DAY % self.output.trace_interval_min:
             raise ValueError(f"output.trace_interval_min = {self.output.trace_interval_min}: "
                              "must divide 1440")
         return self

@@ -23,12 +23,11 @@ from pathlib import Path
 
 from .config import ConfigError, RunConfig
 from ..model.glycaemia import DAILY_VARIABLES
-from ..model.params import N_PARAMS, N_STATES
+from ..model.params import MINUTES_PER_DAY, N_PARAMS, N_STATES
 from ..model.slow import N_MECH
 from ..store.results import TRACE_VARIABLES, Layout, patient_variables
 from ..model.traits import N_TRAITS
 
-MINUTES_PER_DAY = 1440
 N_TRACE = len(TRACE_VARIABLES)
 N_DAILY = len(DAILY_VARIABLES)
 # per-patient variables of the store, as results declares them

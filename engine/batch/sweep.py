@@ -13,72 +13,36 @@ import numpy as np
 
 from ..runtime import bind_fast_libm, engine_identity
 from ..store import results
-from ..population.cohort import Cohort, population_settings, sample_cohort
+from ..population.cohort import Cohort, sample_cohort
 from .config import ConfigError, RunConfig, parse_config
+from ..sim.bundles import PatientRows, RunSettings
 from ..sim.cpu import allocate_outputs, simulate_block
-from ..population.reference import sensor_models
-from .translate import behaviour_settings, switch_settings, therapy_settings
+from .translate import KernelInputs, kernel_inputs  # noqa: F401 - the public entry, re-exported
 from .scenarios import Scenario, cohort_varies, expand
-from ..life.sensor import N_SENSOR, SN
-from ..life.sensor import SENSOR_JOHNSON_SU, SENSOR_NONE
-
-
-@dataclass(frozen=True)
-class KernelInputs:
-    """Everything a task needs besides the patients, as plain arrays (picklable, small)."""
-    seed: np.uint64
-    n_days: int
-    meal_slots: np.ndarray
-    therapy: np.ndarray
-    behaviour: np.ndarray
-    switches: np.ndarray
-    sensor_params: np.ndarray
-    cgm_interval_min: int
-    trace_interval_min: int
-    group_weights: dict
-    population: np.ndarray
-    backend: str = "cpu"
-
-
-def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
-    meals = cfg.meals
-    slots = np.array([[m.time_h * 60.0 for m in meals], [m.time_sd_min for m in meals],
-                      [m.carbs_g for m in meals], [m.carbs_cv for m in meals],
-                      [m.probability for m in meals]], dtype=np.float64).reshape(5, len(meals))
-    sp = np.zeros(N_SENSOR)
-    if cfg.sensor.kind == "johnson_su":
-        row = sensor_models().loc[cfg.sensor.model]
-        sp[SN.kind] = SENSOR_JOHNSON_SU
-        sp[SN.pacf], sp[SN.gamma], sp[SN.lambda_] = row["PACF"], row["gamma"], row["lambda"]
-        sp[SN.delta], sp[SN.xi], sp[SN.min], sp[SN.max] = row["delta"], row["xi"], row["min"], row["max"]
-    else:
-        sp[SN.kind] = SENSOR_NONE
-    return KernelInputs(np.uint64(cfg.run.seed if seed is None else seed), cfg.run.days, slots,
-                        therapy_settings(cfg), behaviour_settings(cfg), switch_settings(cfg), sp,
-                        cfg.sensor.interval_min, cfg.output.trace_interval_min,
-                        dict(cfg.cohort.groups), population_settings(cfg),
-                        cfg.execution.backend)
 
 
 def cohort_of(inputs: KernelInputs, ids) -> Cohort:
     return sample_cohort(int(inputs.seed), ids, inputs.group_weights, inputs.population)
 
 
+def run_settings(inputs: KernelInputs) -> RunSettings:
+    """The kernel's RunSettings bundle from the run's translated inputs."""
+    return RunSettings(np.uint64(inputs.seed), int(inputs.n_days), inputs.meal_slots,
+                       inputs.therapy, inputs.behaviour, inputs.switches, inputs.sensor_params,
+                       int(inputs.cgm_interval_min), int(inputs.trace_interval_min))
+
+
 def simulate(inputs: KernelInputs, cohort: Cohort, trace_slot: np.ndarray, n_traced: int):
     """Run the kernel for `cohort`; returns (daily, log_phi, status, traces) arrays."""
     bind_fast_libm()
-    daily, log_phi, status, traces = allocate_outputs(len(cohort), inputs.n_days, n_traced,
-                                                      inputs.trace_interval_min)
+    outs = allocate_outputs(len(cohort), inputs.n_days, n_traced, inputs.trace_interval_min)
     if inputs.backend == "cuda":
-        from ..sim.cuda_driver import simulate_block as simulate_on_gpu
-        step = simulate_on_gpu
+        from ..sim.cuda_driver import simulate_block as step
     else:
         step = simulate_block
-    step(cohort.params, cohort.x0, cohort.traits, cohort.patient_id, inputs.seed,
-                   inputs.n_days, inputs.meal_slots, inputs.therapy, inputs.behaviour,
-                   inputs.switches, inputs.sensor_params, inputs.cgm_interval_min, trace_slot,
-                   inputs.trace_interval_min, daily, log_phi, status, traces)
-    return daily, log_phi, status, traces
+    step(PatientRows(cohort.params, cohort.x0, cohort.traits, cohort.patient_id, trace_slot),
+         run_settings(inputs), outs)
+    return outs
 
 
 def run_task(path: str, layout: results.Layout, inputs: KernelInputs, scenario: int,

@@ -1,22 +1,21 @@
-"""The config's sections as the kernels' settings vectors (the one place they are translated),
-so kernels never see pydantic and orchestration never does per-patient arithmetic."""
+"""The config as the kernels' arrays: the one place a RunConfig is translated, so kernels
+never see pydantic and orchestration never does per-patient arithmetic. Each vector is indexed
+by its index family (TH, B, SW, SN, POP); `kernel_inputs` gathers them for a run."""
+from dataclasses import dataclass
+
 import numpy as np
 
-from ..life import behaviour
-
+from ..life import behaviour, therapy
 from ..life.behaviour import B
-from ..life import therapy
+from ..life.sensor import N_SENSOR, SENSOR_JOHNSON_SU, SENSOR_NONE, SN
 from ..life.therapy import TH
-from .config import RunConfig
+from ..model.glycaemia import eag_from_hba1c
+from ..population.cohort import N_POP, POP, SAMPLERS
+from ..population.reference import sensor_models
 from ..sim.patient import N_SWITCHES, SW
-from ..model.slow import MECHANISM_NAMES
+from .config import RunConfig, parse_config
 
 INCREMENT_U = {"pump": 0.05, "mdi": 0.5}
-
-
-def mean_glucose_for_hba1c(hba1c: float) -> float:
-    """ADAG eAG (mg/dL) = 28.7 A1c - 46.7 (Nathan et al. 2008)."""
-    return 28.7 * hba1c - 46.7
 
 
 def therapy_settings(cfg: RunConfig) -> np.ndarray:
@@ -33,7 +32,7 @@ def therapy_settings(cfg: RunConfig) -> np.ndarray:
     th[TH.titrate_days] = t.titrate_days
     th[TH.step] = t.step
     th[TH.fasting_target] = t.fasting_target_mg_dl
-    th[TH.mean_target] = mean_glucose_for_hba1c(t.hba1c_target)
+    th[TH.mean_target] = eag_from_hba1c(t.hba1c_target)
     th[TH.tbr_limit] = t.tbr_limit_pct
     th[TH.cap_low] = t.cap_low
     th[TH.cap_high] = t.cap_high
@@ -81,10 +80,74 @@ def behaviour_settings(cfg: RunConfig) -> np.ndarray:
 def switch_settings(cfg: RunConfig) -> np.ndarray:
     m = cfg.mechanisms
     sw = np.zeros(N_SWITCHES)
-    for k, name in enumerate(MECHANISM_NAMES):
-        sw[k] = float(getattr(m, name))
-    sw[SW.dawn] = float(m.dawn)
-    sw[SW.time_of_day] = float(m.time_of_day)
-    sw[SW.weight_feedback] = float(m.weight_feedback)
-    sw[SW.midpoint] = float(cfg.run.integrator == "midpoint")
+    for k, name in enumerate(SW._fields):   # the mechanisms, dawn, time_of_day, ...
+        on = cfg.run.integrator == "midpoint" if name == "midpoint" else getattr(m, name)
+        sw[k] = float(on)
     return sw
+
+
+def default_population(**cohort) -> np.ndarray:
+    """The population vector of the default config, with [cohort] fields overridden."""
+    return population_settings(parse_config({"cohort": cohort}))
+
+
+def population_settings(cfg) -> np.ndarray:
+    """The population vector (POP.<name>) of a RunConfig."""
+    life, gen, coh = cfg.lifestyle, cfg.genetics, cfg.cohort
+    pop = np.zeros(N_POP)
+    pop[POP.family_history] = gen.family_history_prob
+    pop[POP.prs_shift] = gen.polygenic_shift
+    pop[POP.fat_share] = life.fat_share
+    pop[POP.sugar_share] = life.sugar_share
+    pop[POP.surplus] = life.energy_surplus
+    pop[POP.sessions] = life.sessions_per_week
+    pop[POP.session_min] = life.session_min
+    pop[POP.session_hr] = life.session_hr_excess
+    pop[POP.pal] = life.activity_pal
+    pop[POP.sleep_h] = life.sleep_h
+    pop[POP.stress] = life.chronic_stress
+    pop[POP.adherence] = life.adherence
+    pop[POP.dawn_prevalence] = coh.dawn_prevalence
+    pop[POP.dawn_mean] = coh.dawn_amplitude
+    pop[POP.tod_max] = coh.time_of_day_amplitude
+    pop[POP.bmi_scale] = coh.bmi_scale
+    pop[POP.sampler] = float(SAMPLERS.index(coh.sampler))
+    pop[POP.jitter_sigma] = np.sqrt(np.log1p(coh.jitter_cv ** 2))
+    return pop
+
+
+@dataclass(frozen=True)
+class KernelInputs:
+    """Everything a task needs besides the patients, as plain arrays (picklable, small)."""
+    seed: np.uint64
+    n_days: int
+    meal_slots: np.ndarray
+    therapy: np.ndarray
+    behaviour: np.ndarray
+    switches: np.ndarray
+    sensor_params: np.ndarray
+    cgm_interval_min: int
+    trace_interval_min: int
+    group_weights: dict
+    population: np.ndarray
+    backend: str = "cpu"
+
+
+def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
+    meals = cfg.meals
+    slots = np.array([[m.time_h * 60.0 for m in meals], [m.time_sd_min for m in meals],
+                      [m.carbs_g for m in meals], [m.carbs_cv for m in meals],
+                      [m.probability for m in meals]], dtype=np.float64).reshape(5, len(meals))
+    sp = np.zeros(N_SENSOR)
+    if cfg.sensor.kind == "johnson_su":
+        row = sensor_models().loc[cfg.sensor.model]
+        sp[SN.kind] = SENSOR_JOHNSON_SU
+        sp[SN.pacf], sp[SN.gamma], sp[SN.lambda_] = row["PACF"], row["gamma"], row["lambda"]
+        sp[SN.delta], sp[SN.xi], sp[SN.min], sp[SN.max] = row["delta"], row["xi"], row["min"], row["max"]
+    else:
+        sp[SN.kind] = SENSOR_NONE
+    return KernelInputs(np.uint64(cfg.run.seed if seed is None else seed), cfg.run.days, slots,
+                        therapy_settings(cfg), behaviour_settings(cfg), switch_settings(cfg), sp,
+                        cfg.sensor.interval_min, cfg.output.trace_interval_min,
+                        dict(cfg.cohort.groups), population_settings(cfg),
+                        cfg.execution.backend)

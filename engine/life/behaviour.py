@@ -1,4 +1,4 @@
-"""A patient's day (MODEL.md §3): meals, carbohydrate counting, missed and late boluses,
+"""A patient's day (docs/model.md §3): meals, carbohydrate counting, missed and late boluses,
 exercise sessions, stress and illness episodes; all numba, all from the counter-based
 generator keyed by (seed, patient), so a patient lives the same life in every scenario unless
 the scenario changes that behaviour.
@@ -13,11 +13,11 @@ import numba as nb
 import numpy as np
 
 from ..model import rng
+from ..model.params import MINUTES_PER_DAY
 from ..model.traits import T
 from ..model.layout import index_family
 
-EAT_RATE_G_PER_MIN = 5.0   # simglucose's T1DPatient.EAT_RATE (MODEL.md §1: meals at 5 g/min)
-MINUTES_PER_DAY = 1440
+EAT_RATE_G_PER_MIN = 5.0   # simglucose's T1DPatient.EAT_RATE (docs/model.md §1: meals at 5 g/min)
 DRAWS_PER_SLOT = 3         # presence, time, amount
 DRAWS_PER_BOLUS = 3        # counting error, missed/late, (spare)
 

@@ -8,10 +8,11 @@ import math
 import numba as nb
 
 from ..model import rng
+from ..model.params import MINUTES_PER_DAY
 from ..model.layout import index_family
 
 NOISE_KNOT_MIN = 15          # Breton & Kovatchev 2008 model step
-KNOTS_PER_DAY = 1440 // NOISE_KNOT_MIN
+KNOTS_PER_DAY = MINUTES_PER_DAY // NOISE_KNOT_MIN
 
 SENSOR_NONE = 0
 SENSOR_JOHNSON_SU = 1

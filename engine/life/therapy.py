@@ -1,4 +1,4 @@
-"""Therapy (MODEL.md §4), numba: basal, meal bolus with insulin on board, and titration.
+"""Therapy (docs/model.md §3), numba: basal, meal bolus with insulin on board, and titration.
 
 Two rules:
 - RULE_SIMGLUCOSE: simglucose's basal-bolus controller, for side-by-side runs with it:

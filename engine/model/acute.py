@@ -1,4 +1,4 @@
-"""Acute, within-day modifiers of the fast model (MODEL.md §1 extensions), pure numba:
+"""Acute, within-day modifiers of the fast model (docs/model.md §1, extensions), pure numba:
 exercise states, the per-patient time-of-day sensitivity pattern, the dawn phenomenon, and
 acute counter-regulation during stress and illness episodes.
 """
@@ -43,7 +43,7 @@ def exercise_kcal(bpm_minutes, weight_kg):
 # --- acute counter-regulation -----------------------------------------------------------------
 # Stress (hours): adrenaline and cortisol raise production and cut uptake; illness (days):
 # calibrated so that insulin need rises 10-20% of the total daily dose (ISPAD 2022 sick-day
-# guidance, MODEL.md §6).
+# guidance; a calibration target).
 STRESS_KP1 = 0.25
 STRESS_SP = 0.20
 ILLNESS_KP1 = 0.20

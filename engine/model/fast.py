@@ -4,7 +4,7 @@ the form distributed with simglucose 0.2.11, as pure numba functions.
 Units are simglucose's: carbohydrate ingestion `d_mg` in mg/min, subcutaneous insulin
 `u_pmol` in pmol/kg/min, states as in `params.py`. Inputs are constant over each 1-minute step.
 
-Where insulin resistance acts (MODEL.md §1), multipliers enter as arguments, 1 meaning none:
+Where insulin resistance acts (docs/model.md §1), multipliers enter as arguments, 1 meaning none:
 `s_p` scales Vmx (peripheral insulin-dependent uptake), `s_h` scales kp3 (hepatic insulin
 action), `e_cr` scales kp1 (glucose production drive).
 """
@@ -15,7 +15,7 @@ import numba as nb
 
 from .params import MG_PER_G, P, X
 
-DT_MIN = 1.0  # RK4 step, minutes (MODEL.md §0)
+DT_MIN = 1.0  # RK4 step, minutes (docs/model.md)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -68,7 +68,7 @@ def renal_excretion(gp, p):
 def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw):
     """dx/dt of the 13 states. `x` is the state tuple, `p` one patient's parameter row,
     `meal` the tuple of `meal_shape`. Exercise (Dalla Man et al., JDST 3:56, 2009, the form of
-    MODEL.md §1) enters as `vm0_f` = 1 + beta Y (insulin-independent uptake) and
+    docs/model.md §1) enters as `vm0_f` = 1 + beta Y (insulin-independent uptake) and
     `gzw` = gamma Z W (Km0 lowered in proportion to insulin action); its Vmx gain
     1 + alpha Z W is folded into `s_p` by the caller. States travel as tuples, not arrays: values in registers
     cannot alias the parameter row, so the compiler keeps parameters loaded across stages."""

@@ -12,6 +12,10 @@ HIGH_250 = 250.0
 # A CGM hypoglycaemia event: >= 15 consecutive minutes below 70 mg/dL; it ends after >= 15
 # consecutive minutes at or above 70 (Battelino et al. 2019, table 3).
 HYPO_EVENT_MIN = 15
+# ADAG regression of mean glucose on HbA1c: eAG (mg/dL) = 28.7 A1c (%) - 46.7
+# (Nathan et al., Diabetes Care 31:1473, 2008)
+ADAG_SLOPE = 28.7
+ADAG_INTERCEPT = 46.7
 
 # Daily variables written per (scenario, patient, day): name, units, long_name.
 DAILY_VARIABLES = (
@@ -119,3 +123,27 @@ def finish_day(acc, weight_kg, out):
     out[D.bolus_u] = acc[A.bolus]
     out[D.carbs_g] = acc[A.carbs]
     out[D.weight_kg] = weight_kg
+
+
+# --- glycaemic indices, each written once ---------------------------------------------------
+@nb.njit(cache=True, nogil=True, inline="always")
+def hba1c_from_eag(eag):
+    """ADAG: A1c (%) = (eAG + 46.7) / 28.7 (Nathan et al., Diabetes Care 31:1473, 2008)."""
+    return (eag + ADAG_INTERCEPT) / ADAG_SLOPE
+
+
+def eag_from_hba1c(hba1c):
+    """ADAG the other way: eAG (mg/dL) = 28.7 A1c - 46.7 (Nathan et al. 2008)."""
+    return ADAG_SLOPE * hba1c - ADAG_INTERCEPT
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def gmi_from_mean(mean_glucose):
+    """Glucose management indicator (%), Bergenstal et al., Diabetes Care 41:2275 (2018)."""
+    return 3.31 + 0.02392 * mean_glucose
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def egdr(waist_cm, hypertension, hba1c):
+    """Estimated glucose disposal rate (mg/kg/min), Williams et al., Diabetes 49:626 (2000)."""
+    return 21.158 - 0.09 * waist_cm - 3.407 * hypertension - 0.551 * hba1c

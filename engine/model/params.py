@@ -48,6 +48,7 @@ N_PARAMS = len(PARAM_NAMES)
 # p[P.Vmx]: the index family of the parameter columns (engine/model/layout.py)
 P = index_family("Param", PARAM_NAMES)
 
+MINUTES_PER_DAY = 1440
 # Insulin units are converted here and nowhere else: 1 U = 6000 pmol (simglucose's factor).
 PMOL_PER_U = 6000.0
 MG_PER_G = 1000.0

@@ -1,14 +1,14 @@
 """Slow physiology: the mechanisms of insulin resistance, updated once per simulated day
-(MODEL.md §0, §2), as pure numba functions.
+(docs/model.md §2), as pure numba functions.
 
 Each mechanism is a slow state with a driver, a time constant and an effect. Linear relaxations
 use their exact solution over one day, x <- x* + (x - x*) exp(-1 day / tau), with the driver
 held at that day's aggregate. The effects combine into three multipliers of the fast model:
 s_p (peripheral uptake, Vmx), s_h (hepatic insulin action, kp3) and e_cr (production drive,
 kp1), each 1 for a lean, healthy, normoglycaemic reference. log s_p is the sum of the
-mechanisms' log factors, which is the attribution `ir_share` (MODEL.md §2).
+mechanisms' log factors, which is the attribution `ir_share` (docs/model.md §2).
 
-Constants marked "calibrated" were chosen so that the calibration targets of MODEL.md §6 hold
+Constants marked "calibrated" were chosen so that the calibration targets hold
 (`t1dmc validate` prints each target beside the simulated value); the others come from the
 cited measurement.
 """
@@ -17,6 +17,7 @@ import math
 import numba as nb
 import numpy as np
 
+from .glycaemia import hba1c_from_eag
 from .traits import T
 from .layout import index_family
 
@@ -50,7 +51,7 @@ FORBES_C = 10.4 * RHO_L / RHO_F   # kg, Forbes' partition constant (Hall 2011)
 GAMMA_F = 3.2               # kcal/kg/day, metabolic cost of fat (Hall 2011)
 GAMMA_L = 22.0              # kcal/kg/day, metabolic cost of lean tissue (Hall 2011)
 TEF = 0.10                  # thermic effect of food, share of intake (Hall 2011)
-KCAL_PER_G_GLUCOSE = 4.0    # energy lost per g of glycosuria (MODEL.md §2.1)
+KCAL_PER_G_GLUCOSE = 4.0    # energy lost per g of glycosuria (docs/model.md §2)
 LEAN_SHARE_REF = 0.75       # lean share of body mass of the reference (25% fat)
 # Poor control raises resting expenditure (protein turnover, gluconeogenesis): ~10% in T1D
 # withdrawn from insulin or poorly controlled (Nair et al., Diabetologia 27:13, 1984), i.e. up
@@ -70,7 +71,7 @@ VISCERAL_REF_KG = 1.4       # visceral fat of a lean adult (Kuk 2006, order of m
 FFA_REF = 0.40              # mmol/L, day-mean FFA of a lean healthy adult (Frayn, order of mag.)
 FFA_VISCERAL_EXPONENT = 0.4     # FFA ~ visceral fat^0.4 (calibrated: portal FFA flux)
 FFA_PER_FAT_SHARE = 1.5         # relative FFA rise per unit dietary fat share above 0.33
-FFA_FAMILY = 0.10               # relative FFA rise with family history (MODEL.md §2.6)
+FFA_FAMILY = 0.10               # relative FFA rise with family history (docs/model.md §2)
 FFA_PER_PRS = 0.05
 ANTILIPOLYSIS_IC50 = 300.0      # pmol/L, insulin halving lipolysis (calibrated)
 # Roden et al., JCI 97:2859 (1996): FFA 0.18 -> 1.93 mmol/L cut uptake by 46% at 6 h.
@@ -79,17 +80,17 @@ FFA_UPTAKE_COEF = 0.46 / (1.93 * 0.54 - 0.18)    # L/mmol, = 0.534
 FFA_HEPATIC_COEF = 0.20     # L/mmol, weaker hepatic effect (Boden, Diabetes 46:3, 1997: direction)
 
 # --- 3. inflammation --------------------------------------------------------------------------
-TAU_INFLAMMATION_D = 21.0   # weeks (MODEL.md §2.3)
+TAU_INFLAMMATION_D = 21.0   # weeks (docs/model.md §2)
 INFLAMMATION_PER_VISCERAL = 0.30    # per unit visceral excess over VISCERAL_REF (calibrated)
 INFLAMMATION_PER_ROS = 0.20         # oxidative stress feeds inflammation (calibrated)
 INFLAMMATION_PER_SUGAR = 1.0        # per unit added-sugar share above 10% (calibrated)
-INFLAMMATION_GAIN_FAMILY = 0.20     # inflammation gain with family history (MODEL.md §2.6)
+INFLAMMATION_GAIN_FAMILY = 0.20     # inflammation gain with family history (docs/model.md §2)
 INFLAMMATION_GAIN_PER_PRS = 0.10
 GLUT4_PER_INFLAMMATION = 0.25       # GLUT4 translocation loss per unit C - 1 (calibrated)
 HEPATIC_PER_INFLAMMATION = 0.30     # hepatic insulin action loss per unit C - 1 (calibrated)
 
 # --- 4. glucotoxicity -------------------------------------------------------------------------
-GLUCOTOX_THRESHOLD = 140.0  # mg/dL, exposure counts above this (MODEL.md §2.4)
+GLUCOTOX_THRESHOLD = 140.0  # mg/dL, exposure counts above this (docs/model.md §2)
 TAU_ROS_D = 1.0             # oxidative stress relaxes over days
 TAU_GLUT4_D = 2.0           # GLUT4 translocation efficiency relaxes over 1-3 days
 GLUT4_PER_ROS = 0.5
@@ -134,7 +135,7 @@ PUBERTY_SD_Y = 1.5
 # --- 8. exercise and glycaemic memory --------------------------------------------------------
 TAU_EXERCISE_D = 1.0        # post-exercise sensitivity fades over ~48 h (Mikines 1988)
 EXERCISE_GAIN = 0.20        # per unit session dose (60 bpm x 60 min), calibrated: +18-29%
-#                             at 1-48 h after a session (MODEL.md §6, with the acute model)
+#                             at 1-48 h after a session (a calibration target, with the acute model)
 TAU_EAG_D = 43.0            # half of HbA1c from the last 30 days: 1 - e^{-30/43} = 0.50
 #                             (red-cell lifespan weighting; Nathan et al., Diabetes Care 2008)
 GMI_DAYS = 14
@@ -219,24 +220,6 @@ def tone_target(tr, hba1c):
 def puberty(tr, age):
     z = (age - tr[T.puberty_peak_age]) / PUBERTY_SD_Y
     return math.exp(-0.5 * z * z) if abs(z) < 6.0 else 0.0
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def hba1c_from_eag(eag):
-    """ADAG: A1c (%) = (eAG + 46.7) / 28.7 (Nathan et al., Diabetes Care 31:1473, 2008)."""
-    return (eag + 46.7) / 28.7
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def gmi_from_mean(mean_glucose):
-    """Glucose management indicator (%), Bergenstal et al., Diabetes Care 41:2275 (2018)."""
-    return 3.31 + 0.02392 * mean_glucose
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def egdr(waist_cm, hypertension, hba1c):
-    """Estimated glucose disposal rate (mg/kg/min), Williams et al., Diabetes 49:626 (2000)."""
-    return 21.158 - 0.09 * waist_cm - 3.407 * hypertension - 0.551 * hba1c
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -382,7 +365,3 @@ def initial_body(tr):
     pct = min(max(pct, 5.0), 60.0)
     fat = bw * pct / 100.0
     return fat, bw - fat
-
-
-def empty_switches():
-    return np.ones(N_MECH, dtype=np.float64)

@@ -1,4 +1,4 @@
-"""Per-patient traits: who a patient is and how they live (MODEL.md §2-§3, §7).
+"""Per-patient traits: who a patient is and how they live (docs/model.md §2-§4).
 
 Kernels take a 2-D float64 array `traits[patient, T_*]`, one row per patient, beside the
 UVA/Padova parameter rows. The sampler (`cohort.py`) draws them; the slow model, behaviour

@@ -1,4 +1,4 @@
-"""Patients of a population run (MODEL.md §7): physiology and traits.
+"""Patients of a population run (docs/model.md §4): physiology and traits.
 
 Two samplers of the UVA/Padova parameters:
 - "mvlognormal" (default): for each age group, a multivariate log-normal fitted to that group's
@@ -8,7 +8,7 @@ Two samplers of the UVA/Padova parameters:
 - "resample": a reference patient of the group with log-normal jitter of its kinetic
   parameters (closest to simglucose's thirty).
 Either way the basal steady state (Vm0, kp1, u2ss, basal states) is recomputed for each draw and
-non-physiological draws are rejected and redrawn. Then the traits of MODEL.md §2-4 are drawn.
+non-physiological draws are rejected and redrawn. Then the traits of docs/model.md §2-§3 are drawn.
 A patient is a pure function of (seed, patient id): every draw comes from the counter-based
 generator (streams COHORT and TRAITS, day 0).
 """
@@ -300,43 +300,11 @@ def _fit_groups(names: list[str]):
     return mean, chol, sd
 
 
-def default_population(**cohort) -> np.ndarray:
-    """The POP_* vector of the default config, with [cohort] fields overridden (tests, API)."""
-    from ..batch.config import parse_config
-    return population_settings(parse_config({"cohort": cohort}))
-
-
-def population_settings(cfg) -> np.ndarray:
-    """The POP_* vector of a RunConfig."""
-    life, gen, coh = cfg.lifestyle, cfg.genetics, cfg.cohort
-    pop = np.zeros(N_POP)
-    pop[POP.family_history] = gen.family_history_prob
-    pop[POP.prs_shift] = gen.polygenic_shift
-    pop[POP.fat_share] = life.fat_share
-    pop[POP.sugar_share] = life.sugar_share
-    pop[POP.surplus] = life.energy_surplus
-    pop[POP.sessions] = life.sessions_per_week
-    pop[POP.session_min] = life.session_min
-    pop[POP.session_hr] = life.session_hr_excess
-    pop[POP.pal] = life.activity_pal
-    pop[POP.sleep_h] = life.sleep_h
-    pop[POP.stress] = life.chronic_stress
-    pop[POP.adherence] = life.adherence
-    pop[POP.dawn_prevalence] = coh.dawn_prevalence
-    pop[POP.dawn_mean] = coh.dawn_amplitude
-    pop[POP.tod_max] = coh.time_of_day_amplitude
-    pop[POP.bmi_scale] = coh.bmi_scale
-    pop[POP.sampler] = float(SAMPLERS.index(coh.sampler))
-    pop[POP.jitter_sigma] = np.sqrt(np.log1p(coh.jitter_cv ** 2))
-    return pop
-
-
 def sample_cohort(seed: int, patient_ids, group_weights: dict[str, float],
-                  pop: np.ndarray | None = None) -> Cohort:
+                  pop: np.ndarray) -> Cohort:
     """Patients `patient_ids` of a run: a group by `group_weights`, physiology from the
-    group's sampler, traits from the population settings `pop` (POP_*)."""
-    if pop is None:
-        pop = default_population()
+    group's sampler, traits from the population settings `pop` (POP.<name>;
+    engine.batch.translate.population_settings)."""
     ref = reference_patients()
     ids = np.ascontiguousarray(patient_ids, dtype=np.int64)
     names = [g for g in GROUPS if group_weights.get(g, 0.0) > 0.0]

@@ -15,6 +15,8 @@ from the first day on. Day 0 runs with the reference multipliers; after it the f
 slow states are set to equilibrium with that day's life. The results report the absolute
 multipliers (1 = lean, healthy, normoglycaemic).
 """
+from collections import namedtuple
+
 import numba as nb
 import numpy as np
 
@@ -24,79 +26,62 @@ from ..model.glycaemia import N_ACC, N_DAILY
 from ..model import slow
 from ..model.fast import state_tuple
 from ..model.params import N_PARAMS, P
-from .patient import LF, LI, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
+from .patient import LF, LI, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, SW, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
 from ..life.therapy import N_TITRATION_ACC
 from ..model.layout import index_family
+from .bundles import Outputs, allocate_lane_tables
+from .outputs import N_TRACE, STATUS_NONFINITE, STATUS_OK, TRACE
 
 __all__ = ["simulate_block", "allocate_outputs", "TRACE", "N_TRACE", "N_SWITCHES", "SW",
            "STATUS_OK", "STATUS_NONFINITE"]
 
-# trace variables, in the order of the kernel's trace array
-TRACE = index_family("Trace", ("bg", "cgm", "insulin", "carbs", "si"))
-N_TRACE = len(TRACE)
-@nb.njit(cache=True, nogil=True)
-def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, therapy,
-                   behaviour, switches, sensor_params, cgm_interval_min, trace_slot,
-                   trace_interval_min, daily, log_phi_out, status, traces):
-    """Simulate `n_days` for each patient row of `params`/`x0`/`traits`.
+# the CPU driver's per-lane bookkeeping beside the lane tables: the patient row of each lane,
+# its trace slot, minutes left in its current trace sample, that sample, and a failure today
+GroupRows = namedtuple("GroupRows", "row slot trace_in sample failed_today")
 
-    meal_slots: (5, n_slots) rows time_min, time_sd_min, carbs_g, carbs_cv, probability.
-    therapy, behaviour, switches: settings vectors (therapy.TH_*, behaviour.B_*, slow.K_* and
-    SW_*). trace_slot[i]: row of `traces` for patient i, or -1 when not traced.
-    Writes daily[D_*, i, day], log_phi_out[K_*, i, day] (each mechanism's log factor of s_p),
-    status[i, day] and traces[TRACE_*, slot, sample]. NaN marks days after a failure.
-    Patients run in groups of LANES (see lanes.py); a group's result does not depend on its
-    neighbours."""
+
+@nb.njit(cache=True, nogil=True)
+def simulate_block(rows, run, outs):
+    """Simulate run.n_days for each patient of `rows` (PatientRows), writing `outs` (Outputs;
+    engine/sim/bundles.py).
+
+    run.meal_slots: (5, n_slots) rows time_min, time_sd_min, carbs_g, carbs_cv, probability.
+    run.therapy, run.behaviour, run.switches: settings vectors (TH, B, SW index families).
+    rows.trace_slot[i]: row of outs.traces for patient i, or -1 when not traced.
+    Writes outs.daily[D.<name>, i, day], outs.log_phi[K.<name>, i, day] (each mechanism's log
+    factor of s_p), outs.status[i, day] and outs.traces[TRACE.<name>, slot, sample]. NaN marks
+    days after a failure. Patients run in groups of LANES (see lanes.py); a group's result
+    does not depend on its neighbours."""
     L = LANES
     # every group's scratch, allocated once per block
     w = np.empty(W_SIZE)
-    lf = np.empty((L, N_LANE_F))
-    li = np.empty((L, N_LANE_I), dtype=np.int64)
-    meal_minute = np.empty((L, MAX_MEALS_PER_DAY), dtype=np.int64)
-    meal_grams = np.empty((L, MAX_MEALS_PER_DAY))
-    meal_slot = np.empty((L, MAX_MEALS_PER_DAY), dtype=np.int64)
-    pend_minute = np.empty((L, MAX_PENDING), dtype=np.int64)
-    pend_units = np.empty((L, MAX_PENDING))
-    acc = np.empty((L, N_ACC))
-    agg = np.empty(slow.N_AGG)
-    st = np.empty((L, slow.N_SLOW))
-    log_phi = np.empty((L, slow.N_MECH))
-    tacc = np.empty((L, N_TITRATION_ACC))
-    gmi_ring = np.empty((L, slow.GMI_DAYS))
-    tod = np.empty((L, MINUTES_PER_DAY))
-    dawn = np.empty((L, MINUTES_PER_DAY))
-    tr = np.empty((L, traits.shape[1]))
-    out = np.empty((L, N_OUT))
-    row = np.empty(L, dtype=np.int64)
-    slot = np.empty(L, dtype=np.int64)
-    trace_in = np.empty(L, dtype=np.int64)
-    sample = np.empty(L, dtype=np.int64)
-    failed_today = np.empty(L, dtype=np.bool_)
-    for first in range(0, params.shape[0], LANES):
-        simulate_group(params, x0, traits, patient_ids, first,
-                       min(LANES, params.shape[0] - first), seed, n_days, meal_slots, therapy,
-                       behaviour, switches, sensor_params, cgm_interval_min, trace_slot,
-                       trace_interval_min, daily, log_phi_out, status, traces, w, lf, li,
-                       meal_minute, meal_grams, meal_slot, pend_minute, pend_units, acc, agg, st,
-                       log_phi, tacc, gmi_ring, tod, dawn, tr, out, row, slot, trace_in, sample,
-                       failed_today)
+    t = allocate_lane_tables(L, N_LANE_F, N_LANE_I, rows.traits.shape[1], N_OUT,
+                             MAX_MEALS_PER_DAY, MAX_PENDING)
+    g = GroupRows(np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64),
+                  np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64),
+                  np.empty(L, dtype=np.bool_))
+    n = rows.params.shape[0]
+    for first in range(0, n, LANES):
+        simulate_group(rows, run, outs, first, min(LANES, n - first), w, t, g)
 
 
 # No reference counting in the group loop (_nrt=False): every array arrives from
 # simulate_block, and the inlined lane functions would otherwise pay an atomic increment and
 # decrement per array argument per lane-minute (measured: half the throughput).
 @nb.njit(cache=True, nogil=True, error_model="numpy", _nrt=False)
-def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days, meal_slots,
-                   therapy, behaviour, switches, sensor_params, cgm_interval_min, trace_slot,
-                   trace_interval_min, daily, log_phi_out, status, traces, w, lf, li,
-                   meal_minute, meal_grams, meal_slot, pend_minute, pend_units, acc, agg, st,
-                   log_phi, tacc, gmi_ring, tod, dawn, tr, out, row, slot, trace_in, sample,
-                   failed_today):
+def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
     """Patients first .. first + n_lanes - 1 (n_lanes <= LANES), day by day and minute by
     minute, in the scratch arrays of simulate_block. Each minute: every lane's own decisions
     (patient.lane_minute), then one vectorised RK4 step of all lanes, then the accumulators
     that need the new state. Lanes beyond n_lanes repeat the first patient and are never
     read."""
+    params, x0, traits, patient_ids, trace_slot = (rows.params, rows.x0, rows.traits,
+                                                    rows.patient_ids, rows.trace_slot)
+    daily, log_phi_out, status, traces = outs.daily, outs.log_phi, outs.status, outs.traces
+    n_days, trace_interval_min = run.n_days, run.trace_interval_min
+    lf, li, acc = t.lf, t.li, t.acc
+    row, slot, trace_in, sample, failed_today = (g.row, g.slot, g.trace_in, g.sample,
+                                                 g.failed_today)
     L = LANES
     for k in range(W_SIZE):
         w[k] = 0.0
@@ -105,9 +90,8 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
         trace_in[j] = 0
         sample[j] = -1
         failed_today[j] = False
-    habitual_slot_g, iob_decay, dose_scale, has_noise = run_constants(meal_slots, therapy,
-                                                                      sensor_params)
-    midpoint = switches[SW.midpoint] != 0.0
+    rc = run_constants(run)
+    midpoint = run.switches[SW.midpoint] != 0.0
     for j in range(L):
         i = first + (j if j < n_lanes else 0)
         row[j] = i
@@ -115,8 +99,7 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
             set_param(w, j, k, params[i, k])
         x = state_tuple(x0[i])
         set_lane_state(w, j, x)
-        lane_start(j, params[i], x, traits[i], patient_ids[i], seed, therapy, switches,
-                   sensor_params, habitual_slot_g, has_noise, lf, li, tr, st, tacc, tod, dawn)
+        lane_start(j, params[i], x, traits[i], patient_ids[i], run, rc, t)
         if j < n_lanes:
             slot[j] = trace_slot[i]
         else:
@@ -131,18 +114,14 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                 _idle_lane(w, j, x0[row[j]])
                 _mark_failed(daily, log_phi_out, status, row[j], day)
             else:
-                lane_plan_day(j, day, seed, meal_slots, therapy, behaviour, habitual_slot_g, lf,
-                              li, tr, st, acc, meal_minute, meal_grams, meal_slot)
+                lane_plan_day(j, day, run, rc, t)
         # the day's minutes: every lane's decisions, one vector step, the accumulators
         for m in range(MINUTES_PER_DAY):
             for j in range(n_lanes):
                 if li[j, LI.failed]:
                     continue
                 alive, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw = lane_minute(
-                    j, m, day, lane_state(w, j), seed, meal_slots, therapy, behaviour,
-                    sensor_params, cgm_interval_min, iob_decay, dose_scale, has_noise, lf, li,
-                    tr, acc, tacc, meal_minute, meal_grams, meal_slot, pend_minute, pend_units,
-                    tod, dawn)
+                    j, m, day, lane_state(w, j), run, rc, t)
                 if not alive:
                     failed_today[j] = True
                     _idle_lane(w, j, x0[row[j]])
@@ -183,13 +162,12 @@ def simulate_group(params, x0, traits, patient_ids, first, n_lanes, seed, n_days
                 continue
             if li[j, LI.failed]:
                 continue
-            bw = lane_end_of_day(j, day, therapy, behaviour, switches, lf, tr, st, acc, tacc,
-                                 gmi_ring, log_phi, agg, pend_minute, li[j, LI.n_pend], out)
+            bw = lane_end_of_day(j, day, run, t, li[j, LI.n_pend])
             set_param(w, j, P.BW, bw)
             for v in range(N_DAILY):
-                daily[v, i, day] = out[j, v]
+                daily[v, i, day] = t.out[j, v]
             for k in range(slow.N_MECH):
-                log_phi_out[k, i, day] = out[j, O_LOG_PHI + k]
+                log_phi_out[k, i, day] = t.out[j, O_LOG_PHI + k]
             status[i, day] = STATUS_OK
 
 
@@ -202,7 +180,7 @@ def _record_trace(traces, sl, start_sample, sample, lf, j):
         traces[TRACE.cgm, sl, sample] = lf[j, LF.cgm]
         traces[TRACE.insulin, sl, sample] = 0.0
         traces[TRACE.carbs, sl, sample] = 0.0
-        traces[TRACE.si, sl, sample] = lf[j, LF.s_p]
+        traces[TRACE.si_effective, sl, sample] = lf[j, LF.s_p]
     traces[TRACE.insulin, sl, sample] += lf[j, LF.insulin_u]
     traces[TRACE.carbs, sl, sample] += lf[j, LF.carbs_g]
 
@@ -233,4 +211,4 @@ def allocate_outputs(n_patients: int, n_days: int, n_traced: int, trace_interval
     log_phi = np.empty((slow.N_MECH, n_patients, n_days))
     status = np.zeros((n_patients, n_days), dtype=np.int8)
     traces = np.full((N_TRACE, n_traced, n_samples), np.nan, dtype=np.float32)
-    return daily, log_phi, status, traces
+    return Outputs(daily, log_phi, status, traces)

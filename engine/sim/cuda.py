@@ -6,13 +6,15 @@ import numpy as np
 from numba import cuda
 
 from ..runtime import register_cache_locator
+from .bundles import LaneTables, RunSettings
+from .outputs import STATUS_NONFINITE, STATUS_OK
 
 from ..life.behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
 from ..model.glycaemia import N_ACC, N_DAILY
 from ..model.fast import midpoint_step, rk4_step, state_tuple
 from ..model.params import N_PARAMS, N_STATES, P
 from ..model.slow import GMI_DAYS, N_AGG, N_MECH, N_SLOW
-from .patient import LI, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, STATUS_NONFINITE, STATUS_OK, SW, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
+from .patient import LI, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, SW, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
 from ..life.sensor import N_SENSOR
 from ..life.therapy import N_THERAPY, N_TITRATION_ACC
 from ..model.traits import N_TRAITS
@@ -40,8 +42,8 @@ def _copy(src, dst, n):
 def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots, n_slots,
                       therapy, behaviour, switches, sensor_params, cgm_interval_min,
                       daily, log_phi_out, status):
-    t = cuda.grid(1)
-    if t >= params.shape[0]:
+    tid = cuda.grid(1)
+    if tid >= params.shape[0]:
         return
     # the run's settings and this patient's rows, in local memory (shapes must be names
     # bound at module level: numba-cuda does not take slow.N_AGG as a constant)
@@ -58,61 +60,53 @@ def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots,
     sp = cuda.local.array(N_SENSOR, f8)
     _copy(sensor_params, sp, N_SENSOR)
     p = cuda.local.array(N_PARAMS, f8)
-    _copy(params[t], p, N_PARAMS)
+    _copy(params[tid], p, N_PARAMS)
     x_row = cuda.local.array(N_STATES, f8)
-    _copy(x0[t], x_row, N_STATES)
+    _copy(x0[tid], x_row, N_STATES)
     trait_row = cuda.local.array(N_TRAITS, f8)
-    _copy(traits[t], trait_row, N_TRAITS)
-    # one lane's tables (lane 0 of patient.py's arrays)
-    lf = cuda.local.array((1, N_LANE_F), f8)
-    li = cuda.local.array((1, N_LANE_I), i8)
-    meal_minute = cuda.local.array((1, MAX_MEALS_PER_DAY), i8)
-    meal_grams = cuda.local.array((1, MAX_MEALS_PER_DAY), f8)
-    meal_slot = cuda.local.array((1, MAX_MEALS_PER_DAY), i8)
-    pend_minute = cuda.local.array((1, MAX_PENDING), i8)
-    pend_units = cuda.local.array((1, MAX_PENDING), f8)
-    acc = cuda.local.array((1, N_ACC), f8)
-    agg = cuda.local.array(N_AGG, f8)
-    st = cuda.local.array((1, N_SLOW), f8)
-    log_phi = cuda.local.array((1, N_MECH), f8)
-    tacc = cuda.local.array((1, N_TITRATION_ACC), f8)
-    gmi_ring = cuda.local.array((1, GMI_DAYS), f8)
-    tod = cuda.local.array((1, MINUTES_PER_DAY), f8)
-    dawn = cuda.local.array((1, MINUTES_PER_DAY), f8)
-    tr = cuda.local.array((1, N_TRAITS), f8)
-    out = cuda.local.array((1, N_OUT), f8)
-
-    habitual_slot_g, iob_decay, dose_scale, has_noise = run_constants(slots, th, sp)
+    _copy(traits[tid], trait_row, N_TRAITS)
+    # one lane's tables (lane 0 of patient.py's arrays), the fields of bundles.LaneTables
+    t = LaneTables(
+        lf=cuda.local.array((1, N_LANE_F), f8), li=cuda.local.array((1, N_LANE_I), i8),
+        tr=cuda.local.array((1, N_TRAITS), f8), st=cuda.local.array((1, N_SLOW), f8),
+        acc=cuda.local.array((1, N_ACC), f8), tacc=cuda.local.array((1, N_TITRATION_ACC), f8),
+        meal_minute=cuda.local.array((1, MAX_MEALS_PER_DAY), i8),
+        meal_grams=cuda.local.array((1, MAX_MEALS_PER_DAY), f8),
+        meal_slot=cuda.local.array((1, MAX_MEALS_PER_DAY), i8),
+        pend_minute=cuda.local.array((1, MAX_PENDING), i8),
+        pend_units=cuda.local.array((1, MAX_PENDING), f8),
+        tod=cuda.local.array((1, MINUTES_PER_DAY), f8),
+        dawn=cuda.local.array((1, MINUTES_PER_DAY), f8),
+        gmi_ring=cuda.local.array((1, GMI_DAYS), f8), log_phi=cuda.local.array((1, N_MECH), f8),
+        out=cuda.local.array((1, N_OUT), f8), agg=cuda.local.array(N_AGG, f8))
+    run = RunSettings(seed, n_days, slots, th, beh, on, sp, cgm_interval_min, 0)
+    rc = run_constants(run)
+    li = t.li
     x = state_tuple(x_row)
-    lane_start(0, p, x, trait_row, patient_ids[t], seed, th, on, sp, habitual_slot_g,
-               has_noise, lf, li, tr, st, tacc, tod, dawn)
+    lane_start(0, p, x, trait_row, patient_ids[tid], run, rc, t)
     for day in range(n_days):
         if li[0, LI.failed] == 0:
-            lane_plan_day(0, day, seed, slots, th, beh, habitual_slot_g, lf, li, tr, st,
-                          acc, meal_minute, meal_grams, meal_slot)
+            lane_plan_day(0, day, run, rc, t)
             for m in range(MINUTES_PER_DAY):
                 alive, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw = lane_minute(
-                    0, m, day, x, seed, slots, th, beh, sp, cgm_interval_min, iob_decay,
-                    dose_scale, has_noise, lf, li, tr, acc, tacc, meal_minute, meal_grams,
-                    meal_slot, pend_minute, pend_units, tod, dawn)
+                    0, m, day, x, run, rc, t)
                 if not alive:
                     break
                 if on[SW.midpoint] != 0.0:
                     x = midpoint_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
                 else:
                     x = rk4_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
-                lane_after_step(0, x, p, lf, acc)
+                lane_after_step(0, x, p, t.lf, t.acc)
         if li[0, LI.failed] != 0:
             for v in range(N_DAILY):
-                daily[v, day, t] = np.nan
+                daily[v, day, tid] = np.nan
             for k in range(N_MECH):
-                log_phi_out[k, day, t] = np.nan
-            status[day, t] = STATUS_NONFINITE
+                log_phi_out[k, day, tid] = np.nan
+            status[day, tid] = STATUS_NONFINITE
             continue
-        p[P.BW] = lane_end_of_day(0, day, th, beh, on, lf, tr, st, acc, tacc, gmi_ring,
-                                  log_phi, agg, pend_minute, li[0, LI.n_pend], out)
+        p[P.BW] = lane_end_of_day(0, day, run, t, li[0, LI.n_pend])
         for v in range(N_DAILY):
-            daily[v, day, t] = out[0, v]
+            daily[v, day, tid] = t.out[0, v]
         for k in range(N_MECH):
-            log_phi_out[k, day, t] = out[0, O_LOG_PHI + k]
-        status[day, t] = STATUS_OK
+            log_phi_out[k, day, tid] = t.out[0, O_LOG_PHI + k]
+        status[day, tid] = STATUS_OK

@@ -38,6 +38,7 @@ from ..life.behaviour import N_BEHAVIOUR
 from ..model.glycaemia import N_DAILY
 from ..model.params import N_PARAMS, N_STATES
 from ..model.slow import N_MECH
+from .bundles import Outputs, PatientRows
 from .patient import N_OUT, N_SWITCHES
 from ..life.sensor import N_SENSOR
 from ..life.therapy import N_THERAPY
@@ -121,47 +122,44 @@ def _free_device_bytes() -> int:
     return int(free)
 
 
-def simulate_block(params, x0, traits, patient_ids, seed, n_days, meal_slots, therapy,
-                   behaviour, switches, sensor_params, cgm_interval_min, trace_slot,
-                   trace_interval_min, daily, log_phi_out, status, traces, chunk=None):
-    """kernel.simulate_block on the GPU: same arguments, same outputs. `chunk`: patients per
-    launch (default: what fits in the device's free memory)."""
-    from . import cuda as cuda_kernel, cpu as kernel
+def simulate_block(rows, run, outs, chunk=None):
+    """cpu.simulate_block on the GPU: same bundles (engine/sim/bundles.py), same outputs.
+    `chunk`: patients per launch (default: what fits in the device's free memory)."""
+    from . import cpu
+    from . import cuda as cuda_kernel
+    params = rows.params
     n = params.shape[0]
     # the kernel copies fixed counts into local arrays: a vector of another length would be
     # read out of bounds on the device, silently
-    expected = {"params": (params, (n, N_PARAMS)), "x0": (x0, (n, N_STATES)),
-                "traits": (traits, (n, N_TRAITS)), "patient_ids": (patient_ids, (n,)),
-                "therapy": (therapy, (N_THERAPY,)), "behaviour": (behaviour, (N_BEHAVIOUR,)),
-                "switches": (switches, (N_SWITCHES,)),
-                "sensor_params": (sensor_params, (N_SENSOR,)),
-                "trace_slot": (trace_slot, (n,))}
+    expected = {"params": (params, (n, N_PARAMS)), "x0": (rows.x0, (n, N_STATES)),
+                "traits": (rows.traits, (n, N_TRAITS)), "patient_ids": (rows.patient_ids, (n,)),
+                "therapy": (run.therapy, (N_THERAPY,)),
+                "behaviour": (run.behaviour, (N_BEHAVIOUR,)),
+                "switches": (run.switches, (N_SWITCHES,)),
+                "sensor_params": (run.sensor_params, (N_SENSOR,)),
+                "trace_slot": (rows.trace_slot, (n,))}
     for name, (array, shape) in expected.items():
         if array.shape != shape:
             raise ValueError(f"{name}: shape {array.shape}, the CUDA kernel expects {shape}")
+    meal_slots = run.meal_slots
     if not 0 < meal_slots.shape[1] <= cuda_kernel.MAX_MEAL_SLOTS or meal_slots.shape[0] != 5:
         raise ValueError(f"meal_slots: shape {meal_slots.shape}, the CUDA kernel takes (5, 1.."
                          f"{cuda_kernel.MAX_MEAL_SLOTS})")
     with _DEVICE_LOCK:
-        _run_chunks(params, x0, traits, patient_ids, seed, n_days, meal_slots, therapy,
-                    behaviour, switches, sensor_params, cgm_interval_min, daily, log_phi_out,
-                    status, chunk)
-    traced = np.flatnonzero(trace_slot >= 0)
+        _run_chunks(rows, run, outs, chunk)
+    traced = np.flatnonzero(rows.trace_slot >= 0)
     if traced.size:
-        _traced_on_cpu(kernel, traced, params, x0, traits, patient_ids, seed, n_days,
-                       meal_slots, therapy, behaviour, switches, sensor_params,
-                       cgm_interval_min, trace_slot, trace_interval_min, daily, log_phi_out,
-                       status, traces)
+        _traced_on_cpu(cpu, traced, rows, run, outs)
 
 
-def _run_chunks(params, x0, traits, patient_ids, seed, n_days, meal_slots, therapy, behaviour,
-                switches, sensor_params, cgm_interval_min, daily, log_phi_out, status, chunk):
+def _run_chunks(rows, run, outs, chunk):
     cuda = _cuda()
     population_kernel = _kernel()
-    n = params.shape[0]
+    n, n_days = rows.params.shape[0], run.n_days
     chunk = chunk or chunk_size(n, n_days)
     settings = [cuda.to_device(np.ascontiguousarray(a, dtype=np.float64))
-                for a in (meal_slots, therapy, behaviour, switches, sensor_params)]
+                for a in (run.meal_slots, run.therapy, run.behaviour, run.switches,
+                          run.sensor_params)]
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         m = stop - start
@@ -170,29 +168,22 @@ def _run_chunks(params, x0, traits, patient_ids, seed, n_days, meal_slots, thera
         d_status = cuda.device_array((n_days, m), dtype=np.int8)
         blocks = (m + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
         population_kernel[blocks, THREADS_PER_BLOCK](
-            cuda.to_device(np.ascontiguousarray(params[start:stop])),
-            cuda.to_device(np.ascontiguousarray(x0[start:stop])),
-            cuda.to_device(np.ascontiguousarray(traits[start:stop])),
-            cuda.to_device(np.ascontiguousarray(patient_ids[start:stop])),
-            np.uint64(seed), n_days, settings[0], meal_slots.shape[1], settings[1],
-            settings[2], settings[3], settings[4], cgm_interval_min, d_daily, d_log_phi,
+            *(cuda.to_device(np.ascontiguousarray(a[start:stop]))
+              for a in (rows.params, rows.x0, rows.traits, rows.patient_ids)),
+            np.uint64(run.seed), n_days, settings[0], run.meal_slots.shape[1], settings[1],
+            settings[2], settings[3], settings[4], run.cgm_interval_min, d_daily, d_log_phi,
             d_status)
-        daily[:, start:stop, :] = d_daily.copy_to_host().transpose(0, 2, 1)
-        log_phi_out[:, start:stop, :] = d_log_phi.copy_to_host().transpose(0, 2, 1)
-        status[start:stop, :] = d_status.copy_to_host().T
+        outs.daily[:, start:stop, :] = d_daily.copy_to_host().transpose(0, 2, 1)
+        outs.log_phi[:, start:stop, :] = d_log_phi.copy_to_host().transpose(0, 2, 1)
+        outs.status[start:stop, :] = d_status.copy_to_host().T
 
 
-def _traced_on_cpu(kernel, rows, params, x0, traits, patient_ids, seed, n_days, meal_slots,
-                   therapy, behaviour, switches, sensor_params, cgm_interval_min, trace_slot,
-                   trace_interval_min, daily, log_phi_out, status, traces):
+def _traced_on_cpu(cpu, idx, rows, run, outs):
     """The traced rows rerun by the CPU kernel: their minute traces, and their daily rows
     replaced by that run's, so trace and days come from one trajectory."""
-    sub_daily, sub_log_phi, sub_status, _ = kernel.allocate_outputs(rows.size, n_days, 0,
-                                                                    trace_interval_min)
-    kernel.simulate_block(params[rows], x0[rows], traits[rows], patient_ids[rows], seed,
-                          n_days, meal_slots, therapy, behaviour, switches, sensor_params,
-                          cgm_interval_min, trace_slot[rows], trace_interval_min, sub_daily,
-                          sub_log_phi, sub_status, traces)
-    daily[:, rows, :] = sub_daily
-    log_phi_out[:, rows, :] = sub_log_phi
-    status[rows, :] = sub_status
+    sub = cpu.allocate_outputs(idx.size, run.n_days, 0, run.trace_interval_min)
+    cpu.simulate_block(PatientRows(*(a[idx] for a in rows)), run,
+                       Outputs(sub.daily, sub.log_phi, sub.status, outs.traces))
+    outs.daily[:, idx, :] = sub.daily
+    outs.log_phi[:, idx, :] = sub.log_phi
+    outs.status[idx, :] = sub.status

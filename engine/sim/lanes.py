@@ -86,11 +86,6 @@ def lane_params(w, j):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def state_value(w, j, row):
-    return w[W_STATE + row * LANES + j]
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
 def set_param(w, j, row, value):
     w[W_PARAMS + row * LANES + j] = value
 

@@ -17,16 +17,16 @@ import numba as nb
 
 from ..life import sensor
 from ..life.behaviour import B, EAT_RATE_G_PER_MIN, MINUTES_PER_DAY, bolus_decision, exercise_session, illness_severity, plan_meals, stress_episode
-from ..model.glycaemia import A, D, N_ACC, N_DAILY, accumulate_glucose, finish_day, track_hypo_event
+from ..model.glycaemia import (A, D, N_ACC, N_DAILY, accumulate_glucose, egdr, finish_day,
+                               gmi_from_mean, hba1c_from_eag, track_hypo_event)
 from ..model import acute, slow
 from ..model.fast import renal_excretion, update_meal_size
 from ..model.params import MG_PER_G, P, PMOL_PER_U, X
 from ..life.therapy import FASTING_WINDOW, N_TITRATION_ACC, TA, TH, basal_rate_u_per_min, meal_bolus_u, ratios_from_tdd, titrate
 from ..model.traits import T
 from ..model.layout import index_family
+from .bundles import RunConstants
 
-STATUS_OK = 0
-STATUS_NONFINITE = 1   # glucose non-finite, absurd or exhausted (<= 0); patient stopped
 BG_ABSURD_MG_DL = 5000.0
 BG_EXHAUSTED_MG_DL = 1.0   # below this the fixed-step integration has lost the patient
 
@@ -70,22 +70,26 @@ def habitual_intake_kcal(fat, lean, tr, habitual_carbs_g):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def run_constants(meal_slots, therapy, sensor_params):
-    """(habitual carbohydrate per day at appetite 1 g, IOB decay per minute, dose scale,
-    sensor noise on) from the run's settings."""
+def run_constants(run):
+    """RunConstants from the run's settings: habitual carbohydrate per day at appetite 1 (g),
+    IOB decay per minute, dose scale, sensor noise on."""
+    meal_slots, therapy, sensor_params = run.meal_slots, run.therapy, run.sensor_params
     habitual_slot_g = 0.0
     for s in range(meal_slots.shape[1]):
         habitual_slot_g += meal_slots[2, s] * meal_slots[4, s]
     iob_decay = math.exp(-3.0 / therapy[TH.dia_min]) if therapy[TH.dia_min] > 0.0 else 0.0
-    return (habitual_slot_g, iob_decay, therapy[TH.dose_scale],
-            sensor_params[sensor.SN.kind] != sensor.SENSOR_NONE)
+    return RunConstants(habitual_slot_g, iob_decay, therapy[TH.dose_scale],
+                        sensor_params[sensor.SN.kind] != sensor.SENSOR_NONE)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def lane_start(j, p, x, traits, pid, seed, therapy, on, sensor_params, habitual_slot_g,
-               has_noise, lf, li, tr, st, tacc, tod, dawn):
+def lane_start(j, p, x, traits, pid, run, rc, t):
     """Lane j takes the patient with parameter row `p`, initial state tuple `x`, traits row
-    `traits` and id `pid`: its therapy, time-of-day tables, body composition and sensor."""
+    `traits` and id `pid`: its therapy, time-of-day tables, body composition and sensor.
+    run: RunSettings, rc: RunConstants, t: LaneTables (engine/sim/bundles.py)."""
+    seed, therapy, on, sensor_params = run.seed, run.therapy, run.switches, run.sensor_params
+    habitual_slot_g, has_noise = rc.habitual_slot_g, rc.has_noise
+    lf, li, tr, st, tacc, tod, dawn = t.lf, t.li, t.tr, t.st, t.tacc, t.tod, t.dawn
     for k in range(N_LANE_F):
         lf[j, k] = 0.0
     for k in range(N_LANE_I):
@@ -130,10 +134,13 @@ def lane_start(j, p, x, traits, pid, seed, therapy, on, sensor_params, habitual_
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def lane_plan_day(j, day, seed, meal_slots, therapy, behaviour, habitual_slot_g, lf, li, tr,
-                  st, acc, meal_minute, meal_grams, meal_slot):
+def lane_plan_day(j, day, run, rc, t):
     """Lane j's plan for `day`: diet change, illness, meals, exercise and stress; the day's
     sensitivities and basal rate; empty accumulators."""
+    seed, meal_slots, therapy, behaviour = run.seed, run.meal_slots, run.therapy, run.behaviour
+    habitual_slot_g = rc.habitual_slot_g
+    lf, li, tr, st, acc = t.lf, t.li, t.tr, t.st, t.acc
+    meal_minute, meal_grams, meal_slot = t.meal_minute, t.meal_grams, t.meal_slot
     pid = li[j, LI.pid]
     trj = tr[j]
     if day == behaviour[B.diet_day]:
@@ -162,14 +169,18 @@ def lane_plan_day(j, day, seed, meal_slots, therapy, behaviour, habitual_slot_g,
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def lane_minute(j, m, day, x, seed, meal_slots, therapy, behaviour, sensor_params,
-                cgm_interval_min, iob_decay, dose_scale, has_noise, lf, li, tr, acc, tacc,
-                meal_minute, meal_grams, meal_slot, pend_minute, pend_units, tod, dawn):
+def lane_minute(j, m, day, x, run, rc, t):
     """Lane j's decisions at minute m of `day` from its state tuple `x`: sensor, meals,
     boluses, rescue carbohydrate, exercise, stress. Returns (alive, and the inputs of
     rk4_step: carbs mg/min, insulin pmol/kg/min, meal size mg, s_p, s_h, e_cr, vm0 factor,
     gamma Z W). Not alive: glucose left the integrable range; li[j, LI.failed] is set and
     the patient stops. The minute's glucose, CGM, insulin, carbohydrate and s_p stay in lf."""
+    seed, meal_slots, therapy, behaviour = run.seed, run.meal_slots, run.therapy, run.behaviour
+    sensor_params, cgm_interval_min = run.sensor_params, run.cgm_interval_min
+    iob_decay, dose_scale, has_noise = rc.iob_decay, rc.dose_scale, rc.has_noise
+    lf, li, tr, acc, tacc, tod, dawn = t.lf, t.li, t.tr, t.acc, t.tacc, t.tod, t.dawn
+    meal_minute, meal_grams, meal_slot = t.meal_minute, t.meal_grams, t.meal_slot
+    pend_minute, pend_units = t.pend_minute, t.pend_units
     pid = li[j, LI.pid]
     bgj = x[X.Gs] * lf[j, LF.inv_vg]
     lf[j, LF.bg] = bgj
@@ -306,11 +317,13 @@ def lane_after_step(j, x, p, lf, acc):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def lane_end_of_day(j, day, therapy, behaviour, on, lf, tr, st, acc, tacc, gmi_ring, log_phi,
-                    agg, pend_minute, n_pend, out):
+def lane_end_of_day(j, day, run, t, n_pend):
     """Lane j's day: metrics, the slow step (today's aggregates -> tomorrow's multipliers) and
     titration. Writes the day into out[j, O_*]. Returns the body weight the fast model uses
     tomorrow (kg)."""
+    therapy, behaviour, on = run.therapy, run.behaviour, run.switches
+    lf, tr, st, acc, tacc, gmi_ring = t.lf, t.tr, t.st, t.acc, t.tacc, t.gmi_ring
+    log_phi, agg, pend_minute, out = t.log_phi, t.agg, t.pend_minute, t.out
     for k in range(n_pend):
         pend_minute[j, k] -= MINUTES_PER_DAY
     age = tr[j, T.age0] + day / 365.25
@@ -343,7 +356,7 @@ def lane_end_of_day(j, day, therapy, behaviour, on, lf, tr, st, acc, tacc, gmi_r
         bw = weight
         lf[j, LF.bw] = bw
         lf[j, LF.to_pmol_per_kg] = PMOL_PER_U / bw
-    hba1c = slow.hba1c_from_eag(stj[slow.S.eag])
+    hba1c = hba1c_from_eag(stj[slow.S.eag])
     gmi_sum = 0.0
     for g in range(slow.GMI_DAYS):
         gmi_sum += gmi_ring[j, g]
@@ -363,8 +376,8 @@ def lane_end_of_day(j, day, therapy, behaviour, on, lf, tr, st, acc, tacc, gmi_r
     outj[D.si_peripheral] = s_p_abs
     outj[D.si_hepatic] = s_h_abs
     outj[D.hba1c] = hba1c
-    outj[D.gmi] = slow.gmi_from_mean(gmi_sum / slow.GMI_DAYS)
-    outj[D.egdr] = slow.egdr(waist, trj[T.hypertension], hba1c)
+    outj[D.gmi] = gmi_from_mean(gmi_sum / slow.GMI_DAYS)
+    outj[D.egdr] = egdr(waist, trj[T.hypertension], hba1c)
     outj[D.rescue_carbs_g] = accj[A.rescue]
     outj[D.exercise_min] = accj[A.exercise_min]
     outj[D.illness] = ill

@@ -1,5 +1,5 @@
 """Integrity of a results store: find damaged and missing storage objects, and say which tasks
-recomputing them needs (DESIGN.md, "The results contract"; docs/data-safety.md, "Integrity").
+recomputing them needs (README, "The results"; docs/data-safety.md, "Integrity").
 
 Every chunk, and every shard's index, carries a CRC-32C (results.codecs and zarr's sharding
 codec), so zarr raises `ValueError: Stored and computed checksum do not match` when damaged

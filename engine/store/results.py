@@ -1,5 +1,5 @@
 """The results contract: one zarr v3 store that opens with `xarray.open_zarr` as one labelled
-dataset (DESIGN.md, "The results contract").
+dataset (README, "The results").
 
 The store is created whole first (metadata, coordinates, empty arrays); then each task samples
 its own block of patients, writes only the shards of its (scenario, block of patients) region
@@ -21,23 +21,15 @@ import zarr
 
 from ..population.cohort import Cohort
 from ..batch.config import RunConfig, to_toml
-from ..sim.cpu import N_TRACE
+from ..sim.outputs import STATUS_MEANINGS, TRACES
 from ..model.glycaemia import DAILY_VARIABLES
-from ..model.params import PARAM_NAMES, PARAM_UNITS
+from ..model.params import MINUTES_PER_DAY, PARAM_NAMES, PARAM_UNITS
 from ..model.slow import MECHANISMS, MECHANISM_NAMES
 from ..model.traits import TRAIT_VARIABLES
 from ..population.reference import reference_patients
 from ..runtime import engine_identity, engine_version
 
-TRACE_VARIABLES = (
-    ("bg", "mg/dL", "blood glucose (Gs/Vg) at the sample time"),
-    ("cgm", "mg/dL", "latest CGM reading at the sample time"),
-    ("insulin", "U", "insulin delivered over the sample interval"),
-    ("carbs", "g", "carbohydrate eaten over the sample interval"),
-    ("si_effective", "1", "multiplier on Vmx at the sample time relative to the start: slow "
-     "sensitivity change x time of day x exercise x stress and illness"),
-)
-assert len(TRACE_VARIABLES) == N_TRACE
+TRACE_VARIABLES = TRACES.rows
 
 # what every task writes: a store missing any of these cannot be resumed
 TASK_WRITTEN_VARIABLES = (*(v[0] for v in DAILY_VARIABLES), "status", "ir_share",
@@ -45,7 +37,8 @@ TASK_WRITTEN_VARIABLES = (*(v[0] for v in DAILY_VARIABLES), "status", "ir_share"
 # (the per-patient variables, results.patient_variables(), are written by tasks too)
 
 STATUS_ATTRS = {"units": "1", "long_name": "integration status",
-                "flag_values": [0, 1], "flag_meanings": "ok glucose_nonfinite_or_exhausted_patient_stopped"}
+                "flag_values": list(range(len(STATUS_MEANINGS))),
+                "flag_meanings": " ".join(STATUS_MEANINGS)}
 
 
 
@@ -91,7 +84,7 @@ class Layout:
 
     @property
     def n_samples(self) -> int:
-        return self.n_days * 1440 // self.trace_interval_min
+        return self.n_days * MINUTES_PER_DAY // self.trace_interval_min
 
     @property
     def day_chunk(self) -> int:
@@ -178,7 +171,7 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) ->
         "parameter": ("parameter", np.array(PARAM_NAMES, dtype=object),
                       {"long_name": "UVA/Padova parameter name (simglucose's)"}),
         "mechanism": ("mechanism", np.array(MECHANISM_NAMES, dtype=object),
-                      {"long_name": "mechanism of insulin resistance (MODEL.md section 2)"}),
+                      {"long_name": "mechanism of insulin resistance (docs/model.md section 2)"}),
         "mechanism_description": ("mechanism", np.array([m[1] for m in MECHANISMS], dtype=object),
                                   {"long_name": "what the mechanism is"}),
         "parameter_units": ("parameter", np.array([PARAM_UNITS[k] for k in PARAM_NAMES],

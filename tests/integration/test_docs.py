@@ -5,17 +5,17 @@ import pytest
 
 def test_configuration_reference_is_generated_from_the_current_schema():
     import importlib.util
-    path = Path(__file__).parents[1] / "scripts" / "gen_config_docs.py"
+    path = Path(__file__).parents[2] / "scripts" / "gen_config_docs.py"
     spec = importlib.util.spec_from_file_location("gen_config_docs", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    current = (Path(__file__).parents[1] / "docs" / "configuration.md").read_text()
+    current = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
     assert mod.render() == current, "run: python scripts/gen_config_docs.py"
 
 
 @pytest.mark.parametrize("name", ["model.md", "tutorial.md", "configuration.md"])
 def test_docs_exist_and_name_real_commands(name):
-    text = (Path(__file__).parents[1] / "docs" / name).read_text()
+    text = (Path(__file__).parents[2] / "docs" / name).read_text()
     assert len(text) > 1500
     for cmd in ("t1dmc run", "t1dmc report", "t1dmc validate"):
         if name == "tutorial.md":

@@ -13,9 +13,9 @@ import pytest
 
 from engine.sim import cuda_driver as cuda_backend
 from engine.batch.config import ConfigError, parse_config
-from libm import GLIBC_FMA_EXP
+from tests.libm import GLIBC_FMA_EXP
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _has_numba_cuda() -> bool:

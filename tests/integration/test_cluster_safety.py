@@ -24,7 +24,7 @@ from engine.batch.cluster import ClusterConnection, connect, parse_scheduler_add
 from engine.batch.cluster import submit_host_address
 from engine.batch.config import ConfigError, parse_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SLURM_PORTS = (6817, 6818)
 
 

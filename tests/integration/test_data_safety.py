@@ -21,7 +21,7 @@ from engine.cli import main
 from engine.batch.config import loads_toml, parse_config
 from engine.batch.scenarios import expand
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 CONFIG = """
 [run]

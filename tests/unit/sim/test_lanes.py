@@ -13,15 +13,16 @@ from engine import runtime
 from engine.sim import lanes
 from engine.batch import sweep
 from engine.batch.config import parse_config
-from engine.model import acute, vexp
 from engine.model.fast import midpoint_step, rk4_step, state_tuple
 from engine.model.params import N_PARAMS, N_STATES
 
-DATA = Path(__file__).parent / "data"
+ROOT = Path(__file__).resolve().parents[3]
+DATA = ROOT / "tests" / "data"
 
-sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_population import CORE  # noqa: E402  (the benchmark's core model)
-from libm import GLIBC_FMA_EXP  # noqa: E402
+
+from tests.libm import GLIBC_FMA_EXP  # noqa: E402
 
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
 
@@ -111,39 +112,6 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
     assert (got[2] != 0).sum() == {"full": 0, "core": 9, "illness": 0}[case]
 
 
-def _exercise_step_in_full(y, z, w, hr_excess, hr_rest):
-    """Dalla Man 2009's Y, Z, W over one minute, every term computed (the form before the
-    shortcut for a negligible activation)."""
-    y_new = hr_excess + (y - hr_excess) * acute._DECAY_Y
-    if y > 0.0:
-        r = (y / (acute.EX_A * hr_rest)) ** acute.EX_N
-        f = r / (1.0 + r)
-        rate = f / acute.EX_T_IN + 1.0 / acute.EX_T_EX
-        target = f / rate
-        z = target + (z - target) * math.exp(-rate)
-    else:
-        z *= acute._DECAY_Z_REST
-    return y_new, z, w + hr_excess
-
-
-@pytest.mark.parametrize("hr_excess,minutes,hr_rest", [(60.0, 45, 65.0), (25.0, 20, 80.0),
-                                                        (90.0, 120, 50.0)])
-def test_exercise_shortcut_is_bit_identical(hr_excess, minutes, hr_rest):
-    """A session, then 4 days of decay (Y underflows to 0 after ~2.5 days): the shortcut taken
-    once the activation is negligible must not change a bit of Y, Z or W."""
-    step = nb.njit(_exercise_step_in_full)
-    a = b = (0.0, 0.0, 0.0)
-    shortcut_minutes = 0
-    for m in range(4 * 1440):
-        hr = hr_excess if m < minutes else 0.0
-        a = acute.exercise_step(*a, hr, hr_rest)
-        b = step(*b, hr, hr_rest)
-        assert a == b, m
-        q = a[0] / (acute.EX_A * hr_rest)
-        shortcut_minutes += a[0] > 0.0 and q ** 4 < acute._R_NEGLIGIBLE_PER_Z * a[1]
-    assert shortcut_minutes > 2 * 1440   # the shortcut covers most of the tail
-
-
 def test_numba_exp_log_pow_agree_with_libm():
     """engine binds numba's exp, log and pow to glibc's entry points without errno wrappers:
     the values must be libm's."""
@@ -163,46 +131,3 @@ def test_numba_exp_log_pow_agree_with_libm():
     direct = runtime._libm_without_wrapper("exp")
     if direct:
         assert ll.address_of_symbol("exp") == direct
-
-
-@nb.njit(error_model="numpy")
-def _vexp_alone(x):
-    """vexp over an array in a loop with nothing else: LLVM vectorises it as it does the
-    lanes' exp loop (gathers, vector shifts and FMAs), so the vector code is checked too."""
-    out = np.empty(x.size)
-    for i in range(x.size):
-        out[i] = vexp.exp(x[i])
-    return out
-
-
-@nb.njit
-def _both_exps(x):
-    out = np.empty((2, x.size))
-    for i in range(x.size):
-        out[0, i] = vexp.exp(x[i])
-        out[1, i] = math.exp(x[i])
-    return out
-
-
-def test_vexp_is_libm_exp():
-    """model/vexp.py against libm over the range the lanes use (gastric exponents clipped to
-    +-80): uniform arguments, log-uniform magnitudes down to 1e-300 (the 1 + x branch),
-    arguments a few ulps around the table's breakpoints k ln2 / 128, and the ends. Equal bit
-    for bit where libm is glibc's FMA exp; within one ulp elsewhere."""
-    rng = np.random.default_rng(11)
-    magnitudes = 10.0 ** rng.uniform(-300.0, math.log10(80.0), 1_000_000)
-    k = np.arange(-14_000, 14_000)
-    breakpoints = k * (math.log(2.0) / 128.0)
-    near = (breakpoints[:, None] + np.arange(-3, 4)[None, :]
-            * np.spacing(np.abs(breakpoints))[:, None]).ravel()
-    x = np.concatenate([rng.uniform(-80.0, 80.0, 2_000_000),
-                        magnitudes, -magnitudes, near[np.abs(near) <= 80.0],
-                        [0.0, -0.0, 80.0, -80.0, 5e-324, -5e-324, 1.0, -1.0]])
-    ours, libm = _both_exps(x)
-    assert np.isfinite(ours).all()
-    assert np.array_equal(_vexp_alone(x), ours)
-    if GLIBC_FMA_EXP:
-        bad = np.flatnonzero(ours != libm)
-        assert bad.size == 0, f"{bad.size} of {x.size} differ, first at x = {x[bad[0]]!r}"
-    else:
-        assert np.all(np.abs(ours - libm) <= np.spacing(libm))

@@ -18,7 +18,7 @@ from engine.batch import sweep
 from engine.batch.config import loads_toml, parse_config
 from engine.model.glycaemia import DAILY_NAMES
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 COMPARED = DAILY_NAMES + ("status", "bg", "cgm", "insulin", "carbs", "completed")
 
 SWEEP_CONFIG = """

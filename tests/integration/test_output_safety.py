@@ -18,7 +18,7 @@ from engine.store import storeguard
 from engine.cli import main
 from engine.batch.config import ConfigError, load_config
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REPLAY_INPUTS = ROOT / "configs" / "replay_adult001_S1.csv"
 THESIS = b"chapter 1\n\x00\xffmy only copy\n"
 

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from engine.population.cohort import FITTED_INDEX, basal_steady_state, default_population, fit_groups, sample_cohort
+from engine.batch.translate import default_population
+from engine.population.cohort import FITTED_INDEX, basal_steady_state, fit_groups, sample_cohort
 from engine.model.fast import derivatives, meal_shape, state_tuple
 from engine.model.params import N_STATES, P, X
 from engine.population.reference import reference_patients
