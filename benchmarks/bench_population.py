@@ -9,6 +9,7 @@ importable, one simglucose patient-day timed in the same process for the ratio.
 Prints a table and writes benchmarks/results/population-<UTC time>.json. Benchmarks are not
 tests: nothing here asserts a time.
 """
+
 import argparse
 import datetime as dt
 import json
@@ -30,22 +31,40 @@ RESULTS = Path(__file__).parent / "results"
 
 
 # the core model: fast physiology, meals and simglucose's rule; everything else off
-CORE = {"therapy": {"kind": "simglucose_basal_bolus"},
-        "mechanisms": {**{m: False for m in MECHANISM_NAMES}, "dawn": False,
-                       "time_of_day": False, "weight_feedback": False},
-        "behaviour": {"exercise": False, "hypo_treatment_g": 0.0, "carb_count_cv": 0.0},
-        "episodes": {"stress": False, "illness": False}, "lifestyle": {"adherence": 0.999}}
+CORE = {
+    "therapy": {"kind": "simglucose_basal_bolus"},
+    "mechanisms": {
+        **{m: False for m in MECHANISM_NAMES},
+        "dawn": False,
+        "time_of_day": False,
+        "weight_feedback": False,
+    },
+    "behaviour": {"exercise": False, "hypo_treatment_g": 0.0, "carb_count_cv": 0.0},
+    "episodes": {"stress": False, "illness": False},
+    "lifestyle": {"adherence": 0.999},
+}
 
 
 def population_config(n: int, days: int, core: bool = False):
-    return parse_config({"run": {"name": "benchmark", "n_patients": n, "days": days},
-                         "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}},
-                         "output": {"traced": min(10, n)}, **(CORE if core else {})})
+    return parse_config(
+        {
+            "run": {"name": "benchmark", "n_patients": n, "days": days},
+            "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}},
+            "output": {"traced": min(10, n)},
+            **(CORE if core else {}),
+        }
+    )
 
 
-def kernel_throughput(n: int, days: int, repeats: int = 3, core: bool = False,
-                      threads: int = 1, backend: str = "cpu",
-                      integrator: str = "rk4") -> float:
+def kernel_throughput(
+    n: int,
+    days: int,
+    repeats: int = 3,
+    core: bool = False,
+    threads: int = 1,
+    backend: str = "cpu",
+    integrator: str = "rk4",
+) -> float:
     """Kernel patient-days/s (best of `repeats`), no I/O. With threads > 1 the population is
     split into that many parts run in parallel threads (the kernel releases the GIL).
     backend "cuda": the GPU kernel, its host-device copies included."""
@@ -60,8 +79,7 @@ def kernel_throughput(n: int, days: int, repeats: int = 3, core: bool = False,
     with ThreadPoolExecutor(threads) as pool:
         for _ in range(repeats):
             t = time.perf_counter()
-            list(pool.map(lambda k: sweep.simulate(ki, cohorts[k], no_trace[k], 0),
-                          range(threads)))
+            list(pool.map(lambda k: sweep.simulate(ki, cohorts[k], no_trace[k], 0), range(threads)))
             best = min(best, time.perf_counter() - t)
     return n * days / best
 
@@ -94,22 +112,27 @@ def simglucose_patient_day() -> dict | None:
     import logging
 
     from engine import replay
+
     logging.disable(logging.CRITICAL)
     start = dt.datetime(2026, 1, 1, 0, 0, 0)
 
     def run(record=None):
         scenario = CustomScenario(start_time=start, scenario=[(7, 45), (12, 70), (18, 80)])
         with tempfile.TemporaryDirectory() as tmp:
-            env = T1DSimEnv(T1DPatient.withName("adult#001"),
-                            CGMSensor.withName("Dexcom", seed=1),
-                            InsulinPump.withName("Insulet"), scenario)
-            if record is not None:      # each minute: carbohydrate eaten, insulin, then BG
+            env = T1DSimEnv(
+                T1DPatient.withName("adult#001"),
+                CGMSensor.withName("Dexcom", seed=1),
+                InsulinPump.withName("Insulet"),
+                scenario,
+            )
+            if record is not None:  # each minute: carbohydrate eaten, insulin, then BG
                 step = env.mini_step
 
                 def recording_step(action):
                     out = step(action)
                     record.append((env.patient._last_action.CHO, out[1], out[2]))
                     return out
+
                 env.mini_step = recording_step
             obj = SimObj(env, BBController(), dt.timedelta(days=1), animate=False, path=tmp)
             t = time.perf_counter()
@@ -122,10 +145,13 @@ def simglucose_patient_day() -> dict | None:
     carbs, insulin, bg = (np.array(v) for v in zip(*minutes))
     ours = replay("adult#001", carbs, insulin)["bg"].values[1:]
     import simglucose
-    return {"seconds_per_patient_day": seconds,
-            "max_abs_bg_difference_mg_dl": float(np.abs(ours - bg).max()),
-            "minutes_compared": int(bg.size),
-            "version": getattr(simglucose, "__version__", "0.2.11")}
+
+    return {
+        "seconds_per_patient_day": seconds,
+        "max_abs_bg_difference_mg_dl": float(np.abs(ours - bg).max()),
+        "minutes_compared": int(bg.size),
+        "version": getattr(simglucose, "__version__", "0.2.11"),
+    }
 
 
 def main(argv=None):
@@ -142,44 +168,62 @@ def main(argv=None):
         k = kernel_throughput(n, args.days, repeats=repeats)
         core = kernel_throughput(n, args.days, repeats=repeats, core=True)
         r = run_throughput(n, args.days, args.workers)
-        rows.append({"n_patients": n, "days": args.days, "kernel_pd_per_s_1_thread": k,
-                     "core_kernel_pd_per_s_1_thread": core, "full_vs_core": k / core,
-                     "run_pd_per_s": r["patient_days_per_s"], "run_wall_s": r["wall_s"],
-                     "run_workers": r["workers"], "run_tasks": r["tasks"],
-                     "store_bytes": r["store_bytes"],
-                     "run_vs_kernel_per_core": r["patient_days_per_s"] / (k * r["workers"])})
+        rows.append(
+            {
+                "n_patients": n,
+                "days": args.days,
+                "kernel_pd_per_s_1_thread": k,
+                "core_kernel_pd_per_s_1_thread": core,
+                "full_vs_core": k / core,
+                "run_pd_per_s": r["patient_days_per_s"],
+                "run_wall_s": r["wall_s"],
+                "run_workers": r["workers"],
+                "run_tasks": r["tasks"],
+                "store_bytes": r["store_bytes"],
+                "run_vs_kernel_per_core": r["patient_days_per_s"] / (k * r["workers"]),
+            }
+        )
     sg = simglucose_patient_day()
     best_run = max(row["run_pd_per_s"] for row in rows)
     report = {
         "benchmark": "population",
-        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "engine_version": engine_version(),
-        "machine": {"cpus": os.cpu_count(), "processor": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
         "rows": rows,
         "simglucose": sg,
         "speedup_vs_simglucose": (best_run * sg["seconds_per_patient_day"]) if sg else None,
     }
-    header = (f"{'N':>7} {'days':>5} {'core pd/s (1 thr)':>18} {'full pd/s (1 thr)':>18} "
-              f"{'full/core':>10} {'run pd/s':>12} "
-              f"{'workers':>8} {'run/kernel per core':>20} {'wall s':>8} {'store MB':>9}")
+    header = (
+        f"{'N':>7} {'days':>5} {'core pd/s (1 thr)':>18} {'full pd/s (1 thr)':>18} "
+        f"{'full/core':>10} {'run pd/s':>12} "
+        f"{'workers':>8} {'run/kernel per core':>20} {'wall s':>8} {'store MB':>9}"
+    )
     print(header)
     print("-" * len(header))
     for row in rows:
-        print(f"{row['n_patients']:>7} {row['days']:>5} "
-              f"{row['core_kernel_pd_per_s_1_thread']:>18,.0f} "
-              f"{row['kernel_pd_per_s_1_thread']:>18,.0f} {row['full_vs_core']:>10.2f} "
-              f"{row['run_pd_per_s']:>12,.0f} {row['run_workers']:>8} "
-              f"{row['run_vs_kernel_per_core']:>20.2f} {row['run_wall_s']:>8.1f} "
-              f"{row['store_bytes'] / 1e6:>9.1f}")
+        print(
+            f"{row['n_patients']:>7} {row['days']:>5} "
+            f"{row['core_kernel_pd_per_s_1_thread']:>18,.0f} "
+            f"{row['kernel_pd_per_s_1_thread']:>18,.0f} {row['full_vs_core']:>10.2f} "
+            f"{row['run_pd_per_s']:>12,.0f} {row['run_workers']:>8} "
+            f"{row['run_vs_kernel_per_core']:>20.2f} {row['run_wall_s']:>8.1f} "
+            f"{row['store_bytes'] / 1e6:>9.1f}"
+        )
     if sg:
-        print(f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per patient-day, "
-              f"BG within {sg['max_abs_bg_difference_mg_dl']:.2g} mg/dL of t1dmc's replay; "
-              f"t1dmc runs {report['speedup_vs_simglucose']:,.0f}x as many patient-days per second")
+        print(
+            f"simglucose {sg['version']}: {sg['seconds_per_patient_day']:.2f} s per patient-day, "
+            f"BG within {sg['max_abs_bg_difference_mg_dl']:.2g} mg/dL of t1dmc's replay; "
+            f"t1dmc runs {report['speedup_vs_simglucose']:,.0f}x as many patient-days per second"
+        )
     else:
         print("simglucose not importable: no side-by-side ratio (pip install simglucose to add it)")
     RESULTS.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"population-{stamp}.json"
     out.write_text(json.dumps(report, indent=2))
     print(f"-> {out}")

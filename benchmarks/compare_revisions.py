@@ -18,6 +18,7 @@ revision's outputs are bit-identical to the first's: the check a change that cla
 bits" has to pass.
 Benchmarks are not tests: nothing here asserts a time.
 """
+
 import argparse
 import datetime as dt
 import json
@@ -140,12 +141,14 @@ print(facts["patient_days"] / facts["wall_s"])
 
 
 def export(rev: str, into: Path) -> tuple[str, Path]:
-    sha = subprocess.run(["git", "rev-parse", "--short", rev], cwd=ROOT, check=True,
-                         capture_output=True, text=True).stdout.strip()
+    sha = subprocess.run(
+        ["git", "rev-parse", "--short", rev], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout.strip()
     folder = into / sha
     folder.mkdir()
-    archive = subprocess.run(["git", "archive", sha], cwd=ROOT, check=True,
-                             capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "archive", sha], cwd=ROOT, check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
     return sha, folder
 
@@ -153,7 +156,7 @@ def export(rev: str, into: Path) -> tuple[str, Path]:
 def revision_env(folder: Path) -> dict:
     """The environment that imports the revision exported to `folder`."""
     env = {**os.environ, "PYTHONPATH": str(folder)}
-    env.pop("NUMBA_CACHE_DIR", None)   # each revision's engine keys its own cache
+    env.pop("NUMBA_CACHE_DIR", None)  # each revision's engine keys its own cache
     return env
 
 
@@ -163,8 +166,14 @@ def probe(folder: Path, n: int, days: int, core: bool, workers: int = 0) -> floa
         argv = [END_TO_END, str(n), str(days), str(workers)]
     else:
         argv = [PROBE, str(n), str(days), "core" if core else "full", json.dumps(CORE)]
-    out = subprocess.run([sys.executable, "-c", *argv], cwd=folder, env=revision_env(folder),
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-c", *argv],
+        cwd=folder,
+        env=revision_env(folder),
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -178,9 +187,13 @@ def outputs_identical(revs, tmp: Path) -> dict[str, str]:
     saved, skipped = {}, {}
     for sha, folder in revs:
         saved[sha] = tmp / f"{sha}.npz"
-        done = subprocess.run([sys.executable, "-c", OUTPUTS, str(saved[sha]), json.dumps(CORE),
-                               *configs], cwd=folder, env=revision_env(folder),
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            [sys.executable, "-c", OUTPUTS, str(saved[sha]), json.dumps(CORE), *configs],
+            cwd=folder,
+            env=revision_env(folder),
+            capture_output=True,
+            text=True,
+        )
         if done.returncode != 0:
             sys.exit(f"revision {sha}: the outputs run failed:\n{done.stderr[-3000:]}")
         skipped[sha] = json.loads(done.stdout.strip().splitlines()[-1])
@@ -211,9 +224,11 @@ def outputs_identical(revs, tmp: Path) -> dict[str, str]:
         if not differing and not only_one:
             text = f"yes ({compared} arrays)"
         else:
-            text = (f"no: {len(differing)} of {compared} arrays differ (max rel {worst:.1e}"
-                    f"{f', NaN pattern in {len(nan_pattern)}' if nan_pattern else ''})"
-                    f"{f', {len(only_one)} in one revision only' if only_one else ''}")
+            text = (
+                f"no: {len(differing)} of {compared} arrays differ (max rel {worst:.1e}"
+                f"{f', NaN pattern in {len(nan_pattern)}' if nan_pattern else ''})"
+                f"{f', {len(only_one)} in one revision only' if only_one else ''}"
+            )
         if skipped[sha]:
             text += f"; not run: {', '.join(skipped[sha])}"
         verdict[sha] = text
@@ -227,16 +242,23 @@ def main(argv=None):
     ap.add_argument("--days", type=int, default=20)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--core", action="store_true", help="the core model instead of the full")
-    ap.add_argument("--outputs", action="store_true",
-                    help="also check that every revision's outputs equal the first's, bit for bit")
-    ap.add_argument("--end-to-end", type=int, default=0, metavar="WORKERS",
-                    help="time whole runs into a zarr store on this many threads instead of "
-                    "the kernel alone")
+    ap.add_argument(
+        "--outputs",
+        action="store_true",
+        help="also check that every revision's outputs equal the first's, bit for bit",
+    )
+    ap.add_argument(
+        "--end-to-end",
+        type=int,
+        default=0,
+        metavar="WORKERS",
+        help="time whole runs into a zarr store on this many threads instead of the kernel alone",
+    )
     args = ap.parse_args(argv)
     identical = {}
     with tempfile.TemporaryDirectory() as tmp:
         revs = [export(r, Path(tmp)) for r in args.revisions]
-        for _, folder in revs:          # compile outside the timings
+        for _, folder in revs:  # compile outside the timings
             probe(folder, 4, 1, args.core)
         if args.outputs:
             identical = outputs_identical(revs, Path(tmp))
@@ -247,31 +269,53 @@ def main(argv=None):
     best = {sha: max(v) for sha, v in times.items()}
     median = {sha: float(np.median(v)) for sha, v in times.items()}
     first = best[revs[0][0]]
-    subjects = {sha: subprocess.run(["git", "log", "-1", "--format=%s", sha], cwd=ROOT,
-                                    capture_output=True, text=True).stdout.strip()
-                for sha in best}
-    what = (f"end to end into a zarr store, {args.end_to_end} threads" if args.end_to_end
-            else f"kernel, {'core' if args.core else 'full'} model, 1 thread")
-    md = [f"{what}, {args.n:,} patients x {args.days} days, best of {args.repeats}", "",
-          "| revision | change | best pd/s | x first | median pd/s | x first |"
-          + (" outputs = first's |" if identical else ""),
-          "|---|---|---|---|---|---|" + ("---|" if identical else "")]
+    subjects = {
+        sha: subprocess.run(
+            ["git", "log", "-1", "--format=%s", sha], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+        for sha in best
+    }
+    what = (
+        f"end to end into a zarr store, {args.end_to_end} threads"
+        if args.end_to_end
+        else f"kernel, {'core' if args.core else 'full'} model, 1 thread"
+    )
+    md = [
+        f"{what}, {args.n:,} patients x {args.days} days, best of {args.repeats}",
+        "",
+        "| revision | change | best pd/s | x first | median pd/s | x first |"
+        + (" outputs = first's |" if identical else ""),
+        "|---|---|---|---|---|---|" + ("---|" if identical else ""),
+    ]
     for sha, value in best.items():
         m0 = median[revs[0][0]]
-        md.append(f"| {sha} | {subjects[sha][:70]} | {value:,.0f} | {value / first:.2f} | "
-                  f"{median[sha]:,.0f} | {median[sha] / m0:.2f} |"
-                  + (f" {identical[sha]} |" if identical else ""))
+        md.append(
+            f"| {sha} | {subjects[sha][:70]} | {value:,.0f} | {value / first:.2f} | "
+            f"{median[sha]:,.0f} | {median[sha] / m0:.2f} |"
+            + (f" {identical[sha]} |" if identical else "")
+        )
     text = "\n".join(md)
     print(text)
     RESULTS.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     out = RESULTS / f"revisions-{stamp}.json"
-    out.write_text(json.dumps({"benchmark": "revisions", "n": args.n, "days": args.days,
-                               "end_to_end_workers": args.end_to_end,
-                               "model": "core" if args.core else "full",
-                               "repeats": times, "best": best, "median": median,
-                               "outputs_identical_to_first": identical or None,
-                               "subjects": subjects}, indent=2))
+    out.write_text(
+        json.dumps(
+            {
+                "benchmark": "revisions",
+                "n": args.n,
+                "days": args.days,
+                "end_to_end_workers": args.end_to_end,
+                "model": "core" if args.core else "full",
+                "repeats": times,
+                "best": best,
+                "median": median,
+                "outputs_identical_to_first": identical or None,
+                "subjects": subjects,
+            },
+            indent=2,
+        )
+    )
     print(f"-> {out}")
 
 

@@ -1,6 +1,7 @@
 """What CPU this is, read once from /proc/cpuinfo (Linux; empty elsewhere). The VMs this project
 runs on change hardware between sessions, so every benchmark result names its CPU; the tests ask
 it whether libm's exp is the one model/vexp.py reproduces (tests/libm.py)."""
+
 from functools import cache
 from pathlib import Path
 
@@ -32,10 +33,12 @@ def cpu_ghz() -> float:
 def cpu_identity() -> dict:
     """Vendor, family, model and the widest vector instructions."""
     flags = cpu_flags()
-    ident = {k: cpuinfo()[k] for k in ("vendor_id", "cpu family", "model", "model name")
-             if k in cpuinfo()}
-    ident["vector_isa"] = ("avx512" if "avx512f" in flags else
-                           "avx2" if "avx2" in flags else "other")
+    ident = {
+        k: cpuinfo()[k]
+        for k in ("vendor_id", "cpu family", "model", "model name")
+        if k in cpuinfo()
+    }
+    ident["vector_isa"] = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "other"
     return ident
 
 

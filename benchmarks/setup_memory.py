@@ -10,6 +10,7 @@ plan, the store's creation), peak RSS of the whole run (ru_maxrss), seconds to t
 and the run's wall time. Writes benchmarks/results/setup-memory-<UTC time>.json and prints a
 markdown table. Benchmarks are not tests: nothing here asserts a time or a size.
 """
+
 import argparse
 import datetime as dt
 import json
@@ -62,32 +63,53 @@ def main(argv=None):
         for rev in args.revisions:
             sha, folder = export(rev, Path(tmp))
             for n in args.patients:
-                out = subprocess.run([sys.executable, "-c", PROBE, str(n), str(args.days)],
-                                     cwd=folder, env=revision_env(folder), capture_output=True,
-                                     text=True)
+                out = subprocess.run(
+                    [sys.executable, "-c", PROBE, str(n), str(args.days)],
+                    cwd=folder,
+                    env=revision_env(folder),
+                    capture_output=True,
+                    text=True,
+                )
                 if out.returncode != 0:
-                    rows.append({"revision": sha, "patients": n,
-                                 "error": out.stderr.strip().splitlines()[-1][:300]})
+                    rows.append(
+                        {
+                            "revision": sha,
+                            "patients": n,
+                            "error": out.stderr.strip().splitlines()[-1][:300],
+                        }
+                    )
                     continue
-                rows.append({"revision": sha, "patients": n,
-                             **json.loads(out.stdout.strip().splitlines()[-1])})
-    mib = 2 ** 20
-    lines = [f"setup memory, default config, patients x {args.days} day(s), 2 threads", "",
-             "| revision | patients | RSS when tasks start, MiB | setup growth, MiB | "
-             "to first task, s | peak RSS, MiB | wall, s |", "|---|---|---|---|---|---|---|"]
+                rows.append(
+                    {
+                        "revision": sha,
+                        "patients": n,
+                        **json.loads(out.stdout.strip().splitlines()[-1]),
+                    }
+                )
+    mib = 2**20
+    lines = [
+        f"setup memory, default config, patients x {args.days} day(s), 2 threads",
+        "",
+        "| revision | patients | RSS when tasks start, MiB | setup growth, MiB | "
+        "to first task, s | peak RSS, MiB | wall, s |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['revision']} | {r['patients']:,} | failed: {r['error']} ||||")
             continue
-        lines.append(f"| {r['revision']} | {r['patients']:,} | {r['rss_at_tasks'] / mib:,.0f} | "
-                     f"{(r['rss_at_tasks'] - r['rss_before']) / mib:,.0f} | "
-                     f"{r['to_tasks_s']:.1f} | {r['peak_rss'] / mib:,.0f} | {r['wall_s']:.1f} |")
+        lines.append(
+            f"| {r['revision']} | {r['patients']:,} | {r['rss_at_tasks'] / mib:,.0f} | "
+            f"{(r['rss_at_tasks'] - r['rss_before']) / mib:,.0f} | "
+            f"{r['to_tasks_s']:.1f} | {r['peak_rss'] / mib:,.0f} | {r['wall_s']:.1f} |"
+        )
     print("\n".join(lines))
     RESULTS.mkdir(exist_ok=True)
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"setup-memory-{stamp}.json"
-    path.write_text(json.dumps({"benchmark": "setup-memory", "days": args.days, "rows": rows},
-                               indent=2))
+    path.write_text(
+        json.dumps({"benchmark": "setup-memory", "days": args.days, "rows": rows}, indent=2)
+    )
     print(f"-> {path.relative_to(ROOT)}")
 
 

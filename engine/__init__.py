@@ -12,12 +12,14 @@ setting): the API functions and the CLI set up what the engine needs (engine.run
 def replay(*args, **kwargs):
     """Drive one reference patient with per-minute inputs: engine.population.replay.replay."""
     from .population.replay import replay as _replay
+
     return _replay(*args, **kwargs)
 
 
 def open_results(*args, **kwargs):
     """Open a results store as a labelled xarray Dataset: engine.store.results.open_results."""
     from .store.results import open_results as _open_results
+
     return _open_results(*args, **kwargs)
 
 

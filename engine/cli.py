@@ -4,13 +4,14 @@ validate against the calibration targets, replay a reference patient.
 Exit status: 0 done; 2 bad input (config, arguments, existing output), nothing written;
 `validate` exits 1 when a calibration target is missed.
 """
+
 import argparse
 import sys
 from pathlib import Path
 
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130      # the shell's code for a Ctrl-C (128 + SIGINT)
+EXIT_INTERRUPTED = 130  # the shell's code for a Ctrl-C (128 + SIGINT)
 
 
 def _fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
@@ -20,11 +21,13 @@ def _fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
 
 def cmd_run(args) -> int:
     from pydantic import ValidationError
+
+    from .batch import sweep
     from .batch.config import ConfigError, load_config
+    from .store import results
     from .store.integrity import StoreDamaged
     from .store.storeguard import UnsafeOutput
-    from .store import results
-    from .batch import sweep
+
     if args.resume and args.overwrite:
         return _fail("--resume and --overwrite exclude each other")
     if args.repair and not args.resume:
@@ -41,10 +44,18 @@ def cmd_run(args) -> int:
         return _fail(f"--block-size {args.block_size}: {err.errors()[0]['msg']}")
     try:
         # validates every scenario, memory, the scheduler and the output before writing
-        facts = sweep.run(cfg, Path(args.output), overwrite=args.overwrite, resume=args.resume,
-                          workers=args.workers, scheduler=args.scheduler, quiet=args.quiet,
-                          repair=args.repair, lock=not args.no_lock,
-                          connect_timeout_s=args.connect_timeout)
+        facts = sweep.run(
+            cfg,
+            Path(args.output),
+            overwrite=args.overwrite,
+            resume=args.resume,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            quiet=args.quiet,
+            repair=args.repair,
+            lock=not args.no_lock,
+            connect_timeout_s=args.connect_timeout,
+        )
     except (ConfigError, FileExistsError, UnsafeOutput) as err:
         return _fail(str(err))
     except StoreDamaged as err:
@@ -53,31 +64,42 @@ def cmd_run(args) -> int:
         # unwritable folder, full disk: blocks already written stay marked complete, the
         # failed one is not, so --resume finishes the run once the cause is fixed
         where = err.filename or args.output
-        return _fail(f"cannot write {str(where)!r}: {err.strerror or err}; fix it and rerun "
-                     f"(with --resume if {args.output!r} was created)", EXIT_RUN_FAILED)
+        return _fail(
+            f"cannot write {str(where)!r}: {err.strerror or err}; fix it and rerun "
+            f"(with --resume if {args.output!r} was created)",
+            EXIT_RUN_FAILED,
+        )
     except KeyboardInterrupt:
-        print(f"t1dmc: interrupted; the tasks already written are kept: finish with\n"
-              f"  t1dmc run {args.config} -o {args.output} --resume", file=sys.stderr)
+        print(
+            f"t1dmc: interrupted; the tasks already written are kept: finish with\n"
+            f"  t1dmc run {args.config} -o {args.output} --resume",
+            file=sys.stderr,
+        )
         return EXIT_INTERRUPTED
     ds = results.open_results(args.output)
     print(sweep.summary_table(ds))
-    print(f"{facts['patient_days']:,} patient-days in {facts['wall_s']:.1f} s "
-          f"({facts['patient_days_per_s']:,.0f} patient-days/s, {facts['tasks']} tasks, "
-          f"{facts['workers']} workers) -> {args.output}")
+    print(
+        f"{facts['patient_days']:,} patient-days in {facts['wall_s']:.1f} s "
+        f"({facts['patient_days_per_s']:,.0f} patient-days/s, {facts['tasks']} tasks, "
+        f"{facts['workers']} workers) -> {args.output}"
+    )
     return 0
 
 
 def _read_inputs_csv(path: str):
     import pandas as pd
+
     try:
-        df = pd.read_csv(path, comment="#")     # '#' lines: the header of t1dmc's own CSVs
+        df = pd.read_csv(path, comment="#")  # '#' lines: the header of t1dmc's own CSVs
     except (OSError, ValueError) as err:
         raise ValueError(f"cannot read {path!r}: {err}") from None
     need = ("carbs_g_per_min", "insulin_u_per_min")
     missing = [c for c in need if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}; the CSV needs "
-                         f"columns {', '.join(need)} (one row per minute)")
+        raise ValueError(
+            f"{path}: missing column(s) {', '.join(missing)}; the CSV needs "
+            f"columns {', '.join(need)} (one row per minute)"
+        )
     for c in need:
         if not pd.api.types.is_numeric_dtype(df[c]):
             raise ValueError(f"{path}: column {c} is not numeric")
@@ -87,19 +109,22 @@ def _read_inputs_csv(path: str):
 def _write_small_output(path: Path, overwrite: bool, owned, write, what: str) -> int | None:
     """storeguard.write_output with the command's exit codes: None when written."""
     from .store.storeguard import UnsafeOutput, write_output
+
     try:
         write_output(path, overwrite, owned, write, what)
     except (UnsafeOutput, FileExistsError) as err:
         return _fail(str(err))
-    except OSError as err:   # unwritable folder, full disk: the old output stays as it was
-        return _fail(f"cannot write {str(err.filename or path)!r}: {err.strerror or err}",
-                     EXIT_RUN_FAILED)
+    except OSError as err:  # unwritable folder, full disk: the old output stays as it was
+        return _fail(
+            f"cannot write {str(err.filename or path)!r}: {err.strerror or err}", EXIT_RUN_FAILED
+        )
     return None
 
 
 def _check_small_output(path: Path, overwrite: bool, owned, what: str) -> int | None:
     """Refuse an output storeguard would refuse before the work: None when it may be written."""
     from .store.storeguard import UnsafeOutput, check_output
+
     try:
         check_output(path, overwrite, owned, what)
     except (UnsafeOutput, FileExistsError) as err:
@@ -110,6 +135,7 @@ def _check_small_output(path: Path, overwrite: bool, owned, what: str) -> int | 
 def _refuse_unsafe(path: Path, what: str = "output") -> int | None:
     """The working folder, root, home, a link: refused whatever the output's format."""
     from .store.storeguard import UnsafeOutput, refuse_unsafe_target
+
     try:
         refuse_unsafe_target(path, what)
     except UnsafeOutput as err:
@@ -127,18 +153,21 @@ def _output_owner(out: Path, owners: dict) -> "tuple[object, int | None]":
     owned = owners.get(out.suffix.lower())
     if owned is None:
         names = " or a ".join(owners)
-        return None, _fail(f"output {str(out)!r}: name a {names} output (the extension "
-                           "chooses the format)")
+        return None, _fail(
+            f"output {str(out)!r}: name a {names} output (the extension chooses the format)"
+        )
     return owned, None
 
 
 def _idle_t1dmc_zarr(path: Path) -> bool:
     """A zarr store the engine wrote that no run is writing now (owned, for write_output)."""
     from .store.storeguard import StoreBusy, is_t1dmc_zarr, writer_of
+
     writer = writer_of(path)
     if writer:
-        raise StoreBusy(f"output {str(path)!r} is being written by a run ({writer}); choose "
-                        "another output")
+        raise StoreBusy(
+            f"output {str(path)!r} is being written by a run ({writer}); choose another output"
+        )
     return is_t1dmc_zarr(path)
 
 
@@ -146,14 +175,16 @@ def _to_zarr_new(ds, path: Path, consolidated: bool) -> None:
     """Write `ds` as a new zarr store at `path` (never replacing: mode w-), tagged as the
     engine's own."""
     import warnings
+
     from .store.storeguard import tag_dataset
+
     ds = ds.copy()
     ds.attrs = dict(ds.attrs)
-    for name in list(ds.variables):   # variable-length strings, as in a results store
+    for name in list(ds.variables):  # variable-length strings, as in a results store
         if ds[name].dtype.kind == "U":
             ds[name] = ds[name].astype(object)
     tag_dataset(ds)
-    with warnings.catch_warnings():   # zarr: consolidated metadata is not in the v3 spec yet
+    with warnings.catch_warnings():  # zarr: consolidated metadata is not in the v3 spec yet
         warnings.simplefilter("ignore", category=UserWarning)
         ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=consolidated)
 
@@ -161,6 +192,7 @@ def _to_zarr_new(ds, path: Path, consolidated: bool) -> None:
 def cmd_replay(args) -> int:
     from .population.replay import replay
     from .store.storeguard import CSV_HEADER, is_t1dmc_csv
+
     out = Path(args.output)
     kind = out.suffix.lower()
     owned, failed = _output_owner(out, {".csv": is_t1dmc_csv, ".zarr": _idle_t1dmc_zarr})
@@ -184,12 +216,15 @@ def cmd_replay(args) -> int:
     def write_zarr(tmp: Path) -> None:
         _to_zarr_new(ds, tmp, consolidated=True)
 
-    failed = _write_small_output(out, args.overwrite, owned,
-                                 write_csv if kind == ".csv" else write_zarr, what)
+    failed = _write_small_output(
+        out, args.overwrite, owned, write_csv if kind == ".csv" else write_zarr, what
+    )
     if failed is not None:
         return failed
-    print(f"replayed {args.patient} for {ds.sizes['minute'] - 1} minutes: bg "
-          f"{float(ds.bg.min()):.1f}-{float(ds.bg.max()):.1f} mg/dL -> {out}")
+    print(
+        f"replayed {args.patient} for {ds.sizes['minute'] - 1} minutes: bg "
+        f"{float(ds.bg.min()):.1f}-{float(ds.bg.max()):.1f} mg/dL -> {out}"
+    )
     return 0
 
 
@@ -199,8 +234,10 @@ def _reading(store: str, read, check: bool = True):
     or empty (`check`); damage met while reading (a checksum that fails, a truncated chunk)
     ends in integrity.StoreDamaged (exit 1 for the commands) naming it, not in a traceback."""
     import warnings
+
     from .analysis.compare import require_store
     from .store.integrity import check_store_readable, reading_store
+
     path = Path(store)
     with warnings.catch_warnings():
         # zarr names the store's lock file as "not a component of a Zarr hierarchy"
@@ -214,8 +251,17 @@ def _reading(store: str, read, check: bool = True):
 
 def cmd_compare(args) -> int:
     import json
-    from .analysis.compare import compare, format_table, incomplete_message, open_store, refuse_output_in_store, to_json
+
+    from .analysis.compare import (
+        compare,
+        format_table,
+        incomplete_message,
+        open_store,
+        refuse_output_in_store,
+        to_json,
+    )
     from .store.storeguard import UnsafeOutput, is_t1dmc_json
+
     out = Path(args.output) if args.output is not None else None
     if out is not None:
         kind = out.suffix.lower()
@@ -236,7 +282,9 @@ def cmd_compare(args) -> int:
         if incomplete and not args.allow_incomplete:
             raise ValueError(f"{incomplete} or pass --allow-incomplete")
         return compare(ds, baseline=args.baseline, day=args.day, window=args.window)
+
     from .store.integrity import StoreDamaged
+
     try:
         cmp = _reading(args.store, read)
     except StoreDamaged as err:
@@ -245,12 +293,15 @@ def cmd_compare(args) -> int:
         return _fail(str(err))
     if out is not None:
         if kind == ".json":
+
             def write(tmp: Path) -> None:
                 with open(tmp, "x", encoding="utf-8") as f:
                     f.write(json.dumps(to_json(cmp), indent=2) + "\n")
         else:
+
             def write(tmp: Path) -> None:
                 _to_zarr_new(cmp, tmp, consolidated=True)
+
         failed = _write_small_output(out, args.overwrite, owned, write, "output")
         if failed is not None:
             return failed
@@ -261,7 +312,9 @@ def cmd_compare(args) -> int:
 def _store_activity(store: Path) -> list[str]:
     """Lines on a run writing the store now and on a replacement of it beside it."""
     import os
+
     from .store.storeguard import classify_store, staged_path, writer_of
+
     lines = []
     writer = writer_of(store)
     if writer:
@@ -270,11 +323,15 @@ def _store_activity(store: Path) -> list[str]:
     if classify_store(staged).kind == "store":
         replacing = writer_of(staged)
         if replacing:
-            lines.append(f"a replacement is being built at {str(staged)!r} by {replacing}; "
-                         "this store stays as it is until it is swapped in")
+            lines.append(
+                f"a replacement is being built at {str(staged)!r} by {replacing}; "
+                "this store stays as it is until it is swapped in"
+            )
         else:
-            lines.append(f"an interrupted replacement is at {str(staged)!r}: "
-                         f"`t1dmc run CONFIG -o {store} --resume` finishes it")
+            lines.append(
+                f"an interrupted replacement is at {str(staged)!r}: "
+                f"`t1dmc run CONFIG -o {store} --resume` finishes it"
+            )
     return lines
 
 
@@ -282,14 +339,17 @@ def cmd_verify(args) -> int:
     """Exit 0 when the store is whole, 1 when anything is damaged or missing, 2 when it is not
     a readable t1dmc store."""
     from .store.integrity import NotAStore, format_report, report_json, verify_store
+
     progress = None
     if not args.json and sys.stderr.isatty():
+
         def progress(done: int, total: int) -> None:
             if done == total or done % 50 == 0:
                 end = "\n" if done == total else "\r"
-                print(f"verify: {done:,}/{total:,} objects", end=end, file=sys.stderr,
-                      flush=True)
+                print(f"verify: {done:,}/{total:,} objects", end=end, file=sys.stderr, flush=True)
+
     from .store.storeguard import writer_of
+
     try:
         report = verify_store(Path(args.store), progress=progress)
     except NotAStore as err:
@@ -297,38 +357,44 @@ def cmd_verify(args) -> int:
     print(report_json(report) if args.json else format_report(report))
     writer = writer_of(Path(args.store))
     if writer:
-        print(f"t1dmc: note: a run is writing {args.store!r} now ({writer}): what it was "
-              "writing may read as damaged; verify again when it has finished", file=sys.stderr)
+        print(
+            f"t1dmc: note: a run is writing {args.store!r} now ({writer}): what it was "
+            "writing may read as damaged; verify again when it has finished",
+            file=sys.stderr,
+        )
     return 0 if report.ok else EXIT_RUN_FAILED
 
 
 def cmd_inspect(args) -> int:
     from .store.integrity import StoreDamaged, check_store_readable
     from .store.results import inspect_store
+
     store = Path(args.store)
-    try:   # inspect_store names what is not a t1dmc store, and describes a damaged one
+    try:  # inspect_store names what is not a t1dmc store, and describes a damaged one
         text = _reading(args.store, lambda: inspect_store(store), check=False)
     except StoreDamaged as err:
         return _fail(str(err), EXIT_RUN_FAILED)
     except ValueError as err:
         return _fail(str(err))
     extra = _store_activity(store)
-    if extra:     # before the config, which can be long
+    if extra:  # before the config, which can be long
         head, sep, tail = text.partition("\nconfig:\n")
         text = "\n".join([head, *extra]) + sep + tail
     print(text)
-    try:   # what it says is only as good as the store: say when objects are lost
+    try:  # what it says is only as good as the store: say when objects are lost
         _reading(args.store, lambda: check_store_readable(store), check=False)
     except StoreDamaged as err:
         return _fail(str(err), EXIT_RUN_FAILED)
     except ValueError:
-        pass   # (a store inspect_store could read, that integrity cannot check)
+        pass  # (a store inspect_store could read, that integrity cannot check)
     return 0
 
 
 def cmd_config_schema(args) -> int:
     import json
+
     from .batch.config import RunConfig
+
     print(json.dumps(RunConfig.model_json_schema(), indent=2))
     return 0
 
@@ -336,16 +402,21 @@ def cmd_config_schema(args) -> int:
 def cmd_config_check(args) -> int:
     from .batch.config import ConfigError, load_config
     from .batch.scenarios import expand
+
     try:
         cfg = load_config(args.config)
         scenarios = expand(cfg)
     except ConfigError as err:
         return _fail(str(err))
-    print(f"{args.config}: valid; {len(scenarios)} scenario(s) x {cfg.run.n_patients} patients "
-          f"x {cfg.run.days} days = {len(scenarios) * cfg.run.n_patients * cfg.run.days:,} "
-          f"patient-days in tasks of {cfg.block_size()} patients")
+    print(
+        f"{args.config}: valid; {len(scenarios)} scenario(s) x {cfg.run.n_patients} patients "
+        f"x {cfg.run.days} days = {len(scenarios) * cfg.run.n_patients * cfg.run.days:,} "
+        f"patient-days in tasks of {cfg.block_size()} patients"
+    )
     import os
+
     from .batch import preflight
+
     # the pre-flight estimate, for this machine's threads (a cluster's workers hold their own)
     workers = 0 if cfg.cluster.kind != "local" else (cfg.execution.workers or os.cpu_count() or 1)
     estimate = preflight.estimate(cfg, len(scenarios), workers)
@@ -361,34 +432,45 @@ def cmd_report(args) -> int:
     from .analysis import report
     from .store.integrity import StoreDamaged
     from .store.storeguard import UnsafeOutput
+
     try:
-        facts = _reading(args.store, lambda: report.render(args.store, args.output,
-                                                           overwrite=args.overwrite))
+        facts = _reading(
+            args.store, lambda: report.render(args.store, args.output, overwrite=args.overwrite)
+        )
     except StoreDamaged as err:
         return _fail(str(err), EXIT_RUN_FAILED)
     except (ValueError, FileExistsError, UnsafeOutput) as err:
         return _fail(str(err))
-    except OSError as err:   # unwritable folder, full disk: an old report stays as it was
-        return _fail(f"cannot write {str(err.filename or args.output)!r}: "
-                     f"{err.strerror or err}", EXIT_RUN_FAILED)
-    print(f"report: {facts['files']['html']} ({len(facts['files']) - 1} figures) in "
-          f"{facts['render_s']:.1f} s")
+    except OSError as err:  # unwritable folder, full disk: an old report stays as it was
+        return _fail(
+            f"cannot write {str(err.filename or args.output)!r}: {err.strerror or err}",
+            EXIT_RUN_FAILED,
+        )
+    print(
+        f"report: {facts['files']['html']} ({len(facts['files']) - 1} figures) in "
+        f"{facts['render_s']:.1f} s"
+    )
     return 0
 
 
 def cmd_validate(args) -> int:
     from .analysis import validate
     from .batch.config import ConfigError
+
     if not validate.MIN_PATIENTS <= args.patients <= validate.MAX_PATIENTS:
-        return _fail(f"--patients {args.patients}: between {validate.MIN_PATIENTS} (for an "
-                     f"interval) and {validate.MAX_PATIENTS:,}")
+        return _fail(
+            f"--patients {args.patients}: between {validate.MIN_PATIENTS} (for an "
+            f"interval) and {validate.MAX_PATIENTS:,}"
+        )
     if not validate.MIN_YEARS <= args.years <= validate.MAX_YEARS:
-        return _fail(f"--years {args.years:g}: between {validate.MIN_YEARS:g} and "
-                     f"{validate.MAX_YEARS:g} (the DCCT rows need year 1 and the whole of "
-                     "year 2)")
+        return _fail(
+            f"--years {args.years:g}: between {validate.MIN_YEARS:g} and "
+            f"{validate.MAX_YEARS:g} (the DCCT rows need year 1 and the whole of "
+            "year 2)"
+        )
     try:
         rows = validate.validate(n=args.patients, seed=args.seed, years=args.years)
-    except ConfigError as err:     # a setting the checks above did not foresee
+    except ConfigError as err:  # a setting the checks above did not foresee
         return _fail(str(err))
     print(validate.to_json(rows) if args.json else validate.table(rows))
     return 0 if all(r.passed for r in rows) else 1
@@ -396,6 +478,7 @@ def cmd_validate(args) -> int:
 
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
+
     try:
         return version("t1dmc")
     except PackageNotFoundError:
@@ -421,6 +504,7 @@ def _number(text: str) -> float:
 
 def _at_least(low, parse=_whole_number, high=None):
     """An argparse type: `parse`, then refuse values outside [low, high)."""
+
     def checked(text: str):
         value = parse(text)
         if high is None and value < low:
@@ -428,11 +512,12 @@ def _at_least(low, parse=_whole_number, high=None):
         if high is not None and not low <= value < high:
             raise argparse.ArgumentTypeError(f"{value} is not between {low} and {high - 1}")
         return value
+
     return checked
 
 
 _positive_int = _at_least(1)
-_seed = _at_least(0, high=2 ** 64)
+_seed = _at_least(0, high=2**64)
 
 
 def _positive_float(text: str) -> float:
@@ -444,37 +529,68 @@ def _positive_float(text: str) -> float:
 
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback of an unexpected failure")
-    p = argparse.ArgumentParser(prog="t1dmc", parents=[common], description=(
-        "Population Monte Carlo engine for type 1 diabetes (UVA/Padova S2008 physiology)."))
+    common.add_argument(
+        "--debug",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the traceback of an unexpected failure",
+    )
+    p = argparse.ArgumentParser(
+        prog="t1dmc",
+        parents=[common],
+        description=(
+            "Population Monte Carlo engine for type 1 diabetes (UVA/Padova S2008 physiology)."
+        ),
+    )
     p.add_argument("--version", action="version", version=f"t1dmc {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
 
-    def command(name, **k):   # every subcommand takes --debug too
+    def command(name, **k):  # every subcommand takes --debug too
         return sub.add_parser(name, parents=[common], **k)
 
     r = command("run", help="simulate a population from a TOML config into a zarr store")
     r.add_argument("config", help="TOML config (see configs/quickstart.toml)")
     r.add_argument("-o", "--output", required=True, help="zarr store to create (OUT.zarr)")
     r.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    r.add_argument("--resume", action="store_true",
-                   help="finish an interrupted run: compute only the missing tasks")
-    r.add_argument("--workers", type=_positive_int, default=None,
-                   help="threads (default: all cores)")
-    r.add_argument("--scheduler", default=None,
-                   help="address of an existing dask scheduler, e.g. tcp://10.0.0.5:8786")
-    r.add_argument("--connect-timeout", type=_positive_float, default=30.0, metavar="SECONDS",
-                   help="give up on --scheduler or the SLURM cluster after this long (30)")
-    r.add_argument("--repair", action="store_true",
-                   help="with --resume: recompute the tasks whose chunks are damaged or missing "
-                   "(see t1dmc verify)")
-    r.add_argument("--no-lock", action="store_true",
-                   help="do not lock the store (only where the filesystem has no flock; then "
-                   "nothing stops two runs writing one store)")
+    r.add_argument(
+        "--resume",
+        action="store_true",
+        help="finish an interrupted run: compute only the missing tasks",
+    )
+    r.add_argument(
+        "--workers", type=_positive_int, default=None, help="threads (default: all cores)"
+    )
+    r.add_argument(
+        "--scheduler",
+        default=None,
+        help="address of an existing dask scheduler, e.g. tcp://10.0.0.5:8786",
+    )
+    r.add_argument(
+        "--connect-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="give up on --scheduler or the SLURM cluster after this long (30)",
+    )
+    r.add_argument(
+        "--repair",
+        action="store_true",
+        help="with --resume: recompute the tasks whose chunks are damaged or missing "
+        "(see t1dmc verify)",
+    )
+    r.add_argument(
+        "--no-lock",
+        action="store_true",
+        help="do not lock the store (only where the filesystem has no flock; then "
+        "nothing stops two runs writing one store)",
+    )
     r.add_argument("--block-size", type=int, default=None, help="patients per task")
-    r.add_argument("--backend", choices=("cpu", "cuda"), default=None,
-                   help="cpu (default) or cuda: the population kernel on an NVIDIA GPU")
+    r.add_argument(
+        "--backend",
+        choices=("cpu", "cuda"),
+        default=None,
+        help="cpu (default) or cuda: the population kernel on an NVIDIA GPU",
+    )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
@@ -485,19 +601,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--window", type=int, default=14, help="days averaged per patient (14)")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
     c.add_argument("-o", "--output", default=None, help="also save as .json or .zarr")
-    c.add_argument("--overwrite", action="store_true",
-                   help="replace an existing output (only one t1dmc wrote)")
-    c.add_argument("--allow-incomplete", action="store_true",
-                   help="compare a store whose run has not finished, on the patients written")
+    c.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output (only one t1dmc wrote)"
+    )
+    c.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="compare a store whose run has not finished, on the patients written",
+    )
     c.set_defaults(func=cmd_compare)
 
     i = command("inspect", help="a store's config, dimensions, scenarios and completion")
     i.add_argument("store", help="results store (OUT.zarr)")
     i.set_defaults(func=cmd_inspect)
 
-    vf = command("verify", help=(
-        "read every chunk of a store and check its checksum, and list the chunks missing from "
-        "completed tasks (exit 1 if any is damaged or missing)"))
+    vf = command(
+        "verify",
+        help=(
+            "read every chunk of a store and check its checksum, and list the chunks missing from "
+            "completed tasks (exit 1 if any is damaged or missing)"
+        ),
+    )
     vf.add_argument("store", help="results store (OUT.zarr)")
     vf.add_argument("--json", action="store_true", help="print JSON instead of a report")
     vf.set_defaults(func=cmd_verify)
@@ -505,7 +629,8 @@ def build_parser() -> argparse.ArgumentParser:
     cf = command("config", help="the config schema, or check a config file")
     cfs = cf.add_subparsers(dest="config_command", required=True)
     cfs.add_parser("schema", help="print the JSON schema of a config").set_defaults(
-        func=cmd_config_schema)
+        func=cmd_config_schema
+    )
     chk = cfs.add_parser("check", help="validate a config and its sweep without running it")
     chk.add_argument("config", help="TOML config")
     chk.set_defaults(func=cmd_config_check)
@@ -513,19 +638,34 @@ def build_parser() -> argparse.ArgumentParser:
     rpt = command("report", help="an HTML page and PNG figures from a results store")
     rpt.add_argument("store", help="results store (OUT.zarr)")
     rpt.add_argument("-o", "--output", required=True, help="folder for report.html and figures")
-    rpt.add_argument("--overwrite", action="store_true",
-                     help="replace an existing report (only one t1dmc wrote)")
+    rpt.add_argument(
+        "--overwrite", action="store_true", help="replace an existing report (only one t1dmc wrote)"
+    )
     rpt.set_defaults(func=cmd_report)
 
-    v = command("validate", help=(
-        "simulate the calibration targets of the README's Validation table and compare (exit 1 if any "
-        "target is missed)"))
-    v.add_argument("--patients", type=_whole_number, default=200,
-                   help="patients per scenario (200; 10 to 25,000,000)")
-    v.add_argument("--years", type=_number, default=6.0,
-                   help="length of the DCCT-like arm (6; 2 to 20: the table reads year 2)")
-    v.add_argument("--seed", type=_seed, default=20261127,
-                   help="random-number seed (0 to 2**64 - 1)")
+    v = command(
+        "validate",
+        help=(
+            "simulate the calibration targets of the README's Validation table and compare "
+            "(exit 1 if any "
+            "target is missed)"
+        ),
+    )
+    v.add_argument(
+        "--patients",
+        type=_whole_number,
+        default=200,
+        help="patients per scenario (200; 10 to 25,000,000)",
+    )
+    v.add_argument(
+        "--years",
+        type=_number,
+        default=6.0,
+        help="length of the DCCT-like arm (6; 2 to 20: the table reads year 2)",
+    )
+    v.add_argument(
+        "--seed", type=_seed, default=20261127, help="random-number seed (0 to 2**64 - 1)"
+    )
     v.add_argument("--json", action="store_true", help="print JSON instead of a table")
     v.set_defaults(func=cmd_validate)
 
@@ -533,8 +673,9 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("patient", help='reference patient, e.g. "adolescent#001"')
     rp.add_argument("inputs", help="CSV with columns carbs_g_per_min, insulin_u_per_min")
     rp.add_argument("-o", "--output", required=True, help="output .csv or .zarr")
-    rp.add_argument("--overwrite", action="store_true",
-                    help="replace an existing output (only one t1dmc wrote)")
+    rp.add_argument(
+        "--overwrite", action="store_true", help="replace an existing output (only one t1dmc wrote)"
+    )
     rp.set_defaults(func=cmd_replay)
     return p
 
@@ -546,8 +687,10 @@ def _terminate_as_interrupt(signum, frame):
 def main(argv=None) -> int:
     import signal
     import threading
+
     args = build_parser().parse_args(argv)
     from .runtime import bind_fast_libm
+
     bind_fast_libm()
     previous = {}
     if threading.current_thread() is threading.main_thread():
@@ -572,8 +715,11 @@ def _dispatch(args) -> int:
         if getattr(args, "debug", False):
             raise
         text = str(err).strip().splitlines()[0] if str(err).strip() else ""
-        print(f"t1dmc: error: {type(err).__name__}{': ' + text if text else ''} (an unexpected "
-              "failure: rerun with --debug for the traceback, and report it)", file=sys.stderr)
+        print(
+            f"t1dmc: error: {type(err).__name__}{': ' + text if text else ''} (an unexpected "
+            "failure: rerun with --debug for the traceback, and report it)",
+            file=sys.stderr,
+        )
         return EXIT_RUN_FAILED
 
 

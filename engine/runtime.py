@@ -16,6 +16,7 @@
 - `engine_identity()`: the version plus a hash of the sources; a store records it and
   `--resume` refuses a store written by another.
 """
+
 from __future__ import annotations
 
 import functools
@@ -53,23 +54,27 @@ def engine_identity() -> str:
 
 def kernel_cache_dir() -> str:
     base = os.environ.get("NUMBA_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
-        "t1dmc")
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "t1dmc"
+    )
     return os.path.join(base, "numba-" + source_hash()[:16])
 
 
 def _engine_locator(caching):
     """A numba cache-locator class (for the CPU target's or numba-cuda's caching module) that
     claims the engine's source files and places their cache in kernel_cache_dir()."""
-    base = caching.UserProvidedCacheLocator if hasattr(caching, "UserProvidedCacheLocator") \
+    base = (
+        caching.UserProvidedCacheLocator
+        if hasattr(caching, "UserProvidedCacheLocator")
         else caching._UserProvidedCacheLocator
+    )
 
     class EngineCacheLocator(base):
         def __init__(self, py_func, py_file):
             self._py_file = py_file
             self._lineno = py_func.__code__.co_firstlineno
-            self._cache_path = os.path.join(kernel_cache_dir(),
-                                            self.get_suitable_cache_subpath(py_file))
+            self._cache_path = os.path.join(
+                kernel_cache_dir(), self.get_suitable_cache_subpath(py_file)
+            )
 
         @classmethod
         def from_function(cls, py_func, py_file):
@@ -80,7 +85,7 @@ def _engine_locator(caching):
             self = cls(py_func, py_file)
             try:
                 self.ensure_cache_path()
-            except OSError:   # not writable: numba's own locators decide
+            except OSError:  # not writable: numba's own locators decide
                 return None
             return self
 
@@ -103,6 +108,7 @@ def _libm_without_wrapper(name: str):
     pow without the wrapper that checks errno around it; None where there is no such symbol."""
     import ctypes
     import ctypes.util
+
     try:
         libm = ctypes.CDLL(ctypes.util.find_library("m"))
         dlvsym = ctypes.CDLL(None).dlvsym
@@ -120,7 +126,8 @@ def bind_fast_libm() -> bool:
     where bound, False where this libm has no such symbols (nothing changes)."""
     import llvmlite.binding as ll
     from numba.core.registry import cpu_target
-    cpu_target.target_context   # numba installs its own bindings when its CPU target starts
+
+    cpu_target.target_context  # numba installs its own bindings when its CPU target starts
     bound = False
     for name in ("exp", "log", "pow"):
         address = _libm_without_wrapper(name)

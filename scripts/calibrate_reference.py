@@ -5,21 +5,23 @@ printed values into slow.py.
 
     python scripts/calibrate_reference.py [n_patients]
 """
+
 import sys
 
 import numpy as np
 
 from engine.batch.config import parse_config
+from engine.batch.sweep import cohort_of, kernel_inputs, simulate
 from engine.model.glycaemia import D
 from engine.model.slow import TONE_KP1
-from engine.batch.sweep import cohort_of, kernel_inputs, simulate
 
 
 def main(n: int = 2000) -> None:
     cfg = parse_config({"run": {"n_patients": n, "days": 1}})
     inputs = kernel_inputs(cfg)
-    daily, _, status, _ = simulate(inputs, cohort_of(inputs, np.arange(n)),
-                                   np.full(n, -1, dtype=np.int64), 0)
+    daily, _, status, _ = simulate(
+        inputs, cohort_of(inputs, np.arange(n)), np.full(n, -1, dtype=np.int64), 0
+    )
     ok = status[:, 0] == 0
     sp = np.median(daily[D.si_peripheral, ok, 0])
     sh = np.median(daily[D.si_hepatic, ok, 0])

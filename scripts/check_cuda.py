@@ -12,8 +12,10 @@ JSON object: per case the largest relative difference of the daily aggregates an
 factors, the patient-days that differ beyond 1e-9 relative (a life that took the other branch
 at a threshold: expected now and then on a GPU; not under the simulator, which differs
 from the CPU lanes at most in exp's last bit), the difference of
-population medians, whether status and traces match, and with --throughput the patient-days/s of both backends on the same machine.
+population medians, whether status and traces match, and with --throughput the patient-days/s
+of both backends on the same machine.
 """
+
 import argparse
 import json
 import os
@@ -25,19 +27,21 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.sim import cpu as kernel  # noqa: E402
-from engine.sim import cuda_driver as cuda_backend  # noqa: E402
-from engine.sim.bundles import PatientRows  # noqa: E402
 from engine.batch import sweep  # noqa: E402
 from engine.batch.config import parse_config  # noqa: E402
 from engine.model.glycaemia import DAILY_NAMES  # noqa: E402
+from engine.sim import cpu as kernel  # noqa: E402
+from engine.sim import cuda_driver as cuda_backend  # noqa: E402
+from engine.sim.bundles import PatientRows  # noqa: E402
 
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
 CASES = {
     "noisy_sensor_traced": {"sensor": {"kind": "johnson_su"}},
-    "overdose_untreated": {"therapy": {"kind": "conventional", "dose_scale": 10.0},
-                           "meals": [{"time_h": 8.0, "carbs_g": 1.0}],
-                           "behaviour": {"hypo_treatment_g": 0.0}},
+    "overdose_untreated": {
+        "therapy": {"kind": "conventional", "dose_scale": 10.0},
+        "meals": [{"time_h": 8.0, "carbs_g": 1.0}],
+        "behaviour": {"hypo_treatment_g": 0.0},
+    },
     "midpoint_integrator": {"run": {"integrator": "midpoint"}},
 }
 
@@ -46,9 +50,8 @@ def _args(raw: dict, n: int, n_traced: int):
     ki = sweep.kernel_inputs(parse_config(raw))
     c = sweep.cohort_of(ki, np.arange(n))
     slot = np.full(n, -1, dtype=np.int64)
-    slot[1:1 + n_traced] = np.arange(n_traced)
-    return ki, (PatientRows(c.params, c.x0, c.traits, c.patient_id, slot),
-                sweep.run_settings(ki))
+    slot[1 : 1 + n_traced] = np.arange(n_traced)
+    return ki, (PatientRows(c.params, c.x0, c.traits, c.patient_id, slot), sweep.run_settings(ki))
 
 
 def _relative(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -83,29 +86,38 @@ def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
     cuda_backend.simulate_block(*args, gpu, chunk=chunk)
     rel_daily = _relative(cpu[0], gpu[0])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)    # all-NaN rows: stopped patients
-        per_patient_mean = {v: (np.nanmean(cpu[0][DAILY_NAMES.index(v)], axis=1),
-                                np.nanmean(gpu[0][DAILY_NAMES.index(v)], axis=1))
-                            for v in ("glucose_mean", "tir", "tdd")}
-    return {"case": name, "patients": n, "days": days, "chunk": chunk,
-            "stopped_patient_days": int((cpu[2] != 0).sum()),
-            "daily_max_rel_diff": float(rel_daily.max()),
-            "log_phi_max_rel_diff": float(_relative(cpu[1], gpu[1]).max()),
-            # patient-days where any daily variable differs beyond 1e-9 relative: the lives
-            # that took another branch at a threshold
-            "patient_days_differing": int((rel_daily > 1e-9).any(axis=0).sum()),
-            "median_abs_diff": {v: _median_difference(a, b)
-                                for v, (a, b) in per_patient_mean.items()},
-            "status_equal": bool(np.array_equal(cpu[2], gpu[2])),
-            # traced patients are rerun on the CPU by the GPU backend: equal by construction,
-            # checked so that their rows are put back in the right places
-            "traces_equal": bool(np.array_equal(cpu[3], gpu[3], equal_nan=True))}
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: stopped patients
+        per_patient_mean = {
+            v: (
+                np.nanmean(cpu[0][DAILY_NAMES.index(v)], axis=1),
+                np.nanmean(gpu[0][DAILY_NAMES.index(v)], axis=1),
+            )
+            for v in ("glucose_mean", "tir", "tdd")
+        }
+    return {
+        "case": name,
+        "patients": n,
+        "days": days,
+        "chunk": chunk,
+        "stopped_patient_days": int((cpu[2] != 0).sum()),
+        "daily_max_rel_diff": float(rel_daily.max()),
+        "log_phi_max_rel_diff": float(_relative(cpu[1], gpu[1]).max()),
+        # patient-days where any daily variable differs beyond 1e-9 relative: the lives
+        # that took another branch at a threshold
+        "patient_days_differing": int((rel_daily > 1e-9).any(axis=0).sum()),
+        "median_abs_diff": {v: _median_difference(a, b) for v, (a, b) in per_patient_mean.items()},
+        "status_equal": bool(np.array_equal(cpu[2], gpu[2])),
+        # traced patients are rerun on the CPU by the GPU backend: equal by construction,
+        # checked so that their rows are put back in the right places
+        "traces_equal": bool(np.array_equal(cpu[3], gpu[3], equal_nan=True)),
+    }
 
 
 def throughput(n: int, days: int, cpu_n: int) -> dict:
     """GPU kernel on n patients (host-device copies included) and the CPU kernel on cpu_n of
     them, split over all this machine's cores in threads (the CPU kernel releases the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
+
     raw = {"run": {"n_patients": n, "days": days, "seed": 11}, "cohort": {"groups": GROUPS}}
     ki, args = _args(raw, n, 0)
     out = kernel.allocate_outputs(n, days, 0, ki.trace_interval_min)
@@ -117,15 +129,25 @@ def throughput(n: int, days: int, cpu_n: int) -> dict:
 
     def run_part(rows):
         patients, run = args
-        kernel.simulate_block(PatientRows(*(a[rows] for a in patients)), run,
-                              kernel.allocate_outputs(rows.size, days, 0, ki.trace_interval_min))
+        kernel.simulate_block(
+            PatientRows(*(a[rows] for a in patients)),
+            run,
+            kernel.allocate_outputs(rows.size, days, 0, ki.trace_interval_min),
+        )
+
     t = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         list(pool.map(run_part, parts))
     cpu = min(cpu_n, n) * days / (time.perf_counter() - t)
-    return {"patients_gpu": n, "patients_cpu": min(cpu_n, n), "days": days,
-            "cpu_threads": threads, "gpu_patient_days_per_s": gpu,
-            "cpu_patient_days_per_s": cpu, "gpu_over_cpu": gpu / cpu}
+    return {
+        "patients_gpu": n,
+        "patients_cpu": min(cpu_n, n),
+        "days": days,
+        "cpu_threads": threads,
+        "gpu_patient_days_per_s": gpu,
+        "cpu_patient_days_per_s": cpu,
+        "gpu_over_cpu": gpu / cpu,
+    }
 
 
 def main() -> int:
@@ -134,13 +156,20 @@ def main() -> int:
     ap.add_argument("--days", type=int, default=2)
     ap.add_argument("--chunk", type=int, default=3)
     ap.add_argument("--throughput", type=int, nargs=2, metavar=("N", "DAYS"), default=None)
-    ap.add_argument("--cpu-patients", type=int, default=4000,
-                    help="patients for the CPU side of --throughput (all cores)")
+    ap.add_argument(
+        "--cpu-patients",
+        type=int,
+        default=4000,
+        help="patients for the CPU side of --throughput (all cores)",
+    )
     a = ap.parse_args()
-    report = {"device": cuda_backend.require(), "simulated": cuda_backend.simulated(),
-              "cases": [compare(k, v, a.patients, a.days, a.chunk) for k, v in CASES.items()]}
+    report = {
+        "device": cuda_backend.require(),
+        "simulated": cuda_backend.simulated(),
+        "cases": [compare(k, v, a.patients, a.days, a.chunk) for k, v in CASES.items()],
+    }
     if a.throughput:
-        throughput(64, 1, 64)   # the first launches compile; time the next
+        throughput(64, 1, 64)  # the first launches compile; time the next
         report["throughput"] = throughput(*a.throughput, a.cpu_patients)
     print(json.dumps(report))
     return 0

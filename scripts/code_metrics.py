@@ -17,6 +17,7 @@ decorators not counted); parameter count (posonly + args + kwonly + *args +
 intra-package modules each module imports (relative and ``engine.`` imports,
 those inside functions too).
 """
+
 import argparse
 import ast
 import json
@@ -43,6 +44,7 @@ def module_names(root):
 
 def functions(tree):
     """Yield (qualified name, node) for every function, nested ones included."""
+
     def walk(node, prefix):
         for child in ast.iter_child_nodes(node):
             if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -52,23 +54,32 @@ def functions(tree):
                 yield from walk(child, prefix + child.name + ".")
             else:
                 yield from walk(child, prefix)
+
     yield from walk(tree, "")
 
 
 def n_params(fn):
     a = fn.args
-    return (len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs)
-            + (a.vararg is not None) + (a.kwarg is not None))
+    return (
+        len(a.posonlyargs)
+        + len(a.args)
+        + len(a.kwonlyargs)
+        + (a.vararg is not None)
+        + (a.kwarg is not None)
+    )
 
 
 def range_unpacks(tree):
     """Names bound by module-level `A, B, C = range(...)` statements."""
     for stmt in tree.body:
-        if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                and isinstance(stmt.targets[0], (ast.Tuple, ast.List))
-                and isinstance(stmt.value, ast.Call)
-                and isinstance(stmt.value.func, ast.Name)
-                and stmt.value.func.id == "range"):
+        if (
+            isinstance(stmt, ast.Assign)
+            and len(stmt.targets) == 1
+            and isinstance(stmt.targets[0], (ast.Tuple, ast.List))
+            and isinstance(stmt.value, ast.Call)
+            and isinstance(stmt.value.func, ast.Name)
+            and stmt.value.func.id == "range"
+        ):
             yield len(stmt.targets[0].elts)
 
 
@@ -84,10 +95,10 @@ def internal_imports(name, is_pkg, tree, mods, pkg):
                     found.add(b)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = ".".join(here[:len(here) - node.level + 1]
-                                + ([node.module] if node.module else []))
-            elif node.module and (node.module == pkg
-                                  or node.module.startswith(pkg + ".")):
+                base = ".".join(
+                    here[: len(here) - node.level + 1] + ([node.module] if node.module else [])
+                )
+            elif node.module and (node.module == pkg or node.module.startswith(pkg + ".")):
                 base = node.module
             else:
                 continue
@@ -108,20 +119,26 @@ def measure(root):
         lines += len(src.splitlines())
         tree = ast.parse(src, filename=str(f))
         for qual, fn in functions(tree):
-            funcs.append({"name": qual, "module": name,
-                          "lines": fn.end_lineno - fn.lineno + 1,
-                          "params": n_params(fn)})
+            funcs.append(
+                {
+                    "name": qual,
+                    "module": name,
+                    "lines": fn.end_lineno - fn.lineno + 1,
+                    "params": n_params(fn),
+                }
+            )
         unpacks += [{"module": name, "names": n} for n in range_unpacks(tree)]
-        imports[name] = sorted(internal_imports(
-            name, f.name == "__init__.py", tree, mods, pkg))
+        imports[name] = sorted(internal_imports(name, f.name == "__init__.py", tree, mods, pkg))
     longest = sorted(funcs, key=lambda d: -d["lines"])[:TOP]
     widest = sorted(funcs, key=lambda d: -d["params"])[:TOP]
     most = max(imports, key=lambda m: len(imports[m]), default=None)
     return {
-        "modules": len(mods), "lines": lines, "functions": len(funcs),
-        "largest_functions": longest, "longest_param_lists": widest,
-        f"functions_over_{MANY_PARAMS}_params":
-            sum(d["params"] > MANY_PARAMS for d in funcs),
+        "modules": len(mods),
+        "lines": lines,
+        "functions": len(funcs),
+        "largest_functions": longest,
+        "longest_param_lists": widest,
+        f"functions_over_{MANY_PARAMS}_params": sum(d["params"] > MANY_PARAMS for d in funcs),
         "range_unpack_statements": len(unpacks),
         "range_unpack_names": sum(u["names"] for u in unpacks),
         "range_unpacks": unpacks,
@@ -132,8 +149,9 @@ def measure(root):
 
 
 def export_rev(rev, into):
-    archive = subprocess.run(["git", "archive", rev, "engine"], cwd=REPO,
-                             check=True, capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "archive", rev, "engine"], cwd=REPO, check=True, capture_output=True
+    ).stdout
     subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
     return Path(into) / "engine"
 
@@ -146,36 +164,42 @@ def table(results):
         ("modules", lambda r: r["modules"]),
         ("lines", lambda r: r["lines"]),
         ("functions", lambda r: r["functions"]),
-        ("largest function (lines)",
-         lambda r: fn(r["largest_functions"][0], "lines")),
-        (f"top {TOP} function lines",
-         lambda r: ", ".join(str(d["lines"]) for d in r["largest_functions"])),
-        ("longest parameter list",
-         lambda r: fn(r["longest_param_lists"][0], "params")),
-        (f"top {TOP} parameter counts",
-         lambda r: ", ".join(str(d["params"]) for d in r["longest_param_lists"])),
-        (f"functions with > {MANY_PARAMS} params",
-         lambda r: r[f"functions_over_{MANY_PARAMS}_params"]),
-        ("`A, B, ... = range(...)` statements",
-         lambda r: r["range_unpack_statements"]),
+        ("largest function (lines)", lambda r: fn(r["largest_functions"][0], "lines")),
+        (
+            f"top {TOP} function lines",
+            lambda r: ", ".join(str(d["lines"]) for d in r["largest_functions"]),
+        ),
+        ("longest parameter list", lambda r: fn(r["longest_param_lists"][0], "params")),
+        (
+            f"top {TOP} parameter counts",
+            lambda r: ", ".join(str(d["params"]) for d in r["longest_param_lists"]),
+        ),
+        (
+            f"functions with > {MANY_PARAMS} params",
+            lambda r: r[f"functions_over_{MANY_PARAMS}_params"],
+        ),
+        ("`A, B, ... = range(...)` statements", lambda r: r["range_unpack_statements"]),
         ("names bound by them", lambda r: r["range_unpack_names"]),
-        ("max intra-package modules imported",
-         lambda r: f"{r['max_internal_imports']} "
-                   f"({r['max_internal_imports_module']})"),
+        (
+            "max intra-package modules imported",
+            lambda r: f"{r['max_internal_imports']} ({r['max_internal_imports_module']})",
+        ),
     ]
-    out = ["| metric | " + " | ".join(results) + " |",
-           "|---" * (len(results) + 1) + "|"]
+    out = ["| metric | " + " | ".join(results) + " |", "|---" * (len(results) + 1) + "|"]
     for label, get in rows:
-        out.append(f"| {label} | "
-                   + " | ".join(str(get(r)) for r in results.values()) + " |")
+        out.append(f"| {label} | " + " | ".join(str(get(r)) for r in results.values()) + " |")
     return "\n".join(out)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("paths", nargs="*", help="package folders to measure")
-    ap.add_argument("--rev", action="append", default=[],
-                    help="git revision whose engine/ to measure (repeatable)")
+    ap.add_argument(
+        "--rev",
+        action="append",
+        default=[],
+        help="git revision whose engine/ to measure (repeatable)",
+    )
     ap.add_argument("--json", help="write all details to this file")
     args = ap.parse_args()
     paths = args.paths or ([] if args.rev else [str(REPO / "engine")])

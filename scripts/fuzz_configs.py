@@ -3,6 +3,7 @@ refused by kind of error. Anything else (a traceback) is a bug and is printed.
 
     python scripts/fuzz_configs.py [n]
 """
+
 import collections
 import re
 import sys

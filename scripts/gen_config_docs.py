@@ -4,6 +4,7 @@ current.
 
     python scripts/gen_config_docs.py            # rewrite docs/configuration.md
 """
+
 import re
 import sys
 from pathlib import Path
@@ -47,8 +48,11 @@ def _section(name: str, model: type[BaseModel], lines: list[str]) -> None:
     nested = []
     for fname, field in model.model_fields.items():
         ann = field.annotation
-        subs = [a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type)
-                and issubclass(a, BaseModel)]
+        subs = [
+            a
+            for a in (ann, *getattr(ann, "__args__", ()))
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         if subs:
             nested.append((f"{name}.{fname}", subs[0]))
         default = field.get_default(call_default_factory=True)
@@ -67,23 +71,37 @@ def _section(name: str, model: type[BaseModel], lines: list[str]) -> None:
 
 
 def render() -> str:
-    lines = ["# Configuration reference", "",
-             "Generated from the pydantic schema by `scripts/gen_config_docs.py`; "
-             "`t1dmc config schema` prints the same as JSON schema and `t1dmc config check FILE` "
-             "validates a file. Unknown fields are refused; every error names the field, the "
-             "value and what is allowed.", ""]
+    lines = [
+        "# Configuration reference",
+        "",
+        "Generated from the pydantic schema by `scripts/gen_config_docs.py`; "
+        "`t1dmc config schema` prints the same as JSON schema and `t1dmc config check FILE` "
+        "validates a file. Unknown fields are refused; every error names the field, the "
+        "value and what is allowed.",
+        "",
+    ]
     for name, field in RunConfig.model_fields.items():
         ann = field.annotation
-        model = next(a for a in (ann, *getattr(ann, "__args__", ())) if isinstance(a, type)
-                     and issubclass(a, BaseModel))
+        model = next(
+            a
+            for a in (ann, *getattr(ann, "__args__", ()))
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        )
         _section("[meals]" if name == "meals" else name, model, lines)
-    lines += ["## Presets", "", "`therapy.kind` selects a preset; any field given overrides it:", ""]
+    lines += [
+        "## Presets",
+        "",
+        "`therapy.kind` selects a preset; any field given overrides it:",
+        "",
+    ]
     for kind, values in THERAPY_PRESETS.items():
         lines.append(f"- `{kind}`: " + ", ".join(f"{k} = {v}" for k, v in values.items()))
     lines += ["", "`lifestyle.profile` selects a preset; any field given overrides it:", ""]
     for kind, values in LIFESTYLE_PROFILES.items():
-        lines.append(f"- `{kind}`: " + (", ".join(f"{k} = {v}" for k, v in values.items())
-                                        or "the field defaults"))
+        lines.append(
+            f"- `{kind}`: "
+            + (", ".join(f"{k} = {v}" for k, v in values.items()) or "the field defaults")
+        )
     return "\n".join(lines).replace("## `[[meals]]`", "## `[[meals]]` (a list of slots)") + "\n"
 
 

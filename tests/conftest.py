@@ -9,8 +9,7 @@ DATA = Path(__file__).parent / "data"
 # hypothesis: deterministic and bounded, so CI time is predictable
 from hypothesis import settings  # noqa: E402
 
-settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True,
-                          print_blob=True)
+settings.register_profile("ci", max_examples=40, deadline=None, derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 

@@ -4,6 +4,7 @@ glibc >= 2.28 has the exp vexp ports (Szabolcs Nagy's); on x86-64 its ifunc runs
 (__exp_fma) only where the CPU has both FMA and AVX2, else __exp_sse2, whose last bit can differ.
 Where this is false, the CPU lane kernel (vexp) and anything using libm's exp (the scalar step,
 the CUDA simulator) may differ in the last bit, and tests compare within a tolerance instead."""
+
 import platform
 import sys
 from pathlib import Path
@@ -23,5 +24,6 @@ def _glibc_at_least(major: int, minor: int) -> bool:
     return got >= (major, minor)
 
 
-GLIBC_FMA_EXP = (platform.machine() == "x86_64" and _glibc_at_least(2, 28)
-                 and {"fma", "avx2"} <= cpu_flags())
+GLIBC_FMA_EXP = (
+    platform.machine() == "x86_64" and _glibc_at_least(2, 28) and {"fma", "avx2"} <= cpu_flags()
+)

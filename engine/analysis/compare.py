@@ -8,6 +8,7 @@ Intervals use the normal approximation (mean +- 1.96 SE), apt for the hundreds t
 patients of a population run. Only the patients whose results are written (`completed`) are
 used; `n_patients` says how many each difference rests on.
 """
+
 import os
 from pathlib import Path
 
@@ -40,8 +41,10 @@ def _baseline_index(ds: xr.Dataset, baseline) -> int:
     try:
         i = int(baseline)
     except (TypeError, ValueError):
-        raise ValueError(f"--baseline {baseline!r}: no such scenario; scenarios are "
-                         f"{', '.join(f'{k}: {n}' for k, n in enumerate(names))}") from None
+        raise ValueError(
+            f"--baseline {baseline!r}: no such scenario; scenarios are "
+            f"{', '.join(f'{k}: {n}' for k, n in enumerate(names))}"
+        ) from None
     if not 0 <= i < len(names):
         raise ValueError(f"--baseline {i}: scenario index out of range 0..{len(names) - 1}")
     return i
@@ -51,27 +54,34 @@ def require_store(path) -> None:
     """ValueError saying why when `path` holds no t1dmc results store (nothing there, not
     zarr, or a zarr store another program wrote); reads only the group's attributes."""
     from ..store.storeguard import read_attrs
+
     path = Path(path)
     if not path.exists():
         raise ValueError(f"{str(path)!r} does not exist")
     if not path.is_dir():
-        raise ValueError(f"{str(path)!r} is not a t1dmc results store: it is a file, not a "
-                         "zarr folder")
+        raise ValueError(
+            f"{str(path)!r} is not a t1dmc results store: it is a file, not a zarr folder"
+        )
     attrs = read_attrs(path)
     if attrs is None or attrs.get("engine") != ENGINE_TAG:
-        why = ("no readable zarr.json" if attrs is None else
-               f"its attributes lack engine = {ENGINE_TAG!r}")
+        why = (
+            "no readable zarr.json"
+            if attrs is None
+            else f"its attributes lack engine = {ENGINE_TAG!r}"
+        )
         raise ValueError(f"{str(path)!r} is not a t1dmc results store ({why})")
-    nodes = attrs.get("t1dmc_nodes")          # what the engine created there
+    nodes = attrs.get("t1dmc_nodes")  # what the engine created there
     lacking = [v for v in STORE_NEEDS if nodes is not None and v not in nodes]
     if lacking:
         raise ValueError(_lacking_message(path, lacking))
 
 
 def _lacking_message(path, lacking) -> str:
-    return (f"{str(path)!r} is not a t1dmc results store: it lacks {', '.join(lacking)} "
-            "(another output of t1dmc, such as a replay or a comparison, or a store whose "
-            "creation was interrupted)")
+    return (
+        f"{str(path)!r} is not a t1dmc results store: it lacks {', '.join(lacking)} "
+        "(another output of t1dmc, such as a replay or a comparison, or a store whose "
+        "creation was interrupted)"
+    )
 
 
 def open_store(path) -> xr.Dataset:
@@ -93,12 +103,15 @@ def refuse_output_in_store(out, store, what: str = "output") -> None:
     """UnsafeOutput when `out` is the store being read or lies inside it: an output there would
     replace the results, or add a file of the user's to the store."""
     from ..store.storeguard import UnsafeOutput
+
     out, store = Path(os.path.abspath(out)), Path(os.path.abspath(store))
-    where = out.parent.resolve() / out.name          # the output itself is never followed
+    where = out.parent.resolve() / out.name  # the output itself is never followed
     home = store.resolve()
     if where == home or where.is_relative_to(home):
-        raise UnsafeOutput(f"{what} {str(out)!r} is {'' if where == home else 'inside '}the "
-                           f"store being read, {str(store)!r}: choose a path outside it")
+        raise UnsafeOutput(
+            f"{what} {str(out)!r} is {'' if where == home else 'inside '}the "
+            f"store being read, {str(store)!r}: choose a path outside it"
+        )
 
 
 def completion(ds: xr.Dataset) -> tuple[int, int]:
@@ -110,15 +123,20 @@ def completion(ds: xr.Dataset) -> tuple[int, int]:
 def incomplete_message(path, ds: xr.Dataset) -> str | None:
     """None when every patient-scenario of the store is written, else what to do."""
     from ..store.storeguard import writer_of
+
     done, total = completion(ds)
     if done == total:
         return None
     writer = writer_of(Path(path))
     if writer:
-        return (f"{str(path)!r} is incomplete: {done:,} of {total:,} patient-scenarios written "
-                f"so far; a run is writing it now ({writer}): wait for it to finish")
-    return (f"{str(path)!r} is incomplete: {done:,} of {total:,} patient-scenarios written; "
-            f"finish it with `t1dmc run CONFIG -o {path} --resume`")
+        return (
+            f"{str(path)!r} is incomplete: {done:,} of {total:,} patient-scenarios written "
+            f"so far; a run is writing it now ({writer}): wait for it to finish"
+        )
+    return (
+        f"{str(path)!r} is incomplete: {done:,} of {total:,} patient-scenarios written; "
+        f"finish it with `t1dmc run CONFIG -o {path} --resume`"
+    )
 
 
 def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int = 14) -> xr.Dataset:
@@ -136,8 +154,10 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
     outcomes = [o for o in OUTCOMES if o[0] in ds]
     paired = int(ds.attrs.get("common_random_numbers", 1)) == 1
     S = ds.sizes["scenario"]
-    stats = {k: np.full((S, len(outcomes)), np.nan) for k in
-             ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")}
+    stats = {
+        k: np.full((S, len(outcomes)), np.nan)
+        for k in ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")
+    }
     n_used = np.zeros((S, len(outcomes)), dtype=np.int64)
     written = (np.asarray(ds["completed"].values) != 0) if "completed" in ds else None
     for j, (var, _, _) in enumerate(outcomes):
@@ -166,19 +186,26 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
             stats["ci_low"][s, j] = mean_d - Z_95 * se
             stats["ci_high"][s, j] = mean_d + Z_95 * se
             n_used[s, j] = n
-    coords = {"scenario": ds["scenario"].values,
-              "scenario_name": ("scenario", [str(v) for v in ds["scenario_name"].values]),
-              "outcome": [o[0] for o in outcomes],
-              "outcome_units": ("outcome", [o[2] for o in outcomes])}
+    coords = {
+        "scenario": ds["scenario"].values,
+        "scenario_name": ("scenario", [str(v) for v in ds["scenario_name"].values]),
+        "outcome": [o[0] for o in outcomes],
+        "outcome_units": ("outcome", [o[2] for o in outcomes]),
+    }
     out = xr.Dataset(coords=coords)
     for k, v in stats.items():
         out[k] = (("scenario", "outcome"), v)
     out["n_patients"] = (("scenario", "outcome"), n_used)
     out["difference"].attrs["long_name"] = "scenario minus baseline"
-    out.attrs.update(baseline=int(b), baseline_name=coords["scenario_name"][1][b],
-                     first_day=int(days.start), last_day=int(day),
-                     method="paired" if paired else "unpaired", interval="95%, normal",
-                     patients_in_store=int(ds.sizes["patient"]))
+    out.attrs.update(
+        baseline=int(b),
+        baseline_name=coords["scenario_name"][1][b],
+        first_day=int(days.start),
+        last_day=int(day),
+        method="paired" if paired else "unpaired",
+        interval="95%, normal",
+        patients_in_store=int(ds.sizes["patient"]),
+    )
     if written is not None:
         out.attrs["patient_scenarios_written"] = int(written.sum())
         out.attrs["patient_scenarios_in_store"] = int(written.size)
@@ -191,8 +218,11 @@ def n_line(cmp: xr.Dataset) -> str:
     n = cmp["n_patients"].values[others] if others else cmp["n_patients"].values
     lo, hi = (int(n.min()), int(n.max())) if n.size else (0, 0)
     count = f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
-    pairing = ("paired: the same patients in both scenarios" if cmp.attrs["method"] == "paired"
-               else "unpaired: each scenario its own patients")
+    pairing = (
+        "paired: the same patients in both scenarios"
+        if cmp.attrs["method"] == "paired"
+        else "unpaired: each scenario its own patients"
+    )
     line = f"n = {count} patients per scenario ({pairing}"
     store_n = cmp.attrs.get("patients_in_store")
     if store_n is not None and hi < store_n:
@@ -201,31 +231,42 @@ def n_line(cmp: xr.Dataset) -> str:
     written = cmp.attrs.get("patient_scenarios_written")
     total = cmp.attrs.get("patient_scenarios_in_store")
     if written is not None and written < total:
-        line += (f"\nINCOMPLETE STORE: {written:,} of {total:,} patient-scenarios written; "
-                 "these results use only those")
+        line += (
+            f"\nINCOMPLETE STORE: {written:,} of {total:,} patient-scenarios written; "
+            "these results use only those"
+        )
     return line
 
 
 def format_table(cmp: xr.Dataset) -> str:
     labels = {o[0]: o[1] for o in OUTCOMES}
-    lines = [f"differences from scenario {cmp.attrs['baseline']} ({cmp.attrs['baseline_name']}),"
-             f" days {cmp.attrs['first_day']}-{cmp.attrs['last_day']}, "
-             f"{cmp.attrs['method']}, 95% interval", n_line(cmp)]
-    header = (f"  {'outcome':<24}{'baseline':>10}{'scenario':>10}{'difference':>12}"
-              f"{'95% interval':>24}{'n':>9}")
+    lines = [
+        f"differences from scenario {cmp.attrs['baseline']} ({cmp.attrs['baseline_name']}),"
+        f" days {cmp.attrs['first_day']}-{cmp.attrs['last_day']}, "
+        f"{cmp.attrs['method']}, 95% interval",
+        n_line(cmp),
+    ]
+    header = (
+        f"  {'outcome':<24}{'baseline':>10}{'scenario':>10}{'difference':>12}"
+        f"{'95% interval':>24}{'n':>9}"
+    )
     for s in range(cmp.sizes["scenario"]):
         if s == cmp.attrs["baseline"]:
             continue
         lines.append(f"scenario {s}: {cmp['scenario_name'].values[s]}")
         lines.append(header)
         for j, o in enumerate(cmp["outcome"].values):
-            r = {k: float(cmp[k].values[s, j]) for k in
-                 ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")}
+            r = {
+                k: float(cmp[k].values[s, j])
+                for k in ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")
+            }
             ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
-            lines.append(f"  {labels[o] + ' (' + str(cmp['outcome_units'].values[j]) + ')':<24}"
-                         f"{r['baseline_mean']:>10.3f}{r['scenario_mean']:>10.3f}"
-                         f"{r['difference']:>+12.3f}{ci:>24}"
-                         f"{int(cmp['n_patients'].values[s, j]):>9,}")
+            lines.append(
+                f"  {labels[o] + ' (' + str(cmp['outcome_units'].values[j]) + ')':<24}"
+                f"{r['baseline_mean']:>10.3f}{r['scenario_mean']:>10.3f}"
+                f"{r['difference']:>+12.3f}{ci:>24}"
+                f"{int(cmp['n_patients'].values[s, j]):>9,}"
+            )
     return "\n".join(lines)
 
 
@@ -233,11 +274,27 @@ def to_json(cmp: xr.Dataset) -> dict:
     rows = []
     for s in range(cmp.sizes["scenario"]):
         for j, o in enumerate(cmp["outcome"].values):
-            rows.append({"scenario": int(s), "scenario_name": str(cmp["scenario_name"].values[s]),
-                         "outcome": str(o), "units": str(cmp["outcome_units"].values[j]),
-                         **{k: float(cmp[k].values[s, j]) for k in
-                            ("baseline_mean", "scenario_mean", "difference", "ci_low",
-                             "ci_high")},
-                         "n_patients": int(cmp["n_patients"].values[s, j])})
-    return {"engine": ENGINE_TAG, **{k: v for k, v in cmp.attrs.items()
-                                     if k not in ("engine", "t1dmc_nodes")}, "rows": rows}
+            rows.append(
+                {
+                    "scenario": int(s),
+                    "scenario_name": str(cmp["scenario_name"].values[s]),
+                    "outcome": str(o),
+                    "units": str(cmp["outcome_units"].values[j]),
+                    **{
+                        k: float(cmp[k].values[s, j])
+                        for k in (
+                            "baseline_mean",
+                            "scenario_mean",
+                            "difference",
+                            "ci_low",
+                            "ci_high",
+                        )
+                    },
+                    "n_patients": int(cmp["n_patients"].values[s, j]),
+                }
+            )
+    return {
+        "engine": ENGINE_TAG,
+        **{k: v for k, v in cmp.attrs.items() if k not in ("engine", "t1dmc_nodes")},
+        "rows": rows,
+    }

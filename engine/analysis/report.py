@@ -12,6 +12,7 @@ The report is built in a temporary folder beside DIR and moved into place when w
 (storeguard.write_output): an existing DIR is replaced only with --overwrite and only when it
 is a report the engine wrote (`is_t1dmc_report`) or an empty folder.
 """
+
 import base64
 import html
 import os
@@ -24,25 +25,31 @@ import xarray as xr
 from ..model.params import MINUTES_PER_DAY
 from . import compare as cmp_mod
 
-TRAJECTORIES = (("si_peripheral", "peripheral sensitivity s_p", "1 = lean healthy"),
-                ("tdd_per_kg", "total daily dose", "U/kg/day"),
-                ("weight_kg", "body weight", "kg"),
-                ("hba1c", "HbA1c", "%"),
-                ("tir", "time in range 70-180", "%"))
+TRAJECTORIES = (
+    ("si_peripheral", "peripheral sensitivity s_p", "1 = lean healthy"),
+    ("tdd_per_kg", "total daily dose", "U/kg/day"),
+    ("weight_kg", "body weight", "kg"),
+    ("hba1c", "HbA1c", "%"),
+    ("tir", "time in range 70-180", "%"),
+)
 MAX_PANELS = 4
 FIGURES = ("trajectories", "attribution", "forest", "agp", "final_day")
 REPORT_PAGE = "report.html"
 REPORT_FILES = frozenset({REPORT_PAGE, *(f"{name}.png" for name in FIGURES)})
 GENERATOR = '<meta name="generator" content="t1dmc'
-STYLE = ("body{font-family:sans-serif;max-width:1000px;margin:auto} img{max-width:100%} "
-         "table{border-collapse:collapse;font-size:12px} td,th{border:1px solid #ccc;"
-         "padding:2px 6px}")
+STYLE = (
+    "body{font-family:sans-serif;max-width:1000px;margin:auto} img{max-width:100%} "
+    "table{border-collapse:collapse;font-size:12px} td,th{border:1px solid #ccc;"
+    "padding:2px 6px}"
+)
 
 
 def _plt():
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     return plt
 
 
@@ -52,21 +59,22 @@ def _scenario_labels(ds):
 
 def _quartiles_by_day(da: xr.DataArray) -> np.ndarray:
     """(3, scenario, day): 25th, 50th, 75th percentile over patients (NaN-aware)."""
-    values = da.values.astype(np.float64)           # (scenario, patient, day)
+    values = da.values.astype(np.float64)  # (scenario, patient, day)
     with np.errstate(all="ignore"):
         return np.nanpercentile(values, [25, 50, 75], axis=1)
 
 
 def fig_trajectories(ds, plt, path):
     present = [t for t in TRAJECTORIES if t[0] in ds]
-    fig, axes = plt.subplots(len(present), 1, figsize=(8, 2.3 * len(present)), sharex=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(present), 1, figsize=(8, 2.3 * len(present)), sharex=True, squeeze=False
+    )
     days = ds["day"].values
     labels = _scenario_labels(ds)
     for ax, (var, title, units) in zip(axes[:, 0], present):
         q = _quartiles_by_day(ds[var])
         for s in range(ds.sizes["scenario"]):
-            line, = ax.plot(days, q[1, s], lw=1.5, label=labels[s])
+            (line,) = ax.plot(days, q[1, s], lw=1.5, label=labels[s])
             ax.fill_between(days, q[0, s], q[2, s], color=line.get_color(), alpha=0.2, lw=0)
         ax.set_ylabel(units)
         ax.set_title(title, fontsize=10, loc="left")
@@ -96,8 +104,8 @@ def fig_attribution(ds, plt, path, shares):
         sh = np.nan_to_num(shares[s])
         pos = np.clip(sh, 0, None).T
         neg = np.clip(sh, None, 0).T
-        ax.stackplot(days, pos, colors=colors[:len(names)], labels=names)
-        ax.stackplot(days, neg, colors=colors[:len(names)])
+        ax.stackplot(days, pos, colors=colors[: len(names)], labels=names)
+        ax.stackplot(days, neg, colors=colors[: len(names)])
         ax.axhline(0, color="k", lw=0.5)
         ax.set_ylabel("share of log s_p")
         ax.set_title(labels[s], fontsize=10, loc="left")
@@ -112,8 +120,9 @@ def fig_forest(comparison, plt, path):
     outcomes = list(comparison["outcome"].values)
     b = comparison.attrs["baseline"]
     others = [s for s in range(comparison.sizes["scenario"]) if s != b]
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(2.4 * len(outcomes), 0.5 * len(others) + 1.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(outcomes), figsize=(2.4 * len(outcomes), 0.5 * len(others) + 1.6), squeeze=False
+    )
     names = [str(n) for n in comparison["scenario_name"].values]
     for j, o in enumerate(outcomes):
         ax = axes[0, j]
@@ -127,8 +136,10 @@ def fig_forest(comparison, plt, path):
         ax.set_yticks(y)
         ax.set_yticklabels([names[s] for s in others] if j == 0 else [], fontsize=7)
         ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle(f"difference from scenario {b} ({names[b]}), "
-                 f"{comparison.attrs['method']}, 95% interval", fontsize=9)
+    fig.suptitle(
+        f"difference from scenario {b} ({names[b]}), {comparison.attrs['method']}, 95% interval",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
@@ -142,9 +153,9 @@ def fig_agp(ds, plt, path):
     labels = _scenario_labels(ds)
     hours = np.arange(per_day) * step / 60.0
     for s in range(S):
-        bg = ds["bg"].isel(scenario=s).values.astype(np.float64)      # (traced, time)
+        bg = ds["bg"].isel(scenario=s).values.astype(np.float64)  # (traced, time)
         n_days = bg.shape[1] // per_day
-        by_tod = bg[:, :n_days * per_day].reshape(bg.shape[0], n_days, per_day)
+        by_tod = bg[:, : n_days * per_day].reshape(bg.shape[0], n_days, per_day)
         by_tod = by_tod.reshape(-1, per_day)
         with np.errstate(all="ignore"):
             p = np.nanpercentile(by_tod, [5, 25, 50, 75, 95], axis=0)
@@ -191,11 +202,15 @@ def _img(path: Path) -> str:
 
 
 def _share_table(ds, shares) -> str:
-    rows = ["<table><tr><th>scenario</th>" +
-            "".join(f"<th>{html.escape(m)}</th>" for m in ds["mechanism"].values) + "</tr>"]
+    rows = [
+        "<table><tr><th>scenario</th>"
+        + "".join(f"<th>{html.escape(m)}</th>" for m in ds["mechanism"].values)
+        + "</tr>"
+    ]
     for s, label in enumerate(_scenario_labels(ds)):
-        cells = "".join(f"<td>{100 * v:.1f}%</td>" if np.isfinite(v) else "<td>-</td>"
-                        for v in shares[s, -1])
+        cells = "".join(
+            f"<td>{100 * v:.1f}%</td>" if np.isfinite(v) else "<td>-</td>" for v in shares[s, -1]
+        )
         rows.append(f"<tr><td>{html.escape(label)}</td>{cells}</tr>")
     return "\n".join(rows) + "</table>"
 
@@ -231,20 +246,20 @@ def render(store, out_dir, overwrite: bool = False) -> dict:
     written and the render time. An existing `out_dir` is replaced only with `overwrite` and
     when it holds a report of the engine's (or nothing); a failed render leaves it as it was."""
     from ..store.storeguard import check_output, refuse_unsafe_target, write_output
+
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
-    refuse_unsafe_target(out_dir, "report folder")      # '.', '', /, home, a link: never
+    refuse_unsafe_target(out_dir, "report folder")  # '.', '', /, home, a link: never
     cmp_mod.refuse_output_in_store(out_dir, store, "report folder")
 
     def owned(p: Path) -> bool:
         return is_t1dmc_report(p) or _empty_folder(p)
 
-    replace = overwrite or _empty_folder(out_dir)    # an empty folder loses nothing
-    check_output(out_dir, replace, owned, "report folder")   # before the work
+    replace = overwrite or _empty_folder(out_dir)  # an empty folder loses nothing
+    check_output(out_dir, replace, owned, "report folder")  # before the work
     ds = cmp_mod.open_store(store)
     if "config_toml" not in ds.attrs:
-        raise ValueError(f"{str(store)!r} is not a t1dmc results store (no config_toml "
-                         "attribute)")
+        raise ValueError(f"{str(store)!r} is not a t1dmc results store (no config_toml attribute)")
     incomplete = cmp_mod.incomplete_message(store, ds)
     if incomplete:
         raise ValueError(incomplete + "; a report is made of finished stores only")
@@ -256,14 +271,17 @@ def render(store, out_dir, overwrite: bool = False) -> dict:
 
     write_output(out_dir, replace, owned, build, "report folder")
     final = Path(os.path.abspath(out_dir))
-    return {"files": {k: str(final / name) for k, name in built.items()},
-            "render_s": time.perf_counter() - t0}
+    return {
+        "files": {k: str(final / name) for k, name in built.items()},
+        "render_s": time.perf_counter() - t0,
+    }
 
 
 def _build(ds, store, out_dir: Path) -> dict:
     """Write the figures and the page into `out_dir`; {key: file name}."""
-    from ..store.results import engine_version
     from ..batch.sweep import summary_table
+    from ..store.results import engine_version
+
     plt = _plt()
     files = {}
     files["trajectories"] = out_dir / "trajectories.png"
@@ -290,24 +308,40 @@ def _build(ds, store, out_dir: Path) -> dict:
         f"; created {ds.attrs.get('created')}; seed {ds.attrs.get('seed')}; "
         f"{ds.sizes['scenario']} scenario(s) x {ds.sizes['patient']:,} patients x "
         f"{ds.sizes['day']:,} days</p>",
-        "<h2>Summary</h2>", f"<pre>{html.escape(summary_table(ds))}</pre>",
-        "<h2>Trajectories</h2>", _img(files["trajectories"])]
+        "<h2>Summary</h2>",
+        f"<pre>{html.escape(summary_table(ds))}</pre>",
+        "<h2>Trajectories</h2>",
+        _img(files["trajectories"]),
+    ]
     if shares is not None:
-        sections += ["<h2>What makes patients resistant</h2>",
-                     "<p>Mean share of log s_p explained by each mechanism, over patients "
-                     "(negative: protective). Final day:</p>", _share_table(ds, shares),
-                     _img(files["attribution"])]
+        sections += [
+            "<h2>What makes patients resistant</h2>",
+            "<p>Mean share of log s_p explained by each mechanism, over patients "
+            "(negative: protective). Final day:</p>",
+            _share_table(ds, shares),
+            _img(files["attribution"]),
+        ]
     if comparison is not None:
-        sections += ["<h2>Scenario comparison</h2>", _img(files["forest"]),
-                     f"<pre>{html.escape(cmp_mod.format_table(comparison))}</pre>"]
+        sections += [
+            "<h2>Scenario comparison</h2>",
+            _img(files["forest"]),
+            f"<pre>{html.escape(cmp_mod.format_table(comparison))}</pre>",
+        ]
     if "agp" in files:
         sections += ["<h2>Ambulatory glucose profile</h2>", _img(files["agp"])]
-    sections += ["<h2>Final day</h2>", _img(files["final_day"]),
-                 "<h2>Config</h2>", f"<pre>{html.escape(ds.attrs['config_toml'])}</pre>"]
-    page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f'{GENERATOR} {html.escape(engine_version())}">'      # is_t1dmc_report's mark
-            f"<title>{title}</title><style>{STYLE}</style></head><body>"
-            + "\n".join(sections) + "</body></html>")
+    sections += [
+        "<h2>Final day</h2>",
+        _img(files["final_day"]),
+        "<h2>Config</h2>",
+        f"<pre>{html.escape(ds.attrs['config_toml'])}</pre>",
+    ]
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f'{GENERATOR} {html.escape(engine_version())}">'  # is_t1dmc_report's mark
+        f"<title>{title}</title><style>{STYLE}</style></head><body>"
+        + "\n".join(sections)
+        + "</body></html>"
+    )
     files["html"] = out_dir / REPORT_PAGE
     files["html"].write_text(page, encoding="utf-8")
     return {k: v.name for k, v in files.items()}

@@ -5,27 +5,24 @@ memory, no store) and reports the simulated value with a 95% interval (normal ap
 over patients, or a bootstrap of the median) beside the target and its source. Sizes scale
 with `n` so that a CI test can run the whole table on small populations.
 """
+
 import json
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from ..life import behaviour
-
+from ..batch.config import parse_config
+from ..batch.sweep import KernelInputs, cohort_of, kernel_inputs, simulate
 from ..life.behaviour import B
-from ..life import therapy
 from ..life.therapy import TH
-from ..model import traits
+from ..model import acute
+from ..model.glycaemia import D
+from ..model.params import MINUTES_PER_DAY
+from ..model.slow import K
 from ..model.traits import T
 from ..population.cohort import Cohort, basal_insulin_need
-from ..batch.config import parse_config
-from ..model.params import MINUTES_PER_DAY
 from ..sim.outputs import TRACE
 from ..sim.patient import SW
-from ..model.glycaemia import D
-from ..model import acute
-from ..model.slow import K
-from ..batch.sweep import KernelInputs, cohort_of, kernel_inputs, simulate
 
 
 @dataclass
@@ -59,14 +56,17 @@ def _share_ci(flags):
 def _median_ci(x, seed=1):
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
-    rng = np.random.default_rng(seed)   # bootstrap of a summary, not a simulation draw
+    rng = np.random.default_rng(seed)  # bootstrap of a summary, not a simulation draw
     boots = np.median(rng.choice(x, size=(400, x.size)), axis=1)
     return np.median(x), *np.percentile(boots, [2.5, 97.5])
 
 
 def _config(n, days, seed, **sections):
-    base = {"run": {"n_patients": n, "days": days, "seed": seed}, "sensor": {"kind": "none"},
-            "cohort": {"groups": {"adult": 1.0}}}
+    base = {
+        "run": {"n_patients": n, "days": days, "seed": seed},
+        "sensor": {"kind": "none"},
+        "cohort": {"groups": {"adult": 1.0}},
+    }
     for k, v in sections.items():
         base[k] = {**base.get(k, {}), **v}
     return parse_config(base)
@@ -103,11 +103,12 @@ def _dose_for_equal_glucose(inputs, cohort, target_mean, days, lo=0.5, hi=2.5, i
 def _fixed_therapy(n, days, seed, groups=None, **extra):
     """simglucose's fixed rule, no random episodes, no rescue, no exercise: a controlled
     experiment on one factor."""
-    sections = dict(therapy={"kind": "simglucose_basal_bolus"},
-                    behaviour={"hypo_treatment_g": 0.0, "exercise": False,
-                               "carb_count_cv": 0.0},
-                    episodes={"stress": False, "illness": False},
-                    lifestyle={"adherence": 0.999})
+    sections = dict(
+        therapy={"kind": "simglucose_basal_bolus"},
+        behaviour={"hypo_treatment_g": 0.0, "exercise": False, "carb_count_cv": 0.0},
+        episodes={"stress": False, "illness": False},
+        lifestyle={"adherence": 0.999},
+    )
     if groups:
         sections["cohort"] = {"groups": groups}
     for k, v in extra.items():
@@ -116,6 +117,7 @@ def _fixed_therapy(n, days, seed, groups=None, **extra):
 
 
 # --- rows ----------------------------------------------------------------------------------
+
 
 def row_dose_and_bmi(n, seed):
     """Default adult population, default lifestyle, intensive therapy, 120 days."""
@@ -126,26 +128,65 @@ def row_dose_and_bmi(n, seed):
     ok = (status == 0).all(axis=1)
     tdd = np.nanmean(daily[D.tdd_per_kg][ok, 60:], axis=1)
     med = _median_ci(tdd)
-    rows = [Row("total daily dose, median", "0.4-1.0 U/kg/day, median ~0.6-0.7",
-                "ADA; Kerouz 1995", *med, "U/kg/day", 0.5 <= med[0] <= 0.85),
-            Row("total daily dose > 1.0 U/kg/day", "marks resistance: a minority",
-                "ADA; Kerouz 1995", *_share_ci(tdd > 1.0), "share",
-                float(np.mean(tdd > 1.0)) < 0.25),
-            Row("total daily dose > 2 U/kg/day", "none (DCCT excluded > 2)", "DCCT 1993",
-                *_share_ci(tdd > 2.0), "share", float(np.mean(tdd > 2.0)) < 0.01)]
+    rows = [
+        Row(
+            "total daily dose, median",
+            "0.4-1.0 U/kg/day, median ~0.6-0.7",
+            "ADA; Kerouz 1995",
+            *med,
+            "U/kg/day",
+            0.5 <= med[0] <= 0.85,
+        ),
+        Row(
+            "total daily dose > 1.0 U/kg/day",
+            "marks resistance: a minority",
+            "ADA; Kerouz 1995",
+            *_share_ci(tdd > 1.0),
+            "share",
+            float(np.mean(tdd > 1.0)) < 0.25,
+        ),
+        Row(
+            "total daily dose > 2 U/kg/day",
+            "none (DCCT excluded > 2)",
+            "DCCT 1993",
+            *_share_ci(tdd > 2.0),
+            "share",
+            float(np.mean(tdd > 2.0)) < 0.01,
+        ),
+    ]
     bmi = daily[D.bmi][ok, -1]
     m = _mean_ci(bmi)
-    rows.append(Row("BMI, mean (adults, day 120)", "27.6", "NHIS 2016-21", *m, "kg/m2",
-                    26.4 <= m[0] <= 28.8))
+    rows.append(
+        Row(
+            "BMI, mean (adults, day 120)", "27.6", "NHIS 2016-21", *m, "kg/m2", 26.4 <= m[0] <= 28.8
+        )
+    )
     over = _share_ci((bmi >= 25) & (bmi < 30))
-    rows.append(Row("overweight (25 <= BMI < 30)", "34%", "NHIS 2016-21", *over, "share",
-                    0.27 <= over[0] <= 0.41))
+    rows.append(
+        Row(
+            "overweight (25 <= BMI < 30)",
+            "34%",
+            "NHIS 2016-21",
+            *over,
+            "share",
+            0.27 <= over[0] <= 0.41,
+        )
+    )
     obese = _share_ci(bmi >= 30)
-    rows.append(Row("obese (BMI >= 30)", "28%", "NHIS 2016-21", *obese, "share",
-                    0.21 <= obese[0] <= 0.35))
+    rows.append(
+        Row("obese (BMI >= 30)", "28%", "NHIS 2016-21", *obese, "share", 0.21 <= obese[0] <= 0.35)
+    )
     a1c = _mean_ci(daily[D.hba1c][ok, -1])
-    rows.append(Row("HbA1c under intensive therapy (day 120)", "about 7% (DCCT intensive 7.2%)",
-                    "DCCT 1993", *a1c, "%", 6.3 <= a1c[0] <= 7.6))
+    rows.append(
+        Row(
+            "HbA1c under intensive therapy (day 120)",
+            "about 7% (DCCT intensive 7.2%)",
+            "DCCT 1993",
+            *a1c,
+            "%",
+            6.3 <= a1c[0] <= 7.6,
+        )
+    )
     return rows
 
 
@@ -155,8 +196,13 @@ def row_dcct(n, seed, years=6):
     out = {}
     lost = []
     for kind in ("intensive", "conventional"):
-        cfg = _config(n, days, seed, therapy={"kind": kind},
-                      cohort={"groups": {"adult": 3.0, "adolescent": 1.0}})
+        cfg = _config(
+            n,
+            days,
+            seed,
+            therapy={"kind": kind},
+            cohort={"groups": {"adult": 3.0, "adolescent": 1.0}},
+        )
         inputs = kernel_inputs(cfg)
         daily, log_phi, status, _ = _run(inputs, cohort_of(inputs, np.arange(n)))
         out[kind] = (daily, (status == 0).all(axis=1))
@@ -164,8 +210,12 @@ def row_dcct(n, seed, years=6):
         # diabetes-specific factors, receptors lost to peripheral hyperinsulinaemia and
         # glucotoxicity; year 2 of both arms spans usual control (CACTI's mean HbA1c ~7.9%)
         year2 = slice(365, min(730, days))
-        lost.append(1.0 - np.exp(log_phi[K.receptor_downregulation, :, year2]
-                                 + log_phi[K.glucotoxicity, :, year2]).mean(axis=1))
+        lost.append(
+            1.0
+            - np.exp(
+                log_phi[K.receptor_downregulation, :, year2] + log_phi[K.glucotoxicity, :, year2]
+            ).mean(axis=1)
+        )
     ok = out["intensive"][1] & out["conventional"][1]
     lost_m = _mean_ci(np.concatenate([x[ok] for x in lost]))
     w_i = out["intensive"][0][D.weight_kg][ok]
@@ -176,14 +226,36 @@ def row_dcct(n, seed, years=6):
     y1_share = year1.mean() / gain.mean() if gain.mean() > 0 else np.nan
     a1c_i = np.nanmean(out["intensive"][0][D.hba1c][ok, 365:])
     a1c_c = np.nanmean(out["conventional"][0][D.hba1c][ok, 365:])
-    return [Row(f"weight gain, intensive - conventional, {years:g} years", "4.75 kg",
-                "DCCT, Diabetes Care 24:1711 (2001)", *m, "kg", 3.0 <= m[0] <= 6.5,
-                f"HbA1c intensive {a1c_i:.2f}%, conventional {a1c_c:.2f}%"),
-            Row("share of that gain in year 1", f"fastest in year 1 (> 1/{years:g})",
-                "DCCT 2001", y1_share, np.nan, np.nan, "share", y1_share > 1.0 / years),
-            Row("insulin sensitivity, T1D vs no diabetes", "35-55% lower",
-                "Gregory 2019; CACTI", *lost_m, "fraction lower", 0.35 <= lost_m[0] <= 0.55,
-                f"both DCCT arms, year 2; mean HbA1c {(a1c_i + a1c_c) / 2:.2f}%")]
+    return [
+        Row(
+            f"weight gain, intensive - conventional, {years:g} years",
+            "4.75 kg",
+            "DCCT, Diabetes Care 24:1711 (2001)",
+            *m,
+            "kg",
+            3.0 <= m[0] <= 6.5,
+            f"HbA1c intensive {a1c_i:.2f}%, conventional {a1c_c:.2f}%",
+        ),
+        Row(
+            "share of that gain in year 1",
+            f"fastest in year 1 (> 1/{years:g})",
+            "DCCT 2001",
+            y1_share,
+            np.nan,
+            np.nan,
+            "share",
+            y1_share > 1.0 / years,
+        ),
+        Row(
+            "insulin sensitivity, T1D vs no diabetes",
+            "35-55% lower",
+            "Gregory 2019; CACTI",
+            *lost_m,
+            "fraction lower",
+            0.35 <= lost_m[0] <= 0.55,
+            f"both DCCT arms, year 2; mean HbA1c {(a1c_i + a1c_c) / 2:.2f}%",
+        ),
+    ]
 
 
 def row_puberty(n, seed):
@@ -198,15 +270,32 @@ def row_puberty(n, seed):
     window = slice(5, days)
     d_peak = _run(inputs, at_peak)[0]
     d_before = _run(inputs, before)[0]
-    ratio = np.nanmean(d_peak[D.si_peripheral][:, window], axis=1) / \
-        np.nanmean(d_before[D.si_peripheral][:, window], axis=1)
+    ratio = np.nanmean(d_peak[D.si_peripheral][:, window], axis=1) / np.nanmean(
+        d_before[D.si_peripheral][:, window], axis=1
+    )
     m = _mean_ci(ratio - 1.0)
     target = np.nanmean(d_before[D.glucose_mean][:, window])
     k = _dose_for_equal_glucose(inputs, at_peak, target, window)
-    return [Row("puberty: insulin sensitivity at Tanner III", "-30% (-30 to -32%)",
-                "Goran 2001; Bloch 1987", *m, "relative change", -0.35 <= m[0] <= -0.25),
-            Row("puberty: insulin dose for equal glucose", "+30%", "Goran 2001; Bloch 1987",
-                k - 1.0, np.nan, np.nan, "relative change", 0.18 <= k - 1.0 <= 0.42)]
+    return [
+        Row(
+            "puberty: insulin sensitivity at Tanner III",
+            "-30% (-30 to -32%)",
+            "Goran 2001; Bloch 1987",
+            *m,
+            "relative change",
+            -0.35 <= m[0] <= -0.25,
+        ),
+        Row(
+            "puberty: insulin dose for equal glucose",
+            "+30%",
+            "Goran 2001; Bloch 1987",
+            k - 1.0,
+            np.nan,
+            np.nan,
+            "relative change",
+            0.18 <= k - 1.0 <= 0.42,
+        ),
+    ]
 
 
 def row_illness(n, seed):
@@ -221,8 +310,18 @@ def row_illness(n, seed):
     b = inputs.behaviour.copy()
     b[B.force_ill_from], b[B.force_ill_to] = 1.0, 4.0
     k = _dose_for_equal_glucose(replace(inputs, behaviour=b), cohort, target, window)
-    return [Row("illness: insulin need", "+10-20% of total daily dose", "ISPAD 2022",
-                k - 1.0, np.nan, np.nan, "relative change", 0.08 <= k - 1.0 <= 0.22)]
+    return [
+        Row(
+            "illness: insulin need",
+            "+10-20% of total daily dose",
+            "ISPAD 2022",
+            k - 1.0,
+            np.nan,
+            np.nan,
+            "relative change",
+            0.08 <= k - 1.0 <= 0.22,
+        )
+    ]
 
 
 def row_exercise(n, seed):
@@ -249,11 +348,24 @@ def row_exercise(n, seed):
     gain = si_ex[:, idx] / si_no[:, idx] - 1.0
     mean_gain = _mean_ci(gain.mean(axis=1))
     at16 = _mean_ci(gain[:, 15])
-    return [Row("exercise: sensitivity gain, mean over 1-48 h after", "+18-29%",
-                "Borghouts 2000; Diabetes 2020", *mean_gain, "relative change",
-                0.16 <= mean_gain[0] <= 0.31),
-            Row("exercise: sensitivity gain 16 h after", "still raised (>= 16 h)",
-                "Borghouts 2000", *at16, "relative change", at16[1] > 0.05)]
+    return [
+        Row(
+            "exercise: sensitivity gain, mean over 1-48 h after",
+            "+18-29%",
+            "Borghouts 2000; Diabetes 2020",
+            *mean_gain,
+            "relative change",
+            0.16 <= mean_gain[0] <= 0.31,
+        ),
+        Row(
+            "exercise: sensitivity gain 16 h after",
+            "still raised (>= 16 h)",
+            "Borghouts 2000",
+            *at16,
+            "relative change",
+            at16[1] > 0.05,
+        ),
+    ]
 
 
 def row_dawn(n, seed):
@@ -266,14 +378,29 @@ def row_dawn(n, seed):
     for i in range(n):
         acute.fill_time_of_day(cohort.traits[i], False, inputs.switches[SW.dawn] != 0.0, tod, dawn)
         p = cohort.params[i]
-        ratio[i] = (basal_insulin_need(p, 1.0, dawn[6 * 60 + 40])
-                    / basal_insulin_need(p, 1.0, dawn[2 * 60 + 40]))
+        ratio[i] = basal_insulin_need(p, 1.0, dawn[6 * 60 + 40]) / basal_insulin_need(
+            p, 1.0, dawn[2 * 60 + 40]
+        )
     m = _mean_ci(ratio - 1.0)
     present = _share_ci(ratio > 1.01)
-    return [Row("dawn: insulin need 02:40 -> 06:40", "+19.4%", "Perriello 1991", *m,
-                "relative change", 0.15 <= m[0] <= 0.24),
-            Row("dawn: patients with a rise", "89%", "Perriello 1991", *present, "share",
-                0.80 <= present[0] <= 0.96)]
+    return [
+        Row(
+            "dawn: insulin need 02:40 -> 06:40",
+            "+19.4%",
+            "Perriello 1991",
+            *m,
+            "relative change",
+            0.15 <= m[0] <= 0.24,
+        ),
+        Row(
+            "dawn: patients with a rise",
+            "89%",
+            "Perriello 1991",
+            *present,
+            "share",
+            0.80 <= present[0] <= 0.96,
+        ),
+    ]
 
 
 # The DCCT rows read the end of year 1 (day 365) and average the whole of year 2 (days
@@ -286,11 +413,12 @@ MIN_PATIENTS, MAX_PATIENTS = 10, 25_000_000
 def validate(n: int = 200, seed: int = 20261127, years: float = 6.0) -> list[Row]:
     """The whole table; `n` patients per scenario (the DCCT comparison uses n/2 a side)."""
     if not MIN_YEARS <= years <= MAX_YEARS:
-        raise ValueError(f"years = {years:g}: between {MIN_YEARS:g} and {MAX_YEARS:g} (the "
-                         "DCCT rows need year 1 and the whole of year 2)")
+        raise ValueError(
+            f"years = {years:g}: between {MIN_YEARS:g} and {MAX_YEARS:g} (the "
+            "DCCT rows need year 1 and the whole of year 2)"
+        )
     if not MIN_PATIENTS <= n <= MAX_PATIENTS:
-        raise ValueError(f"n = {n}: between {MIN_PATIENTS} (for an interval) and "
-                         f"{MAX_PATIENTS:,}")
+        raise ValueError(f"n = {n}: between {MIN_PATIENTS} (for an interval) and {MAX_PATIENTS:,}")
     rows = []
     rows += row_dose_and_bmi(n, seed)
     rows += row_dcct(max(n // 2, 10), seed, years)
@@ -306,13 +434,16 @@ def table(rows: list[Row]) -> str:
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.unit in ("share", "relative change", "fraction lower"):
-            fmt = lambda v: f"{100 * v:.1f}%"   # noqa: E731
+            fmt = lambda v: f"{100 * v:.1f}%"  # noqa: E731
         else:
-            fmt = lambda v: f"{v:.2f}"          # noqa: E731
+            fmt = lambda v: f"{v:.2f}"  # noqa: E731
         ci = f" ({fmt(r.low)} - {fmt(r.high)})" if np.isfinite(r.low) else ""
-        value = f"{fmt(r.value)}{'' if r.unit in ('share', 'relative change', 'fraction lower') else ' ' + r.unit}{ci}"
-        lines.append(f"{r.quantity:<54}{r.target:<34}{value:<30}{'yes' if r.passed else 'NO':<5} "
-                     f"{r.source}" + (f"   [{r.note}]" if r.note else ""))
+        bare = r.unit in ("share", "relative change", "fraction lower")
+        value = f"{fmt(r.value)}{'' if bare else ' ' + r.unit}{ci}"
+        lines.append(
+            f"{r.quantity:<54}{r.target:<34}{value:<30}{'yes' if r.passed else 'NO':<5} "
+            f"{r.source}" + (f"   [{r.note}]" if r.note else "")
+        )
     passed = sum(r.passed for r in rows)
     lines.append(f"{passed} of {len(rows)} targets met")
     return "\n".join(lines)
@@ -325,4 +456,5 @@ def to_json(rows: list[Row]) -> str:
         if isinstance(v, (float, np.floating)):
             return float(v) if np.isfinite(v) else None
         return v
+
     return json.dumps([{k: clean(v) for k, v in asdict(r).items()} for r in rows], indent=1)

@@ -6,6 +6,7 @@ before anything connects, and a connection that does not reach a dask scheduler 
 `timeout_s` is given up, whatever listens at the other end.
 Nothing about patients or stores here.
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -28,8 +29,10 @@ from .config import ConfigError, RunConfig
 
 SCHEDULER_PROTOCOLS = ("tcp", "tls")
 _ALLOWED = "tcp://host:port, tls://host:port or host:port ([::1]:port for IPv6)"
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})"
-                       r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9_]([A-Za-z0-9_-]{0,62})"
+    r"(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,62}))*\.?$"
+)
 # temporary TLS files sent to the jobs go here: it must be readable from the compute nodes
 _TLS_DIR_PREFIX = ".t1dmc-tls-"
 # the worker's copies of the temporary certificate and key, as dask-jobqueue names them
@@ -54,8 +57,10 @@ def parse_scheduler_address(address: str) -> str:
         scheme, location = "tcp", address
     scheme = scheme.lower()
     if scheme in ("http", "https"):
-        raise _refuse(address, "that is a web address (the dashboard's?); the scheduler's "
-                               "usually has port 8786")
+        raise _refuse(
+            address,
+            "that is a web address (the dashboard's?); the scheduler's usually has port 8786",
+        )
     if scheme not in SCHEDULER_PROTOCOLS:
         raise _refuse(address, f"unknown protocol {scheme + '://'!r}")
     if "/" in location or "@" in location or "?" in location or "#" in location:
@@ -63,9 +68,15 @@ def parse_scheduler_address(address: str) -> str:
     try:
         host, port = parse_host_port(location)  # raises on a missing port, unbracketed IPv6
     except ValueError as err:
-        why = "missing port" if "missing port" in str(err) else (
-            "port is not a number" if "invalid literal" in str(err) else
-            "IPv6 addresses need brackets, e.g. [::1]:8786")
+        why = (
+            "missing port"
+            if "missing port" in str(err)
+            else (
+                "port is not a number"
+                if "invalid literal" in str(err)
+                else "IPv6 addresses need brackets, e.g. [::1]:8786"
+            )
+        )
         raise _refuse(address, why) from None
     if not 1 <= port <= 65535:
         raise _refuse(address, f"port {port} is out of range 1-65535")
@@ -78,10 +89,12 @@ def parse_scheduler_address(address: str) -> str:
         if location.startswith("["):
             raise _refuse(address, f"{host!r} in brackets is not an IPv6 address") from None
         if not _HOSTNAME.match(host):
-            raise _refuse(address, f"{host!r} is not a host name or IP address")
+            raise _refuse(address, f"{host!r} is not a host name or IP address") from None
     if ip is not None and ip.is_unspecified:
-        raise _refuse(address, f"{host} means 'all interfaces' to a server; give the address "
-                               "of the scheduler's host")
+        raise _refuse(
+            address,
+            f"{host} means 'all interfaces' to a server; give the address of the scheduler's host",
+        )
     return f"{scheme}://{unparse_host_port(host, port)}"
 
 
@@ -89,7 +102,8 @@ def parse_scheduler_address(address: str) -> str:
 class ClusterConnection:
     """A dask client and, for SLURM, the cluster it owns; `client` is None for local runs.
     Closing it closes the client, cancels the SLURM jobs and removes temporary TLS files."""
-    kind: str                           # "local", "scheduler" or "slurm"
+
+    kind: str  # "local", "scheduler" or "slurm"
     client: Any = None
     cluster: Any = None
     dashboard: bool = False
@@ -124,7 +138,7 @@ class ClusterConnection:
             finally:
                 _remove_tls_files(self.cluster, self.tls_dir)
 
-    def __enter__(self) -> "ClusterConnection":
+    def __enter__(self) -> ClusterConnection:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -142,8 +156,9 @@ def dashboard_link(connection: ClusterConnection | None) -> str | None:
         return None
 
 
-def connect(cfg: RunConfig, scheduler: str | None, timeout_s: float = 30.0,
-            say=print) -> ClusterConnection:
+def connect(
+    cfg: RunConfig, scheduler: str | None, timeout_s: float = 30.0, say=print
+) -> ClusterConnection:
     """A connection to the dask scheduler at `scheduler`, to a new SLURM cluster
     (cfg.cluster.kind = "slurm"), or a local handle (client None). Raises ConfigError when no
     dask scheduler answers within about `timeout_s`."""
@@ -156,18 +171,23 @@ def connect(cfg: RunConfig, scheduler: str | None, timeout_s: float = 30.0,
 
 # --- an existing scheduler ---------------------------------------------------------------
 
+
 def _client_security(address: str):
     """What distributed.Client would use for `address`: the security loader if one is
     configured, else dask's config (distributed.comm.tls.*)."""
     from distributed.security import Security
+
     try:
         from distributed.client import _maybe_call_security_loader
+
         security = _maybe_call_security_loader(address)
     except ImportError:
         security = None
     except Exception as err:  # noqa: BLE001 - a user's loader may fail any way it likes
-        raise ConfigError(f"--scheduler {address}: the configured "
-                          f"distributed.client.security-loader failed ({_one_line(err)})") from None
+        raise ConfigError(
+            f"--scheduler {address}: the configured "
+            f"distributed.client.security-loader failed ({_one_line(err)})"
+        ) from None
     return security if security is not None else Security()
 
 
@@ -177,17 +197,22 @@ def _connect_to_scheduler(address: str, timeout_s: float, say) -> ClusterConnect
     security = _client_security(address)
     connection_args = security.get_connection_args("client")
     if address.startswith("tls://") and connection_args.get("ssl_context") is None:
-        raise ConfigError(f"--scheduler {address}: no TLS certificates configured; set "
-                          "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and "
-                          "distributed.comm.tls.client.key in dask's config (or the "
-                          "DASK_DISTRIBUTED__COMM__TLS__... environment variables)")
+        raise ConfigError(
+            f"--scheduler {address}: no TLS certificates configured; set "
+            "distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and "
+            "distributed.comm.tls.client.key in dask's config (or the "
+            "DASK_DISTRIBUTED__COMM__TLS__... environment variables)"
+        )
     _probe_scheduler(address, connection_args, timeout_s)
     try:
-        client = Client(address, security=security, timeout=f"{max(timeout_s, 1.0)}s",
-                        set_as_default=False)
+        client = Client(
+            address, security=security, timeout=f"{max(timeout_s, 1.0)}s", set_as_default=False
+        )
     except Exception as err:  # noqa: BLE001 - any failure here means the same to the user
-        raise ConfigError(f"--scheduler {address}: no dask scheduler answered within "
-                          f"{timeout_s:g} s ({_reason(err)})") from None
+        raise ConfigError(
+            f"--scheduler {address}: no dask scheduler answered within "
+            f"{timeout_s:g} s ({_reason(err)})"
+        ) from None
     connection = ClusterConnection(kind="scheduler", client=client)
     try:
         info = client.scheduler_info()
@@ -195,8 +220,9 @@ def _connect_to_scheduler(address: str, timeout_s: float, say) -> ClusterConnect
             raise ValueError(f"it says it is a {info.get('type')!r}")
     except Exception as err:  # noqa: BLE001
         connection.close()
-        raise ConfigError(f"--scheduler {address}: what answered is not a dask scheduler "
-                          f"({_reason(err)})") from None
+        raise ConfigError(
+            f"--scheduler {address}: what answered is not a dask scheduler ({_reason(err)})"
+        ) from None
     say(f"dask scheduler {address}: {len(info.get('workers', {}))} workers")
     return connection
 
@@ -209,6 +235,7 @@ def _probe_scheduler(address: str, connection_args: dict, timeout_s: float) -> N
 
     async def identify():
         from distributed.comm import connect as comm_connect
+
         comm = await comm_connect(address, timeout=timeout_s, **connection_args)
         stage["now"] = "identify"
         try:
@@ -229,22 +256,26 @@ def _probe_scheduler(address: str, connection_args: dict, timeout_s: float) -> N
     hint = " (a scheduler using TLS needs tls://...)" if address.startswith("tcp://") else ""
     # distributed's connect gives up by itself after timeout_s when no connection is made;
     # the later deadline catches a connection made whose other end never says anything
-    if thread.is_alive() or isinstance(outcome.get("error"), (TimeoutError,
-                                                              asyncio.TimeoutError)):
-        raise ConfigError(f"--scheduler {address}: something listens there but did not answer "
-                          f"as a dask scheduler within {timeout_s:g} s{hint}")
+    if thread.is_alive() or isinstance(outcome.get("error"), (TimeoutError, asyncio.TimeoutError)):
+        raise ConfigError(
+            f"--scheduler {address}: something listens there but did not answer "
+            f"as a dask scheduler within {timeout_s:g} s{hint}"
+        )
     if "error" in outcome:
         err = outcome["error"]
         if stage["now"] == "connect" and isinstance(err, OSError) and "Timed out" in str(err):
             why = _reason(err)
             if why == "no answer":  # distributed keeps only its last attempt's error
                 why = _tcp_reason(address) or why
-            raise ConfigError(f"--scheduler {address}: no dask scheduler answered within "
-                              f"{timeout_s:g} s ({why})")
+            raise ConfigError(
+                f"--scheduler {address}: no dask scheduler answered within {timeout_s:g} s ({why})"
+            )
         if stage["now"] == "connect" and address.startswith("tls://"):
             raise ConfigError(f"--scheduler {address}: TLS handshake failed ({_reason(err)})")
-        raise ConfigError(f"--scheduler {address}: something listens there but it does not "
-                          f"speak dask's protocol, so it is not a dask scheduler{hint}")
+        raise ConfigError(
+            f"--scheduler {address}: something listens there but it does not "
+            f"speak dask's protocol, so it is not a dask scheduler{hint}"
+        )
     answer = outcome.get("answer")
     kind = answer.get("type") if isinstance(answer, dict) else None
     if kind != "Scheduler":
@@ -256,6 +287,7 @@ def _tcp_reason(address: str, wait_s: float = 1.5) -> str | None:
     """Why a plain TCP connection to `address` fails, found within `wait_s` (name lookups
     have no timeout of their own, hence the thread)."""
     from distributed.comm.addressing import parse_host_port
+
     host, port = parse_host_port(address.partition("://")[2])
     found: dict = {}
 
@@ -286,16 +318,28 @@ def _reason(err: BaseException) -> str:
     text = " ".join(f"{type(e).__name__}: {e}" for e in chain).lower()
     if "refused" in text:
         return "connection refused"
-    if "name or service not known" in text or "nodename nor servname" in text \
-            or "gaierror" in text or "name resolution" in text:
+    if (
+        "name or service not known" in text
+        or "nodename nor servname" in text
+        or "gaierror" in text
+        or "name resolution" in text
+    ):
         return "host name not found"
     if "unreachable" in text:
         return "host unreachable"
     if "cannot convert to ssl" in text:
         return "the other end does not speak TLS"
     if "ssl" in text or "certificate" in text:
-        return "TLS: " + _one_line(next((e for e in chain if "ssl" in type(e).__name__.lower()
-                                         or "certificate" in str(e).lower()), chain[-1]))
+        return "TLS: " + _one_line(
+            next(
+                (
+                    e
+                    for e in chain
+                    if "ssl" in type(e).__name__.lower() or "certificate" in str(e).lower()
+                ),
+                chain[-1],
+            )
+        )
     if isinstance(chain[0], (TimeoutError, asyncio.TimeoutError)) or "timed out" in text:
         return "no answer"
     return _one_line(chain[-1])
@@ -308,11 +352,13 @@ def _one_line(err: BaseException) -> str:
 
 # --- SLURM ---------------------------------------------------------------------------------
 
+
 def submit_host_address() -> str:
     """The address the scheduler binds to when `cluster.interface` is not set: this host's
     local address on its route out (what distributed itself advertises to workers), not the
     address of its hostname (Debian maps that to 127.0.1.1) and never all interfaces."""
     from distributed.utils import get_ip
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no route out: it falls back to the hostname, quietly
         ip = get_ip()
@@ -323,22 +369,28 @@ def submit_host_address() -> str:
 
 def _interface_address(interface: str) -> str:
     from distributed.utils import get_ip_interface
+
     try:
         return get_ip_interface(interface)
     except ValueError:
         import psutil
+
         have = ", ".join(sorted(psutil.net_if_addrs()))
-        raise ConfigError(f"cluster.interface = {interface!r}: not a network interface with "
-                          f"an IPv4 address on this host (it has: {have})") from None
+        raise ConfigError(
+            f"cluster.interface = {interface!r}: not a network interface with "
+            f"an IPv4 address on this host (it has: {have})"
+        ) from None
 
 
 def _temporary_security():
     from distributed.security import Security
+
     try:
         import cryptography  # noqa: F401 - Security.temporary needs it
     except ImportError:
-        raise ConfigError("cluster.tls = true needs the cryptography package: "
-                          "pip install 't1dmc[cluster]'") from None
+        raise ConfigError(
+            "cluster.tls = true needs the cryptography package: pip install 't1dmc[cluster]'"
+        ) from None
     return Security.temporary()
 
 
@@ -346,20 +398,25 @@ def _private_tls_dir() -> Path:
     """A fresh 0700 folder on a file system the jobs can read: dask-jobqueue's
     shared-temp-directory if configured, else the home folder (shared on clusters)."""
     import dask
+
     base = dask.config.get("jobqueue.slurm.shared-temp-directory", None) or "~"
     base = Path(os.path.expandvars(os.path.expanduser(base)))
     try:
         path = Path(tempfile.mkdtemp(prefix=_TLS_DIR_PREFIX, dir=base)).resolve()
     except OSError as err:
-        raise ConfigError(f"cluster.tls = true: cannot create a private folder for the "
-                          f"certificates in {str(base)!r} ({err.strerror}); set dask's "
-                          "jobqueue.slurm.shared-temp-directory to a shared folder") from None
+        raise ConfigError(
+            f"cluster.tls = true: cannot create a private folder for the "
+            f"certificates in {str(base)!r} ({err.strerror}); set dask's "
+            "jobqueue.slurm.shared-temp-directory to a shared folder"
+        ) from None
     # the paths go unquoted onto the worker's command line
     if any(ch.isspace() or ch in ";&|<>()`'\"\\*?$" for ch in str(path)):
         shutil.rmtree(path, ignore_errors=True)
-        raise ConfigError(f"cluster.tls = true: the certificate folder {str(path)!r} has "
-                          "spaces or shell characters; set dask's "
-                          "jobqueue.slurm.shared-temp-directory to a plain path")
+        raise ConfigError(
+            f"cluster.tls = true: the certificate folder {str(path)!r} has "
+            "spaces or shell characters; set dask's "
+            "jobqueue.slurm.shared-temp-directory to a plain path"
+        )
     return path
 
 
@@ -381,15 +438,18 @@ def slurm_cluster(cfg: RunConfig, security=None, tls_dir: Path | None = None):
     try:
         from dask_jobqueue import SLURMCluster
     except ImportError:
-        raise ConfigError("cluster.kind = 'slurm' needs dask-jobqueue: "
-                          "pip install 't1dmc[cluster]'") from None
+        raise ConfigError(
+            "cluster.kind = 'slurm' needs dask-jobqueue: pip install 't1dmc[cluster]'"
+        ) from None
     import dask
 
     c = cfg.cluster
     host = _interface_address(c.interface) if c.interface else submit_host_address()
     # a (host, port) pair: a bare ":port" would make distributed listen on all interfaces
-    scheduler_options: dict = {"dashboard": c.dashboard,
-                               "dashboard_address": [(host, 8787 if c.dashboard else 0)]}
+    scheduler_options: dict = {
+        "dashboard": c.dashboard,
+        "dashboard_address": [(host, 8787 if c.dashboard else 0)],
+    }
     if c.interface:
         scheduler_options["interface"] = c.interface
     else:
@@ -408,18 +468,28 @@ def slurm_cluster(cfg: RunConfig, security=None, tls_dir: Path | None = None):
     extra = {"security": security, "shared_temp_directory": str(tls_dir)} if security else {}
     try:
         with dask.config.set({"distributed.scheduler.http.routes": routes}):
-            return SLURMCluster(queue=c.queue, account=c.account, cores=c.cores,
-                                processes=c.processes, memory=c.memory, walltime=c.walltime,
-                                interface=c.interface,
-                                job_extra_directives=c.job_extra_directives,
-                                local_directory=c.local_directory, job_script_prologue=prologue,
-                                worker_extra_args=worker_args, python=sys.executable,
-                                scheduler_options=scheduler_options, **extra)
+            return SLURMCluster(
+                queue=c.queue,
+                account=c.account,
+                cores=c.cores,
+                processes=c.processes,
+                memory=c.memory,
+                walltime=c.walltime,
+                interface=c.interface,
+                job_extra_directives=c.job_extra_directives,
+                local_directory=c.local_directory,
+                job_script_prologue=prologue,
+                worker_extra_args=worker_args,
+                python=sys.executable,
+                scheduler_options=scheduler_options,
+                **extra,
+            )
     except ConfigError:
         raise
     except Exception as err:  # noqa: BLE001 - e.g. the port is taken, the address is not ours
-        raise ConfigError(f"cluster.kind = 'slurm': the scheduler could not start on {host} "
-                          f"({_one_line(err)})") from None
+        raise ConfigError(
+            f"cluster.kind = 'slurm': the scheduler could not start on {host} ({_one_line(err)})"
+        ) from None
 
 
 def _start_slurm(cfg: RunConfig, timeout_s: float, say) -> ClusterConnection:
@@ -433,14 +503,19 @@ def _start_slurm(cfg: RunConfig, timeout_s: float, say) -> ClusterConnection:
         connection.cluster = slurm_cluster(cfg, security, tls_dir)
         host = connection.cluster.scheduler.address
         if "://127." in host and not c.interface:
-            say(f"dask scheduler {host}: this host has no route out, so SLURM jobs on other "
-                "nodes cannot reach it; set cluster.interface")
+            say(
+                f"dask scheduler {host}: this host has no route out, so SLURM jobs on other "
+                "nodes cannot reach it; set cluster.interface"
+            )
         try:
-            connection.client = Client(connection.cluster, timeout=f"{max(timeout_s, 1.0)}s",
-                                       set_as_default=False)
+            connection.client = Client(
+                connection.cluster, timeout=f"{max(timeout_s, 1.0)}s", set_as_default=False
+            )
         except Exception as err:  # noqa: BLE001
-            raise ConfigError(f"cluster.kind = 'slurm': no answer from its own scheduler "
-                              f"{host} within {timeout_s:g} s ({_reason(err)})") from None
+            raise ConfigError(
+                f"cluster.kind = 'slurm': no answer from its own scheduler "
+                f"{host} within {timeout_s:g} s ({_reason(err)})"
+            ) from None
         if c.adaptive:
             connection.cluster.adapt(minimum_jobs=0, maximum_jobs=c.jobs)
         else:
@@ -448,6 +523,8 @@ def _start_slurm(cfg: RunConfig, timeout_s: float, say) -> ClusterConnection:
     except BaseException:
         connection.close()
         raise
-    say(f"dask scheduler {connection.scheduler_address}: {c.jobs} SLURM job(s) requested"
-        + (f"; dashboard {connection.dashboard_link}" if connection.dashboard_link else ""))
+    say(
+        f"dask scheduler {connection.scheduler_address}: {c.jobs} SLURM job(s) requested"
+        + (f"; dashboard {connection.dashboard_link}" if connection.dashboard_link else "")
+    )
     return connection

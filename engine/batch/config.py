@@ -3,17 +3,24 @@
 Every field has a default except where a run cannot guess (none today), bounds that say what
 is allowed, and unknown fields are refused so a typo never passes silently.
 """
+
 import tomllib
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import (AfterValidator, BaseModel, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ..model.params import MINUTES_PER_DAY
 from ..population.reference import GROUPS
-
 
 PATIENT_DAYS_PER_TASK = 1_000_000
 
@@ -28,34 +35,71 @@ class _Section(BaseModel):
 
 class RunSection(_Section):
     name: str = Field("t1dmc run", description="label stored in the results")
-    seed: int = Field(20261127, ge=0, lt=2 ** 64, description="seed of the counter-based generator")
+    seed: int = Field(20261127, ge=0, lt=2**64, description="seed of the counter-based generator")
     n_patients: int = Field(1000, ge=1, le=100_000_000, description="patients per scenario")
     days: int = Field(30, ge=1, le=36_500, description="simulated days")
-    integrator: Literal["rk4", "midpoint"] = Field("rk4", description=(
-        "rk4: classical Runge-Kutta at 1 min, validated against simglucose; midpoint: "
-        "second order, half the derivative evaluations, faster and less exact (its error "
-        "against rk4: benchmarks/integrator_error.py)"))
+    integrator: Literal["rk4", "midpoint"] = Field(
+        "rk4",
+        description=(
+            "rk4: classical Runge-Kutta at 1 min, validated against simglucose; midpoint: "
+            "second order, half the derivative evaluations, faster and less exact (its error "
+            "against rk4: benchmarks/integrator_error.py)"
+        ),
+    )
 
 
 class CohortSection(_Section):
     groups: dict[str, Annotated[float, Field(ge=0.0)]] = Field(
         default_factory=lambda: {"adult": 1.0},
-        description="relative weights of the reference groups (adolescent, adult, child)")
-    sampler: Literal["mvlognormal", "resample"] = Field("mvlognormal", description=(
-        "mvlognormal: a multivariate log-normal fitted to each group's reference patients; "
-        "resample: a reference patient with log-normal jitter (jitter_cv)"))
-    jitter_cv: float = Field(0.10, ge=0.0, le=0.5, description=(
-        "sampler = resample: coefficient of variation of the log-normal jitter applied to "
-        "each kinetic parameter of the resampled reference patient"))
-    bmi_scale: float = Field(1.0, ge=0.5, le=2.0, description=(
-        "multiplies the median BMI of every group (1: US adults with T1D, NHIS 2016-21)"))
-    dawn_prevalence: float = Field(0.89, ge=0.0, le=1.0, description=(
-        "share of patients with a dawn phenomenon (Perriello 1991: 89%)"))
-    dawn_amplitude: float = Field(0.095, ge=0.0, le=2.0, description=(
-        "mean rise of the glucose production drive (kp1) at dawn, among those with one "
-        "(calibrated to +19.4% insulin need 02:40 -> 06:40)"))
-    time_of_day_amplitude: float = Field(0.20, ge=0.0, le=0.9, description=(
-        "largest amplitude of the individual daily sensitivity pattern (uniform 0..this)"))
+        description="relative weights of the reference groups (adolescent, adult, child)",
+    )
+    sampler: Literal["mvlognormal", "resample"] = Field(
+        "mvlognormal",
+        description=(
+            "mvlognormal: a multivariate log-normal fitted to each group's reference patients; "
+            "resample: a reference patient with log-normal jitter (jitter_cv)"
+        ),
+    )
+    jitter_cv: float = Field(
+        0.10,
+        ge=0.0,
+        le=0.5,
+        description=(
+            "sampler = resample: coefficient of variation of the log-normal jitter applied to "
+            "each kinetic parameter of the resampled reference patient"
+        ),
+    )
+    bmi_scale: float = Field(
+        1.0,
+        ge=0.5,
+        le=2.0,
+        description=(
+            "multiplies the median BMI of every group (1: US adults with T1D, NHIS 2016-21)"
+        ),
+    )
+    dawn_prevalence: float = Field(
+        0.89,
+        ge=0.0,
+        le=1.0,
+        description=("share of patients with a dawn phenomenon (Perriello 1991: 89%)"),
+    )
+    dawn_amplitude: float = Field(
+        0.095,
+        ge=0.0,
+        le=2.0,
+        description=(
+            "mean rise of the glucose production drive (kp1) at dawn, among those with one "
+            "(calibrated to +19.4% insulin need 02:40 -> 06:40)"
+        ),
+    )
+    time_of_day_amplitude: float = Field(
+        0.20,
+        ge=0.0,
+        le=0.9,
+        description=(
+            "largest amplitude of the individual daily sensitivity pattern (uniform 0..this)"
+        ),
+    )
 
     @field_validator("groups")
     @classmethod
@@ -80,10 +124,12 @@ class MealSlot(_Section):
 def _default_meals():
     # simglucose's S1 scenario times and sizes (45 g 07:00, 70 g 12:00, 80 g 18:00) plus an
     # afternoon snack on half of the days.
-    return [MealSlot(name="breakfast", time_h=7.0, carbs_g=45.0),
-            MealSlot(name="lunch", time_h=12.0, carbs_g=70.0),
-            MealSlot(name="dinner", time_h=18.0, carbs_g=80.0),
-            MealSlot(name="snack", time_h=15.5, carbs_g=20.0, probability=0.5)]
+    return [
+        MealSlot(name="breakfast", time_h=7.0, carbs_g=45.0),
+        MealSlot(name="lunch", time_h=12.0, carbs_g=70.0),
+        MealSlot(name="dinner", time_h=18.0, carbs_g=80.0),
+        MealSlot(name="snack", time_h=15.5, carbs_g=20.0, probability=0.5),
+    ]
 
 
 def _with_preset(data, selector: str, default: str, presets: dict):
@@ -98,32 +144,56 @@ def _with_preset(data, selector: str, default: str, presets: dict):
 
 LIFESTYLE_PROFILES = {
     "default": {},
-    "sedentary_high_fat": {"fat_share": 0.42, "sugar_share": 0.17, "energy_surplus": 0.05,
-                           "activity_pal": 1.4, "sessions_per_week": 0.3, "sleep_h": 6.3},
-    "active": {"fat_share": 0.30, "sugar_share": 0.07, "energy_surplus": 0.0,
-               "activity_pal": 1.75, "sessions_per_week": 4.0, "session_min": 50.0,
-               "session_hr_excess": 60.0},
+    "sedentary_high_fat": {
+        "fat_share": 0.42,
+        "sugar_share": 0.17,
+        "energy_surplus": 0.05,
+        "activity_pal": 1.4,
+        "sessions_per_week": 0.3,
+        "sleep_h": 6.3,
+    },
+    "active": {
+        "fat_share": 0.30,
+        "sugar_share": 0.07,
+        "energy_surplus": 0.0,
+        "activity_pal": 1.75,
+        "sessions_per_week": 4.0,
+        "session_min": 50.0,
+        "session_hr_excess": 60.0,
+    },
 }
 
 
 class LifestyleSection(_Section):
     """Population means of each patient's lifestyle; each patient draws around them."""
+
     profile: Literal["default", "sedentary_high_fat", "active"] = Field(
-        "default", description="preset of the fields below; a field given here overrides it")
+        "default", description="preset of the fields below; a field given here overrides it"
+    )
     fat_share: float = Field(0.35, ge=0.1, le=0.7, description="fat share of dietary energy")
     sugar_share: float = Field(0.11, ge=0.0, le=0.5, description="added-sugar share of energy")
-    energy_surplus: float = Field(0.0, ge=-0.3, le=0.3, description=(
-        "habitual intake above the energy balance at the start (fraction)"))
-    activity_pal: float = Field(1.55, ge=1.2, le=2.4, description=(
-        "physical activity level outside exercise sessions (x resting expenditure)"))
+    energy_surplus: float = Field(
+        0.0,
+        ge=-0.3,
+        le=0.3,
+        description=("habitual intake above the energy balance at the start (fraction)"),
+    )
+    activity_pal: float = Field(
+        1.55,
+        ge=1.2,
+        le=2.4,
+        description=("physical activity level outside exercise sessions (x resting expenditure)"),
+    )
     sessions_per_week: float = Field(1.5, ge=0.0, le=7.0, description="exercise sessions a week")
     session_min: float = Field(45.0, ge=10.0, le=240.0, description="session length, minutes")
-    session_hr_excess: float = Field(50.0, ge=10.0, le=120.0, description=(
-        "heart rate above rest during a session, bpm"))
+    session_hr_excess: float = Field(
+        50.0, ge=10.0, le=120.0, description=("heart rate above rest during a session, bpm")
+    )
     sleep_h: float = Field(7.0, ge=4.0, le=10.0, description="habitual sleep, hours")
     chronic_stress: float = Field(0.2, gt=0.0, lt=1.0, description="mean chronic stress, 0-1")
-    adherence: float = Field(0.9, gt=0.0, lt=1.0, description=(
-        "mean share of boluses given on time"))
+    adherence: float = Field(
+        0.9, gt=0.0, lt=1.0, description=("mean share of boluses given on time")
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -132,10 +202,18 @@ class LifestyleSection(_Section):
 
 
 class GeneticsSection(_Section):
-    family_history_prob: float = Field(0.15, ge=0.0, le=1.0, description=(
-        "share with a first-degree relative with type 2 diabetes"))
-    polygenic_shift: float = Field(0.0, ge=-3.0, le=3.0, description=(
-        "mean of the polygenic type 2 risk score, SD units (0: general population)"))
+    family_history_prob: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description=("share with a first-degree relative with type 2 diabetes"),
+    )
+    polygenic_shift: float = Field(
+        0.0,
+        ge=-3.0,
+        le=3.0,
+        description=("mean of the polygenic type 2 risk score, SD units (0: general population)"),
+    )
 
 
 class ProgrammeChange(_Section):
@@ -153,15 +231,29 @@ class DietChange(_Section):
 
 
 class BehaviourSection(_Section):
-    carb_count_cv: float = Field(0.25, ge=0.0, le=1.0, description=(
-        "carbohydrate-counting error, CV of a multiplicative log-normal (20-30% typical)"))
-    miss_share: float = Field(0.5, ge=0.0, le=1.0, description=(
-        "of the boluses not given on time (1 - adherence), the share missed (the rest late)"))
+    carb_count_cv: float = Field(
+        0.25,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "carbohydrate-counting error, CV of a multiplicative log-normal (20-30% typical)"
+        ),
+    )
+    miss_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "of the boluses not given on time (1 - adherence), the share missed (the rest late)"
+        ),
+    )
     late_bolus_min: int = Field(30, ge=1, le=240, description="delay of a late bolus, minutes")
-    hypo_threshold_mg_dl: float = Field(70.0, ge=40.0, le=100.0, description=(
-        "CGM reading that triggers hypoglycaemia treatment"))
-    hypo_treatment_g: float = Field(15.0, ge=0.0, le=60.0, description=(
-        "rescue carbohydrate per treatment (0: none)"))
+    hypo_threshold_mg_dl: float = Field(
+        70.0, ge=40.0, le=100.0, description=("CGM reading that triggers hypoglycaemia treatment")
+    )
+    hypo_treatment_g: float = Field(
+        15.0, ge=0.0, le=60.0, description=("rescue carbohydrate per treatment (0: none)")
+    )
     hypo_wait_min: int = Field(15, ge=1, le=120, description="wait before treating again")
     exercise: bool = Field(True, description="exercise sessions happen")
     programme: ProgrammeChange | None = Field(None, description="an exercise programme from a day")
@@ -170,20 +262,23 @@ class BehaviourSection(_Section):
 
 class EpisodesSection(_Section):
     stress: bool = Field(True, description="acute stress episodes happen")
-    stress_per_week: float = Field(1.0, ge=0.0, le=7.0, description=(
-        "episodes a week at no chronic stress (up to 3x with it)"))
+    stress_per_week: float = Field(
+        1.0, ge=0.0, le=7.0, description=("episodes a week at no chronic stress (up to 3x with it)")
+    )
     stress_hours: float = Field(3.0, ge=0.5, le=16.0, description="mean length, hours")
     stress_severity: float = Field(0.5, ge=0.0, le=1.0, description="mean severity, 0-1")
     illness: bool = Field(True, description="illness episodes happen")
     illness_per_year: float = Field(2.0, ge=0.0, le=52.0, description="illnesses a year")
     illness_days: float = Field(4.0, ge=1.0, le=7.0, description="mean length, days")
     illness_severity: float = Field(0.6, ge=0.0, le=1.0, description="mean severity, 0-1")
-    illness_appetite: float = Field(0.3, ge=0.0, le=0.9, description=(
-        "share of intake lost at severity 1"))
+    illness_appetite: float = Field(
+        0.3, ge=0.0, le=0.9, description=("share of intake lost at severity 1")
+    )
 
 
 class MechanismsSection(_Section):
     """Switch each mechanism of insulin resistance (docs/model.md §2) and fast-model extension."""
+
     body_composition: bool = True
     ffa: bool = True
     inflammation: bool = True
@@ -200,60 +295,126 @@ class MechanismsSection(_Section):
 THERAPY_PRESETS = {
     # simglucose's BBController: full basal, counted carbs / CR, correction above 150 mg/dL
     "simglucose_basal_bolus": dict(
-        delivery="pump", target_mg_dl=140.0, correction_threshold_mg_dl=150.0, correct=True,
-        use_iob=False, dia_h=4.0, carb_counting=True, initial_dose=1.0, titrate_days=0,
-        step=0.0, fasting_target_mg_dl=120.0, hba1c_target=7.0, tbr_limit_pct=4.0,
-        cap_low=1.0, cap_high=1.0, sick_day_extra=0.0),
+        delivery="pump",
+        target_mg_dl=140.0,
+        correction_threshold_mg_dl=150.0,
+        correct=True,
+        use_iob=False,
+        dia_h=4.0,
+        carb_counting=True,
+        initial_dose=1.0,
+        titrate_days=0,
+        step=0.0,
+        fasting_target_mg_dl=120.0,
+        hba1c_target=7.0,
+        tbr_limit_pct=4.0,
+        cap_low=1.0,
+        cap_high=1.0,
+        sick_day_extra=0.0,
+    ),
     # DCCT conventional (DCCT Research Group, NEJM 329:977, 1993): one or two injections a day,
     # fixed doses, no counting or corrections, changes only at quarterly visits for symptoms
     "conventional": dict(
-        delivery="mdi", target_mg_dl=140.0, correction_threshold_mg_dl=250.0, correct=False,
-        use_iob=False, dia_h=4.0, carb_counting=False, initial_dose=0.65, titrate_days=90,
-        step=0.05, fasting_target_mg_dl=200.0, hba1c_target=9.5, tbr_limit_pct=4.0,
-        cap_low=0.5, cap_high=2.0, sick_day_extra=0.0),
+        delivery="mdi",
+        target_mg_dl=140.0,
+        correction_threshold_mg_dl=250.0,
+        correct=False,
+        use_iob=False,
+        dia_h=4.0,
+        carb_counting=False,
+        initial_dose=0.65,
+        titrate_days=90,
+        step=0.05,
+        fasting_target_mg_dl=200.0,
+        hba1c_target=9.5,
+        tbr_limit_pct=4.0,
+        cap_low=0.5,
+        cap_high=2.0,
+        sick_day_extra=0.0,
+    ),
     # DCCT intensive: carbohydrate counting, corrections with insulin on board, weekly
     # self-titration to fasting 70-120 mg/dL and HbA1c < 7%
     "intensive": dict(
-        delivery="pump", target_mg_dl=110.0, correction_threshold_mg_dl=130.0, correct=True,
-        use_iob=True, dia_h=4.0, carb_counting=True, initial_dose=1.0, titrate_days=7,
-        step=0.05, fasting_target_mg_dl=120.0, hba1c_target=7.2, tbr_limit_pct=4.0,
-        cap_low=0.4, cap_high=3.0, sick_day_extra=0.15),
+        delivery="pump",
+        target_mg_dl=110.0,
+        correction_threshold_mg_dl=130.0,
+        correct=True,
+        use_iob=True,
+        dia_h=4.0,
+        carb_counting=True,
+        initial_dose=1.0,
+        titrate_days=7,
+        step=0.05,
+        fasting_target_mg_dl=120.0,
+        hba1c_target=7.2,
+        tbr_limit_pct=4.0,
+        cap_low=0.4,
+        cap_high=3.0,
+        sick_day_extra=0.15,
+    ),
 }
 
 
 class TherapySection(_Section):
     """A preset (`kind`) whose settings any field given here overrides."""
+
     kind: Literal["simglucose_basal_bolus", "conventional", "intensive"] = Field(
-        "intensive", description="therapy preset")
-    delivery: Literal["pump", "mdi"] = Field("pump", description=(
-        "pump (0.05 U increments) or multiple daily injections (pens, 0.5 U)"))
+        "intensive", description="therapy preset"
+    )
+    delivery: Literal["pump", "mdi"] = Field(
+        "pump", description=("pump (0.05 U increments) or multiple daily injections (pens, 0.5 U)")
+    )
     target_mg_dl: float = Field(110.0, ge=70.0, le=250.0, description="correction target")
-    correction_threshold_mg_dl: float = Field(130.0, ge=70.0, le=400.0, description=(
-        "corrections only above this CGM reading"))
+    correction_threshold_mg_dl: float = Field(
+        130.0, ge=70.0, le=400.0, description=("corrections only above this CGM reading")
+    )
     correct: bool = Field(True, description="add a correction to meal boluses")
     use_iob: bool = Field(True, description="subtract insulin on board from corrections")
     dia_h: float = Field(4.0, ge=1.0, le=8.0, description="duration of insulin action, hours")
-    carb_counting: bool = Field(True, description=(
-        "dose for the estimated carbohydrate (else a fixed dose per meal slot)"))
-    initial_dose: float = Field(1.0, gt=0.0, le=3.0, description=(
-        "starting basal and ratios relative to the patient's steady state and CR/CF"))
+    carb_counting: bool = Field(
+        True, description=("dose for the estimated carbohydrate (else a fixed dose per meal slot)")
+    )
+    initial_dose: float = Field(
+        1.0,
+        gt=0.0,
+        le=3.0,
+        description=("starting basal and ratios relative to the patient's steady state and CR/CF"),
+    )
     titrate_days: int = Field(7, ge=0, le=365, description="titration interval (0: never)")
     step: float = Field(0.05, ge=0.0, le=0.5, description="relative change per titration")
-    fasting_target_mg_dl: float = Field(120.0, ge=70.0, le=300.0, description=(
-        "fasting (05:00-07:00) glucose that basal is titrated to"))
-    hba1c_target: float = Field(7.2, ge=5.0, le=12.0, description=(
-        "HbA1c that bolus strength is titrated to (as mean glucose, ADAG)"))
-    tbr_limit_pct: float = Field(4.0, ge=0.0, le=100.0, description=(
-        "time below 70 mg/dL above which both doses are cut"))
+    fasting_target_mg_dl: float = Field(
+        120.0,
+        ge=70.0,
+        le=300.0,
+        description=("fasting (05:00-07:00) glucose that basal is titrated to"),
+    )
+    hba1c_target: float = Field(
+        7.2,
+        ge=5.0,
+        le=12.0,
+        description=("HbA1c that bolus strength is titrated to (as mean glucose, ADAG)"),
+    )
+    tbr_limit_pct: float = Field(
+        4.0, ge=0.0, le=100.0, description=("time below 70 mg/dL above which both doses are cut")
+    )
     cap_low: float = Field(0.4, gt=0.0, le=1.0, description="lowest dose relative to start")
     cap_high: float = Field(3.0, ge=1.0, le=10.0, description="highest dose relative to start")
-    sick_day_extra: float = Field(0.15, ge=0.0, le=1.0, description=(
-        "extra basal on ill days (ISPAD 2022: +10-20%)"))
-    dose_scale: float = Field(1.0, gt=0.0, le=10.0, description=(
-        "multiplies every dose delivered (for insulin-need experiments)"))
-    ratios: Literal["reference", "tdd_rules"] = Field("reference", description=(
-        "carbohydrate ratio and correction factor: the patient's sampled CR/CF (the reference "
-        "table), or 500/TDD and 1800/TDD with TDD = 2 x basal"))
+    sick_day_extra: float = Field(
+        0.15, ge=0.0, le=1.0, description=("extra basal on ill days (ISPAD 2022: +10-20%)")
+    )
+    dose_scale: float = Field(
+        1.0,
+        gt=0.0,
+        le=10.0,
+        description=("multiplies every dose delivered (for insulin-need experiments)"),
+    )
+    ratios: Literal["reference", "tdd_rules"] = Field(
+        "reference",
+        description=(
+            "carbohydrate ratio and correction factor: the patient's sampled CR/CF (the reference "
+            "table), or 500/TDD and 1800/TDD with TDD = 2 x basal"
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -263,16 +424,22 @@ class TherapySection(_Section):
 
 class SensorSection(_Section):
     kind: Literal["none", "johnson_su"] = Field(
-        "johnson_su", description="noise-free CGM or Breton & Kovatchev 2008 Johnson-SU noise")
+        "johnson_su", description="noise-free CGM or Breton & Kovatchev 2008 Johnson-SU noise"
+    )
     model: Literal["Dexcom", "GuardianRT", "Navigator"] = Field(
-        "Dexcom", description="noise parameters from simglucose's sensor table")
+        "Dexcom", description="noise parameters from simglucose's sensor table"
+    )
     interval_min: int = Field(5, ge=1, le=60, description="CGM sample interval, minutes")
 
 
 class OutputSection(_Section):
-    traced: int | list[int] | None = Field(None, description=(
-        "patients whose traces are kept: a count (the first ids) or a list of ids; "
-        "default: the first 10 (or all, if fewer)"))
+    traced: int | list[int] | None = Field(
+        None,
+        description=(
+            "patients whose traces are kept: a count (the first ids) or a list of ids; "
+            "default: the first 10 (or all, if fewer)"
+        ),
+    )
     trace_interval_min: int = Field(5, ge=1, le=60, description="trace sample interval")
 
     @field_validator("traced")
@@ -289,14 +456,26 @@ class OutputSection(_Section):
 
 
 class ExecutionSection(_Section):
-    block_size: int = Field(0, ge=0, le=1_000_000, description=(
-        "patients per task and per zarr shard; 0 picks up to 1,000,000 patient-days per task "
-        "(backend cuda: ~8 million patient-days)"))
-    workers: int = Field(0, ge=0, le=4096, description="threads on the local machine; 0 = all cores")
-    backend: Literal["cpu", "cuda"] = Field("cpu", description=(
-        "cpu: numba on the cores; cuda: numba.cuda on an NVIDIA GPU, one thread per patient "
-        "(needs the [cuda] extra; local runs then use two workers: one task writes while "
-        "the next runs on the GPU)"))
+    block_size: int = Field(
+        0,
+        ge=0,
+        le=1_000_000,
+        description=(
+            "patients per task and per zarr shard; 0 picks up to 1,000,000 patient-days per task "
+            "(backend cuda: ~8 million patient-days)"
+        ),
+    )
+    workers: int = Field(
+        0, ge=0, le=4096, description="threads on the local machine; 0 = all cores"
+    )
+    backend: Literal["cpu", "cuda"] = Field(
+        "cpu",
+        description=(
+            "cpu: numba on the cores; cuda: numba.cuda on an NVIDIA GPU, one thread per patient "
+            "(needs the [cuda] extra; local runs then use two workers: one task writes while "
+            "the next runs on the GPU)"
+        ),
+    )
 
 
 class Range(_Section):
@@ -315,24 +494,36 @@ class Range(_Section):
 
 
 class SweepSection(_Section):
-    grid: dict[str, list[Any]] = Field(default_factory=dict, description=(
-        "full factorial: every combination of these fields' values (dotted config paths)"))
-    zip: dict[str, list[Any]] = Field(default_factory=dict, description=(
-        "lists of equal length that advance together (one scenario per position)"))
-    ranges: dict[str, Range] = Field(default_factory=dict, description=(
-        "fields sampled in [low, high] for `n` scenarios"))
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description=(
+            "full factorial: every combination of these fields' values (dotted config paths)"
+        ),
+    )
+    zip: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description=("lists of equal length that advance together (one scenario per position)"),
+    )
+    ranges: dict[str, Range] = Field(
+        default_factory=dict, description=("fields sampled in [low, high] for `n` scenarios")
+    )
     method: Literal["random", "lhs"] = Field("lhs", description="how `ranges` are sampled")
     n: int = Field(0, ge=0, le=100_000, description="scenarios drawn from `ranges`")
-    common_random_numbers: bool = Field(True, description=(
-        "every scenario sees the same patients living the same lives (paired comparisons); "
-        "false gives each scenario its own random numbers"))
+    common_random_numbers: bool = Field(
+        True,
+        description=(
+            "every scenario sees the same patients living the same lives (paired comparisons); "
+            "false gives each scenario its own random numbers"
+        ),
+    )
 
     @model_validator(mode="after")
     def _consistent(self):
         lengths = {len(v) for v in self.zip.values()}
         if len(lengths) > 1:
-            raise ValueError(f"zip lists differ in length: "
-                             f"{ {k: len(v) for k, v in self.zip.items()} }")
+            raise ValueError(
+                f"zip lists differ in length: { {k: len(v) for k, v in self.zip.items()} }"
+            )
         for name, values in (*self.grid.items(), *self.zip.items()):
             if not values:
                 raise ValueError(f"{name}: give at least one value")
@@ -351,18 +542,22 @@ class SweepSection(_Section):
 
 def _no_control_characters(value):
     # a newline in a string that reaches the sbatch script starts a new shell line there
-    if isinstance(value, str) and any(unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029"
-                                      for ch in value):
-        raise ValueError("must not contain control characters (newline, carriage return, tab, "
-                         "NUL, ...): they would become lines of the sbatch script")
+    if isinstance(value, str) and any(
+        unicodedata.category(ch) == "Cc" or ch in "\u2028\u2029" for ch in value
+    ):
+        raise ValueError(
+            "must not contain control characters (newline, carriage return, tab, "
+            "NUL, ...): they would become lines of the sbatch script"
+        )
     return value
 
 
 def _sbatch_option(item: str) -> str:
     _no_control_characters(item)
     if item.lstrip().startswith("#"):
-        raise ValueError("must be an sbatch option without '#SBATCH ' (it is added in front), "
-                         "e.g. '--qos=short'")
+        raise ValueError(
+            "must be an sbatch option without '#SBATCH ' (it is added in front), e.g. '--qos=short'"
+        )
     if not item.startswith("-"):
         raise ValueError("must be an sbatch option starting with '-', e.g. '--qos=short'")
     return item
@@ -373,33 +568,53 @@ _SHELL_CHARACTERS = set(";&|<>()`'\"\\*?")
 
 
 class ClusterSection(_Section):
-    kind: Literal["local", "slurm"] = Field("local", description=(
-        "local: this machine; slurm: dask-jobqueue SLURMCluster (workers are SLURM jobs)"))
+    kind: Literal["local", "slurm"] = Field(
+        "local",
+        description=(
+            "local: this machine; slurm: dask-jobqueue SLURMCluster (workers are SLURM jobs)"
+        ),
+    )
     queue: str | None = Field(None, description="SLURM partition")
     account: str | None = Field(None, description="SLURM account")
     cores: int = Field(1, ge=1, le=1024, description="cores per job")
     processes: int = Field(1, ge=1, le=1024, description="worker processes per job")
-    memory: str = Field("4GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$",
-                        description="memory per job, e.g. 4GB")
-    walltime: str = Field("01:00:00", pattern=r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$",
-                          description="job time limit HH:MM:SS")
+    memory: str = Field(
+        "4GB", pattern=r"^\d+(\.\d+)?\s*[KMGT]i?B$", description="memory per job, e.g. 4GB"
+    )
+    walltime: str = Field(
+        "01:00:00", pattern=r"^(\d+-)?\d{1,2}:\d{2}:\d{2}$", description="job time limit HH:MM:SS"
+    )
     jobs: int = Field(1, ge=1, le=100_000, description="jobs to start (or the adaptive maximum)")
     adaptive: bool = Field(False, description="scale between 0 and `jobs` with the load")
-    interface: str | None = Field(None, description=(
-        "network interface for the scheduler and the workers, e.g. ib0 (default: the scheduler "
-        "binds to this host's address on the route out, never to all interfaces)"))
+    interface: str | None = Field(
+        None,
+        description=(
+            "network interface for the scheduler and the workers, e.g. ib0 (default: the scheduler "
+            "binds to this host's address on the route out, never to all interfaces)"
+        ),
+    )
     job_extra_directives: list[Annotated[str, AfterValidator(_sbatch_option)]] = Field(
-        default_factory=list, description="extra #SBATCH lines, e.g. ['--qos=short']")
+        default_factory=list, description="extra #SBATCH lines, e.g. ['--qos=short']"
+    )
     local_directory: str | None = Field(None, description="node-local scratch for workers")
-    dashboard: bool = Field(False, description=(
-        "opt-in: serve the dask dashboard; it binds to the submitting host's address, not to "
-        "all interfaces"))
-    tls: bool = Field(False, description=(
-        "encrypt and authenticate scheduler, workers and client with temporary TLS "
-        "certificates (needs cryptography: pip install 't1dmc[cluster]')"))
+    dashboard: bool = Field(
+        False,
+        description=(
+            "opt-in: serve the dask dashboard; it binds to the submitting host's address, not to "
+            "all interfaces"
+        ),
+    )
+    tls: bool = Field(
+        False,
+        description=(
+            "encrypt and authenticate scheduler, workers and client with temporary TLS "
+            "certificates (needs cryptography: pip install 't1dmc[cluster]')"
+        ),
+    )
 
-    @field_validator("queue", "account", "interface", "local_directory", "memory", "walltime",
-                     mode="before")
+    @field_validator(
+        "queue", "account", "interface", "local_directory", "memory", "walltime", mode="before"
+    )
     @classmethod
     def _script_safe(cls, v):
         return _no_control_characters(v)
@@ -408,17 +623,20 @@ class ClusterSection(_Section):
     @classmethod
     def _one_word(cls, v):
         if v is not None and (not v or any(ch.isspace() for ch in v)):
-            raise ValueError("must be one word without spaces: it is written unquoted into "
-                             "the job script")
+            raise ValueError(
+                "must be one word without spaces: it is written unquoted into the job script"
+            )
         return v
 
     @field_validator("local_directory")
     @classmethod
     def _plain_path(cls, v):
         if v is not None and (not v or any(ch.isspace() or ch in _SHELL_CHARACTERS for ch in v)):
-            raise ValueError("must be a path without spaces or shell characters "
-                             "(; & | < > ( ) ` ' \" \\ * ?): it goes unquoted onto the "
-                             "worker's command line ($VAR and ${VAR} are allowed)")
+            raise ValueError(
+                "must be a path without spaces or shell characters "
+                "(; & | < > ( ) ` ' \" \\ * ?): it goes unquoted onto the "
+                "worker's command line ($VAR and ${VAR} are allowed)"
+            )
         return v
 
 
@@ -446,14 +664,16 @@ class RunConfig(_Section):
             raise ValueError(f"output.traced = {traced}: more than run.n_patients = {n}")
         if isinstance(traced, list) and any(i >= n for i in traced):
             bad = max(traced)
-            raise ValueError(f"output.traced = {traced}: id {bad} is not below "
-                             f"run.n_patients = {n}")
+            raise ValueError(
+                f"output.traced = {traced}: id {bad} is not below run.n_patients = {n}"
+            )
         for name in ("interval_min",):
             if MINUTES_PER_DAY % getattr(self.sensor, name):
                 raise ValueError(f"sensor.{name} = {getattr(self.sensor, name)}: must divide 1440")
         if MINUTES_PER_DAY % self.output.trace_interval_min:
-            raise ValueError(f"output.trace_interval_min = {self.output.trace_interval_min}: "
-                             "must divide 1440")
+            raise ValueError(
+                f"output.trace_interval_min = {self.output.trace_interval_min}: must divide 1440"
+            )
         return self
 
     def traced_ids(self) -> list[int]:
@@ -526,10 +746,12 @@ def load_config(path: str | Path) -> RunConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ConfigError(f"cannot read config {str(path)!r}: {err.strerror}") from None
-    except UnicodeDecodeError as err:   # a binary file, or text in another encoding
-        raise ConfigError(f"cannot read config {str(path)!r}: not UTF-8 text (byte "
-                          f"0x{err.object[err.start]:02x} at position {err.start}); a config "
-                          "is a TOML text file") from None
+    except UnicodeDecodeError as err:  # a binary file, or text in another encoding
+        raise ConfigError(
+            f"cannot read config {str(path)!r}: not UTF-8 text (byte "
+            f"0x{err.object[err.start]:02x} at position {err.start}); a config "
+            "is a TOML text file"
+        ) from None
     return parse_config(loads_toml(text, str(path)))
 
 
@@ -542,4 +764,5 @@ def loads_toml(text: str, name: str = "<config>") -> dict:
 
 def to_toml(cfg: RunConfig) -> str:
     import tomli_w
+
     return tomli_w.dumps(cfg.model_dump(mode="json", exclude_none=True))

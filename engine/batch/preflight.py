@@ -13,6 +13,7 @@ estimated / measured: store on disk 1.02-1.10, files 0.99-1.00, one task's memor
 (1.39 for tasks of 3,750 patient-days, where the constant dominates), time 0.81-1.12, setup
 1.11 in a fresh process (more elsewhere: what a first run loads is counted every time).
 """
+
 import math
 import os
 import shutil
@@ -21,20 +22,20 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ConfigError, RunConfig
 from ..model.glycaemia import DAILY_VARIABLES
 from ..model.params import MINUTES_PER_DAY, N_PARAMS, N_STATES
 from ..model.slow import N_MECH
-from ..store.results import TRACE_VARIABLES, Layout, patient_variables
 from ..model.traits import N_TRAITS
+from ..store.results import TRACE_VARIABLES, Layout, patient_variables
+from .config import ConfigError, RunConfig
 
 N_TRACE = len(TRACE_VARIABLES)
 N_DAILY = len(DAILY_VARIABLES)
 # per-patient variables of the store, as results declares them
 N_PATIENT_ARRAYS = len(patient_variables())
-N_PATIENT_STRINGS = sum(v[1] is str for v in patient_variables())   # variable-length strings
-N_COORDINATE_ARRAYS = 10           # scenario ... parameter_units, plus swept fields
-STRING_BYTES = 16                  # a short vlen-utf8 string: length + ~10 characters
+N_PATIENT_STRINGS = sum(v[1] is str for v in patient_variables())  # variable-length strings
+N_COORDINATE_ARRAYS = 10  # scenario ... parameter_units, plus swept fields
+STRING_BYTES = 16  # a short vlen-utf8 string: length + ~10 characters
 
 # ---- the store on disk ---------------------------------------------------------------------
 # Filesystem allocation unit: every file and directory takes whole blocks (ext4, XFS: 4 KiB);
@@ -45,16 +46,16 @@ FS_BLOCK = 4096
 # (preflight-20261202T001553Z.json); each a little above the largest ratio measured, so the
 # estimate errs on the large side. Float32 noise barely compresses; ir_share a little; traces
 # (insulin and carbohydrate mostly zero) and integer coordinates well.
-RATIO_DAILY = 0.64                  # measured 0.614-0.633
-RATIO_IR_SHARE = 0.91               # measured 0.895-0.903
-RATIO_TRACES = 0.53                 # measured 0.527-0.528
-RATIO_PATIENT = 0.86                # measured 0.780-0.852
-RATIO_COORDINATES = 0.19            # measured 0.137-0.188
+RATIO_DAILY = 0.64  # measured 0.614-0.633
+RATIO_IR_SHARE = 0.91  # measured 0.895-0.903
+RATIO_TRACES = 0.53  # measured 0.527-0.528
+RATIO_PATIENT = 0.86  # measured 0.780-0.852
+RATIO_COORDINATES = 0.19  # measured 0.137-0.188
 # A near-constant chunk (status, zero but where a patient stopped; completed, all ones)
 # compresses to a few dozen bytes per file (measured 21-218).
 TINY_CHUNK = 64
-METADATA_BYTES = 1_200              # one array's zarr.json (0.8-1.3 kB)
-GROUP_METADATA_BYTES = 8_000        # the group's zarr.json (config_toml, attributes)
+METADATA_BYTES = 1_200  # one array's zarr.json (0.8-1.3 kB)
+GROUP_METADATA_BYTES = 8_000  # the group's zarr.json (config_toml, attributes)
 
 # ---- memory --------------------------------------------------------------------------------
 # One task (engine.batch.sweep.run_task): the kernel's outputs per patient-day
@@ -106,8 +107,10 @@ RUNTIME_BYTES = 430 << 20
 # Another machine runs at another rate: the README's Performance section has 5,372-15,833
 # patient-days/s per thread for the kernel alone on the machines measured so far.
 # backend cuda: not measured.
-RATE_MACHINE = ("an Intel Xeon VM, family 6 model 167, AVX-512, 2.6 GHz: "
-                "benchmarks/results/preflight-20261202T001553Z.json")
+RATE_MACHINE = (
+    "an Intel Xeon VM, family 6 model 167, AVX-512, 2.6 GHz: "
+    "benchmarks/results/preflight-20261202T001553Z.json"
+)
 RATE_PER_THREAD = {"rk4": 7_700.0, "midpoint": 9_400.0}
 RUN_SECONDS = 0.6
 
@@ -119,19 +122,19 @@ class Estimate:
     n_days: int
     patient_days: int
     tasks: int
-    block_size: int               # patients per task (cfg.block_size())
-    block_size_setting: int       # execution.block_size as configured (0: automatic)
-    workers: int                  # worker threads here; 0: tasks run on a cluster's workers
-    store_bytes: int              # expected on disk: compressed, in whole filesystem blocks
-    store_bytes_raw: int          # the same arrays uncompressed
-    files: int                    # storage objects: chunk and shard files, metadata files
-    peak_bytes_per_worker: int    # one task: kernel outputs, cohort, scratch, write temporaries
-    setup_bytes: int              # the orchestrating process before the first task
-    runtime_bytes: int            # interpreter, libraries and compiled kernels
-    seconds: float | None         # None where no rate is measured (backend cuda)
+    block_size: int  # patients per task (cfg.block_size())
+    block_size_setting: int  # execution.block_size as configured (0: automatic)
+    workers: int  # worker threads here; 0: tasks run on a cluster's workers
+    store_bytes: int  # expected on disk: compressed, in whole filesystem blocks
+    store_bytes_raw: int  # the same arrays uncompressed
+    files: int  # storage objects: chunk and shard files, metadata files
+    peak_bytes_per_worker: int  # one task: kernel outputs, cohort, scratch, write temporaries
+    setup_bytes: int  # the orchestrating process before the first task
+    runtime_bytes: int  # interpreter, libraries and compiled kernels
+    seconds: float | None  # None where no rate is measured (backend cuda)
     rate_per_thread: float | None
     backend: str
-    local: bool                   # tasks run in this process's threads
+    local: bool  # tasks run in this process's threads
 
 
 def _round_up(nbytes: float) -> int:
@@ -149,25 +152,31 @@ def _layout(cfg: RunConfig, n_scenarios: int):
 
 def _swept_paths(cfg: RunConfig) -> list:
     from .scenarios import swept_paths
+
     return swept_paths(cfg)
 
 
-def peak_bytes_per_task(block: int, days: int, traced_in_block: int,
-                        trace_interval_min: int) -> int:
+def peak_bytes_per_task(
+    block: int, days: int, traced_in_block: int, trace_interval_min: int
+) -> int:
     """One task's memory: the kernel's outputs for `block` patients x `days` and the traces of
     its traced patients, its cohort, the write temporaries and the kernel's scratch."""
     pd = block * days
     samples = days * MINUTES_PER_DAY // trace_interval_min
     traces = N_TRACE * traced_in_block * samples * 4
-    return int(pd * (OUTPUT_BYTES_PER_PATIENT_DAY + WRITE_BYTES_PER_PATIENT_DAY)
-               + block * (COHORT_BYTES_PER_PATIENT + PATIENT_WRITE_BYTES_PER_PATIENT)
-               + traces + TASK_BYTES)
+    return int(
+        pd * (OUTPUT_BYTES_PER_PATIENT_DAY + WRITE_BYTES_PER_PATIENT_DAY)
+        + block * (COHORT_BYTES_PER_PATIENT + PATIENT_WRITE_BYTES_PER_PATIENT)
+        + traces
+        + TASK_BYTES
+    )
 
 
 def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
     """What a run of `cfg` with `n_scenarios` scenarios needs, on `workers` worker threads
     of this process (0: on a cluster's workers, which this process does not hold)."""
     from .scenarios import cohort_varies
+
     S, N, D = int(n_scenarios), cfg.run.n_patients, cfg.run.days
     B = cfg.block_size()
     n_blocks = -(-N // B)
@@ -176,7 +185,7 @@ def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
     workers = max(0, int(workers))
     backend = cfg.execution.backend
     if backend == "cuda" and local:
-        workers = min(workers, 2)               # sweep.run: one GPU, two host threads
+        workers = min(workers, 2)  # sweep.run: one GPU, two host threads
     pd = S * N * D
     T = D * MINUTES_PER_DAY // cfg.output.trace_interval_min
     n_traced = len([i for i in cfg.traced_ids() if i < N])
@@ -186,7 +195,7 @@ def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
     raw = 0
     disk = 0
     files = 0
-    full, last = B, N - (n_blocks - 1) * B       # patients in a full and in the last block
+    full, last = B, N - (n_blocks - 1) * B  # patients in a full and in the last block
     # a daily shard holds ceil(days / day_chunk) inner chunks, each with a CRC-32C and an
     # entry (offset, length) in the shard's index, which has its own CRC-32C
     day_chunk = _layout(cfg, S).day_chunk
@@ -201,18 +210,19 @@ def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
             r = patients * bytes_per_patient
             c = TINY_CHUNK if tiny else r * ratio + overhead
             raw += count * scenarios * blocks * r
-            disk += count * scenarios * blocks * (_round_up(c) + FS_BLOCK)   # file + its folder
+            disk += count * scenarios * blocks * (_round_up(c) + FS_BLOCK)  # file + its folder
             files += count * scenarios * blocks
 
     region_arrays(N_DAILY, D * 4, RATIO_DAILY, shard_overhead)
     region_arrays(1, D * N_MECH * 4, RATIO_IR_SHARE, shard_overhead)
-    region_arrays(1, D, 0.0, tiny=True)                                    # status
-    region_arrays(1, 1, 0.0, tiny=True)                                    # completed
+    region_arrays(1, D, 0.0, tiny=True)  # status
+    region_arrays(1, 1, 0.0, tiny=True)  # completed
     # per-patient variables: one chunk per block each, written by one scenario's tasks unless
     # scenarios differ in who the patients are
-    region_arrays(N_PATIENT_ARRAYS - N_PATIENT_STRINGS - 1, 8, RATIO_PATIENT,
-                  scenarios=patient_sets)
-    region_arrays(1, N_PARAMS * 8, RATIO_PATIENT, scenarios=patient_sets)      # physiology
+    region_arrays(
+        N_PATIENT_ARRAYS - N_PATIENT_STRINGS - 1, 8, RATIO_PATIENT, scenarios=patient_sets
+    )
+    region_arrays(1, N_PARAMS * 8, RATIO_PATIENT, scenarios=patient_sets)  # physiology
     region_arrays(N_PATIENT_STRINGS, STRING_BYTES, RATIO_PATIENT, scenarios=patient_sets)
     trace_file = T * 4
     raw += N_TRACE * S * n_traced * trace_file
@@ -231,9 +241,13 @@ def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
 
     # ---- memory
     peak = peak_bytes_per_task(B, D, _traced_per_block(cfg, B), cfg.output.trace_interval_min)
-    setup = (SETUP_BYTES + N * SETUP_BYTES_PER_PATIENT
-             + S * N * SETUP_BYTES_PER_SCENARIO_PATIENT + tasks * SETUP_BYTES_PER_TASK
-             + S * SETUP_BYTES_PER_SCENARIO)
+    setup = (
+        SETUP_BYTES
+        + N * SETUP_BYTES_PER_PATIENT
+        + S * N * SETUP_BYTES_PER_SCENARIO_PATIENT
+        + tasks * SETUP_BYTES_PER_TASK
+        + S * SETUP_BYTES_PER_SCENARIO
+    )
 
     # ---- time: waves of tasks on the worker threads at the measured rate per thread (one
     # thread's work where the workers are a cluster's)
@@ -242,18 +256,33 @@ def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
     if rate:
         threads = min(workers, tasks) if workers else 1
         seconds = RUN_SECONDS + max(pd / (rate * threads), B * D / rate)
-    return Estimate(n_scenarios=S, n_patients=N, n_days=D, patient_days=pd, tasks=tasks,
-                    block_size=B, block_size_setting=cfg.execution.block_size,
-                    workers=workers, store_bytes=int(disk),
-                    store_bytes_raw=int(raw), files=int(files), peak_bytes_per_worker=peak,
-                    setup_bytes=int(setup), runtime_bytes=RUNTIME_BYTES, seconds=seconds,
-                    rate_per_thread=rate, backend=backend, local=local)
+    return Estimate(
+        n_scenarios=S,
+        n_patients=N,
+        n_days=D,
+        patient_days=pd,
+        tasks=tasks,
+        block_size=B,
+        block_size_setting=cfg.execution.block_size,
+        workers=workers,
+        store_bytes=int(disk),
+        store_bytes_raw=int(raw),
+        files=int(files),
+        peak_bytes_per_worker=peak,
+        setup_bytes=int(setup),
+        runtime_bytes=RUNTIME_BYTES,
+        seconds=seconds,
+        rate_per_thread=rate,
+        backend=backend,
+        local=local,
+    )
 
 
 def available_memory_bytes() -> int:
     """Memory a new allocation can have without swapping (MemAvailable)."""
     try:
         import psutil
+
         return int(psutil.virtual_memory().available)
     except ImportError:
         pass
@@ -268,7 +297,7 @@ def available_memory_bytes() -> int:
 
 def size(nbytes: float) -> str:
     """Bytes for people: 12.3 GiB, 340 MiB, 12 kB."""
-    for unit, scale in (("TiB", 2 ** 40), ("GiB", 2 ** 30), ("MiB", 2 ** 20)):
+    for unit, scale in (("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20)):
         if nbytes >= scale:
             return f"{nbytes / scale:,.1f} {unit}"
     return f"{nbytes / 1e3:,.0f} kB"
@@ -294,14 +323,18 @@ def check_fits(est: Estimate, available: int | None = None, count_runtime: bool 
         available = available_memory_bytes()
     base = est.setup_bytes + (est.runtime_bytes if count_runtime else 0)
     if base > available:
-        scenarios = (f" in each of {est.n_scenarios} scenarios, or fewer scenarios"
-                     if est.n_scenarios > 1 else "")
+        scenarios = (
+            f" in each of {est.n_scenarios} scenarios, or fewer scenarios"
+            if est.n_scenarios > 1
+            else ""
+        )
         raise ConfigError(
             f"run.n_patients = {est.n_patients}: the run's setup needs {size(base)} but "
             f"{size(available)} are available; run fewer patients{scenarios}, or run on a "
             f"machine with more memory (the setup holds about "
             f"{SETUP_BYTES_PER_PATIENT + est.n_scenarios * SETUP_BYTES_PER_SCENARIO_PATIENT} "
-            f"bytes per patient and {size(SETUP_BYTES_PER_TASK)} per task, {est.tasks:,} tasks)")
+            f"bytes per patient and {size(SETUP_BYTES_PER_TASK)} per task, {est.tasks:,} tasks)"
+        )
     if not est.local:
         return
     need = base + est.workers * est.peak_bytes_per_worker
@@ -313,12 +346,12 @@ def check_fits(est: Estimate, available: int | None = None, count_runtime: bool 
     def task(b):
         return peak_bytes_per_task(b, est.n_days, 0, 1) + traces
 
-    def fits(b):   # smaller blocks, more tasks: the setup's task graph grows
+    def fits(b):  # smaller blocks, more tasks: the setup's task graph grows
         tasks = est.n_scenarios * -(-est.n_patients // b)
         setup = base + (tasks - est.tasks) * SETUP_BYTES_PER_TASK
         return setup + est.workers * task(b) <= available
 
-    lo, hi = 0, est.block_size       # the largest block that fits, by bisection
+    lo, hi = 0, est.block_size  # the largest block that fits, by bisection
     while lo < hi:
         mid = (lo + hi + 1) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid - 1)
@@ -330,13 +363,17 @@ def check_fits(est: Estimate, available: int | None = None, count_runtime: bool 
     if workers >= 1:
         hints.append(f"run with --workers {workers} (or execution.workers = {workers})")
     hint = " or ".join(hints) if hints else "run on a machine with more memory"
-    field = (f"execution.block_size = {est.block_size_setting}" if est.block_size_setting
-             else f"execution.block_size = 0 (automatic: {est.block_size:,} patients per task)")
+    field = (
+        f"execution.block_size = {est.block_size_setting}"
+        if est.block_size_setting
+        else f"execution.block_size = 0 (automatic: {est.block_size:,} patients per task)"
+    )
     raise ConfigError(
         f"{field} with {est.workers} workers: each task needs "
         f"{size(est.peak_bytes_per_worker)}, so {est.workers} x "
         f"{size(est.peak_bytes_per_worker)} + setup {size(base)} = {size(need)} but "
-        f"{size(available)} are available; {hint}")
+        f"{size(available)} are available; {hint}"
+    )
 
 
 def _existing_parent(path: Path) -> Path:
@@ -355,15 +392,18 @@ def check_disk(est: Estimate, path) -> None:
     if free < est.store_bytes:
         raise ConfigError(
             f"output {str(path)!r}: the store needs ~{size(est.store_bytes)} but its "
-            f"filesystem ({where}) has {size(free)} free; free some space or write elsewhere")
+            f"filesystem ({where}) has {size(free)} free; free some space or write elsewhere"
+        )
 
 
 def format_estimate(est: Estimate) -> str:
     """A few aligned lines for people."""
     s = "s" if est.n_scenarios != 1 else ""
     if est.local:
-        workers = (f"per worker {size(est.peak_bytes_per_worker)} x {est.workers} "
-                   f"worker{'s' if est.workers != 1 else ''}")
+        workers = (
+            f"per worker {size(est.peak_bytes_per_worker)} x {est.workers} "
+            f"worker{'s' if est.workers != 1 else ''}"
+        )
     else:
         workers = f"per worker {size(est.peak_bytes_per_worker)} (on the cluster's workers)"
     lines = [
@@ -379,11 +419,16 @@ def format_estimate(est: Estimate) -> str:
         lines.append(f"  time          not measured for backend {est.backend}")
     else:
         threads = min(est.workers, est.tasks) if est.local else 1
-        what = (f"{threads} thread{'s' if threads != 1 else ''}" if est.local
-                else "1 thread; divide by the cluster's worker threads")
-        text = (f"~{duration(est.seconds)} at {est.rate_per_thread:,.0f} patient-days/s per "
-                f"thread x {what}: an estimate for a machine like the one measured "
-                f"({RATE_MACHINE}); a new engine version first compiles its kernels, ~1 min")
+        what = (
+            f"{threads} thread{'s' if threads != 1 else ''}"
+            if est.local
+            else "1 thread; divide by the cluster's worker threads"
+        )
+        text = (
+            f"~{duration(est.seconds)} at {est.rate_per_thread:,.0f} patient-days/s per "
+            f"thread x {what}: an estimate for a machine like the one measured "
+            f"({RATE_MACHINE}); a new engine version first compiles its kernels, ~1 min"
+        )
         wrapped = textwrap.wrap(text, width=80)
         lines.append("  time          " + wrapped[0])
         lines += ["                " + line for line in wrapped[1:]]

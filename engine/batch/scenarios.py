@@ -4,6 +4,7 @@ grid x zip x sampled ranges: every combination of the grid's values, each paired
 position of the zipped lists and every sampled point. Each swept field (a dotted config path,
 `meals.0.carbs_g` indexes a list) becomes a coordinate on `scenario` in the results.
 """
+
 import copy
 import itertools
 import math
@@ -28,26 +29,30 @@ PRESET_SELECTORS = {"therapy.kind": THERAPY_PRESETS, "lifestyle.profile": LIFEST
 class Scenario:
     index: int
     name: str
-    values: dict          # swept path -> value
-    config: RunConfig     # the whole config with the values applied
-    seed: int             # the scenario's random-number seed
+    values: dict  # swept path -> value
+    config: RunConfig  # the whole config with the values applied
+    seed: int  # the scenario's random-number seed
 
 
 def _check_path(cfg_dict: dict, path: str) -> None:
     if any(path == p or path.startswith(p + ".") for p in NOT_SWEEPABLE):
-        raise ConfigError(f"sweep: {path} cannot be swept: it fixes the results' layout or "
-                          f"execution (not sweepable: {', '.join(NOT_SWEEPABLE)})")
+        raise ConfigError(
+            f"sweep: {path} cannot be swept: it fixes the results' layout or "
+            f"execution (not sweepable: {', '.join(NOT_SWEEPABLE)})"
+        )
     node = cfg_dict
     for part in path.split("."):
         if isinstance(node, list):
             if not (part.isdigit() and int(part) < len(node)):
-                raise ConfigError(f"sweep: {path}: {part!r} is not an index of a list of "
-                                  f"{len(node)}")
+                raise ConfigError(
+                    f"sweep: {path}: {part!r} is not an index of a list of {len(node)}"
+                )
             node = node[int(part)]
         elif isinstance(node, dict):
             if part not in node:
-                raise ConfigError(f"sweep: {path}: no field {part!r}; allowed here: "
-                                  f"{', '.join(node)}")
+                raise ConfigError(
+                    f"sweep: {path}: no field {part!r}; allowed here: {', '.join(node)}"
+                )
             node = node[part]
         else:
             raise ConfigError(f"sweep: {path}: {part!r} goes below a value")
@@ -79,11 +84,17 @@ def _sample_ranges(cfg: RunConfig) -> list[dict]:
     points = [{} for _ in range(sw.n)]
     for j, name in enumerate(names):
         r = sw.ranges[name]
-        u = np.array([rng.uniform(seed, SWEEP_SEED_PATIENT, s, rng.STREAM_SWEEP, j)
-                      for s in range(sw.n)])
+        u = np.array(
+            [rng.uniform(seed, SWEEP_SEED_PATIENT, s, rng.STREAM_SWEEP, j) for s in range(sw.n)]
+        )
         if sw.method == "lhs":
-            order = np.argsort([rng.uniform(seed, SWEEP_SEED_PATIENT, s, rng.STREAM_SWEEP,
-                                            1000 + j) for s in range(sw.n)], kind="stable")
+            order = np.argsort(
+                [
+                    rng.uniform(seed, SWEEP_SEED_PATIENT, s, rng.STREAM_SWEEP, 1000 + j)
+                    for s in range(sw.n)
+                ],
+                kind="stable",
+            )
             strata = np.empty(sw.n)
             strata[order] = np.arange(sw.n)
             u = (strata + u) / sw.n
@@ -137,8 +148,10 @@ def expand(cfg: RunConfig) -> list[Scenario]:
             scfg = parse_config(d)
         except ConfigError as err:
             shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
-            raise ConfigError(f"sweep scenario {index} ({shown}) is not a valid config:\n"
-                              + str(err).split("\n", 1)[1]) from None
+            raise ConfigError(
+                f"sweep scenario {index} ({shown}) is not a valid config:\n"
+                + str(err).split("\n", 1)[1]
+            ) from None
         seed = scenario_seed(scfg.run.seed, index, sw.common_random_numbers)
         out.append(Scenario(index, _label(values), values, scfg, seed))
     return out
@@ -154,4 +167,3 @@ def cohort_varies(cfg: RunConfig) -> bool:
     if not cfg.sweep.common_random_numbers and not cfg.sweep.is_empty():
         return True
     return any(p == f or p.startswith(f + ".") for p in swept_paths(cfg) for f in COHORT_FIELDS)
-

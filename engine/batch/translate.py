@@ -1,6 +1,7 @@
 """The config as the kernels' arrays: the one place a RunConfig is translated, so kernels
 never see pydantic and orchestration never does per-patient arithmetic. Each vector is indexed
 by its index family (TH, B, SW, SN, POP); `kernel_inputs` gathers them for a run."""
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,9 @@ INCREMENT_U = {"pump": 0.05, "mdi": 0.5}
 def therapy_settings(cfg: RunConfig) -> np.ndarray:
     t = cfg.therapy
     th = np.zeros(therapy.N_THERAPY)
-    th[TH.rule] = therapy.RULE_SIMGLUCOSE if t.kind == "simglucose_basal_bolus" else therapy.RULE_CALCULATOR
+    th[TH.rule] = (
+        therapy.RULE_SIMGLUCOSE if t.kind == "simglucose_basal_bolus" else therapy.RULE_CALCULATOR
+    )
     th[TH.target] = t.target_mg_dl
     th[TH.correction_threshold] = t.correction_threshold_mg_dl
     th[TH.correct] = float(t.correct)
@@ -80,7 +83,7 @@ def behaviour_settings(cfg: RunConfig) -> np.ndarray:
 def switch_settings(cfg: RunConfig) -> np.ndarray:
     m = cfg.mechanisms
     sw = np.zeros(N_SWITCHES)
-    for k, name in enumerate(SW._fields):   # the mechanisms, dawn, time_of_day, ...
+    for k, name in enumerate(SW._fields):  # the mechanisms, dawn, time_of_day, ...
         on = cfg.run.integrator == "midpoint" if name == "midpoint" else getattr(m, name)
         sw[k] = float(on)
     return sw
@@ -112,13 +115,14 @@ def population_settings(cfg) -> np.ndarray:
     pop[POP.tod_max] = coh.time_of_day_amplitude
     pop[POP.bmi_scale] = coh.bmi_scale
     pop[POP.sampler] = float(SAMPLERS.index(coh.sampler))
-    pop[POP.jitter_sigma] = np.sqrt(np.log1p(coh.jitter_cv ** 2))
+    pop[POP.jitter_sigma] = np.sqrt(np.log1p(coh.jitter_cv**2))
     return pop
 
 
 @dataclass(frozen=True)
 class KernelInputs:
     """Everything a task needs besides the patients, as plain arrays (picklable, small)."""
+
     seed: np.uint64
     n_days: int
     meal_slots: np.ndarray
@@ -135,19 +139,40 @@ class KernelInputs:
 
 def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
     meals = cfg.meals
-    slots = np.array([[m.time_h * 60.0 for m in meals], [m.time_sd_min for m in meals],
-                      [m.carbs_g for m in meals], [m.carbs_cv for m in meals],
-                      [m.probability for m in meals]], dtype=np.float64).reshape(5, len(meals))
+    slots = np.array(
+        [
+            [m.time_h * 60.0 for m in meals],
+            [m.time_sd_min for m in meals],
+            [m.carbs_g for m in meals],
+            [m.carbs_cv for m in meals],
+            [m.probability for m in meals],
+        ],
+        dtype=np.float64,
+    ).reshape(5, len(meals))
     sp = np.zeros(N_SENSOR)
     if cfg.sensor.kind == "johnson_su":
         row = sensor_models().loc[cfg.sensor.model]
         sp[SN.kind] = SENSOR_JOHNSON_SU
         sp[SN.pacf], sp[SN.gamma], sp[SN.lambda_] = row["PACF"], row["gamma"], row["lambda"]
-        sp[SN.delta], sp[SN.xi], sp[SN.min], sp[SN.max] = row["delta"], row["xi"], row["min"], row["max"]
+        sp[SN.delta], sp[SN.xi], sp[SN.min], sp[SN.max] = (
+            row["delta"],
+            row["xi"],
+            row["min"],
+            row["max"],
+        )
     else:
         sp[SN.kind] = SENSOR_NONE
-    return KernelInputs(np.uint64(cfg.run.seed if seed is None else seed), cfg.run.days, slots,
-                        therapy_settings(cfg), behaviour_settings(cfg), switch_settings(cfg), sp,
-                        cfg.sensor.interval_min, cfg.output.trace_interval_min,
-                        dict(cfg.cohort.groups), population_settings(cfg),
-                        cfg.execution.backend)
+    return KernelInputs(
+        np.uint64(cfg.run.seed if seed is None else seed),
+        cfg.run.days,
+        slots,
+        therapy_settings(cfg),
+        behaviour_settings(cfg),
+        switch_settings(cfg),
+        sp,
+        cfg.sensor.interval_min,
+        cfg.output.trace_interval_min,
+        dict(cfg.cohort.groups),
+        population_settings(cfg),
+        cfg.execution.backend,
+    )

@@ -7,34 +7,73 @@ Streams: MEALS (slot presence, time, amount), BOLUS (counting error, missed/late
 (session today, its time), EPISODES (stress and illness). Each draw's counter is (day, index),
 so adding a kind of draw never shifts another.
 """
+
 import math
 
 import numba as nb
 import numpy as np
 
 from ..model import rng
+from ..model.layout import index_family
 from ..model.params import MINUTES_PER_DAY
 from ..model.traits import T
-from ..model.layout import index_family
 
-EAT_RATE_G_PER_MIN = 5.0   # simglucose's T1DPatient.EAT_RATE (docs/model.md §1: meals at 5 g/min)
-DRAWS_PER_SLOT = 3         # presence, time, amount
-DRAWS_PER_BOLUS = 3        # counting error, missed/late, (spare)
+EAT_RATE_G_PER_MIN = 5.0  # simglucose's T1DPatient.EAT_RATE (docs/model.md §1: meals at 5 g/min)
+DRAWS_PER_SLOT = 3  # presence, time, amount
+DRAWS_PER_BOLUS = 3  # counting error, missed/late, (spare)
 
 # Behaviour settings vector (from the config's [behaviour] and [episodes]).
-B = index_family("Behaviour", ("count_cv", "miss_share", "late_min", "hypo_threshold",
-    "hypo_treat_g", "hypo_wait_min", "stress_per_week", "stress_hours", "stress_severity",
-    "illness_per_year", "illness_days", "illness_severity", "illness_appetite", "programme_day",
-    "programme_sessions", "programme_min", "programme_hr", "diet_day", "diet_fat", "diet_sugar",
-    "diet_surplus", "exercise_on", "stress_on", "illness_on", "force_ill_from", "force_ill_to",
-    "force_exercise_day"))
+B = index_family(
+    "Behaviour",
+    (
+        "count_cv",
+        "miss_share",
+        "late_min",
+        "hypo_threshold",
+        "hypo_treat_g",
+        "hypo_wait_min",
+        "stress_per_week",
+        "stress_hours",
+        "stress_severity",
+        "illness_per_year",
+        "illness_days",
+        "illness_severity",
+        "illness_appetite",
+        "programme_day",
+        "programme_sessions",
+        "programme_min",
+        "programme_hr",
+        "diet_day",
+        "diet_fat",
+        "diet_sugar",
+        "diet_surplus",
+        "exercise_on",
+        "stress_on",
+        "illness_on",
+        "force_ill_from",
+        "force_ill_to",
+        "force_exercise_day",
+    ),
+)
 N_BEHAVIOUR = len(B)
 MAX_ILLNESS_DAYS = 14
 
 
 @nb.njit(cache=True, nogil=True)
-def plan_meals(seed, patient_id, day, slot_time_min, slot_time_sd_min, slot_carbs_g,
-               slot_carbs_cv, slot_probability, scale, meal_minute, meal_grams, meal_slot):
+def plan_meals(
+    seed,
+    patient_id,
+    day,
+    slot_time_min,
+    slot_time_sd_min,
+    slot_carbs_g,
+    slot_carbs_cv,
+    slot_probability,
+    scale,
+    meal_minute,
+    meal_grams,
+    meal_slot,
+):
     """Fill meal_minute/meal_grams/meal_slot with the day's meals sorted by minute; return
     their count. `scale` multiplies every amount (the patient's appetite, illness)."""
     n = 0
@@ -119,8 +158,9 @@ def stress_episode(seed, patient_id, day, tr, beh):
         return -1, 0, 0.0
     start = int(rng.uniform(seed, patient_id, day, rng.STREAM_EPISODES, 1) * (16 * 60)) + 7 * 60
     hours = beh[B.stress_hours] * (0.5 + rng.uniform(seed, patient_id, day, rng.STREAM_EPISODES, 2))
-    severity = beh[B.stress_severity] * (0.5 + rng.uniform(seed, patient_id, day,
-                                                            rng.STREAM_EPISODES, 3))
+    severity = beh[B.stress_severity] * (
+        0.5 + rng.uniform(seed, patient_id, day, rng.STREAM_EPISODES, 3)
+    )
     return start, int(hours * 60.0), min(severity, 1.0)
 
 
@@ -140,7 +180,7 @@ def illness_severity(seed, patient_id, day, beh):
             break
         if rng.uniform(seed, patient_id, start, rng.STREAM_EPISODES, 8) < p_start:
             u = rng.uniform(seed, patient_id, start, rng.STREAM_EPISODES, 9)
-            length = 1 + int(2.0 * beh[B.illness_days] * u)   # mean ~ B.illness_days
+            length = 1 + int(2.0 * beh[B.illness_days] * u)  # mean ~ B.illness_days
             if back < min(length, MAX_ILLNESS_DAYS):
                 v = rng.uniform(seed, patient_id, start, rng.STREAM_EPISODES, 10)
                 return beh[B.illness_severity] * (0.5 + v)

@@ -3,15 +3,16 @@ used by simglucose: a normal AR(1) sequence at 15-minute knots, e_k = PACF (e_{k
 mapped through xi + lambda * sinh((e - gamma) / delta) and interpolated linearly between knots
 (simglucose interpolates with a cubic spline; linear keeps the sensor a one-pass numba recurrence).
 Readings are clipped to the sensor's range."""
+
 import math
 
 import numba as nb
 
 from ..model import rng
-from ..model.params import MINUTES_PER_DAY
 from ..model.layout import index_family
+from ..model.params import MINUTES_PER_DAY
 
-NOISE_KNOT_MIN = 15          # Breton & Kovatchev 2008 model step
+NOISE_KNOT_MIN = 15  # Breton & Kovatchev 2008 model step
 KNOTS_PER_DAY = MINUTES_PER_DAY // NOISE_KNOT_MIN
 
 SENSOR_NONE = 0
@@ -19,6 +20,8 @@ SENSOR_JOHNSON_SU = 1
 # sensor parameter vector layout: kind, PACF, gamma, lambda, delta, xi, min, max
 SN = index_family("Sensor", ("kind", "pacf", "gamma", "lambda_", "delta", "xi", "min", "max"))
 N_SENSOR = len(SN)
+
+
 @nb.njit(cache=True, nogil=True, inline="always")
 def johnson_su(e, sp):
     return sp[SN.xi] + sp[SN.lambda_] * math.sinh((e - sp[SN.gamma]) / sp[SN.delta])

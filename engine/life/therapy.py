@@ -12,26 +12,47 @@ Two rules:
 
 The presets `conventional` and `intensive` are values of these settings (config.py).
 """
+
 import math
 
 import numba as nb
 
-from ..model.params import P, PMOL_PER_U
 from ..model.layout import index_family
+from ..model.params import PMOL_PER_U, P
 
 RULE_SIMGLUCOSE = 0
 RULE_CALCULATOR = 1
 SIMGLUCOSE_CORRECTION_THRESHOLD = 150.0  # mg/dL, simglucose BBController
 
-TH = index_family("Therapy", ("rule", "target", "correction_threshold", "correct", "use_iob",
-    "dia_min", "carb_counting", "initial_dose", "titrate_days", "step", "fasting_target",
-    "mean_target", "tbr_limit", "cap_low", "cap_high", "dose_scale", "increment_u",
-    "sick_day_extra", "ratios_from_tdd"))
+TH = index_family(
+    "Therapy",
+    (
+        "rule",
+        "target",
+        "correction_threshold",
+        "correct",
+        "use_iob",
+        "dia_min",
+        "carb_counting",
+        "initial_dose",
+        "titrate_days",
+        "step",
+        "fasting_target",
+        "mean_target",
+        "tbr_limit",
+        "cap_low",
+        "cap_high",
+        "dose_scale",
+        "increment_u",
+        "sick_day_extra",
+        "ratios_from_tdd",
+    ),
+)
 N_THERAPY = len(TH)
 # titration accumulators kept by the kernel over an interval
 TA = index_family("TitrationAcc", ("fasting_sum", "fasting_n", "sum", "n", "below70", "days"))
 N_TITRATION_ACC = len(TA)
-FASTING_WINDOW = (300, 420)   # 05:00-07:00, minutes after midnight
+FASTING_WINDOW = (300, 420)  # 05:00-07:00, minutes after midnight
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -2,6 +2,7 @@
 exercise states, the per-patient time-of-day sensitivity pattern, the dawn phenomenon, and
 acute counter-regulation during stress and illness episodes.
 """
+
 import math
 
 import numba as nb
@@ -13,14 +14,14 @@ from .traits import T
 # dY = -(Y - dHR)/T_HR; dZ = -(f(Y)/T_in + 1/T_ex) Z + f(Y); f(Y) = (Y/(a HRb))^n/(1 + ...)
 # W = integral of (HR - HRb) over the session. We follow Dalla Man 2009's published constants
 # (the LoopInsighT1 and simglucose-exercise forks use the same values).
-EX_ALPHA = 3e-4     # 1/(bpm min)
-EX_BETA = 0.01      # 1/bpm
-EX_GAMMA = 1e-7     # 1/(bpm min pmol/L)
+EX_ALPHA = 3e-4  # 1/(bpm min)
+EX_BETA = 0.01  # 1/bpm
+EX_GAMMA = 1e-7  # 1/(bpm min pmol/L)
 EX_A = 0.1
 EX_N = 4.0
-EX_T_HR = 5.0       # min
-EX_T_IN = 1.0       # min
-EX_T_EX = 600.0     # min: the ~10 h post-exercise memory
+EX_T_HR = 5.0  # min
+EX_T_IN = 1.0  # min
+EX_T_EX = 600.0  # min: the ~10 h post-exercise memory
 _DECAY_Y = math.exp(-1.0 / EX_T_HR)
 _DECAY_Z_REST = math.exp(-1.0 / EX_T_EX)
 # Below this r/z the activation r = (Y / (a HRb))^n cannot change Z's update in double precision:
@@ -28,7 +29,7 @@ _DECAY_Z_REST = math.exp(-1.0 / EX_T_EX)
 # ulp of z and of z e^(-rate), so target + (z - target) e^(-rate) == z * _DECAY_Z_REST bit for bit.
 # Y decays for ~2.5 days after a session before it underflows to 0; this skips the pow and exp
 # of nearly every minute of that tail.
-_R_NEGLIGIBLE_PER_Z = 2.0 ** -66 / EX_T_EX
+_R_NEGLIGIBLE_PER_Z = 2.0**-66 / EX_T_EX
 # energy: net MET - 1 ~ 9 x (share of heart-rate reserve), %HRR ~ %VO2R (Swain & Leutholtz,
 # Med Sci Sports Exerc 29:410, 1997) with ~120 bpm reserve and ~10 MET capacity: 1 MET per 13.3 bpm
 BPM_PER_MET = 13.3
@@ -40,6 +41,7 @@ def exercise_kcal(bpm_minutes, weight_kg):
     (MET - 1) x kg x hours."""
     return bpm_minutes / BPM_PER_MET * weight_kg / 60.0
 
+
 # --- acute counter-regulation -----------------------------------------------------------------
 # Stress (hours): adrenaline and cortisol raise production and cut uptake; illness (days):
 # calibrated so that insulin need rises 10-20% of the total daily dose (ISPAD 2022 sick-day
@@ -50,8 +52,8 @@ ILLNESS_KP1 = 0.20
 ILLNESS_SP = 0.25
 
 # --- dawn phenomenon (Perriello et al., Diabetologia 34:21, 1991) -----------------------------
-DAWN_RISE = (180, 420)      # rises 03:00 -> 07:00
-DAWN_FALL = (480, 600)      # holds to 08:00, gone by 10:00
+DAWN_RISE = (180, 420)  # rises 03:00 -> 07:00
+DAWN_FALL = (480, 600)  # holds to 08:00, gone by 10:00
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -62,7 +64,7 @@ def exercise_step(y, z, w, hr_excess, hr_rest):
     q = y / (EX_A * hr_rest)
     q2 = q * q
     if y > 0.0 and not (q2 * q2 < _R_NEGLIGIBLE_PER_Z * z and z > 1e-200):
-        r = q ** EX_N
+        r = q**EX_N
         f = r / (1.0 + r)
         rate = f / EX_T_IN + 1.0 / EX_T_EX
         target = f / rate
@@ -84,9 +86,13 @@ def fill_time_of_day(tr, on_tod, on_dawn, tod, dawn):
         if m < DAWN_RISE[0] or m >= DAWN_FALL[1]:
             bump = 0.0
         elif m < DAWN_RISE[1]:
-            bump = 0.5 - 0.5 * math.cos(math.pi * (m - DAWN_RISE[0]) / (DAWN_RISE[1] - DAWN_RISE[0]))
+            bump = 0.5 - 0.5 * math.cos(
+                math.pi * (m - DAWN_RISE[0]) / (DAWN_RISE[1] - DAWN_RISE[0])
+            )
         elif m < DAWN_FALL[0]:
             bump = 1.0
         else:
-            bump = 0.5 + 0.5 * math.cos(math.pi * (m - DAWN_FALL[0]) / (DAWN_FALL[1] - DAWN_FALL[0]))
+            bump = 0.5 + 0.5 * math.cos(
+                math.pi * (m - DAWN_FALL[0]) / (DAWN_FALL[1] - DAWN_FALL[0])
+            )
         dawn[m] = 1.0 + d_amp * bump

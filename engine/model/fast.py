@@ -8,8 +8,8 @@ Where insulin resistance acts (docs/model.md §1), multipliers enter as argument
 `s_p` scales Vmx (peripheral insulin-dependent uptake), `s_h` scales kp3 (hepatic insulin
 action), `e_cr` scales kp1 (glucose production drive).
 """
-import math
 
+import math
 
 import numba as nb
 
@@ -32,8 +32,10 @@ def meal_shape(dbar, b, c):
 def gastric_exponents(qsto, alpha, beta, b_dbar, c_dbar):
     """The exponents 2 alpha (q - bD) and 2 beta (q - cD) of gastric_emptying_rate, clipped
     at +-80, where tanh is +-1 to double precision."""
-    return (min(max(2.0 * alpha * (qsto - b_dbar), -80.0), 80.0),
-            min(max(2.0 * beta * (qsto - c_dbar), -80.0), 80.0))
+    return (
+        min(max(2.0 * alpha * (qsto - b_dbar), -80.0), 80.0),
+        min(max(2.0 * beta * (qsto - c_dbar), -80.0), 80.0),
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -70,10 +72,12 @@ def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw):
     `meal` the tuple of `meal_shape`. Exercise (Dalla Man et al., JDST 3:56, 2009, the form of
     docs/model.md §1) enters as `vm0_f` = 1 + beta Y (insulin-independent uptake) and
     `gzw` = gamma Z W (Km0 lowered in proportion to insulin action); its Vmx gain
-    1 + alpha Z W is folded into `s_p` by the caller. States travel as tuples, not arrays: values in registers
-    cannot alias the parameter row, so the compiler keeps parameters loaded across stages."""
-    kgut = gastric_emptying_rate(x[0] + x[1], p[P.kmax], p[P.kmin], meal[0], meal[1], meal[2],
-                                 meal[3])
+    1 + alpha Z W is folded into `s_p` by the caller. States travel as tuples, not arrays:
+    values in registers cannot alias the parameter row, so the compiler keeps parameters
+    loaded across stages."""
+    kgut = gastric_emptying_rate(
+        x[0] + x[1], p[P.kmax], p[P.kmin], meal[0], meal[1], meal[2], meal[3]
+    )
     return derivatives_at_kgut(x, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr, vm0_f, gzw)
 
 
@@ -119,24 +123,41 @@ def derivatives_at_kgut(x, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr, vm0_f, gzw):
     ksc = p[P.ksc]
     d_gs = -ksc * gs + ksc * gp
     # the reference freezes these masses while they are negative
-    return (d_qsto1, d_qsto2, d_qgut,
-            d_gp if gp >= 0.0 else 0.0,
-            d_gt if gt >= 0.0 else 0.0,
-            d_ip if ip >= 0.0 else 0.0,
-            d_x, d_i1, d_id,
-            d_il if il >= 0.0 else 0.0,
-            d_isc1 if isc1 >= 0.0 else 0.0,
-            d_isc2 if isc2 >= 0.0 else 0.0,
-            d_gs if gs >= 0.0 else 0.0)
+    return (
+        d_qsto1,
+        d_qsto2,
+        d_qgut,
+        d_gp if gp >= 0.0 else 0.0,
+        d_gt if gt >= 0.0 else 0.0,
+        d_ip if ip >= 0.0 else 0.0,
+        d_x,
+        d_i1,
+        d_id,
+        d_il if il >= 0.0 else 0.0,
+        d_isc1 if isc1 >= 0.0 else 0.0,
+        d_isc2 if isc2 >= 0.0 else 0.0,
+        d_gs if gs >= 0.0 else 0.0,
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _stage(x, k, h):
     """x + h k for 13-tuples."""
-    return (x[0] + h * k[0], x[1] + h * k[1], x[2] + h * k[2], x[3] + h * k[3],
-            x[4] + h * k[4], x[5] + h * k[5], x[6] + h * k[6], x[7] + h * k[7],
-            x[8] + h * k[8], x[9] + h * k[9], x[10] + h * k[10], x[11] + h * k[11],
-            x[12] + h * k[12])
+    return (
+        x[0] + h * k[0],
+        x[1] + h * k[1],
+        x[2] + h * k[2],
+        x[3] + h * k[3],
+        x[4] + h * k[4],
+        x[5] + h * k[5],
+        x[6] + h * k[6],
+        x[7] + h * k[7],
+        x[8] + h * k[8],
+        x[9] + h * k[9],
+        x[10] + h * k[10],
+        x[11] + h * k[11],
+        x[12] + h * k[12],
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -150,28 +171,44 @@ def _masses_nonneg(x):
     negative, which its adaptive solver keeps at ~0, but a fixed 1-min step can overshoot under
     extreme insulin. Never active on physiological trajectories. X, I1 and Id are signals and
     may be negative."""
-    return (_nonneg(x[0]), _nonneg(x[1]), _nonneg(x[2]), _nonneg(x[3]), _nonneg(x[4]),
-            _nonneg(x[5]), x[6], x[7], x[8], _nonneg(x[9]), _nonneg(x[10]), _nonneg(x[11]),
-            _nonneg(x[12]))
+    return (
+        _nonneg(x[0]),
+        _nonneg(x[1]),
+        _nonneg(x[2]),
+        _nonneg(x[3]),
+        _nonneg(x[4]),
+        _nonneg(x[5]),
+        x[6],
+        x[7],
+        x[8],
+        _nonneg(x[9]),
+        _nonneg(x[10]),
+        _nonneg(x[11]),
+        _nonneg(x[12]),
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def _rk4_combine(x, a, b, c, d, h):
     """x + h/6 (a + 2b + 2c + d), masses projected to >= 0."""
     w = h / 6.0
-    return _masses_nonneg((x[0] + w * (a[0] + 2.0 * b[0] + 2.0 * c[0] + d[0]),
-                           x[1] + w * (a[1] + 2.0 * b[1] + 2.0 * c[1] + d[1]),
-                           x[2] + w * (a[2] + 2.0 * b[2] + 2.0 * c[2] + d[2]),
-                           x[3] + w * (a[3] + 2.0 * b[3] + 2.0 * c[3] + d[3]),
-                           x[4] + w * (a[4] + 2.0 * b[4] + 2.0 * c[4] + d[4]),
-                           x[5] + w * (a[5] + 2.0 * b[5] + 2.0 * c[5] + d[5]),
-                           x[6] + w * (a[6] + 2.0 * b[6] + 2.0 * c[6] + d[6]),
-                           x[7] + w * (a[7] + 2.0 * b[7] + 2.0 * c[7] + d[7]),
-                           x[8] + w * (a[8] + 2.0 * b[8] + 2.0 * c[8] + d[8]),
-                           x[9] + w * (a[9] + 2.0 * b[9] + 2.0 * c[9] + d[9]),
-                           x[10] + w * (a[10] + 2.0 * b[10] + 2.0 * c[10] + d[10]),
-                           x[11] + w * (a[11] + 2.0 * b[11] + 2.0 * c[11] + d[11]),
-                           x[12] + w * (a[12] + 2.0 * b[12] + 2.0 * c[12] + d[12])))
+    return _masses_nonneg(
+        (
+            x[0] + w * (a[0] + 2.0 * b[0] + 2.0 * c[0] + d[0]),
+            x[1] + w * (a[1] + 2.0 * b[1] + 2.0 * c[1] + d[1]),
+            x[2] + w * (a[2] + 2.0 * b[2] + 2.0 * c[2] + d[2]),
+            x[3] + w * (a[3] + 2.0 * b[3] + 2.0 * c[3] + d[3]),
+            x[4] + w * (a[4] + 2.0 * b[4] + 2.0 * c[4] + d[4]),
+            x[5] + w * (a[5] + 2.0 * b[5] + 2.0 * c[5] + d[5]),
+            x[6] + w * (a[6] + 2.0 * b[6] + 2.0 * c[6] + d[6]),
+            x[7] + w * (a[7] + 2.0 * b[7] + 2.0 * c[7] + d[7]),
+            x[8] + w * (a[8] + 2.0 * b[8] + 2.0 * c[8] + d[8]),
+            x[9] + w * (a[9] + 2.0 * b[9] + 2.0 * c[9] + d[9]),
+            x[10] + w * (a[10] + 2.0 * b[10] + 2.0 * c[10] + d[10]),
+            x[11] + w * (a[11] + 2.0 * b[11] + 2.0 * c[11] + d[11]),
+            x[12] + w * (a[12] + 2.0 * b[12] + 2.0 * c[12] + d[12]),
+        )
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -1,7 +1,9 @@
 """Glycaemic metrics: what each daily variable means, and their computation from a day's
 per-minute accumulators. Targets and thresholds: Battelino et al., Diabetes Care 42:1593 (2019).
 """
+
 import numba as nb
+
 from .layout import index_family
 
 # Thresholds of the international consensus on time in ranges (Battelino et al. 2019), mg/dL.
@@ -58,10 +60,32 @@ N_DAILY = len(DAILY_VARIABLES)
 D = index_family("Daily", DAILY_NAMES)
 
 # Per-minute accumulators of one day.
-A = index_family("Accumulator", ("n", "sum", "sumsq", "below54", "below70", "in_range",
-    "above180", "above250", "hypo", "basal", "bolus", "carbs", "insulin", "hyper", "urine_mg",
-    "rescue", "exercise_min", "exercise_dose"))
+A = index_family(
+    "Accumulator",
+    (
+        "n",
+        "sum",
+        "sumsq",
+        "below54",
+        "below70",
+        "in_range",
+        "above180",
+        "above250",
+        "hypo",
+        "basal",
+        "bolus",
+        "carbs",
+        "insulin",
+        "hyper",
+        "urine_mg",
+        "rescue",
+        "exercise_min",
+        "exercise_dose",
+    ),
+)
 N_ACC = len(A)
+
+
 @nb.njit(cache=True, nogil=True, inline="always")
 def accumulate_glucose(acc, j, bg):
     """Add one minute's glucose `bg` to row j of the accumulators acc[lane, A_*]."""
@@ -109,7 +133,7 @@ def finish_day(acc, weight_kg, out):
         var = 0.0
     pct = 100.0 / n
     out[D.glucose_mean] = mean
-    out[D.glucose_cv] = 100.0 * var ** 0.5 / mean
+    out[D.glucose_cv] = 100.0 * var**0.5 / mean
     out[D.tir] = acc[A.in_range] * pct
     out[D.tbr70] = acc[A.below70] * pct
     out[D.tbr54] = acc[A.below54] * pct

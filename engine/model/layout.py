@@ -10,6 +10,7 @@ tests/unit/model/test_layout.py, and bit-identical outputs in benchmarks/compare
 
 Adding a column is one line in its declaration; nothing is numbered or counted by hand.
 """
+
 from __future__ import annotations
 
 import collections
@@ -29,6 +30,7 @@ def index_family(typename: str, names) -> tuple:
 class Quantity(NamedTuple):
     """One declared per-patient quantity: its name in the results, units (UDUNITS) and
     description (the CF long_name)."""
+
     name: str
     units: str
     description: str

@@ -10,6 +10,7 @@ Counter = (index, stream, day, high 32 bits of seed)
 Every integer constant is uint64 and masked to 32 bits explicitly: mixing uint64 with int64
 silently promotes to float64 in numba (numba #4631).
 """
+
 import math
 
 import numba as nb
@@ -29,10 +30,10 @@ STREAM_MEALS = 2
 STREAM_CGM = 3
 STREAM_THERAPY = 4
 STREAM_SWEEP = 5
-STREAM_BOLUS = 6       # carbohydrate-counting error, missed and late boluses
-STREAM_EXERCISE = 7    # exercise sessions
-STREAM_EPISODES = 8    # stress and illness episodes
-STREAM_TRAITS = 9      # traits and lifestyle of the population sampler
+STREAM_BOLUS = 6  # carbohydrate-counting error, missed and late boluses
+STREAM_EXERCISE = 7  # exercise sessions
+STREAM_EPISODES = 8  # stress and illness episodes
+STREAM_TRAITS = 9  # traits and lifestyle of the population sampler
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -61,8 +62,14 @@ def philox4x32_10(c0, c1, c2, c3, k0, k1):
 @nb.njit(cache=True, nogil=True, inline="always")
 def _block(seed, patient, day, stream, index):
     s = nb.uint64(seed)
-    return philox4x32_10(nb.uint64(index), nb.uint64(stream), nb.uint64(day),
-                         s >> _SHIFT32, s & _MASK32, nb.uint64(patient))
+    return philox4x32_10(
+        nb.uint64(index),
+        nb.uint64(stream),
+        nb.uint64(day),
+        s >> _SHIFT32,
+        s & _MASK32,
+        nb.uint64(patient),
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -12,14 +12,14 @@ Constants marked "calibrated" were chosen so that the calibration targets hold
 (`t1dmc validate` prints each target beside the simulated value); the others come from the
 cited measurement.
 """
+
 import math
 
 import numba as nb
-import numpy as np
 
 from .glycaemia import hba1c_from_eag
-from .traits import T
 from .layout import index_family
+from .traits import T
 
 # --- the mechanisms of ir_share (the `mechanism` dimension of the results) -------------------
 MECHANISMS = (
@@ -27,7 +27,10 @@ MECHANISMS = (
     ("ffa", "free fatty acids: lipotoxicity from visceral fat and dietary fat"),
     ("inflammation", "adipokines and cytokines impair GLUT4 translocation and the liver"),
     ("glucotoxicity", "oxidative stress from hyperglycaemia impairs GLUT4 translocation"),
-    ("receptor_downregulation", "insulin receptors internalised under peripheral hyperinsulinaemia"),
+    (
+        "receptor_downregulation",
+        "insulin receptors internalised under peripheral hyperinsulinaemia",
+    ),
     ("genetic", "polygenic type 2 risk and family history (double diabetes)"),
     ("counterregulation", "glucagon, cortisol, growth hormone: stress, puberty, poor control"),
     ("exercise", "post-exercise and training gain in sensitivity (a negative share)"),
@@ -37,22 +40,46 @@ N_MECH = len(MECHANISMS)
 K = index_family("Mechanism", MECHANISM_NAMES)
 
 # --- slow state vector -------------------------------------------------------------------------
-S = index_family("SlowState", ("fat", "lean", "visceral", "ffa", "inflammation", "ros", "glut4",
-    "receptor", "tone", "exercise", "eag"))
+S = index_family(
+    "SlowState",
+    (
+        "fat",
+        "lean",
+        "visceral",
+        "ffa",
+        "inflammation",
+        "ros",
+        "glut4",
+        "receptor",
+        "tone",
+        "exercise",
+        "eag",
+    ),
+)
 N_SLOW = len(S)
 # --- daily aggregates the fast loop hands to the slow update ----------------------------------
-G = index_family("DailyAggregate", ("mean_insulin", "hyper_exposure", "urine_g", "intake_kcal",
-    "exercise_kcal", "exercise_dose", "mean_glucose"))
+G = index_family(
+    "DailyAggregate",
+    (
+        "mean_insulin",
+        "hyper_exposure",
+        "urine_g",
+        "intake_kcal",
+        "exercise_kcal",
+        "exercise_dose",
+        "mean_glucose",
+    ),
+)
 N_AGG = len(G)
 # --- 1. body composition (Hall et al., Lancet 378:826, 2011) ----------------------------------
-RHO_F = 9440.0              # kcal/kg, energy density of fat (Hall 2011)
-RHO_L = 1816.0              # kcal/kg, energy density of lean tissue (Hall 2011)
-FORBES_C = 10.4 * RHO_L / RHO_F   # kg, Forbes' partition constant (Hall 2011)
-GAMMA_F = 3.2               # kcal/kg/day, metabolic cost of fat (Hall 2011)
-GAMMA_L = 22.0              # kcal/kg/day, metabolic cost of lean tissue (Hall 2011)
-TEF = 0.10                  # thermic effect of food, share of intake (Hall 2011)
-KCAL_PER_G_GLUCOSE = 4.0    # energy lost per g of glycosuria (docs/model.md §2)
-LEAN_SHARE_REF = 0.75       # lean share of body mass of the reference (25% fat)
+RHO_F = 9440.0  # kcal/kg, energy density of fat (Hall 2011)
+RHO_L = 1816.0  # kcal/kg, energy density of lean tissue (Hall 2011)
+FORBES_C = 10.4 * RHO_L / RHO_F  # kg, Forbes' partition constant (Hall 2011)
+GAMMA_F = 3.2  # kcal/kg/day, metabolic cost of fat (Hall 2011)
+GAMMA_L = 22.0  # kcal/kg/day, metabolic cost of lean tissue (Hall 2011)
+TEF = 0.10  # thermic effect of food, share of intake (Hall 2011)
+KCAL_PER_G_GLUCOSE = 4.0  # energy lost per g of glycosuria (docs/model.md §2)
+LEAN_SHARE_REF = 0.75  # lean share of body mass of the reference (25% fat)
 # Poor control raises resting expenditure (protein turnover, gluconeogenesis): ~10% in T1D
 # withdrawn from insulin or poorly controlled (Nair et al., Diabetologia 27:13, 1984), i.e. up
 # to ~2% per HbA1c point above 7%; calibrated at 1% with glycosuria for the DCCT gain.
@@ -61,82 +88,85 @@ REE_PER_A1C = 0.010
 # (Kuk et al., Obesity 14:336, 2006: visceral/total fat rises with age, higher in men)
 VISCERAL_SHARE_MALE = 0.10
 VISCERAL_SHARE_FEMALE = 0.06
-VISCERAL_SHARE_PER_YEAR = 0.001     # from age 40
-VISCERAL_SHARE_PER_PRS = 0.01       # genetic risk, per SD (calibrated; Purnell 2003 direction)
-VISCERAL_SHARE_FAMILY = 0.015       # family history of T2D (Purnell et al., Diabetes 52:2623)
-VISCERAL_SHARE_PER_SUGAR = 0.10     # per unit added-sugar share above 10% (calibrated)
-VISCERAL_REF_KG = 1.4       # visceral fat of a lean adult (Kuk 2006, order of magnitude)
+VISCERAL_SHARE_PER_YEAR = 0.001  # from age 40
+VISCERAL_SHARE_PER_PRS = 0.01  # genetic risk, per SD (calibrated; Purnell 2003 direction)
+VISCERAL_SHARE_FAMILY = 0.015  # family history of T2D (Purnell et al., Diabetes 52:2623)
+VISCERAL_SHARE_PER_SUGAR = 0.10  # per unit added-sugar share above 10% (calibrated)
+VISCERAL_REF_KG = 1.4  # visceral fat of a lean adult (Kuk 2006, order of magnitude)
 
 # --- 2. free fatty acids (lipotoxicity) -------------------------------------------------------
-FFA_REF = 0.40              # mmol/L, day-mean FFA of a lean healthy adult (Frayn, order of mag.)
-FFA_VISCERAL_EXPONENT = 0.4     # FFA ~ visceral fat^0.4 (calibrated: portal FFA flux)
-FFA_PER_FAT_SHARE = 1.5         # relative FFA rise per unit dietary fat share above 0.33
-FFA_FAMILY = 0.10               # relative FFA rise with family history (docs/model.md §2)
+FFA_REF = 0.40  # mmol/L, day-mean FFA of a lean healthy adult (Frayn, order of mag.)
+FFA_VISCERAL_EXPONENT = 0.4  # FFA ~ visceral fat^0.4 (calibrated: portal FFA flux)
+FFA_PER_FAT_SHARE = 1.5  # relative FFA rise per unit dietary fat share above 0.33
+FFA_FAMILY = 0.10  # relative FFA rise with family history (docs/model.md §2)
 FFA_PER_PRS = 0.05
-ANTILIPOLYSIS_IC50 = 300.0      # pmol/L, insulin halving lipolysis (calibrated)
+ANTILIPOLYSIS_IC50 = 300.0  # pmol/L, insulin halving lipolysis (calibrated)
 # Roden et al., JCI 97:2859 (1996): FFA 0.18 -> 1.93 mmol/L cut uptake by 46% at 6 h.
 # phi = (1 + a FFA_REF) / (1 + a FFA) reproduces that ratio: (1 + 0.18 a)/(1 + 1.93 a) = 0.54.
-FFA_UPTAKE_COEF = 0.46 / (1.93 * 0.54 - 0.18)    # L/mmol, = 0.534
-FFA_HEPATIC_COEF = 0.20     # L/mmol, weaker hepatic effect (Boden, Diabetes 46:3, 1997: direction)
+FFA_UPTAKE_COEF = 0.46 / (1.93 * 0.54 - 0.18)  # L/mmol, = 0.534
+FFA_HEPATIC_COEF = 0.20  # L/mmol, weaker hepatic effect (Boden, Diabetes 46:3, 1997: direction)
 
 # --- 3. inflammation --------------------------------------------------------------------------
-TAU_INFLAMMATION_D = 21.0   # weeks (docs/model.md §2)
-INFLAMMATION_PER_VISCERAL = 0.30    # per unit visceral excess over VISCERAL_REF (calibrated)
-INFLAMMATION_PER_ROS = 0.20         # oxidative stress feeds inflammation (calibrated)
-INFLAMMATION_PER_SUGAR = 1.0        # per unit added-sugar share above 10% (calibrated)
-INFLAMMATION_GAIN_FAMILY = 0.20     # inflammation gain with family history (docs/model.md §2)
+TAU_INFLAMMATION_D = 21.0  # weeks (docs/model.md §2)
+INFLAMMATION_PER_VISCERAL = 0.30  # per unit visceral excess over VISCERAL_REF (calibrated)
+INFLAMMATION_PER_ROS = 0.20  # oxidative stress feeds inflammation (calibrated)
+INFLAMMATION_PER_SUGAR = 1.0  # per unit added-sugar share above 10% (calibrated)
+INFLAMMATION_GAIN_FAMILY = 0.20  # inflammation gain with family history (docs/model.md §2)
 INFLAMMATION_GAIN_PER_PRS = 0.10
-GLUT4_PER_INFLAMMATION = 0.25       # GLUT4 translocation loss per unit C - 1 (calibrated)
-HEPATIC_PER_INFLAMMATION = 0.30     # hepatic insulin action loss per unit C - 1 (calibrated)
+GLUT4_PER_INFLAMMATION = 0.25  # GLUT4 translocation loss per unit C - 1 (calibrated)
+HEPATIC_PER_INFLAMMATION = 0.30  # hepatic insulin action loss per unit C - 1 (calibrated)
 
 # --- 4. glucotoxicity -------------------------------------------------------------------------
 GLUCOTOX_THRESHOLD = 140.0  # mg/dL, exposure counts above this (docs/model.md §2)
-TAU_ROS_D = 1.0             # oxidative stress relaxes over days
-TAU_GLUT4_D = 2.0           # GLUT4 translocation efficiency relaxes over 1-3 days
+TAU_ROS_D = 1.0  # oxidative stress relaxes over days
+TAU_GLUT4_D = 2.0  # GLUT4 translocation efficiency relaxes over 1-3 days
 GLUT4_PER_ROS = 0.5
 # Yki-Jarvinen et al., Diabetes 36:892 (1987): 24 h at 281 mg/dL cut uptake by 18% in T1D.
 # From rest (R = g = 1) one day at exposure 141 mg/dL gives
 #   g = g* + (1 - g*) e^{-1/2} = 0.82, i.e. g* = 0.542, so GLUT4_PER_ROS (R - 1) = 0.845 with
 #   R - 1 = ROS_PER_EXPOSURE * 141 * (1 - e^{-1}).
-ROS_PER_EXPOSURE = ((1.0 / (1.0 - (1.0 - 0.82) / (1.0 - math.exp(-1.0 / TAU_GLUT4_D)))) - 1.0) \
-    / GLUT4_PER_ROS / (141.0 * (1.0 - math.exp(-1.0 / TAU_ROS_D)))
+ROS_PER_EXPOSURE = (
+    ((1.0 / (1.0 - (1.0 - 0.82) / (1.0 - math.exp(-1.0 / TAU_GLUT4_D)))) - 1.0)
+    / GLUT4_PER_ROS
+    / (141.0 * (1.0 - math.exp(-1.0 / TAU_ROS_D)))
+)
 
 # --- 5. receptor downregulation (Heaton & Gelehrter, JBC 256:12257, 1981) ---------------------
-RECEPTOR_RECOVERY_PER_D = 3.0   # recovery ~95% complete in 24 h: e^{-3} = 0.05
-RECEPTOR_PLATEAU = 0.42         # binding plateaus at 40-50% of control under saturating insulin
+RECEPTOR_RECOVERY_PER_D = 3.0  # recovery ~95% complete in 24 h: e^{-3} = 0.05
+RECEPTOR_PLATEAU = 0.42  # binding plateaus at 40-50% of control under saturating insulin
 RECEPTOR_LOSS_PER_D = RECEPTOR_RECOVERY_PER_D * (1.0 - RECEPTOR_PLATEAU) / RECEPTOR_PLATEAU
-RECEPTOR_EC50 = 240.0           # pmol/L, Hill half-effect of day-mean peripheral insulin
-RECEPTOR_HILL = 2.0             # (both calibrated: insulin at 2.5x controls gives phi ~ 0.72,
+RECEPTOR_EC50 = 240.0  # pmol/L, Hill half-effect of day-mean peripheral insulin
+RECEPTOR_HILL = 2.0  # (both calibrated: insulin at 2.5x controls gives phi ~ 0.72,
 #                                  Gregory et al., Diabetes 68:290, 2019: disposal -22 to -29%)
-INSULIN_NORMAL = 100.0          # pmol/L, day-mean peripheral insulin without diabetes (24-h
+INSULIN_NORMAL = 100.0  # pmol/L, day-mean peripheral insulin without diabetes (24-h
 #                                  profiles: ~15-20 uU/mL, Polonsky et al., JCI 81:442, 1988)
 
 # --- 6. genetics ("double diabetes") ----------------------------------------------------------
-GENETIC_SP_PER_PRS = 0.06       # log s_p per SD of polygenic score (calibrated)
-GENETIC_SP_FAMILY = 0.08        # log s_p with family history (calibrated)
+GENETIC_SP_PER_PRS = 0.06  # log s_p per SD of polygenic score (calibrated)
+GENETIC_SP_FAMILY = 0.08  # log s_p with family history (calibrated)
 GENETIC_SH_PER_PRS = 0.04
 GENETIC_SH_FAMILY = 0.05
 
 # --- 7. counter-regulatory tone ---------------------------------------------------------------
 TAU_TONE_D = 14.0
-TONE_PER_A1C = 0.04         # per HbA1c point above 7% (poor control raises GH, glucagon)
-TONE_PER_STRESS = 0.15      # chronic stress trait at 1
-TONE_PER_SLEEP_H = 0.03     # per hour of sleep under 7 h
-TONE_SP = 0.5               # s_p = 1 / (1 + TONE_SP (H - 1))
+TONE_PER_A1C = 0.04  # per HbA1c point above 7% (poor control raises GH, glucagon)
+TONE_PER_STRESS = 0.15  # chronic stress trait at 1
+TONE_PER_SLEEP_H = 0.03  # per hour of sleep under 7 h
+TONE_SP = 0.5  # s_p = 1 / (1 + TONE_SP (H - 1))
 TONE_SH = 0.5
-TONE_KP1 = 0.3              # e_cr = 1 + TONE_KP1 (H - 1)
+TONE_KP1 = 0.3  # e_cr = 1 + TONE_KP1 (H - 1)
 # Puberty: sensitivity -30 to -32% at Tanner III (Goran et al., Diabetes 50:2444, 2001; Bloch
 # et al., J Pediatr 110:481, 1987): a bump of width PUBERTY_SD_Y around the Tanner III age.
-PUBERTY_SP = 0.24           # with the glucotoxicity that follows, s_p falls ~30% at the peak
-PUBERTY_SH = 0.20           # calibrated with PUBERTY_KP1 so the dose rises ~30%
+PUBERTY_SP = 0.24  # with the glucotoxicity that follows, s_p falls ~30% at the peak
+PUBERTY_SH = 0.20  # calibrated with PUBERTY_KP1 so the dose rises ~30%
 PUBERTY_KP1 = 0.12
 PUBERTY_SD_Y = 1.5
 
 # --- 8. exercise and glycaemic memory --------------------------------------------------------
-TAU_EXERCISE_D = 1.0        # post-exercise sensitivity fades over ~48 h (Mikines 1988)
-EXERCISE_GAIN = 0.20        # per unit session dose (60 bpm x 60 min), calibrated: +18-29%
+TAU_EXERCISE_D = 1.0  # post-exercise sensitivity fades over ~48 h (Mikines 1988)
+EXERCISE_GAIN = 0.20  # per unit session dose (60 bpm x 60 min), calibrated: +18-29%
 #                             at 1-48 h after a session (a calibration target, with the acute model)
-TAU_EAG_D = 43.0            # half of HbA1c from the last 30 days: 1 - e^{-30/43} = 0.50
+TAU_EAG_D = 43.0  # half of HbA1c from the last 30 days: 1 - e^{-30/43} = 0.50
 #                             (red-cell lifespan weighting; Nathan et al., Diabetes Care 2008)
 GMI_DAYS = 14
 
@@ -157,9 +187,13 @@ def relax(x, target, tau_days):
 @nb.njit(cache=True, nogil=True)
 def visceral_share(tr, age):
     base = VISCERAL_SHARE_MALE if tr[T.sex_male] > 0.5 else VISCERAL_SHARE_FEMALE
-    share = (base + VISCERAL_SHARE_PER_YEAR * max(age - 40.0, 0.0)
-             + VISCERAL_SHARE_PER_PRS * tr[T.polygenic_score] + VISCERAL_SHARE_FAMILY * tr[T.family_history_t2d]
-             + VISCERAL_SHARE_PER_SUGAR * max(tr[T.diet_sugar_share] - 0.10, 0.0))
+    share = (
+        base
+        + VISCERAL_SHARE_PER_YEAR * max(age - 40.0, 0.0)
+        + VISCERAL_SHARE_PER_PRS * tr[T.polygenic_score]
+        + VISCERAL_SHARE_FAMILY * tr[T.family_history_t2d]
+        + VISCERAL_SHARE_PER_SUGAR * max(tr[T.diet_sugar_share] - 0.10, 0.0)
+    )
     return min(max(share, 0.02), 0.30)
 
 
@@ -170,16 +204,22 @@ def ffa_level(visceral_kg, tr, mean_insulin):
     genetic = 1.0 + FFA_FAMILY * tr[T.family_history_t2d] + FFA_PER_PRS * tr[T.polygenic_score]
     diet = 1.0 + FFA_PER_FAT_SHARE * (tr[T.diet_fat_share] - 0.33)
     antilipolysis = (1.0 + INSULIN_NORMAL / ANTILIPOLYSIS_IC50) / (
-        1.0 + max(mean_insulin, 0.0) / ANTILIPOLYSIS_IC50)
-    return (FFA_REF * (max(visceral_kg, 1e-3) / VISCERAL_REF_KG) ** FFA_VISCERAL_EXPONENT
-            * max(diet, 0.2) * max(genetic, 0.2) * antilipolysis)
+        1.0 + max(mean_insulin, 0.0) / ANTILIPOLYSIS_IC50
+    )
+    return (
+        FFA_REF
+        * (max(visceral_kg, 1e-3) / VISCERAL_REF_KG) ** FFA_VISCERAL_EXPONENT
+        * max(diet, 0.2)
+        * max(genetic, 0.2)
+        * antilipolysis
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def receptor_rates(mean_insulin):
     """(target density, rate per day) of d rho/dt = k_rec (1 - rho) - k_int h(I) rho."""
     i_n = max(mean_insulin, 0.0) ** RECEPTOR_HILL
-    h = i_n / (i_n + RECEPTOR_EC50 ** RECEPTOR_HILL)
+    h = i_n / (i_n + RECEPTOR_EC50**RECEPTOR_HILL)
     rate = RECEPTOR_RECOVERY_PER_D + RECEPTOR_LOSS_PER_D * h
     return RECEPTOR_RECOVERY_PER_D / rate, rate
 
@@ -202,18 +242,27 @@ def glut4_target(ros_excess, inflammation_excess):
 
 @nb.njit(cache=True, nogil=True)
 def inflammation_target(visceral_kg, ros, tr):
-    gain = 1.0 + INFLAMMATION_GAIN_FAMILY * tr[T.family_history_t2d] + \
-        INFLAMMATION_GAIN_PER_PRS * max(tr[T.polygenic_score], 0.0)
-    drive = (INFLAMMATION_PER_VISCERAL * max(visceral_kg / VISCERAL_REF_KG - 1.0, 0.0)
-             + INFLAMMATION_PER_ROS * max(ros - 1.0, 0.0)
-             + INFLAMMATION_PER_SUGAR * max(tr[T.diet_sugar_share] - 0.10, 0.0))
+    gain = (
+        1.0
+        + INFLAMMATION_GAIN_FAMILY * tr[T.family_history_t2d]
+        + INFLAMMATION_GAIN_PER_PRS * max(tr[T.polygenic_score], 0.0)
+    )
+    drive = (
+        INFLAMMATION_PER_VISCERAL * max(visceral_kg / VISCERAL_REF_KG - 1.0, 0.0)
+        + INFLAMMATION_PER_ROS * max(ros - 1.0, 0.0)
+        + INFLAMMATION_PER_SUGAR * max(tr[T.diet_sugar_share] - 0.10, 0.0)
+    )
     return 1.0 + gain * drive
 
 
 @nb.njit(cache=True, nogil=True)
 def tone_target(tr, hba1c):
-    return (1.0 + TONE_PER_A1C * max(hba1c - 7.0, 0.0) + TONE_PER_STRESS * tr[T.chronic_stress]
-            + TONE_PER_SLEEP_H * max(7.0 - tr[T.sleep_h], 0.0))
+    return (
+        1.0
+        + TONE_PER_A1C * max(hba1c - 7.0, 0.0)
+        + TONE_PER_STRESS * tr[T.chronic_stress]
+        + TONE_PER_SLEEP_H * max(7.0 - tr[T.sleep_h], 0.0)
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -262,8 +311,9 @@ def equilibrate(st, agg, tr, age, on):
     st[S.receptor] = receptor_rates(agg[G.mean_insulin])[0]
     st[S.eag] = agg[G.mean_glucose]
     st[S.tone] = tone_target(tr, hba1c_from_eag(st[S.eag]))
-    st[S.glut4] = glut4_target((st[S.ros] - 1.0) * on[K.glucotoxicity],
-                               (st[S.inflammation] - 1.0) * on[K.inflammation])
+    st[S.glut4] = glut4_target(
+        (st[S.ros] - 1.0) * on[K.glucotoxicity], (st[S.inflammation] - 1.0) * on[K.inflammation]
+    )
     st[S.exercise] = 0.0
 
 
@@ -274,26 +324,33 @@ def daily_update(st, agg, tr, age, on, pal):
     reported) but its factor is exactly 1 and it drives nothing downstream."""
     if on[K.body_composition]:
         poor_control = 1.0 + REE_PER_A1C * max(hba1c_from_eag(st[S.eag]) - 7.0, 0.0)
-        expenditure = (pal * poor_control * resting_expenditure(st[S.fat], st[S.lean])
-                       + TEF * agg[G.intake_kcal] + agg[G.exercise_kcal])
+        expenditure = (
+            pal * poor_control * resting_expenditure(st[S.fat], st[S.lean])
+            + TEF * agg[G.intake_kcal]
+            + agg[G.exercise_kcal]
+        )
         intake = agg[G.intake_kcal] - KCAL_PER_G_GLUCOSE * agg[G.urine_g]
         st[S.fat], st[S.lean] = body_update(st[S.fat], st[S.lean], intake, expenditure)
     st[S.visceral] = visceral_share(tr, age) * st[S.fat]
     st[S.ffa] = ffa_level(st[S.visceral], tr, agg[G.mean_insulin])
     st[S.ros] = relax(st[S.ros], ros_target(agg[G.hyper_exposure]), TAU_ROS_D)
     ros_eff = st[S.ros] if on[K.glucotoxicity] else 1.0
-    st[S.inflammation] = relax(st[S.inflammation],
-                               inflammation_target(st[S.visceral], ros_eff, tr),
-                               TAU_INFLAMMATION_D)
-    st[S.glut4] = relax(st[S.glut4],
-                        glut4_target((st[S.ros] - 1.0) * on[K.glucotoxicity],
-                                     (st[S.inflammation] - 1.0) * on[K.inflammation]),
-                        TAU_GLUT4_D)
+    st[S.inflammation] = relax(
+        st[S.inflammation], inflammation_target(st[S.visceral], ros_eff, tr), TAU_INFLAMMATION_D
+    )
+    st[S.glut4] = relax(
+        st[S.glut4],
+        glut4_target(
+            (st[S.ros] - 1.0) * on[K.glucotoxicity], (st[S.inflammation] - 1.0) * on[K.inflammation]
+        ),
+        TAU_GLUT4_D,
+    )
     st[S.receptor] = receptor_update(st[S.receptor], agg[G.mean_insulin])
     st[S.eag] = relax(st[S.eag], agg[G.mean_glucose], TAU_EAG_D)
     st[S.tone] = relax(st[S.tone], tone_target(tr, hba1c_from_eag(st[S.eag])), TAU_TONE_D)
-    st[S.exercise] = st[S.exercise] * math.exp(-1.0 / TAU_EXERCISE_D) + \
-        EXERCISE_GAIN * agg[G.exercise_dose]
+    st[S.exercise] = (
+        st[S.exercise] * math.exp(-1.0 / TAU_EXERCISE_D) + EXERCISE_GAIN * agg[G.exercise_dose]
+    )
 
 
 @nb.njit(cache=True, nogil=True)
@@ -307,10 +364,12 @@ def multipliers(st, tr, age, on, log_phi):
     if on[K.body_composition]:
         log_phi[K.body_composition] = math.log((st[S.lean] / bw) / LEAN_SHARE_REF)
     if on[K.ffa]:
-        log_phi[K.ffa] = math.log((1.0 + FFA_UPTAKE_COEF * FFA_REF)
-                                  / (1.0 + FFA_UPTAKE_COEF * st[S.ffa]))
-        log_sh += math.log((1.0 + FFA_HEPATIC_COEF * FFA_REF)
-                           / (1.0 + FFA_HEPATIC_COEF * st[S.ffa]))
+        log_phi[K.ffa] = math.log(
+            (1.0 + FFA_UPTAKE_COEF * FFA_REF) / (1.0 + FFA_UPTAKE_COEF * st[S.ffa])
+        )
+        log_sh += math.log(
+            (1.0 + FFA_HEPATIC_COEF * FFA_REF) / (1.0 + FFA_HEPATIC_COEF * st[S.ffa])
+        )
     # the GLUT4 state carries both glucotoxicity and inflammation: its log is split in
     # proportion to their current drives
     ros_drive = GLUT4_PER_ROS * max(st[S.ros] - 1.0, 0.0) * on[K.glucotoxicity]
@@ -328,16 +387,25 @@ def multipliers(st, tr, age, on, log_phi):
     if on[K.inflammation]:
         log_sh -= math.log(1.0 + HEPATIC_PER_INFLAMMATION * max(st[S.inflammation] - 1.0, 0.0))
     if on[K.receptor_downregulation]:
-        log_phi[K.receptor_downregulation] = math.log(st[S.receptor] / receptor_rates(INSULIN_NORMAL)[0])
+        log_phi[K.receptor_downregulation] = math.log(
+            st[S.receptor] / receptor_rates(INSULIN_NORMAL)[0]
+        )
     if on[K.genetic]:
-        log_phi[K.genetic] = -(GENETIC_SP_PER_PRS * tr[T.polygenic_score]
-                               + GENETIC_SP_FAMILY * tr[T.family_history_t2d])
-        log_sh -= GENETIC_SH_PER_PRS * tr[T.polygenic_score] + GENETIC_SH_FAMILY * tr[T.family_history_t2d]
+        log_phi[K.genetic] = -(
+            GENETIC_SP_PER_PRS * tr[T.polygenic_score]
+            + GENETIC_SP_FAMILY * tr[T.family_history_t2d]
+        )
+        log_sh -= (
+            GENETIC_SH_PER_PRS * tr[T.polygenic_score]
+            + GENETIC_SH_FAMILY * tr[T.family_history_t2d]
+        )
     e_cr = 1.0
     if on[K.counterregulation]:
         tone = st[S.tone] - 1.0
         pub = puberty(tr, age)
-        log_phi[K.counterregulation] = -math.log(1.0 + TONE_SP * tone) - math.log(1.0 + PUBERTY_SP * pub)
+        log_phi[K.counterregulation] = -math.log(1.0 + TONE_SP * tone) - math.log(
+            1.0 + PUBERTY_SP * pub
+        )
         log_sh -= math.log(1.0 + TONE_SH * tone) + math.log(1.0 + PUBERTY_SH * pub)
         e_cr = 1.0 + TONE_KP1 * tone + PUBERTY_KP1 * pub
     if on[K.exercise]:

@@ -4,6 +4,7 @@ Kernels take a 2-D float64 array `traits[patient, T_*]`, one row per patient, be
 UVA/Padova parameter rows. The sampler (`cohort.py`) draws them; the slow model, behaviour
 and therapy read them. Names, units and long names are written to the results per patient.
 """
+
 from .layout import index_family
 
 TRAIT_VARIABLES = (

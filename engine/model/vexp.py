@@ -15,6 +15,7 @@ as glibc does. The table is computed here from its definition (2^(i/128) rounded
 and the relative rounding error) with decimal arithmetic; tests/test_lanes.py checks the whole
 function against the machine's libm on millions of arguments.
 """
+
 import struct
 from decimal import Decimal, localcontext
 
@@ -43,15 +44,14 @@ def _table() -> np.ndarray:
     """T[2i] = bits of tail_i, T[2i+1] = bits of s_i - (i << 45), where s_i is 2^(i/N)
     rounded to the nearest double and tail_i = (2^(i/N) - s_i) / s_i rounded."""
     t = np.empty(2 * N, dtype=np.uint64)
-    with localcontext() as ctx:     # not the importer's decimal context
+    with localcontext() as ctx:  # not the importer's decimal context
         ctx.prec = 60
         for i in range(N):
             exact = Decimal(2) ** (Decimal(i) / N)
             s = float(exact)
             tail = float((exact - Decimal(s)) / Decimal(s))
             t[2 * i] = struct.unpack("<Q", struct.pack("<d", tail))[0]
-            t[2 * i + 1] = (struct.unpack("<Q", struct.pack("<d", s))[0]
-                            - (i << (52 - TABLE_BITS)))
+            t[2 * i + 1] = struct.unpack("<Q", struct.pack("<d", s))[0] - (i << (52 - TABLE_BITS))
     return t
 
 
@@ -65,16 +65,20 @@ _ONE = np.uint64(1)
 @intrinsic
 def _bits(typingctx, x):
     """The 64 bits of a double, as an unsigned integer."""
+
     def codegen(context, builder, sig, args):
         return builder.bitcast(args[0], ir.IntType(64))
+
     return types.uint64(types.float64), codegen
 
 
 @intrinsic
 def _double(typingctx, b):
     """The double whose 64 bits are b."""
+
     def codegen(context, builder, sig, args):
         return builder.bitcast(args[0], ir.DoubleType())
+
     return types.float64(types.uint64), codegen
 
 
@@ -82,11 +86,14 @@ def _double(typingctx, b):
 def _fma(typingctx, a, b, c):
     """a * b + c rounded once (LLVM's fma intrinsic: one instruction on FMA hardware; without
     it a call to libm's fma, the same bits but scalar and slow)."""
+
     def codegen(context, builder, sig, args):
         d = ir.DoubleType()
-        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(d, [d, d, d]),
-                                            "llvm.fma.f64")
+        fn = cgutils.get_or_insert_function(
+            builder.module, ir.FunctionType(d, [d, d, d]), "llvm.fma.f64"
+        )
         return builder.call(fn, args)
+
     return types.float64(types.float64, types.float64, types.float64), codegen
 
 

@@ -12,6 +12,7 @@ non-physiological draws are rejected and redrawn. Then the traits of docs/model.
 A patient is a pure function of (seed, patient id): every draw comes from the counter-based
 generator (streams COHORT and TRAITS, day 0).
 """
+
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,17 +20,39 @@ import numba as nb
 import numpy as np
 
 from ..model import rng
-from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P, X
-from .reference import GROUPS, reference_patients
-from ..model.traits import N_TRAITS, T
-from ..model.slow import initial_body
 from ..model.layout import index_family
+from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P, X
+from ..model.slow import initial_body
+from ..model.traits import N_TRAITS, T
+from .reference import GROUPS, reference_patients
 
 # Parameters jittered around the source patient (multiplicative log-normal, mean-preserving).
 # The basal quantities Vm0, kp1 and u2ss and the initial states are then derived from the
 # steady state, so every sampled patient starts at rest at its basal glucose Gb.
-JITTERED = ("BW", "kabs", "kmax", "kmin", "Vmx", "Km0", "k1", "k2", "p2u", "ki", "kp2", "kp3",
-            "ka1", "ka2", "kd", "ksc", "m1", "m2", "m4", "m30", "CR", "CF")
+JITTERED = (
+    "BW",
+    "kabs",
+    "kmax",
+    "kmin",
+    "Vmx",
+    "Km0",
+    "k1",
+    "k2",
+    "p2u",
+    "ki",
+    "kp2",
+    "kp3",
+    "ka1",
+    "ka2",
+    "kd",
+    "ksc",
+    "m1",
+    "m2",
+    "m4",
+    "m30",
+    "CR",
+    "CF",
+)
 JITTERED_INDEX = np.array([PARAM_NAMES.index(n) for n in JITTERED], dtype=np.int64)
 MAX_REDRAWS = 200
 
@@ -97,19 +120,65 @@ def basal_insulin_need(p, s_h, e_cr):
 
 # Parameters drawn by the samplers; the basal quantities Vm0, kp1, u2ss and the initial states
 # are then derived from the steady state. Constants of the reference (ke1, ke2, Fsnc, f) stay.
-FITTED = ("kabs", "kmax", "kmin", "b", "d", "Vg", "Vi", "Vmx", "Km0", "k1", "k2", "p2u", "m1",
-          "m2", "m4", "m30", "ki", "kp2", "kp3", "kd", "ksc", "ka1", "ka2", "Ib", "Gb", "EGPb",
-          "CR", "CF")
+FITTED = (
+    "kabs",
+    "kmax",
+    "kmin",
+    "b",
+    "d",
+    "Vg",
+    "Vi",
+    "Vmx",
+    "Km0",
+    "k1",
+    "k2",
+    "p2u",
+    "m1",
+    "m2",
+    "m4",
+    "m30",
+    "ki",
+    "kp2",
+    "kp3",
+    "kd",
+    "ksc",
+    "ka1",
+    "ka2",
+    "Ib",
+    "Gb",
+    "EGPb",
+    "CR",
+    "CF",
+)
 FITTED_INDEX = np.array([PARAM_NAMES.index(n) for n in FITTED], dtype=np.int64)
 SHRINKAGE = 0.5
 TRUNCATE_SD = 3.0
 SAMPLERS = ("mvlognormal", "resample")
 
 # Population settings vector (config [lifestyle], [genetics], [population]).
-POP = index_family("PopulationSetting", ("family_history", "prs_shift", "fat_share",
-    "sugar_share", "surplus", "sessions", "session_min", "session_hr", "pal", "sleep_h", "stress",
-    "adherence", "dawn_prevalence", "dawn_mean", "tod_max", "bmi_scale", "sampler",
-    "jitter_sigma"))
+POP = index_family(
+    "PopulationSetting",
+    (
+        "family_history",
+        "prs_shift",
+        "fat_share",
+        "sugar_share",
+        "surplus",
+        "sessions",
+        "session_min",
+        "session_hr",
+        "pal",
+        "sleep_h",
+        "stress",
+        "adherence",
+        "dawn_prevalence",
+        "dawn_mean",
+        "tod_max",
+        "bmi_scale",
+        "sampler",
+        "jitter_sigma",
+    ),
+)
 N_POP = len(POP)
 # Group age ranges (years) of the reference patients' groups; BMI of US adults with T1D
 # (NHIS 2016-21: mean 27.6, 34% overweight, 28% obese) as a log-normal of median 26.6 and
@@ -194,7 +263,9 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     tr[T.diet_sugar_share] = min(max(pop[POP.sugar_share] + 0.03 * z(11), 0.0), 0.4)
     tr[T.energy_surplus] = pop[POP.surplus] + 0.02 * z(12)
     # children eat less: meal sizes scale with body size (the configured meals are an adult's)
-    tr[T.carb_appetite] = min((bmi * height * height / 75.0) ** 0.6, 1.3) * np.exp(0.15 * z(13) - 0.01125)
+    tr[T.carb_appetite] = min((bmi * height * height / 75.0) ** 0.6, 1.3) * np.exp(
+        0.15 * z(13) - 0.01125
+    )
     tr[T.activity_pal] = min(max(pop[POP.pal] + 0.1 * z(14), 1.3), 2.2)
     # sessions per week: Poisson by inversion
     lam = pop[POP.sessions]
@@ -224,9 +295,28 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
 
 
 @nb.njit(cache=True, nogil=True)
-def _sample(seed, patient_ids, group_cum, group_members, group_counts, ref_params, mean, chol,
-            sd, age_lo, age_hi, bmi_median, bmi_log_sd, pop, params_out, x0_out, traits_out,
-            source_out, group_out, redraws_out):
+def _sample(
+    seed,
+    patient_ids,
+    group_cum,
+    group_members,
+    group_counts,
+    ref_params,
+    mean,
+    chol,
+    sd,
+    age_lo,
+    age_hi,
+    bmi_median,
+    bmi_log_sd,
+    pop,
+    params_out,
+    x0_out,
+    traits_out,
+    source_out,
+    group_out,
+    redraws_out,
+):
     for i in range(patient_ids.shape[0]):
         pid = patient_ids[i]
         u = rng.uniform(seed, pid, 0, rng.STREAM_COHORT, 0)
@@ -238,10 +328,12 @@ def _sample(seed, patient_ids, group_cum, group_members, group_counts, ref_param
         src = group_members[g, k]
         source_out[i] = src
         group_out[i] = g
-        redraws_out[i] = _draw_physiology(seed, pid, src, g, ref_params, mean, chol, sd, pop,
-                                          params_out[i], x0_out[i])
-        _draw_traits(seed, pid, age_lo[g], age_hi[g], bmi_median[g], bmi_log_sd[g], pop,
-                     traits_out[i])
+        redraws_out[i] = _draw_physiology(
+            seed, pid, src, g, ref_params, mean, chol, sd, pop, params_out[i], x0_out[i]
+        )
+        _draw_traits(
+            seed, pid, age_lo[g], age_hi[g], bmi_median[g], bmi_log_sd[g], pop, traits_out[i]
+        )
         # body weight is a trait (BMI x height^2; the model's parameters are per kg), except
         # when resampling the reference patients, who keep theirs (BMI follows from it)
         h = traits_out[i, T.height_m]
@@ -254,12 +346,12 @@ def _sample(seed, patient_ids, group_cum, group_members, group_counts, ref_param
 
 @dataclass(frozen=True)
 class Cohort:
-    patient_id: np.ndarray      # (n,) int64, stable identity used as RNG key
-    params: np.ndarray          # (n, N_PARAMS)
-    x0: np.ndarray              # (n, 13) basal states
-    traits: np.ndarray          # (n, N_TRAITS)
-    source: np.ndarray          # (n,) index of the reference patient (resampled or nearest group)
-    group: np.ndarray           # (n,) str
+    patient_id: np.ndarray  # (n,) int64, stable identity used as RNG key
+    params: np.ndarray  # (n, N_PARAMS)
+    x0: np.ndarray  # (n, 13) basal states
+    traits: np.ndarray  # (n, N_TRAITS)
+    source: np.ndarray  # (n,) index of the reference patient (resampled or nearest group)
+    group: np.ndarray  # (n,) str
 
     def __len__(self):
         return self.patient_id.shape[0]
@@ -300,8 +392,9 @@ def _fit_groups(names: list[str]):
     return mean, chol, sd
 
 
-def sample_cohort(seed: int, patient_ids, group_weights: dict[str, float],
-                  pop: np.ndarray) -> Cohort:
+def sample_cohort(
+    seed: int, patient_ids, group_weights: dict[str, float], pop: np.ndarray
+) -> Cohort:
     """Patients `patient_ids` of a run: a group by `group_weights`, physiology from the
     group's sampler, traits from the population settings `pop` (POP.<name>;
     engine.batch.translate.population_settings)."""
@@ -315,7 +408,7 @@ def sample_cohort(seed: int, patient_ids, group_weights: dict[str, float],
     counts = np.array([m.size for m in members], dtype=np.int64)
     member_table = np.zeros((len(names), counts.max()), dtype=np.int64)
     for g, m in enumerate(members):
-        member_table[g, :m.size] = m
+        member_table[g, : m.size] = m
     mean, chol, sd = fit_groups(names)
     n = ids.size
     params = np.empty((n, N_PARAMS))
@@ -324,14 +417,39 @@ def sample_cohort(seed: int, patient_ids, group_weights: dict[str, float],
     source = np.empty(n, dtype=np.int64)
     group = np.empty(n, dtype=np.int64)
     redraws = np.empty(n, dtype=np.int64)
-    _sample(np.uint64(seed), ids, cum, member_table, counts, ref.params, mean, chol, sd,
-            np.array([AGE_RANGE[g][0] for g in names]), np.array([AGE_RANGE[g][1] for g in names]),
-            np.array([BMI_MEDIAN[g] for g in names]), np.array([BMI_LOG_SD[g] for g in names]),
-            np.ascontiguousarray(pop, dtype=np.float64), params, x0, traits, source, group,
-            redraws)
+    _sample(
+        np.uint64(seed),
+        ids,
+        cum,
+        member_table,
+        counts,
+        ref.params,
+        mean,
+        chol,
+        sd,
+        np.array([AGE_RANGE[g][0] for g in names]),
+        np.array([AGE_RANGE[g][1] for g in names]),
+        np.array([BMI_MEDIAN[g] for g in names]),
+        np.array([BMI_LOG_SD[g] for g in names]),
+        np.ascontiguousarray(pop, dtype=np.float64),
+        params,
+        x0,
+        traits,
+        source,
+        group,
+        redraws,
+    )
     if (redraws < 0).any():
         bad = ids[redraws < 0][0]
-        raise RuntimeError(f"patient {bad}: no physiological parameter draw in {MAX_REDRAWS} "
-                           "tries; the sampler's spread is too wide")
-    return Cohort(patient_id=ids, params=params, x0=x0, traits=traits, source=source,
-                  group=np.array([names[g] for g in group]))
+        raise RuntimeError(
+            f"patient {bad}: no physiological parameter draw in {MAX_REDRAWS} "
+            "tries; the sampler's spread is too wide"
+        )
+    return Cohort(
+        patient_id=ids,
+        params=params,
+        x0=x0,
+        traits=traits,
+        source=source,
+        group=np.array([names[g] for g in group]),
+    )

@@ -1,4 +1,5 @@
 """The 30 UVA/Padova reference patients shipped in `engine/population/data/` (see PROVENANCE.md)."""
+
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -13,19 +14,20 @@ GROUPS = ("adolescent", "adult", "child")
 
 @dataclass(frozen=True)
 class ReferenceSet:
-    names: tuple          # "adolescent#001", ...
-    groups: tuple         # "adolescent" | "adult" | "child"
+    names: tuple  # "adolescent#001", ...
+    groups: tuple  # "adolescent" | "adult" | "child"
     age_years: np.ndarray
     tdi_u_per_day: np.ndarray
-    params: np.ndarray    # (30, N_PARAMS), columns PARAM_NAMES
-    x0: np.ndarray        # (30, 13), the reference's initial (basal) states
+    params: np.ndarray  # (30, N_PARAMS), columns PARAM_NAMES
+    x0: np.ndarray  # (30, 13), the reference's initial (basal) states
 
     def index(self, name: str) -> int:
         try:
             return self.names.index(name)
         except ValueError:
             raise KeyError(
-                f"unknown reference patient {name!r}; known: {', '.join(self.names)}") from None
+                f"unknown reference patient {name!r}; known: {', '.join(self.names)}"
+            ) from None
 
 
 def _read_csv(name: str) -> pd.DataFrame:

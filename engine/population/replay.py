@@ -3,12 +3,22 @@
 `replay("adult#001", carbs_g_per_min, insulin_u_per_min)` returns an xarray Dataset over
 `minute` (n + 1 points: the state at each minute boundary) with `bg` and the 13 states.
 """
+
 import numba as nb
 import numpy as np
 import xarray as xr
 
 from ..model.fast import midpoint_step, rk4_step, state_tuple, update_meal_size
-from ..model.params import MG_PER_G, N_STATES, P, PMOL_PER_U, STATE_LONG_NAMES, STATE_NAMES, STATE_UNITS, X
+from ..model.params import (
+    MG_PER_G,
+    N_STATES,
+    PMOL_PER_U,
+    STATE_LONG_NAMES,
+    STATE_NAMES,
+    STATE_UNITS,
+    P,
+    X,
+)
 from ..runtime import bind_fast_libm
 from .reference import reference_patients
 
@@ -33,7 +43,8 @@ def replay_kernel(x0, p, carbs_g_per_min, insulin_u_per_min, midpoint=False):
     for t in range(n):
         c = carbs_g_per_min[t]
         dbar_start, eaten_g, eating, dbar = update_meal_size(
-            c, prev_carbs, x, dbar_start, eaten_g, eating)
+            c, prev_carbs, x, dbar_start, eaten_g, eating
+        )
         prev_carbs = c
         u = insulin_u_per_min[t] * to_pmol_per_kg
         if midpoint:
@@ -56,13 +67,14 @@ def _check_input(name: str, values, n: int | None) -> np.ndarray:
         raise ValueError(f"{name}: non-finite value {arr[bad[0]]} at minute {bad[0]}")
     bad = np.flatnonzero(arr < 0)
     if bad.size:
-        raise ValueError(f"{name}: negative value {arr[bad[0]]} at minute {bad[0]}; "
-                         "inputs are amounts per minute and must be >= 0")
+        raise ValueError(
+            f"{name}: negative value {arr[bad[0]]} at minute {bad[0]}; "
+            "inputs are amounts per minute and must be >= 0"
+        )
     return np.ascontiguousarray(arr)
 
 
-def replay(patient: str, carbs_g_per_min, insulin_u_per_min,
-           integrator: str = "rk4") -> xr.Dataset:
+def replay(patient: str, carbs_g_per_min, insulin_u_per_min, integrator: str = "rk4") -> xr.Dataset:
     """Drive reference patient `patient` (e.g. "adolescent#001") from its basal state with
     carbohydrate (g/min) and insulin (U/min) delivered on each minute [t, t+1).
     integrator: "rk4" (default) or "midpoint" (run.integrator's cheaper option)."""
@@ -75,24 +87,35 @@ def replay(patient: str, carbs_g_per_min, insulin_u_per_min,
     insulin = _check_input("insulin_u_per_min", insulin_u_per_min, carbs.shape[0])
     if carbs.shape[0] == 0:
         raise ValueError("carbs_g_per_min: empty series; give at least one minute")
-    for name, arr, cap in (("carbs_g_per_min", carbs, MAX_CARBS_G_PER_MIN),
-                           ("insulin_u_per_min", insulin, MAX_INSULIN_U_PER_MIN)):
+    for name, arr, cap in (
+        ("carbs_g_per_min", carbs, MAX_CARBS_G_PER_MIN),
+        ("insulin_u_per_min", insulin, MAX_INSULIN_U_PER_MIN),
+    ):
         if arr.max() > cap:
             j = int(arr.argmax())
-            raise ValueError(f"{name}: {arr[j]} at minute {j} exceeds {cap} per minute; "
-                             "check the units (g/min, U/min)")
+            raise ValueError(
+                f"{name}: {arr[j]} at minute {j} exceeds {cap} per minute; "
+                "check the units (g/min, U/min)"
+            )
     p = ref.params[i]
     states = replay_kernel(ref.x0[i], p, carbs, insulin, integrator == "midpoint")
     minute = np.arange(carbs.shape[0] + 1)
-    ds = xr.Dataset(coords={"minute": ("minute", minute, {"units": "min",
-                                                          "long_name": "minutes since start"})})
-    ds["bg"] = ("minute", states[:, X.Gs] / p[P.Vg],
-                {"units": "mg/dL", "long_name": "blood glucose (Gs/Vg)"})
+    ds = xr.Dataset(
+        coords={"minute": ("minute", minute, {"units": "min", "long_name": "minutes since start"})}
+    )
+    ds["bg"] = (
+        "minute",
+        states[:, X.Gs] / p[P.Vg],
+        {"units": "mg/dL", "long_name": "blood glucose (Gs/Vg)"},
+    )
     for j, (name, unit, long) in enumerate(zip(STATE_NAMES, STATE_UNITS, STATE_LONG_NAMES)):
         ds[name] = ("minute", states[:, j], {"units": unit, "long_name": long})
     pad = np.append(carbs, np.nan), np.append(insulin, np.nan)
     ds["carbs"] = ("minute", pad[0], {"units": "g/min", "long_name": "carbohydrate on [t, t+1)"})
     ds["insulin"] = ("minute", pad[1], {"units": "U/min", "long_name": "insulin on [t, t+1)"})
-    ds.attrs.update(patient=patient, model="UVA/Padova S2008 (simglucose 0.2.11 form)",
-                    integrator="RK4, 1 min" if integrator == "rk4" else "midpoint (RK2), 1 min")
+    ds.attrs.update(
+        patient=patient,
+        model="UVA/Padova S2008 (simglucose 0.2.11 form)",
+        integrator="RK4, 1 min" if integrator == "rk4" else "midpoint (RK2), 1 min",
+    )
     return ds

@@ -3,6 +3,7 @@ arrays a patient lane works on, so no kernel function takes more than a handful 
 parameters. A bundle passed to an inlined function, or into the group loop compiled without
 reference counting, costs nothing at run time (measured: benchmarks/compare_revisions.py,
 0.2.0 against 0.1.0)."""
+
 from collections import namedtuple
 
 import numba as nb
@@ -16,8 +17,11 @@ from ..model.glycaemia import N_ACC
 # the population block: one row per patient (trace_slot[i]: its row of traces, or -1)
 PatientRows = namedtuple("PatientRows", "params x0 traits patient_ids trace_slot")
 # the run's settings vectors (engine.batch.translate) and counters
-RunSettings = namedtuple("RunSettings", "seed n_days meal_slots therapy behaviour switches "
-                         "sensor_params cgm_interval_min trace_interval_min")
+RunSettings = namedtuple(
+    "RunSettings",
+    "seed n_days meal_slots therapy behaviour switches "
+    "sensor_params cgm_interval_min trace_interval_min",
+)
 # what the kernel writes: daily[D.<name>, i, day], log_phi[K.<name>, i, day], status[i, day],
 # traces[TRACE.<name>, slot, sample]
 Outputs = namedtuple("Outputs", "daily log_phi status traces")
@@ -25,8 +29,11 @@ Outputs = namedtuple("Outputs", "daily log_phi status traces")
 RunConstants = namedtuple("RunConstants", "habitual_slot_g iob_decay dose_scale has_noise")
 # a lane's tables, row j for lane j (engine/sim/patient.py documents each); the CPU driver
 # allocates them for LANES lanes, the CUDA kernel in local memory for one
-LaneTables = namedtuple("LaneTables", "lf li tr st acc tacc meal_minute meal_grams meal_slot "
-                        "pend_minute pend_units tod dawn gmi_ring log_phi out agg")
+LaneTables = namedtuple(
+    "LaneTables",
+    "lf li tr st acc tacc meal_minute meal_grams meal_slot "
+    "pend_minute pend_units tod dawn gmi_ring log_phi out agg",
+)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -34,12 +41,21 @@ def allocate_lane_tables(n_lanes, n_lane_f, n_lane_i, n_traits, n_out, max_meals
     """LaneTables for `n_lanes` lanes, uninitialised (lane_start fills a lane)."""
     L = n_lanes
     return LaneTables(
-        lf=np.empty((L, n_lane_f)), li=np.empty((L, n_lane_i), dtype=np.int64),
-        tr=np.empty((L, n_traits)), st=np.empty((L, slow.N_SLOW)), acc=np.empty((L, N_ACC)),
+        lf=np.empty((L, n_lane_f)),
+        li=np.empty((L, n_lane_i), dtype=np.int64),
+        tr=np.empty((L, n_traits)),
+        st=np.empty((L, slow.N_SLOW)),
+        acc=np.empty((L, N_ACC)),
         tacc=np.empty((L, N_TITRATION_ACC)),
         meal_minute=np.empty((L, max_meals), dtype=np.int64),
-        meal_grams=np.empty((L, max_meals)), meal_slot=np.empty((L, max_meals), dtype=np.int64),
+        meal_grams=np.empty((L, max_meals)),
+        meal_slot=np.empty((L, max_meals), dtype=np.int64),
         pend_minute=np.empty((L, max_pending), dtype=np.int64),
-        pend_units=np.empty((L, max_pending)), tod=np.empty((L, MINUTES_PER_DAY)),
-        dawn=np.empty((L, MINUTES_PER_DAY)), gmi_ring=np.empty((L, slow.GMI_DAYS)),
-        log_phi=np.empty((L, slow.N_MECH)), out=np.empty((L, n_out)), agg=np.empty(slow.N_AGG))
+        pend_units=np.empty((L, max_pending)),
+        tod=np.empty((L, MINUTES_PER_DAY)),
+        dawn=np.empty((L, MINUTES_PER_DAY)),
+        gmi_ring=np.empty((L, slow.GMI_DAYS)),
+        log_phi=np.empty((L, slow.N_MECH)),
+        out=np.empty((L, n_out)),
+        agg=np.empty(slow.N_AGG),
+    )

@@ -15,25 +15,61 @@ from the first day on. Day 0 runs with the reference multipliers; after it the f
 slow states are set to equilibrium with that day's life. The results report the absolute
 multipliers (1 = lean, healthy, normoglycaemic).
 """
+
 from collections import namedtuple
 
 import numba as nb
 import numpy as np
 
 from ..life.behaviour import MINUTES_PER_DAY
-from .lanes import IN, LANES, N_INPUTS, W_SIZE, lane_params, lane_state, midpoint_lanes, rk4_lanes, set_input, set_lane_state, set_param
-from ..model.glycaemia import N_ACC, N_DAILY
 from ..model import slow
 from ..model.fast import state_tuple
+from ..model.glycaemia import N_DAILY
 from ..model.params import N_PARAMS, P
-from .patient import LF, LI, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, SW, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
-from ..life.therapy import N_TITRATION_ACC
-from ..model.layout import index_family
 from .bundles import Outputs, allocate_lane_tables
+from .lanes import (
+    IN,
+    LANES,
+    N_INPUTS,
+    W_SIZE,
+    lane_params,
+    lane_state,
+    midpoint_lanes,
+    rk4_lanes,
+    set_input,
+    set_lane_state,
+    set_param,
+)
 from .outputs import N_TRACE, STATUS_NONFINITE, STATUS_OK, TRACE
+from .patient import (
+    LF,
+    LI,
+    MAX_MEALS_PER_DAY,
+    MAX_PENDING,
+    N_LANE_F,
+    N_LANE_I,
+    N_OUT,
+    N_SWITCHES,
+    O_LOG_PHI,
+    SW,
+    lane_after_step,
+    lane_end_of_day,
+    lane_minute,
+    lane_plan_day,
+    lane_start,
+    run_constants,
+)
 
-__all__ = ["simulate_block", "allocate_outputs", "TRACE", "N_TRACE", "N_SWITCHES", "SW",
-           "STATUS_OK", "STATUS_NONFINITE"]
+__all__ = [
+    "simulate_block",
+    "allocate_outputs",
+    "TRACE",
+    "N_TRACE",
+    "N_SWITCHES",
+    "SW",
+    "STATUS_OK",
+    "STATUS_NONFINITE",
+]
 
 # the CPU driver's per-lane bookkeeping beside the lane tables: the patient row of each lane,
 # its trace slot, minutes left in its current trace sample, that sample, and a failure today
@@ -55,11 +91,16 @@ def simulate_block(rows, run, outs):
     L = LANES
     # every group's scratch, allocated once per block
     w = np.empty(W_SIZE)
-    t = allocate_lane_tables(L, N_LANE_F, N_LANE_I, rows.traits.shape[1], N_OUT,
-                             MAX_MEALS_PER_DAY, MAX_PENDING)
-    g = GroupRows(np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64),
-                  np.empty(L, dtype=np.int64), np.empty(L, dtype=np.int64),
-                  np.empty(L, dtype=np.bool_))
+    t = allocate_lane_tables(
+        L, N_LANE_F, N_LANE_I, rows.traits.shape[1], N_OUT, MAX_MEALS_PER_DAY, MAX_PENDING
+    )
+    g = GroupRows(
+        np.empty(L, dtype=np.int64),
+        np.empty(L, dtype=np.int64),
+        np.empty(L, dtype=np.int64),
+        np.empty(L, dtype=np.int64),
+        np.empty(L, dtype=np.bool_),
+    )
     n = rows.params.shape[0]
     for first in range(0, n, LANES):
         simulate_group(rows, run, outs, first, min(LANES, n - first), w, t, g)
@@ -75,13 +116,23 @@ def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
     (patient.lane_minute), then one vectorised RK4 step of all lanes, then the accumulators
     that need the new state. Lanes beyond n_lanes repeat the first patient and are never
     read."""
-    params, x0, traits, patient_ids, trace_slot = (rows.params, rows.x0, rows.traits,
-                                                    rows.patient_ids, rows.trace_slot)
+    params, x0, traits, patient_ids, trace_slot = (
+        rows.params,
+        rows.x0,
+        rows.traits,
+        rows.patient_ids,
+        rows.trace_slot,
+    )
     daily, log_phi_out, status, traces = outs.daily, outs.log_phi, outs.status, outs.traces
     n_days, trace_interval_min = run.n_days, run.trace_interval_min
     lf, li, acc = t.lf, t.li, t.acc
-    row, slot, trace_in, sample, failed_today = (g.row, g.slot, g.trace_in, g.sample,
-                                                 g.failed_today)
+    row, slot, trace_in, sample, failed_today = (
+        g.row,
+        g.slot,
+        g.trace_in,
+        g.sample,
+        g.failed_today,
+    )
     L = LANES
     for k in range(W_SIZE):
         w[k] = 0.0
@@ -121,7 +172,8 @@ def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
                 if li[j, LI.failed]:
                     continue
                 alive, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw = lane_minute(
-                    j, m, day, lane_state(w, j), run, rc, t)
+                    j, m, day, lane_state(w, j), run, rc, t
+                )
                 if not alive:
                     failed_today[j] = True
                     _idle_lane(w, j, x0[row[j]])

@@ -1,31 +1,48 @@
 """The CUDA kernel of cuda_backend.py: one thread per patient, running patient.py's lane
 functions on lane 0 of its own local arrays around model/fast.py's rk4_step. Imported only
 through cuda_backend._kernel(), which checks numba-cuda first."""
+
 import numba as nb
 import numpy as np
 from numba import cuda
 
+from ..life.behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
+from ..life.sensor import N_SENSOR
+from ..life.therapy import N_THERAPY, N_TITRATION_ACC
+from ..model.fast import midpoint_step, rk4_step, state_tuple
+from ..model.glycaemia import N_ACC, N_DAILY
+from ..model.params import N_PARAMS, N_STATES, P
+from ..model.slow import GMI_DAYS, N_AGG, N_MECH, N_SLOW
+from ..model.traits import N_TRAITS
 from ..runtime import register_cache_locator
 from .bundles import LaneTables, RunSettings
 from .outputs import STATUS_NONFINITE, STATUS_OK
+from .patient import (
+    LI,
+    MAX_MEALS_PER_DAY,
+    MAX_PENDING,
+    N_LANE_F,
+    N_LANE_I,
+    N_OUT,
+    N_SWITCHES,
+    O_LOG_PHI,
+    SW,
+    lane_after_step,
+    lane_end_of_day,
+    lane_minute,
+    lane_plan_day,
+    lane_start,
+    run_constants,
+)
 
-from ..life.behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
-from ..model.glycaemia import N_ACC, N_DAILY
-from ..model.fast import midpoint_step, rk4_step, state_tuple
-from ..model.params import N_PARAMS, N_STATES, P
-from ..model.slow import GMI_DAYS, N_AGG, N_MECH, N_SLOW
-from .patient import LI, MAX_MEALS_PER_DAY, MAX_PENDING, N_LANE_F, N_LANE_I, N_OUT, N_SWITCHES, O_LOG_PHI, SW, lane_after_step, lane_end_of_day, lane_minute, lane_plan_day, lane_start, run_constants
-from ..life.sensor import N_SENSOR
-from ..life.therapy import N_THERAPY, N_TITRATION_ACC
-from ..model.traits import N_TRAITS
-
-try:      # numba-cuda's own cache machinery; before the kernel below is decorated
+try:  # numba-cuda's own cache machinery; before the kernel below is decorated
     from numba.cuda.core import caching as _cuda_caching
+
     register_cache_locator(_cuda_caching)
 except ImportError:
     pass
 
-MAX_MEAL_SLOTS = 16          # config.RunConfig.meals allows at most 16
+MAX_MEAL_SLOTS = 16  # config.RunConfig.meals allows at most 16
 f8 = nb.float64
 i8 = nb.int64
 
@@ -39,9 +56,24 @@ def _copy(src, dst, n):
 
 
 @cuda.jit(cache=True)
-def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots, n_slots,
-                      therapy, behaviour, switches, sensor_params, cgm_interval_min,
-                      daily, log_phi_out, status):
+def population_kernel(
+    params,
+    x0,
+    traits,
+    patient_ids,
+    seed,
+    n_days,
+    meal_slots,
+    n_slots,
+    therapy,
+    behaviour,
+    switches,
+    sensor_params,
+    cgm_interval_min,
+    daily,
+    log_phi_out,
+    status,
+):
     tid = cuda.grid(1)
     if tid >= params.shape[0]:
         return
@@ -67,9 +99,12 @@ def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots,
     _copy(traits[tid], trait_row, N_TRAITS)
     # one lane's tables (lane 0 of patient.py's arrays), the fields of bundles.LaneTables
     t = LaneTables(
-        lf=cuda.local.array((1, N_LANE_F), f8), li=cuda.local.array((1, N_LANE_I), i8),
-        tr=cuda.local.array((1, N_TRAITS), f8), st=cuda.local.array((1, N_SLOW), f8),
-        acc=cuda.local.array((1, N_ACC), f8), tacc=cuda.local.array((1, N_TITRATION_ACC), f8),
+        lf=cuda.local.array((1, N_LANE_F), f8),
+        li=cuda.local.array((1, N_LANE_I), i8),
+        tr=cuda.local.array((1, N_TRAITS), f8),
+        st=cuda.local.array((1, N_SLOW), f8),
+        acc=cuda.local.array((1, N_ACC), f8),
+        tacc=cuda.local.array((1, N_TITRATION_ACC), f8),
         meal_minute=cuda.local.array((1, MAX_MEALS_PER_DAY), i8),
         meal_grams=cuda.local.array((1, MAX_MEALS_PER_DAY), f8),
         meal_slot=cuda.local.array((1, MAX_MEALS_PER_DAY), i8),
@@ -77,8 +112,11 @@ def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots,
         pend_units=cuda.local.array((1, MAX_PENDING), f8),
         tod=cuda.local.array((1, MINUTES_PER_DAY), f8),
         dawn=cuda.local.array((1, MINUTES_PER_DAY), f8),
-        gmi_ring=cuda.local.array((1, GMI_DAYS), f8), log_phi=cuda.local.array((1, N_MECH), f8),
-        out=cuda.local.array((1, N_OUT), f8), agg=cuda.local.array(N_AGG, f8))
+        gmi_ring=cuda.local.array((1, GMI_DAYS), f8),
+        log_phi=cuda.local.array((1, N_MECH), f8),
+        out=cuda.local.array((1, N_OUT), f8),
+        agg=cuda.local.array(N_AGG, f8),
+    )
     run = RunSettings(seed, n_days, slots, th, beh, on, sp, cgm_interval_min, 0)
     rc = run_constants(run)
     li = t.li
@@ -89,7 +127,8 @@ def population_kernel(params, x0, traits, patient_ids, seed, n_days, meal_slots,
             lane_plan_day(0, day, run, rc, t)
             for m in range(MINUTES_PER_DAY):
                 alive, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw = lane_minute(
-                    0, m, day, x, run, rc, t)
+                    0, m, day, x, run, rc, t
+                )
                 if not alive:
                     break
                 if on[SW.midpoint] != 0.0:

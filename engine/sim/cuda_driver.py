@@ -2,8 +2,9 @@
 
 A thread runs the code a CPU lane runs: patient.py's plan, minute, after-step and end of day
 around model/fast.py's rk4_step, called as CUDA device functions (numba compiles the same
-@njit functions for the GPU; the kernel itself is cuda_kernel.py), so the physiology,
-behaviour and therapy have one source. The thread copies its patient's rows and the run's settings into local arrays first: per-thread
+@njit functions for the GPU; the kernel itself is engine/sim/cuda.py), so the physiology,
+behaviour and therapy have one source. The thread copies its patient's rows and the run's
+settings into local arrays first: per-thread
 data stays in registers and local memory, and numba's CUDA simulator (NUMBA_ENABLE_CUDASIM=1),
 which runs the kernel in Python and calls the @njit functions on the CPU, accepts local arrays
 where it cannot pass device arrays to them.
@@ -29,23 +30,24 @@ fit, each copied in, run and copied out in turn.
 
 numba-cuda is optional (pip install 't1dmc[cuda]'); `require()` says clearly what is missing.
 """
+
 import os
 import threading
 
 import numpy as np
 
 from ..life.behaviour import N_BEHAVIOUR
+from ..life.sensor import N_SENSOR
+from ..life.therapy import N_THERAPY
 from ..model.glycaemia import N_DAILY
 from ..model.params import N_PARAMS, N_STATES
 from ..model.slow import N_MECH
+from ..model.traits import N_TRAITS
 from .bundles import Outputs, PatientRows
 from .patient import N_OUT, N_SWITCHES
-from ..life.sensor import N_SENSOR
-from ..life.therapy import N_THERAPY
-from ..model.traits import N_TRAITS
 
 THREADS_PER_BLOCK = 128
-DEVICE_MEMORY_SHARE = 0.5    # of the free device memory, for one chunk's arrays
+DEVICE_MEMORY_SHARE = 0.5  # of the free device memory, for one chunk's arrays
 # one caller at a time per process: chunks are sized from the free memory at the call, and
 # two threads sizing at once would each take half of it
 _DEVICE_LOCK = threading.Lock()
@@ -67,8 +69,9 @@ def _cuda():
     try:
         from numba import cuda
     except ImportError as err:
-        raise CudaUnavailable(f"numba-cuda is not installed: pip install 't1dmc[cuda]' "
-                              f"({err})") from None
+        raise CudaUnavailable(
+            f"numba-cuda is not installed: pip install 't1dmc[cuda]' ({err})"
+        ) from None
     return cuda
 
 
@@ -80,8 +83,10 @@ def require() -> str:
     except Exception as err:  # noqa: BLE001 - a broken driver means the same to the user
         raise CudaUnavailable(f"the CUDA driver failed ({err})") from None
     if not ok:
-        raise CudaUnavailable("no CUDA GPU is visible on this machine "
-                              "(use backend = 'cpu', or NUMBA_ENABLE_CUDASIM=1 to simulate one)")
+        raise CudaUnavailable(
+            "no CUDA GPU is visible on this machine "
+            "(use backend = 'cpu', or NUMBA_ENABLE_CUDASIM=1 to simulate one)"
+        )
     return device_name()
 
 
@@ -99,6 +104,7 @@ def _kernel():
     only here, after _cuda() has checked that numba-cuda works."""
     _cuda()
     from .cuda import population_kernel
+
     return population_kernel
 
 
@@ -127,24 +133,31 @@ def simulate_block(rows, run, outs, chunk=None):
     `chunk`: patients per launch (default: what fits in the device's free memory)."""
     from . import cpu
     from . import cuda as cuda_kernel
+
     params = rows.params
     n = params.shape[0]
     # the kernel copies fixed counts into local arrays: a vector of another length would be
     # read out of bounds on the device, silently
-    expected = {"params": (params, (n, N_PARAMS)), "x0": (rows.x0, (n, N_STATES)),
-                "traits": (rows.traits, (n, N_TRAITS)), "patient_ids": (rows.patient_ids, (n,)),
-                "therapy": (run.therapy, (N_THERAPY,)),
-                "behaviour": (run.behaviour, (N_BEHAVIOUR,)),
-                "switches": (run.switches, (N_SWITCHES,)),
-                "sensor_params": (run.sensor_params, (N_SENSOR,)),
-                "trace_slot": (rows.trace_slot, (n,))}
+    expected = {
+        "params": (params, (n, N_PARAMS)),
+        "x0": (rows.x0, (n, N_STATES)),
+        "traits": (rows.traits, (n, N_TRAITS)),
+        "patient_ids": (rows.patient_ids, (n,)),
+        "therapy": (run.therapy, (N_THERAPY,)),
+        "behaviour": (run.behaviour, (N_BEHAVIOUR,)),
+        "switches": (run.switches, (N_SWITCHES,)),
+        "sensor_params": (run.sensor_params, (N_SENSOR,)),
+        "trace_slot": (rows.trace_slot, (n,)),
+    }
     for name, (array, shape) in expected.items():
         if array.shape != shape:
             raise ValueError(f"{name}: shape {array.shape}, the CUDA kernel expects {shape}")
     meal_slots = run.meal_slots
     if not 0 < meal_slots.shape[1] <= cuda_kernel.MAX_MEAL_SLOTS or meal_slots.shape[0] != 5:
-        raise ValueError(f"meal_slots: shape {meal_slots.shape}, the CUDA kernel takes (5, 1.."
-                         f"{cuda_kernel.MAX_MEAL_SLOTS})")
+        raise ValueError(
+            f"meal_slots: shape {meal_slots.shape}, the CUDA kernel takes (5, 1.."
+            f"{cuda_kernel.MAX_MEAL_SLOTS})"
+        )
     with _DEVICE_LOCK:
         _run_chunks(rows, run, outs, chunk)
     traced = np.flatnonzero(rows.trace_slot >= 0)
@@ -157,9 +170,10 @@ def _run_chunks(rows, run, outs, chunk):
     population_kernel = _kernel()
     n, n_days = rows.params.shape[0], run.n_days
     chunk = chunk or chunk_size(n, n_days)
-    settings = [cuda.to_device(np.ascontiguousarray(a, dtype=np.float64))
-                for a in (run.meal_slots, run.therapy, run.behaviour, run.switches,
-                          run.sensor_params)]
+    settings = [
+        cuda.to_device(np.ascontiguousarray(a, dtype=np.float64))
+        for a in (run.meal_slots, run.therapy, run.behaviour, run.switches, run.sensor_params)
+    ]
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
         m = stop - start
@@ -168,11 +182,23 @@ def _run_chunks(rows, run, outs, chunk):
         d_status = cuda.device_array((n_days, m), dtype=np.int8)
         blocks = (m + THREADS_PER_BLOCK - 1) // THREADS_PER_BLOCK
         population_kernel[blocks, THREADS_PER_BLOCK](
-            *(cuda.to_device(np.ascontiguousarray(a[start:stop]))
-              for a in (rows.params, rows.x0, rows.traits, rows.patient_ids)),
-            np.uint64(run.seed), n_days, settings[0], run.meal_slots.shape[1], settings[1],
-            settings[2], settings[3], settings[4], run.cgm_interval_min, d_daily, d_log_phi,
-            d_status)
+            *(
+                cuda.to_device(np.ascontiguousarray(a[start:stop]))
+                for a in (rows.params, rows.x0, rows.traits, rows.patient_ids)
+            ),
+            np.uint64(run.seed),
+            n_days,
+            settings[0],
+            run.meal_slots.shape[1],
+            settings[1],
+            settings[2],
+            settings[3],
+            settings[4],
+            run.cgm_interval_min,
+            d_daily,
+            d_log_phi,
+            d_status,
+        )
         outs.daily[:, start:stop, :] = d_daily.copy_to_host().transpose(0, 2, 1)
         outs.log_phi[:, start:stop, :] = d_log_phi.copy_to_host().transpose(0, 2, 1)
         outs.status[start:stop, :] = d_status.copy_to_host().T
@@ -182,8 +208,11 @@ def _traced_on_cpu(cpu, idx, rows, run, outs):
     """The traced rows rerun by the CPU kernel: their minute traces, and their daily rows
     replaced by that run's, so trace and days come from one trajectory."""
     sub = cpu.allocate_outputs(idx.size, run.n_days, 0, run.trace_interval_min)
-    cpu.simulate_block(PatientRows(*(a[idx] for a in rows)), run,
-                       Outputs(sub.daily, sub.log_phi, sub.status, outs.traces))
+    cpu.simulate_block(
+        PatientRows(*(a[idx] for a in rows)),
+        run,
+        Outputs(sub.daily, sub.log_phi, sub.status, outs.traces),
+    )
     outs.daily[:, idx, :] = sub.daily
     outs.log_phi[:, idx, :] = sub.log_phi
     outs.status[idx, :] = sub.status

@@ -17,12 +17,22 @@ on an x86-64 CPU with FMA and AVX2 (tests/libm.py; elsewhere libm's exp, and so 
 differ in the last bit). A patient's result is therefore bit-identical whichever lane, group or
 block it runs in.
 """
+
 import numba as nb
 
 from ..model import vexp
-from ..model.fast import DT_MIN, _masses_nonneg, _rk4_combine, _stage, derivatives_at_kgut, gastric_exponents, gastric_rate_from_exponentials, meal_shape
-from ..model.params import N_PARAMS, N_STATES, P
+from ..model.fast import (
+    DT_MIN,
+    _masses_nonneg,
+    _rk4_combine,
+    _stage,
+    derivatives_at_kgut,
+    gastric_exponents,
+    gastric_rate_from_exponentials,
+    meal_shape,
+)
 from ..model.layout import index_family
+from ..model.params import N_PARAMS, N_STATES, P
 
 # 16 lanes (four AVX2 or two AVX-512 vectors per row): with the stages split into three loops,
 # 16 gave 1.30-1.33x over 8 on Zen 5, AVX-512 or AVX2 code alike, and 32 no more
@@ -30,16 +40,17 @@ from ..model.layout import index_family
 LANES = 16
 
 # the per-minute inputs of rk4_step, rows of the input section
-IN = index_family("StepInput", ("carbs_mg", "insulin_pmol", "dbar", "sp", "sh", "ecr", "vm0f",
-    "gzw"))
+IN = index_family(
+    "StepInput", ("carbs_mg", "insulin_pmol", "dbar", "sp", "sh", "ecr", "vm0f", "gzw")
+)
 N_INPUTS = len(IN)
 W_STATE = 0
 W_PARAMS = W_STATE + N_STATES * LANES
 W_INPUTS = W_PARAMS + N_PARAMS * LANES
-W_MEAL = W_INPUTS + N_INPUTS * LANES      # the minute's meal_shape, 4 rows
-W_K = W_MEAL + 4 * LANES                  # the derivative stages k1..k4, 13 rows each
-W_EXP_ARG = W_K + 4 * N_STATES * LANES    # the gastric exponents, 2 rows
-W_EXP = W_EXP_ARG + 2 * LANES             # their exponentials, 2 rows
+W_MEAL = W_INPUTS + N_INPUTS * LANES  # the minute's meal_shape, 4 rows
+W_K = W_MEAL + 4 * LANES  # the derivative stages k1..k4, 13 rows each
+W_EXP_ARG = W_K + 4 * N_STATES * LANES  # the gastric exponents, 2 rows
+W_EXP = W_EXP_ARG + 2 * LANES  # their exponentials, 2 rows
 W_SIZE = W_EXP + 2 * LANES
 
 assert N_STATES == 13 and N_PARAMS == 36, "lane_state/lane_params list every row"
@@ -49,9 +60,21 @@ assert N_STATES == 13 and N_PARAMS == 36, "lane_state/lane_params list every row
 def _state_rows(w, o):
     """The 13-tuple in rows o, o + LANES, ... (a lane's state or stage derivative)."""
     n = LANES
-    return (w[o], w[o + n], w[o + 2 * n], w[o + 3 * n], w[o + 4 * n], w[o + 5 * n],
-            w[o + 6 * n], w[o + 7 * n], w[o + 8 * n], w[o + 9 * n], w[o + 10 * n],
-            w[o + 11 * n], w[o + 12 * n])
+    return (
+        w[o],
+        w[o + n],
+        w[o + 2 * n],
+        w[o + 3 * n],
+        w[o + 4 * n],
+        w[o + 5 * n],
+        w[o + 6 * n],
+        w[o + 7 * n],
+        w[o + 8 * n],
+        w[o + 9 * n],
+        w[o + 10 * n],
+        w[o + 11 * n],
+        w[o + 12 * n],
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -76,13 +99,44 @@ def lane_params(w, j):
     """Lane j's parameter tuple, indexable by the P_* constants like a parameter row."""
     o = W_PARAMS + j
     n = LANES
-    return (w[o], w[o + n], w[o + 2 * n], w[o + 3 * n], w[o + 4 * n], w[o + 5 * n],
-            w[o + 6 * n], w[o + 7 * n], w[o + 8 * n], w[o + 9 * n], w[o + 10 * n],
-            w[o + 11 * n], w[o + 12 * n], w[o + 13 * n], w[o + 14 * n], w[o + 15 * n],
-            w[o + 16 * n], w[o + 17 * n], w[o + 18 * n], w[o + 19 * n], w[o + 20 * n],
-            w[o + 21 * n], w[o + 22 * n], w[o + 23 * n], w[o + 24 * n], w[o + 25 * n],
-            w[o + 26 * n], w[o + 27 * n], w[o + 28 * n], w[o + 29 * n], w[o + 30 * n],
-            w[o + 31 * n], w[o + 32 * n], w[o + 33 * n], w[o + 34 * n], w[o + 35 * n])
+    return (
+        w[o],
+        w[o + n],
+        w[o + 2 * n],
+        w[o + 3 * n],
+        w[o + 4 * n],
+        w[o + 5 * n],
+        w[o + 6 * n],
+        w[o + 7 * n],
+        w[o + 8 * n],
+        w[o + 9 * n],
+        w[o + 10 * n],
+        w[o + 11 * n],
+        w[o + 12 * n],
+        w[o + 13 * n],
+        w[o + 14 * n],
+        w[o + 15 * n],
+        w[o + 16 * n],
+        w[o + 17 * n],
+        w[o + 18 * n],
+        w[o + 19 * n],
+        w[o + 20 * n],
+        w[o + 21 * n],
+        w[o + 22 * n],
+        w[o + 23 * n],
+        w[o + 24 * n],
+        w[o + 25 * n],
+        w[o + 26 * n],
+        w[o + 27 * n],
+        w[o + 28 * n],
+        w[o + 29 * n],
+        w[o + 30 * n],
+        w[o + 31 * n],
+        w[o + 32 * n],
+        w[o + 33 * n],
+        w[o + 34 * n],
+        w[o + 35 * n],
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -100,8 +154,16 @@ def lane_inputs(w, j):
     """Lane j's per-minute inputs, in the order of rk4_step's and midpoint_step's arguments."""
     i = W_INPUTS + j
     n = LANES
-    return (w[i], w[i + n], w[i + 2 * n], w[i + 3 * n], w[i + 4 * n], w[i + 5 * n],
-            w[i + 6 * n], w[i + 7 * n])
+    return (
+        w[i],
+        w[i + n],
+        w[i + 2 * n],
+        w[i + 3 * n],
+        w[i + 4 * n],
+        w[i + 5 * n],
+        w[i + 6 * n],
+        w[i + 7 * n],
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -134,8 +196,7 @@ def _stage_state(w, j, s, h):
 def _meal_shapes(w):
     for j in range(LANES):
         p = lane_params(w, j)
-        alpha, beta, b_dbar, c_dbar = meal_shape(w[W_INPUTS + IN.dbar * LANES + j], p[P.b],
-                                                 p[P.d])
+        alpha, beta, b_dbar, c_dbar = meal_shape(w[W_INPUTS + IN.dbar * LANES + j], p[P.b], p[P.d])
         o = W_MEAL + j
         w[o] = alpha
         w[o + LANES] = beta
@@ -163,10 +224,12 @@ def _derivative_stage(w, s, h):
         xs = _stage_state(w, j, s, h)
         p = lane_params(w, j)
         d_mg, u_pmol, _, s_p, s_h, e_cr, vm0_f, gzw = lane_inputs(w, j)
-        kgut = gastric_rate_from_exponentials(w[W_EXP + j], w[W_EXP + LANES + j], p[P.kmax],
-                                              p[P.kmin], w[W_MEAL + j])
-        _set_lane_k(w, j, s, derivatives_at_kgut(xs, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr,
-                                                 vm0_f, gzw))
+        kgut = gastric_rate_from_exponentials(
+            w[W_EXP + j], w[W_EXP + LANES + j], p[P.kmax], p[P.kmin], w[W_MEAL + j]
+        )
+        _set_lane_k(
+            w, j, s, derivatives_at_kgut(xs, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr, vm0_f, gzw)
+        )
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -181,8 +244,18 @@ def rk4_lanes(w):
     _derivative_stage(w, 2, 0.5 * h)
     _derivative_stage(w, 3, h)
     for j in range(LANES):
-        set_lane_state(w, j, _rk4_combine(lane_state(w, j), lane_k(w, j, 0), lane_k(w, j, 1),
-                                          lane_k(w, j, 2), lane_k(w, j, 3), h))
+        set_lane_state(
+            w,
+            j,
+            _rk4_combine(
+                lane_state(w, j),
+                lane_k(w, j, 0),
+                lane_k(w, j, 1),
+                lane_k(w, j, 2),
+                lane_k(w, j, 3),
+                h,
+            ),
+        )
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")

@@ -11,29 +11,59 @@ lane's row of `out` (O_*), and the caller writes it where its results live. They
 error model, as numba-cuda does on the device: a division by zero gives inf or NaN (and stops
 that patient) rather than raising, on both backends.
 """
+
 import math
 
 import numba as nb
 
 from ..life import sensor
-from ..life.behaviour import B, EAT_RATE_G_PER_MIN, MINUTES_PER_DAY, bolus_decision, exercise_session, illness_severity, plan_meals, stress_episode
-from ..model.glycaemia import (A, D, N_ACC, N_DAILY, accumulate_glucose, egdr, finish_day,
-                               gmi_from_mean, hba1c_from_eag, track_hypo_event)
+from ..life.behaviour import (
+    EAT_RATE_G_PER_MIN,
+    MINUTES_PER_DAY,
+    B,
+    bolus_decision,
+    exercise_session,
+    illness_severity,
+    plan_meals,
+    stress_episode,
+)
+from ..life.therapy import (
+    FASTING_WINDOW,
+    N_TITRATION_ACC,
+    TA,
+    TH,
+    basal_rate_u_per_min,
+    meal_bolus_u,
+    ratios_from_tdd,
+    titrate,
+)
 from ..model import acute, slow
 from ..model.fast import renal_excretion, update_meal_size
-from ..model.params import MG_PER_G, P, PMOL_PER_U, X
-from ..life.therapy import FASTING_WINDOW, N_TITRATION_ACC, TA, TH, basal_rate_u_per_min, meal_bolus_u, ratios_from_tdd, titrate
-from ..model.traits import T
+from ..model.glycaemia import (
+    N_ACC,
+    N_DAILY,
+    A,
+    D,
+    accumulate_glucose,
+    egdr,
+    finish_day,
+    gmi_from_mean,
+    hba1c_from_eag,
+    track_hypo_event,
+)
 from ..model.layout import index_family
+from ..model.params import MG_PER_G, PMOL_PER_U, P, X
+from ..model.traits import T
 from .bundles import RunConstants
 
 BG_ABSURD_MG_DL = 5000.0
-BG_EXHAUSTED_MG_DL = 1.0   # below this the fixed-step integration has lost the patient
+BG_EXHAUSTED_MG_DL = 1.0  # below this the fixed-step integration has lost the patient
 
 # the kernel's switches: each mechanism (config [mechanisms]), then the other model options;
 # translated from the config by engine.batch.translate.switch_settings
-SW = index_family("Switch", (*slow.MECHANISM_NAMES, "dawn", "time_of_day", "weight_feedback",
-                             "midpoint"))   # midpoint: 1 = the midpoint integrator, not RK4
+SW = index_family(
+    "Switch", (*slow.MECHANISM_NAMES, "dawn", "time_of_day", "weight_feedback", "midpoint")
+)  # midpoint: 1 = the midpoint integrator, not RK4
 N_SWITCHES = len(SW)
 
 MAX_MEALS_PER_DAY = 32
@@ -41,16 +71,71 @@ MAX_PENDING = 16
 HYPER_THRESHOLD = slow.GLUCOTOX_THRESHOLD
 
 # lf[j, LF.<name>]: a lane's floating-point state
-LF = index_family("LaneFloat", ("inv_vg", "inv_vi", "bw", "to_pmol_per_kg", "basal0_u", "cr", "cf",
-    "basal_f", "bolus_f", "appetite", "noncarb_kcal", "sp_rel", "sh_rel", "ecr_rel", "planned_g",
-    "prev_carbs", "dbar_start", "eaten_g", "iob", "ex_y", "ex_z", "ex_w", "cgm", "noise_e",
-    "err_prev", "err_next", "ill", "ex_hr", "st_sev", "sp_day", "ecr_day", "basal_u", "bg",
-    "insulin_u", "carbs_g", "s_p"))
+LF = index_family(
+    "LaneFloat",
+    (
+        "inv_vg",
+        "inv_vi",
+        "bw",
+        "to_pmol_per_kg",
+        "basal0_u",
+        "cr",
+        "cf",
+        "basal_f",
+        "bolus_f",
+        "appetite",
+        "noncarb_kcal",
+        "sp_rel",
+        "sh_rel",
+        "ecr_rel",
+        "planned_g",
+        "prev_carbs",
+        "dbar_start",
+        "eaten_g",
+        "iob",
+        "ex_y",
+        "ex_z",
+        "ex_w",
+        "cgm",
+        "noise_e",
+        "err_prev",
+        "err_next",
+        "ill",
+        "ex_hr",
+        "st_sev",
+        "sp_day",
+        "ecr_day",
+        "basal_u",
+        "bg",
+        "insulin_u",
+        "carbs_g",
+        "s_p",
+    ),
+)
 N_LANE_F = len(LF)
 # li[j, LI.<name>]: a lane's integers and flags
-LI = index_family("LaneInt", ("pid", "eating", "n_pend", "rescue_wait", "knot", "knot_in",
-    "cgm_in", "run_below", "run_above", "in_event", "failed", "n_meals", "next_meal", "ex_start",
-    "ex_len", "st_start", "st_len"))
+LI = index_family(
+    "LaneInt",
+    (
+        "pid",
+        "eating",
+        "n_pend",
+        "rescue_wait",
+        "knot",
+        "knot_in",
+        "cgm_in",
+        "run_below",
+        "run_above",
+        "in_event",
+        "failed",
+        "n_meals",
+        "next_meal",
+        "ex_start",
+        "ex_len",
+        "st_start",
+        "st_len",
+    ),
+)
 N_LANE_I = len(LI)
 # out[j, O_*]: a finished day, the daily variables then each mechanism's log factor of s_p
 O_LOG_PHI = N_DAILY
@@ -63,7 +148,9 @@ def habitual_intake_kcal(fat, lean, tr, habitual_carbs_g):
     by the patient's habitual surplus; carbohydrate is what the meals give."""
     session_kcal = acute.exercise_kcal(tr[T.session_hr_excess] * tr[T.session_min], fat + lean)
     exercise = session_kcal * tr[T.sessions_per_week] / 7.0
-    balance = (tr[T.activity_pal] * slow.resting_expenditure(fat, lean) + exercise) / (1.0 - slow.TEF)
+    balance = (tr[T.activity_pal] * slow.resting_expenditure(fat, lean) + exercise) / (
+        1.0 - slow.TEF
+    )
     intake = balance * (1.0 + tr[T.energy_surplus])
     carbs_kcal = slow.KCAL_PER_G_GLUCOSE * habitual_carbs_g
     return intake, max(intake - carbs_kcal, 0.2 * intake)
@@ -78,8 +165,12 @@ def run_constants(run):
     for s in range(meal_slots.shape[1]):
         habitual_slot_g += meal_slots[2, s] * meal_slots[4, s]
     iob_decay = math.exp(-3.0 / therapy[TH.dia_min]) if therapy[TH.dia_min] > 0.0 else 0.0
-    return RunConstants(habitual_slot_g, iob_decay, therapy[TH.dose_scale],
-                        sensor_params[sensor.SN.kind] != sensor.SENSOR_NONE)
+    return RunConstants(
+        habitual_slot_g,
+        iob_decay,
+        therapy[TH.dose_scale],
+        sensor_params[sensor.SN.kind] != sensor.SENSOR_NONE,
+    )
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -112,8 +203,7 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         lf[j, k] = 1.0
     li[j, LI.ex_start] = -1
     li[j, LI.st_start] = -1
-    acute.fill_time_of_day(tr[j], on[SW.time_of_day] != 0.0, on[SW.dawn] != 0.0, tod[j],
-                           dawn[j])
+    acute.fill_time_of_day(tr[j], on[SW.time_of_day] != 0.0, on[SW.dawn] != 0.0, tod[j], dawn[j])
     # slow states: body composition from the traits; the rest set after day 0
     st[j, slow.S.fat] = tr[j, T.fat_mass0]
     st[j, slow.S.lean] = p[P.BW] - tr[j, T.fat_mass0]
@@ -122,7 +212,8 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
     st[j, slow.S.exercise] = 0.0
     lf[j, LF.appetite] = tr[j, T.carb_appetite]
     _, lf[j, LF.noncarb_kcal] = habitual_intake_kcal(
-        st[j, slow.S.fat], st[j, slow.S.lean], tr[j], lf[j, LF.appetite] * habitual_slot_g)
+        st[j, slow.S.fat], st[j, slow.S.lean], tr[j], lf[j, LF.appetite] * habitual_slot_g
+    )
     # meal bookkeeping (carried across midnight: a late dinner finishes the next day)
     lf[j, LF.dbar_start] = x[0] + x[1]
     # sensor: error-model knots every NOISE_KNOT_MIN, readings every cgm_interval_min;
@@ -148,18 +239,32 @@ def lane_plan_day(j, day, run, rc, t):
         trj[T.diet_sugar_share] = behaviour[B.diet_sugar]
         trj[T.energy_surplus] = behaviour[B.diet_surplus]
         _, lf[j, LF.noncarb_kcal] = habitual_intake_kcal(
-            st[j, slow.S.fat], st[j, slow.S.lean], trj, lf[j, LF.appetite] * habitual_slot_g)
+            st[j, slow.S.fat], st[j, slow.S.lean], trj, lf[j, LF.appetite] * habitual_slot_g
+        )
     ill = illness_severity(seed, pid, day, behaviour)
     lf[j, LF.ill] = ill
     day_appetite = lf[j, LF.appetite] * (1.0 - behaviour[B.illness_appetite] * ill)
-    li[j, LI.n_meals] = plan_meals(seed, pid, day, meal_slots[0], meal_slots[1], meal_slots[2],
-                                  meal_slots[3], meal_slots[4], day_appetite, meal_minute[j],
-                                  meal_grams[j], meal_slot[j])
+    li[j, LI.n_meals] = plan_meals(
+        seed,
+        pid,
+        day,
+        meal_slots[0],
+        meal_slots[1],
+        meal_slots[2],
+        meal_slots[3],
+        meal_slots[4],
+        day_appetite,
+        meal_minute[j],
+        meal_grams[j],
+        meal_slot[j],
+    )
     li[j, LI.next_meal] = 0
-    li[j, LI.ex_start], li[j, LI.ex_len], lf[j, LF.ex_hr] = exercise_session(seed, pid, day, trj,
-                                                                         behaviour)
-    li[j, LI.st_start], li[j, LI.st_len], lf[j, LF.st_sev] = stress_episode(seed, pid, day, trj,
-                                                                        behaviour)
+    li[j, LI.ex_start], li[j, LI.ex_len], lf[j, LF.ex_hr] = exercise_session(
+        seed, pid, day, trj, behaviour
+    )
+    li[j, LI.st_start], li[j, LI.st_len], lf[j, LF.st_sev] = stress_episode(
+        seed, pid, day, trj, behaviour
+    )
     lf[j, LF.sp_day] = lf[j, LF.sp_rel] / (1.0 + acute.ILLNESS_SP * ill)
     lf[j, LF.ecr_day] = lf[j, LF.ecr_rel] * (1.0 + acute.ILLNESS_KP1 * ill)
     sick_extra = 1.0 + therapy[TH.sick_day_extra] * (ill > 0.0)
@@ -184,22 +289,26 @@ def lane_minute(j, m, day, x, run, rc, t):
     pid = li[j, LI.pid]
     bgj = x[X.Gs] * lf[j, LF.inv_vg]
     lf[j, LF.bg] = bgj
-    if not (BG_EXHAUSTED_MG_DL < bgj < BG_ABSURD_MG_DL):   # also false for NaN
+    if not (BG_EXHAUSTED_MG_DL < bgj < BG_ABSURD_MG_DL):  # also false for NaN
         li[j, LI.failed] = 1
         return False, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0
     if has_noise:
         if li[j, LI.knot_in] == 0:
             lf[j, LF.err_prev] = lf[j, LF.err_next]
             lf[j, LF.noise_e], lf[j, LF.err_next] = sensor.next_knot(
-                seed, pid, li[j, LI.knot], lf[j, LF.noise_e], sensor_params)
+                seed, pid, li[j, LI.knot], lf[j, LF.noise_e], sensor_params
+            )
             li[j, LI.knot] += 1
             li[j, LI.knot_in] = sensor.NOISE_KNOT_MIN
         li[j, LI.knot_in] -= 1
     if li[j, LI.cgm_in] == 0:
         since_knot = sensor.NOISE_KNOT_MIN - 1 - li[j, LI.knot_in]
         lf[j, LF.cgm] = sensor.reading(
-            bgj, lf[j, LF.err_prev] + (lf[j, LF.err_next] - lf[j, LF.err_prev]) * since_knot
-            / sensor.NOISE_KNOT_MIN, sensor_params)
+            bgj,
+            lf[j, LF.err_prev]
+            + (lf[j, LF.err_next] - lf[j, LF.err_prev]) * since_knot / sensor.NOISE_KNOT_MIN,
+            sensor_params,
+        )
         li[j, LI.cgm_in] = cgm_interval_min
     li[j, LI.cgm_in] -= 1
     cgm = lf[j, LF.cgm]
@@ -207,7 +316,8 @@ def lane_minute(j, m, day, x, run, rc, t):
     # updates
     accumulate_glucose(acc, j, bgj)
     run_below, run_above, in_event, started = track_hypo_event(
-        bgj, li[j, LI.run_below], li[j, LI.run_above], li[j, LI.in_event] != 0)
+        bgj, li[j, LI.run_below], li[j, LI.run_above], li[j, LI.in_event] != 0
+    )
     li[j, LI.run_below] = run_below
     li[j, LI.run_above] = run_above
     li[j, LI.in_event] = in_event
@@ -228,8 +338,9 @@ def lane_minute(j, m, day, x, run, rc, t):
                 estimate = grams * factor
             else:
                 estimate = meal_slots[2, s] * lf[j, LF.appetite]
-            units = meal_bolus_u(estimate, cgm, lf[j, LF.iob], lf[j, LF.cr], lf[j, LF.cf],
-                                 lf[j, LF.bolus_f], therapy)
+            units = meal_bolus_u(
+                estimate, cgm, lf[j, LF.iob], lf[j, LF.cr], lf[j, LF.cf], lf[j, LF.bolus_f], therapy
+            )
             if delay == 0:
                 bolus_u += units
             elif li[j, LI.n_pend] < MAX_PENDING:
@@ -251,8 +362,11 @@ def lane_minute(j, m, day, x, run, rc, t):
     # confirmed by a finger-stick (the blood glucose)
     if li[j, LI.rescue_wait] > 0:
         li[j, LI.rescue_wait] -= 1
-    elif (behaviour[B.hypo_treat_g] > 0.0 and cgm < behaviour[B.hypo_threshold]
-          and bgj < behaviour[B.hypo_threshold]):
+    elif (
+        behaviour[B.hypo_treat_g] > 0.0
+        and cgm < behaviour[B.hypo_threshold]
+        and bgj < behaviour[B.hypo_threshold]
+    ):
         lf[j, LF.planned_g] += behaviour[B.hypo_treat_g]
         acc[j, A.rescue] += behaviour[B.hypo_treat_g]
         li[j, LI.rescue_wait] = int(behaviour[B.hypo_wait_min])
@@ -260,8 +374,13 @@ def lane_minute(j, m, day, x, run, rc, t):
     carbs = planned if planned < EAT_RATE_G_PER_MIN else EAT_RATE_G_PER_MIN
     lf[j, LF.planned_g] = planned - carbs
     dbar_start, eaten_g, eating, dbar = update_meal_size(
-        carbs, lf[j, LF.prev_carbs], x, lf[j, LF.dbar_start], lf[j, LF.eaten_g],
-        li[j, LI.eating] != 0)
+        carbs,
+        lf[j, LF.prev_carbs],
+        x,
+        lf[j, LF.dbar_start],
+        lf[j, LF.eaten_g],
+        li[j, LI.eating] != 0,
+    )
     lf[j, LF.dbar_start] = dbar_start
     lf[j, LF.eaten_g] = eaten_g
     li[j, LI.eating] = eating
@@ -280,8 +399,9 @@ def lane_minute(j, m, day, x, run, rc, t):
     if m == ex_start:
         lf[j, LF.ex_w] = 0.0
     if hr_ex > 0.0 or lf[j, LF.ex_y] > 1e-9 or lf[j, LF.ex_z] > 1e-12:
-        ex_y, ex_z, ex_w = acute.exercise_step(lf[j, LF.ex_y], lf[j, LF.ex_z], lf[j, LF.ex_w],
-                                               hr_ex, tr[j, T.heart_rate_rest])
+        ex_y, ex_z, ex_w = acute.exercise_step(
+            lf[j, LF.ex_y], lf[j, LF.ex_z], lf[j, LF.ex_w], hr_ex, tr[j, T.heart_rate_rest]
+        )
         lf[j, LF.ex_y] = ex_y
         lf[j, LF.ex_z] = ex_z
         lf[j, LF.ex_w] = ex_w
@@ -301,8 +421,17 @@ def lane_minute(j, m, day, x, run, rc, t):
     lf[j, LF.insulin_u] = insulin_u
     lf[j, LF.carbs_g] = carbs
     lf[j, LF.s_p] = s_p
-    return (True, carbs * MG_PER_G, insulin_u * lf[j, LF.to_pmol_per_kg], dbar, s_p,
-            lf[j, LF.sh_rel], e_cr, vm0_f, gzw)
+    return (
+        True,
+        carbs * MG_PER_G,
+        insulin_u * lf[j, LF.to_pmol_per_kg],
+        dbar,
+        s_p,
+        lf[j, LF.sh_rel],
+        e_cr,
+        vm0_f,
+        gzw,
+    )
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -338,8 +467,9 @@ def lane_end_of_day(j, day, run, t, n_pend):
     agg[slow.G.mean_insulin] = accj[A.insulin] / n
     agg[slow.G.hyper_exposure] = accj[A.hyper] / n
     agg[slow.G.urine_g] = accj[A.urine_mg] / 1000.0
-    agg[slow.G.intake_kcal] = (slow.KCAL_PER_G_GLUCOSE * accj[A.carbs] + lf[j, LF.noncarb_kcal]
-                               * (1.0 - behaviour[B.illness_appetite] * ill))
+    agg[slow.G.intake_kcal] = slow.KCAL_PER_G_GLUCOSE * accj[A.carbs] + lf[j, LF.noncarb_kcal] * (
+        1.0 - behaviour[B.illness_appetite] * ill
+    )
     agg[slow.G.exercise_kcal] = acute.exercise_kcal(accj[A.exercise_dose] * 3600.0, bw)
     agg[slow.G.exercise_dose] = accj[A.exercise_dose]
     agg[slow.G.mean_glucose] = accj[A.sum] / n
@@ -393,8 +523,9 @@ def lane_end_of_day(j, day, run, t, n_pend):
     tacc[j, TA.below70] += accj[A.below70]
     tacc[j, TA.days] += 1.0
     if therapy[TH.titrate_days] > 0.0 and tacc[j, TA.days] >= therapy[TH.titrate_days]:
-        lf[j, LF.basal_f], lf[j, LF.bolus_f] = titrate(lf[j, LF.basal_f], lf[j, LF.bolus_f],
-                                                     tacc[j], therapy)
+        lf[j, LF.basal_f], lf[j, LF.bolus_f] = titrate(
+            lf[j, LF.basal_f], lf[j, LF.bolus_f], tacc[j], therapy
+        )
         for a in range(N_TITRATION_ACC):
             tacc[j, a] = 0.0
     return bw

@@ -53,6 +53,7 @@ and traces of patients who all stopped on day 0 (NaN throughout). Those are not 
 missing. A store whose group attribute `all_chunks_written` is true (written with
 `write_empty_chunks` on) must have every object of every complete task.
 """
+
 import json
 import os
 import re
@@ -69,8 +70,9 @@ ALL_CHUNKS_WRITTEN_ATTR = "all_chunks_written"
 MAX_LINES = 50
 # absent when every value of the region equals the fill value, which a complete task may write
 MAY_BE_FILL = ("status", "ir_share")
-_DAMAGE_PATTERN = re.compile(r"checksum|decompress|zstd|shard index|unexpected end|truncat",
-                             re.IGNORECASE)
+_DAMAGE_PATTERN = re.compile(
+    r"checksum|decompress|zstd|shard index|unexpected end|truncat", re.IGNORECASE
+)
 
 
 class StoreDamaged(ValueError):
@@ -84,21 +86,23 @@ class NotAStore(ValueError):
 @dataclass(frozen=True)
 class Finding:
     variable: str
-    kind: str                               # one of KINDS
+    kind: str  # one of KINDS
     detail: str
-    key: str | None = None                  # storage key, relative to the store
+    key: str | None = None  # storage key, relative to the store
     scenario: int | None = None
     scenario_name: str | None = None
     patients: tuple[int, int] | None = None  # first and last patient id, inclusive
     traced_patient: int | None = None
-    tasks: tuple = ()                        # (scenario, block) tasks that rewrite it
+    tasks: tuple = ()  # (scenario, block) tasks that rewrite it
     task_complete: bool = True
 
     def where(self) -> str:
         parts = []
         if self.scenario is not None:
-            parts.append(f"scenario {self.scenario}"
-                         + (f" ({self.scenario_name})" if self.scenario_name else ""))
+            parts.append(
+                f"scenario {self.scenario}"
+                + (f" ({self.scenario_name})" if self.scenario_name else "")
+            )
         if self.traced_patient is not None:
             parts.append(f"traced patient {self.traced_patient}")
         elif self.patients is not None:
@@ -109,10 +113,14 @@ class Finding:
     def describe(self) -> str:
         where = self.where()
         key = f" [{self.key}]" if self.key else ""
-        note = "" if self.task_complete or not self.tasks else \
-            " (its task is not complete: --resume --repair recomputes it)"
-        return f"{self.variable}: {self.kind}{': ' + where if where else ''}{key}: " \
-               f"{self.detail}{note}"
+        note = (
+            ""
+            if self.task_complete or not self.tasks
+            else " (its task is not complete: --resume --repair recomputes it)"
+        )
+        return (
+            f"{self.variable}: {self.kind}{': ' + where if where else ''}{key}: {self.detail}{note}"
+        )
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -142,27 +150,36 @@ class VerifyReport:
         return sum(f.kind == kind for f in self.findings)
 
     def to_dict(self) -> dict:
-        return {"store": self.path, "ok": self.ok,
-                "counts": {k: self.count(k) for k in KINDS},
-                "objects_read": self.objects_read, "bytes_read": self.bytes_read,
-                "seconds": round(self.seconds, 3), "tasks_complete": self.tasks_complete,
-                "tasks_incomplete": self.tasks_incomplete, "n_scenarios": self.n_scenarios,
-                "n_blocks": self.n_blocks, "block_size": self.block_size,
-                "findings": [f.to_dict() for f in self.findings]}
+        return {
+            "store": self.path,
+            "ok": self.ok,
+            "counts": {k: self.count(k) for k in KINDS},
+            "objects_read": self.objects_read,
+            "bytes_read": self.bytes_read,
+            "seconds": round(self.seconds, 3),
+            "tasks_complete": self.tasks_complete,
+            "tasks_incomplete": self.tasks_incomplete,
+            "n_scenarios": self.n_scenarios,
+            "n_blocks": self.n_blocks,
+            "block_size": self.block_size,
+            "findings": [f.to_dict() for f in self.findings],
+        }
 
 
 # ---------------------------------------------------------------------------------------------
 # the store as the engine made it
 
+
 def _first_line(err: BaseException, limit: int = 160) -> str:
     text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
     if isinstance(err, ValueError) and "checksum do not match" in text:
-        text = "stored and computed checksums differ"   # the bytes themselves say nothing
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+        text = "stored and computed checksums differ"  # the bytes themselves say nothing
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _quiet():
     from .results import quiet_zarr
+
     return quiet_zarr()
 
 
@@ -171,6 +188,7 @@ class _Store:
 
     def __init__(self, path):
         import zarr
+
         self.path = Path(path)
         shown = str(path)
         if not self.path.exists():
@@ -184,16 +202,21 @@ class _Store:
                 self.group = zarr.open_group(shown, mode="r", use_consolidated=False)
                 attrs = dict(self.group.attrs)
         except Exception as err:  # noqa: BLE001 - unreadable for whatever reason
-            raise NotAStore(f"{shown!r}: its root metadata (zarr.json) cannot be read "
-                            f"({_first_line(err)}): not a zarr store, or damaged") from None
+            raise NotAStore(
+                f"{shown!r}: its root metadata (zarr.json) cannot be read "
+                f"({_first_line(err)}): not a zarr store, or damaged"
+            ) from None
         if attrs.get("engine") != "t1dmc" and "config_toml" not in attrs:
-            raise NotAStore(f"{shown!r} is a zarr store but not a t1dmc results store (no "
-                            "engine attribute)")
+            raise NotAStore(
+                f"{shown!r} is a zarr store but not a t1dmc results store (no engine attribute)"
+            )
         self.attrs = attrs
         self.root = Path(getattr(self.group.store, "root", self.path))
         from . import results
+
         self.task_written = set(results.TASK_WRITTEN_VARIABLES) | {
-            v[0] for v in results.patient_variables()}
+            v[0] for v in results.patient_variables()
+        }
         self.patient_vars = {v[0] for v in results.patient_variables()}
         nodes = attrs.get("t1dmc_nodes")
         if not nodes:
@@ -215,8 +238,10 @@ class _Store:
             except Exception as err:  # noqa: BLE001 - missing or damaged metadata alike
                 meta = self.root / name / "zarr.json"
                 self.meta_errors[name] = (
-                    "metadata missing (zarr.json not found)" if not meta.exists()
-                    else f"metadata cannot be read ({_first_line(err)})")
+                    "metadata missing (zarr.json not found)"
+                    if not meta.exists()
+                    else f"metadata cannot be read ({_first_line(err)})"
+                )
         self.n_scenarios, self.n_patients = self._sizes()
         if self.block_size <= 0:
             self.block_size = max(self.n_patients, 1)
@@ -225,8 +250,12 @@ class _Store:
         self.traced = self._coordinate("traced", None)
 
     def _sizes(self) -> tuple[int, int]:
-        for name, dims in (("completed", ("scenario", "patient")), ("tir", ("scenario", "patient")),
-                           ("scenario", ("scenario",)), ("patient", ("patient",))):
+        for name, dims in (
+            ("completed", ("scenario", "patient")),
+            ("tir", ("scenario", "patient")),
+            ("scenario", ("scenario",)),
+            ("patient", ("patient",)),
+        ):
             if name in self.arrays:
                 shape = dict(zip(dims, self.arrays[name].shape))
                 if "scenario" in shape and "patient" in shape:
@@ -247,8 +276,9 @@ class _Store:
 
     def dims(self, name: str) -> tuple:
         arr = self.arrays[name]
-        return tuple(arr.metadata.dimension_names or ()) or tuple(f"dim_{i}"
-                                                                  for i in range(arr.ndim))
+        return tuple(arr.metadata.dimension_names or ()) or tuple(
+            f"dim_{i}" for i in range(arr.ndim)
+        )
 
     def grid(self, name: str) -> tuple:
         arr = self.arrays[name]
@@ -260,8 +290,12 @@ class _Store:
         grid = self.grid(name)
         counts = [-(-n // c) if c else 0 for n, c in zip(arr.shape, grid)]
         for coords in product(*(range(k) for k in counts)):
-            yield coords, tuple(slice(i * c, min((i + 1) * c, n))
-                                for i, c, n in zip(coords, grid, arr.shape))
+            yield (
+                coords,
+                tuple(
+                    slice(i * c, min((i + 1) * c, n)) for i, c, n in zip(coords, grid, arr.shape)
+                ),
+            )
 
     def key(self, name: str, coords) -> str:
         arr = self.arrays[name]
@@ -295,20 +329,26 @@ class _Store:
         elif self.cohort_by_scenario:
             scenarios = range(self.n_scenarios)
         else:
-            scenarios = range(min(1, self.n_scenarios))   # scenario 0's task writes them
+            scenarios = range(min(1, self.n_scenarios))  # scenario 0's task writes them
         if "patient" in sel:
             p = sel["patient"]
             blocks = range(p.start // self.block_size, -(-p.stop // self.block_size))
         elif "traced" in sel and self.traced is not None:
             t = sel["traced"]
-            blocks = sorted({int(pid) // self.block_size for pid in self.traced[t.start:t.stop]
-                             if pid is not None})
+            blocks = sorted(
+                {
+                    int(pid) // self.block_size
+                    for pid in self.traced[t.start : t.stop]
+                    if pid is not None
+                }
+            )
         else:
             blocks = range(self.n_blocks)
         return [(s, b) for s in scenarios for b in blocks]
 
-    def finding(self, name: str, kind: str, detail: str, region=None, key=None,
-                done=None) -> Finding:
+    def finding(
+        self, name: str, kind: str, detail: str, region=None, key=None, done=None
+    ) -> Finding:
         scenario = scenario_name = patients = traced = None
         tasks = ()
         if region is not None and name in self.arrays:
@@ -318,7 +358,7 @@ class _Store:
             if "patient" in sel:
                 patients = (sel["patient"].start, sel["patient"].stop - 1)
             if "traced" in sel and self.traced is not None:
-                ids = self.traced[sel["traced"].start:sel["traced"].stop]
+                ids = self.traced[sel["traced"].start : sel["traced"].stop]
                 if len(ids) == 1 and ids[0] is not None:
                     traced = int(ids[0])
             tasks = tuple(self.tasks_of(name, region))
@@ -328,8 +368,9 @@ class _Store:
         complete = True
         if done is not None and tasks:
             complete = all(done[s, b] for s, b in tasks)
-        return Finding(name, kind, detail, key, scenario, scenario_name, patients, traced,
-                       tasks, complete)
+        return Finding(
+            name, kind, detail, key, scenario, scenario_name, patients, traced, tasks, complete
+        )
 
 
 def _stopped_on_day_0(store: _Store, scenario: int, patients) -> bool:
@@ -384,8 +425,9 @@ def _expected(store: _Store, name: str, region, done: np.ndarray) -> bool:
     if "patient" in sel:
         patients = sel["patient"]
     elif "traced" in sel and store.traced is not None:
-        ids = [int(p) for p in store.traced[sel["traced"].start:sel["traced"].stop]
-               if p is not None]
+        ids = [
+            int(p) for p in store.traced[sel["traced"].start : sel["traced"].stop] if p is not None
+        ]
         patients = ids
     else:
         return True
@@ -409,8 +451,7 @@ def _read_completed(store: _Store):
             flags[region] = np.asarray(values) == 1
         except Exception as err:  # noqa: BLE001 - reported; the tasks count as not complete
             readable[region] = False
-            findings.append(store.finding("completed", _kind(err), _first_line(err), region,
-                                          key))
+            findings.append(store.finding("completed", _kind(err), _first_line(err), region, key))
     for b in range(store.n_blocks):
         sl = store.block(b)
         done[:, b] = flags[:, sl].all(axis=1) & readable[:, sl].all(axis=1)
@@ -433,11 +474,16 @@ def verify_store(path, progress=None) -> VerifyReport:
     object. Raises NotAStore when `path` is not a readable t1dmc store."""
     t0 = time.perf_counter()
     store = _Store(path)
-    report = VerifyReport(str(path), n_scenarios=store.n_scenarios, n_blocks=store.n_blocks,
-                          block_size=store.block_size)
+    report = VerifyReport(
+        str(path),
+        n_scenarios=store.n_scenarios,
+        n_blocks=store.n_blocks,
+        block_size=store.block_size,
+    )
     for name, detail in sorted(store.meta_errors.items()):
-        report.findings.append(Finding(name, "metadata", detail, f"{name}/zarr.json",
-                                       tasks=(), task_complete=True))
+        report.findings.append(
+            Finding(name, "metadata", detail, f"{name}/zarr.json", tasks=(), task_complete=True)
+        )
     names = sorted(store.arrays, key=_order)
     # `completed` before the listing: a task that completes meanwhile then counts as not
     # complete, never as complete with its objects unlisted
@@ -456,37 +502,47 @@ def verify_store(path, progress=None) -> VerifyReport:
             size = present.get(key)
             if size is None:
                 if _expected(store, name, region, done):
-                    why = ("not in the store, but its task is marked complete"
-                           if name in store.task_written else
-                           "not in the store (written when the store was created)")
-                    report.findings.append(store.finding(name, "missing", why, region, key,
-                                                         done))
+                    why = (
+                        "not in the store, but its task is marked complete"
+                        if name in store.task_written
+                        else "not in the store (written when the store was created)"
+                    )
+                    report.findings.append(store.finding(name, "missing", why, region, key, done))
             else:
                 report.objects_read += 1
                 report.bytes_read += max(size, 0)
                 if size == 0:
-                    report.findings.append(store.finding(
-                        name, "unreadable", "empty file (0 bytes)", region, key, done))
+                    report.findings.append(
+                        store.finding(name, "unreadable", "empty file (0 bytes)", region, key, done)
+                    )
                 elif key not in damaged_completed:
                     try:
                         with _quiet():
                             arr[region]
                     except Exception as err:  # noqa: BLE001 - every decode failure is damage
-                        report.findings.append(store.finding(
-                            name, _kind(err), _first_line(err), region, key, done))
+                        report.findings.append(
+                            store.finding(name, _kind(err), _first_line(err), region, key, done)
+                        )
             if progress is not None:
                 progress(seen, total)
     report.tasks_complete = int(done.sum())
     report.tasks_incomplete = int(done.size - done.sum())
-    report.findings.sort(key=lambda f: (KINDS.index(f.kind), _order(f.variable),
-                                        f.scenario if f.scenario is not None else -1,
-                                        f.patients or (-1, -1), f.key or ""))
+    report.findings.sort(
+        key=lambda f: (
+            KINDS.index(f.kind),
+            _order(f.variable),
+            f.scenario if f.scenario is not None else -1,
+            f.patients or (-1, -1),
+            f.key or "",
+        )
+    )
     report.seconds = time.perf_counter() - t0
     return report
 
 
 # ---------------------------------------------------------------------------------------------
 # what to recompute
+
 
 def _unrepairable(report: VerifyReport) -> list:
     return [f for f in report.findings if f.kind == "metadata" or not f.tasks]
@@ -499,12 +555,16 @@ def damaged_tasks(path, layout, report: VerifyReport | None = None) -> np.ndarra
     damage cannot be repaired by recomputing tasks (metadata, coordinates)."""
     report = report if report is not None else verify_store(path)
     store_shape = (report.n_scenarios, report.n_blocks)
-    if store_shape != (layout.n_scenarios, layout.n_blocks) \
-            or report.block_size != layout.block_size:
-        raise StoreDamaged(f"{str(path)!r} has {report.n_scenarios} scenario(s) x "
-                           f"{report.n_blocks} block(s) of {report.block_size} patients; the "
-                           f"run has {layout.n_scenarios} x {layout.n_blocks} of "
-                           f"{layout.block_size}: not the store of this config")
+    if (
+        store_shape != (layout.n_scenarios, layout.n_blocks)
+        or report.block_size != layout.block_size
+    ):
+        raise StoreDamaged(
+            f"{str(path)!r} has {report.n_scenarios} scenario(s) x "
+            f"{report.n_blocks} block(s) of {report.block_size} patients; the "
+            f"run has {layout.n_scenarios} x {layout.n_blocks} of "
+            f"{layout.block_size}: not the store of this config"
+        )
     bad = _unrepairable(report)
     if bad:
         names = sorted({f.variable for f in bad})
@@ -513,7 +573,8 @@ def damaged_tasks(path, layout, report: VerifyReport | None = None) -> np.ndarra
             f"{'metadata or coordinates are' if len(names) > 1 else 'metadata or coordinate is'}"
             " damaged or missing, written when the store was created: recomputing tasks cannot "
             "repair it; recreate the store with `t1dmc run CONFIG -o STORE --overwrite` "
-            "(`t1dmc verify STORE` lists the damage)")
+            "(`t1dmc verify STORE` lists the damage)"
+        )
     out = np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
     for f in report.findings:
         for s, b in f.tasks:
@@ -532,8 +593,12 @@ def discard_damaged(path, layout, tasks: np.ndarray, report: VerifyReport | None
     root = Path(path)
     removed = 0
     for f in report.findings:
-        if f.kind in ("checksum", "unreadable") and f.key and f.tasks \
-                and any(tasks[s, b] for s, b in f.tasks):
+        if (
+            f.kind in ("checksum", "unreadable")
+            and f.key
+            and f.tasks
+            and any(tasks[s, b] for s, b in f.tasks)
+        ):
             target = root / f.key
             if _plain_file_inside(root, target):
                 target.unlink()
@@ -562,6 +627,7 @@ def prepare_repair(path, layout) -> np.ndarray:
     recomputation writes. Returns the tasks, (n_scenarios, n_blocks) bool. Interrupted at
     any point, a later --resume --repair finds what is left."""
     from .results import mark_incomplete
+
     report = verify_store(path)
     tasks = damaged_tasks(path, layout, report)
     if tasks.any():
@@ -573,9 +639,12 @@ def prepare_repair(path, layout) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # for readers
 
+
 def _repair_hint(path) -> str:
-    return (f"run `t1dmc verify {path}` to list the damage and `t1dmc run CONFIG -o {path} "
-            "--resume --repair` to recompute it")
+    return (
+        f"run `t1dmc verify {path}` to list the damage and `t1dmc run CONFIG -o {path} "
+        "--resume --repair` to recompute it"
+    )
 
 
 def check_store_readable(path) -> None:
@@ -588,7 +657,7 @@ def check_store_readable(path) -> None:
     try:
         store = _Store(path)
     except NotAStore:
-        return      # the reader's own checks name what is there
+        return  # the reader's own checks name what is there
     done, completed_findings = _read_completed(store)
     listings = {name: store.listing(name) for name in store.arrays}
     problems = [f"completed {f.where()}" for f in completed_findings]
@@ -599,14 +668,17 @@ def check_store_readable(path) -> None:
             size = present.get(key)
             if size == 0 or (size is None and _expected(store, name, region, done)):
                 f = store.finding(name, "missing", "", region, key, done)
-                problems.append(f"{name} {f.where()}".strip()
-                                + (" (empty file)" if size == 0 else ""))
+                problems.append(
+                    f"{name} {f.where()}".strip() + (" (empty file)" if size == 0 else "")
+                )
     if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more"
-                                           if len(problems) > 5 else "")
-        raise StoreDamaged(f"{path}: {len(problems)} storage object(s) of completed tasks are "
-                           f"missing, empty or damaged ({shown}): the store is damaged; "
-                           + _repair_hint(path))
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
+        raise StoreDamaged(
+            f"{path}: {len(problems)} storage object(s) of completed tasks are "
+            f"missing, empty or damaged ({shown}): the store is damaged; " + _repair_hint(path)
+        )
 
 
 def _damage_error(err: BaseException | None) -> BaseException | None:
@@ -615,8 +687,9 @@ def _damage_error(err: BaseException | None) -> BaseException | None:
         seen.add(id(err))
         if isinstance(err, StoreDamaged):
             return None
-        if isinstance(err, (ValueError, RuntimeError, IndexError, EOFError)) \
-                and _DAMAGE_PATTERN.search(str(err)):
+        if isinstance(
+            err, (ValueError, RuntimeError, IndexError, EOFError)
+        ) and _DAMAGE_PATTERN.search(str(err)):
             return err
         err = err.__cause__ or err.__context__
     return None
@@ -628,8 +701,9 @@ def checksum_message(err: BaseException, path) -> str | None:
     damage = _damage_error(err)
     if damage is None:
         return None
-    return (f"{path}: a chunk fails its checksum (damaged): {_first_line(damage)}; "
-            + _repair_hint(path))
+    return f"{path}: a chunk fails its checksum (damaged): {_first_line(damage)}; " + _repair_hint(
+        path
+    )
 
 
 @contextmanager
@@ -649,6 +723,7 @@ def reading_store(path):
 
 # ---------------------------------------------------------------------------------------------
 # the report
+
 
 def _merge(findings: list) -> list[str]:
     """Group findings of one kind, variable and scenario into one line with patient ranges."""
@@ -670,16 +745,23 @@ def _merge(findings: list) -> list[str]:
                     merged[-1][1] = max(merged[-1][1], b)
                 else:
                     merged.append([a, b])
-            parts.append("patients " + ", ".join(f"{a}-{b}" for a, b in merged[:8])
-                         + (" ..." if len(merged) > 8 else ""))
+            parts.append(
+                "patients "
+                + ", ".join(f"{a}-{b}" for a, b in merged[:8])
+                + (" ..." if len(merged) > 8 else "")
+            )
         if traced:
-            parts.append("traced patients " + ", ".join(map(str, traced[:8]))
-                         + (" ..." if len(traced) > 8 else ""))
-        where = (f"scenario {s}" + (f" ({sname})" if sname else "") + ", " if s is not None
-                 else "")
+            parts.append(
+                "traced patients "
+                + ", ".join(map(str, traced[:8]))
+                + (" ..." if len(traced) > 8 else "")
+            )
+        where = f"scenario {s}" + (f" ({sname})" if sname else "") + ", " if s is not None else ""
         details = sorted({f.detail for f in fs})
-        lines.append(f"{var}: {kind}: {where}{'; '.join(parts)}: {len(fs)} objects: "
-                     f"{details[0]}" + (" (and other errors)" if len(details) > 1 else ""))
+        lines.append(
+            f"{var}: {kind}: {where}{'; '.join(parts)}: {len(fs)} objects: "
+            f"{details[0]}" + (" (and other errors)" if len(details) > 1 else "")
+        )
     return lines
 
 
@@ -690,20 +772,27 @@ def format_report(report: VerifyReport) -> str:
     if len(lines) > MAX_LINES:
         lines = _merge(report.findings)
     if len(lines) > MAX_LINES:
-        lines = lines[:MAX_LINES] + [f"... and {len(lines) - MAX_LINES} more (--json lists "
-                                     "every finding)"]
+        lines = lines[:MAX_LINES] + [
+            f"... and {len(lines) - MAX_LINES} more (--json lists every finding)"
+        ]
     counts = ", ".join(f"{report.count(k)} {k}" for k in KINDS if report.count(k))
     mb = report.bytes_read / 1e6
     state = "damaged: " + counts if report.findings else "clean"
-    lines.append(f"{report.path}: {state}; {report.objects_read:,} objects read "
-                 f"({mb:,.1f} MB in {report.seconds:.1f} s); tasks {report.tasks_complete} "
-                 f"complete, {report.tasks_incomplete} incomplete")
+    lines.append(
+        f"{report.path}: {state}; {report.objects_read:,} objects read "
+        f"({mb:,.1f} MB in {report.seconds:.1f} s); tasks {report.tasks_complete} "
+        f"complete, {report.tasks_incomplete} incomplete"
+    )
     if any(f.kind == "metadata" or not f.tasks for f in report.findings):
-        lines.append("metadata or coordinates are damaged: recomputing tasks cannot repair "
-                     "them; recreate the store: t1dmc run CONFIG -o STORE --overwrite")
+        lines.append(
+            "metadata or coordinates are damaged: recomputing tasks cannot repair "
+            "them; recreate the store: t1dmc run CONFIG -o STORE --overwrite"
+        )
     elif report.findings:
-        lines.append(f"repair: t1dmc run CONFIG -o {report.path} --resume --repair "
-                     "(recomputes the tasks holding damaged or missing objects)")
+        lines.append(
+            f"repair: t1dmc run CONFIG -o {report.path} --resume --repair "
+            "(recomputes the tasks holding damaged or missing objects)"
+        )
     elif report.tasks_incomplete:
         lines.append(f"incomplete: finish with t1dmc run CONFIG -o {report.path} --resume")
     return "\n".join(lines)

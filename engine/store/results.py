@@ -6,6 +6,7 @@ its own block of patients, writes only the shards of its (scenario, block of pat
 (per-patient values, daily variables, traces) and finally its `completed` flags. No appends,
 no shard shared by two tasks.
 """
+
 import datetime as _dt
 import threading
 import uuid
@@ -19,28 +20,34 @@ import numpy as np
 import xarray as xr
 import zarr
 
-from ..population.cohort import Cohort
 from ..batch.config import RunConfig, to_toml
-from ..sim.outputs import STATUS_MEANINGS, TRACES
 from ..model.glycaemia import DAILY_VARIABLES
 from ..model.params import MINUTES_PER_DAY, PARAM_NAMES, PARAM_UNITS
-from ..model.slow import MECHANISMS, MECHANISM_NAMES
+from ..model.slow import MECHANISM_NAMES, MECHANISMS
 from ..model.traits import TRAIT_VARIABLES
+from ..population.cohort import Cohort
 from ..population.reference import reference_patients
 from ..runtime import engine_identity, engine_version
+from ..sim.outputs import STATUS_MEANINGS, TRACES
 
 TRACE_VARIABLES = TRACES.rows
 
 # what every task writes: a store missing any of these cannot be resumed
-TASK_WRITTEN_VARIABLES = (*(v[0] for v in DAILY_VARIABLES), "status", "ir_share",
-                          *(v[0] for v in TRACE_VARIABLES), "completed")
+TASK_WRITTEN_VARIABLES = (
+    *(v[0] for v in DAILY_VARIABLES),
+    "status",
+    "ir_share",
+    *(v[0] for v in TRACE_VARIABLES),
+    "completed",
+)
 # (the per-patient variables, results.patient_variables(), are written by tasks too)
 
-STATUS_ATTRS = {"units": "1", "long_name": "integration status",
-                "flag_values": list(range(len(STATUS_MEANINGS))),
-                "flag_meanings": " ".join(STATUS_MEANINGS)}
-
-
+STATUS_ATTRS = {
+    "units": "1",
+    "long_name": "integration status",
+    "flag_values": list(range(len(STATUS_MEANINGS))),
+    "flag_meanings": " ".join(STATUS_MEANINGS),
+}
 
 
 # Storage layout (zarr v3). One shard per variable per task region (1 scenario x a block of
@@ -48,19 +55,21 @@ STATUS_ATTRS = {"units": "1", "long_name": "integration status",
 # writes (zarr-python #3682). Inside a shard, chunks of `day_chunk` days, so reading one day's
 # cross-section decodes one small chunk per shard, not whole years. Every chunk and every
 # shard index carries a CRC-32C, so damage is detected when read (`t1dmc verify`).
-CHUNK_TARGET_BYTES = 1 << 16    # smallest inner chunk worth compressing on its own
+CHUNK_TARGET_BYTES = 1 << 16  # smallest inner chunk worth compressing on its own
 MIN_DAY_CHUNK = 32
 
 
 def codecs() -> list:
     """Compression, then a checksum of the compressed bytes."""
     from zarr.codecs import Crc32cCodec, ZstdCodec
+
     return [ZstdCodec(level=0), Crc32cCodec()]
 
 
 @dataclass(frozen=True)
 class Layout:
     """Sizes and chunking of a store, derived from the config alone."""
+
     n_scenarios: int
     n_patients: int
     n_days: int
@@ -70,10 +79,18 @@ class Layout:
     cohort_by_scenario: bool = False
 
     @classmethod
-    def from_config(cls, cfg: RunConfig, n_scenarios: int = 1,
-                    cohort_by_scenario: bool = False) -> "Layout":
-        return cls(n_scenarios, cfg.run.n_patients, cfg.run.days, cfg.block_size(),
-                   tuple(cfg.traced_ids()), cfg.output.trace_interval_min, cohort_by_scenario)
+    def from_config(
+        cls, cfg: RunConfig, n_scenarios: int = 1, cohort_by_scenario: bool = False
+    ) -> "Layout":
+        return cls(
+            n_scenarios,
+            cfg.run.n_patients,
+            cfg.run.days,
+            cfg.block_size(),
+            tuple(cfg.traced_ids()),
+            cfg.output.trace_interval_min,
+            cohort_by_scenario,
+        )
 
     @property
     def n_blocks(self) -> int:
@@ -116,24 +133,34 @@ def patient_variables() -> list[tuple]:
         ("group", str, (), {"long_name": "reference age group"}),
         ("source_patient", str, (), {"long_name": "reference patient resampled"}),
         ("age", np.float64, (), {"units": "year", "long_name": "age at start"}),
-        ("initial_weight_kg", np.float64, (),
-         {"units": "kg", "long_name": "body weight at start"}),
-        ("physiology", np.float64, (("parameter", len(PARAM_NAMES)),),
-         {"long_name": "UVA/Padova parameters of each patient",
-          "units": "per parameter: see the coordinate parameter_units"}),
-        *((name, np.float64, (), {"units": units, "long_name": ln})
-          for name, units, ln in TRAIT_VARIABLES if name != "age0"),
+        ("initial_weight_kg", np.float64, (), {"units": "kg", "long_name": "body weight at start"}),
+        (
+            "physiology",
+            np.float64,
+            (("parameter", len(PARAM_NAMES)),),
+            {
+                "long_name": "UVA/Padova parameters of each patient",
+                "units": "per parameter: see the coordinate parameter_units",
+            },
+        ),
+        *(
+            (name, np.float64, (), {"units": units, "long_name": ln})
+            for name, units, ln in TRAIT_VARIABLES
+            if name != "age0"
+        ),
     ]
 
 
 def patient_values(cohort: Cohort) -> dict[str, np.ndarray]:
     """The values of `patient_variables()` for one block's cohort."""
     ref = reference_patients()
-    values = {"group": np.array([str(g) for g in cohort.group], dtype=object),
-              "source_patient": np.array([ref.names[s] for s in cohort.source], dtype=object),
-              "age": cohort.age_years,
-              "initial_weight_kg": cohort.params[:, PARAM_NAMES.index("BW")],
-              "physiology": cohort.params}
+    values = {
+        "group": np.array([str(g) for g in cohort.group], dtype=object),
+        "source_patient": np.array([ref.names[s] for s in cohort.source], dtype=object),
+        "age": cohort.age_years,
+        "initial_weight_kg": cohort.params[:, PARAM_NAMES.index("BW")],
+        "physiology": cohort.params,
+    }
     for k, (name, _, _) in enumerate(TRAIT_VARIABLES):
         if name != "age0":
             values[name] = cohort.traits[:, k]
@@ -145,8 +172,11 @@ def _daily_encoding(layout: Layout, extra: tuple = ()) -> dict:
     # not a multiple of `day_chunk` (365 = 11 x 32 + 13); nothing is stored past the end
     B, dc = layout.block_size, layout.day_chunk
     shard_days = -(-layout.n_days // dc) * dc
-    return {"chunks": (1, B, dc, *extra), "shards": (1, B, shard_days, *extra),
-            "compressors": codecs()}
+    return {
+        "chunks": (1, B, dc, *extra),
+        "shards": (1, B, shard_days, *extra),
+        "compressors": codecs(),
+    }
 
 
 def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) -> None:
@@ -158,60 +188,99 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) ->
     M = len(MECHANISM_NAMES)
     coords = {
         "scenario": ("scenario", np.arange(S), {"long_name": "scenario index"}),
-        "scenario_name": ("scenario", np.array([s.name for s in scenarios], dtype=object),
-                          {"long_name": "scenario label"}),
-        "patient": ("patient", np.arange(N, dtype=np.int64),
-                    {"long_name": "patient id (key of its random numbers)",
-                     "cf_role": "trajectory_id"}),
+        "scenario_name": (
+            "scenario",
+            np.array([s.name for s in scenarios], dtype=object),
+            {"long_name": "scenario label"},
+        ),
+        "patient": (
+            "patient",
+            np.arange(N, dtype=np.int64),
+            {"long_name": "patient id (key of its random numbers)", "cf_role": "trajectory_id"},
+        ),
         "day": ("day", np.arange(D), {"units": "day", "long_name": "days since start"}),
-        "time": ("time", np.arange(T) * layout.trace_interval_min,
-                 {"units": "min", "long_name": "minutes since start of the run"}),
-        "traced": ("traced", np.array(layout.traced_ids, dtype=np.int64),
-                   {"long_name": "patient id of each traced patient"}),
-        "parameter": ("parameter", np.array(PARAM_NAMES, dtype=object),
-                      {"long_name": "UVA/Padova parameter name (simglucose's)"}),
-        "mechanism": ("mechanism", np.array(MECHANISM_NAMES, dtype=object),
-                      {"long_name": "mechanism of insulin resistance (docs/model.md section 2)"}),
-        "mechanism_description": ("mechanism", np.array([m[1] for m in MECHANISMS], dtype=object),
-                                  {"long_name": "what the mechanism is"}),
-        "parameter_units": ("parameter", np.array([PARAM_UNITS[k] for k in PARAM_NAMES],
-                                                  dtype=object),
-                            {"long_name": "units of each parameter"}),
+        "time": (
+            "time",
+            np.arange(T) * layout.trace_interval_min,
+            {"units": "min", "long_name": "minutes since start of the run"},
+        ),
+        "traced": (
+            "traced",
+            np.array(layout.traced_ids, dtype=np.int64),
+            {"long_name": "patient id of each traced patient"},
+        ),
+        "parameter": (
+            "parameter",
+            np.array(PARAM_NAMES, dtype=object),
+            {"long_name": "UVA/Padova parameter name (simglucose's)"},
+        ),
+        "mechanism": (
+            "mechanism",
+            np.array(MECHANISM_NAMES, dtype=object),
+            {"long_name": "mechanism of insulin resistance (docs/model.md section 2)"},
+        ),
+        "mechanism_description": (
+            "mechanism",
+            np.array([m[1] for m in MECHANISMS], dtype=object),
+            {"long_name": "what the mechanism is"},
+        ),
+        "parameter_units": (
+            "parameter",
+            np.array([PARAM_UNITS[k] for k in PARAM_NAMES], dtype=object),
+            {"long_name": "units of each parameter"},
+        ),
     }
     for path_ in scenarios[0].values:
-        coords[path_] = ("scenario", _coordinate_values([s.values[path_] for s in scenarios]),
-                         {"long_name": f"swept config field {path_}"})
+        coords[path_] = (
+            "scenario",
+            _coordinate_values([s.values[path_] for s in scenarios]),
+            {"long_name": f"swept config field {path_}"},
+        )
     ds = xr.Dataset(coords=coords)
     encoding = {name: {"compressors": codecs()} for name in ds.coords}
     daily_shape = (S, N, D)
     for name, units, long_name in DAILY_VARIABLES:
-        ds[name] = (("scenario", "patient", "day"),
-                    da.full(daily_shape, np.nan, dtype=np.float32, chunks=(1, B, D)),
-                    {"units": units, "long_name": long_name})
+        ds[name] = (
+            ("scenario", "patient", "day"),
+            da.full(daily_shape, np.nan, dtype=np.float32, chunks=(1, B, D)),
+            {"units": units, "long_name": long_name},
+        )
         encoding[name] = _daily_encoding(layout)
-    ds["ir_share"] = (("scenario", "patient", "day", "mechanism"),
-                      da.full((S, N, D, M), np.nan, dtype=np.float32, chunks=(1, B, D, M)),
-                      {"units": "1", "long_name": "share of log si_peripheral explained by each "
-                       "mechanism (log phi_k / log s_p; negative: the mechanism protects)"})
+    ds["ir_share"] = (
+        ("scenario", "patient", "day", "mechanism"),
+        da.full((S, N, D, M), np.nan, dtype=np.float32, chunks=(1, B, D, M)),
+        {
+            "units": "1",
+            "long_name": "share of log si_peripheral explained by each "
+            "mechanism (log phi_k / log s_p; negative: the mechanism protects)",
+        },
+    )
     encoding["ir_share"] = _daily_encoding(layout, (M,))
-    ds["status"] = (("scenario", "patient", "day"),
-                    da.zeros(daily_shape, dtype=np.int8, chunks=(1, B, D)), STATUS_ATTRS)
+    ds["status"] = (
+        ("scenario", "patient", "day"),
+        da.zeros(daily_shape, dtype=np.int8, chunks=(1, B, D)),
+        STATUS_ATTRS,
+    )
     encoding["status"] = _daily_encoding(layout)
     for name, units, long_name in TRACE_VARIABLES:
-        ds[name] = (("scenario", "traced", "time"),
-                    da.full((S, len(layout.traced_ids), T), np.nan, dtype=np.float32,
-                            chunks=(1, 1, T)), {"units": units, "long_name": long_name})
+        ds[name] = (
+            ("scenario", "traced", "time"),
+            da.full((S, len(layout.traced_ids), T), np.nan, dtype=np.float32, chunks=(1, 1, T)),
+            {"units": units, "long_name": long_name},
+        )
         encoding[name] = {"chunks": (1, 1, T), "compressors": codecs()}
-    ds["completed"] = (("scenario", "patient"),
-                       da.zeros((S, N), dtype=np.uint8, chunks=(1, B)),
-                       {"units": "1", "long_name": "1 when the patient's results are written"})
+    ds["completed"] = (
+        ("scenario", "patient"),
+        da.zeros((S, N), dtype=np.uint8, chunks=(1, B)),
+        {"units": "1", "long_name": "1 when the patient's results are written"},
+    )
     encoding["completed"] = {"chunks": (1, B), "compressors": codecs()}
     lead = ("scenario", "patient") if layout.cohort_by_scenario else ("patient",)
     lead_shape = (S, N) if layout.cohort_by_scenario else (N,)
     lead_chunks = (1, B) if layout.cohort_by_scenario else (B,)
     strings = []
     for name, dtype, extra, attrs in patient_variables():
-        if dtype is str:   # variable-length strings: dask would load them whole to type them
+        if dtype is str:  # variable-length strings: dask would load them whole to type them
             strings.append((name, attrs))
             continue
         dims = (*lead, *(d for d, _ in extra))
@@ -219,36 +288,46 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) ->
         chunks = (*lead_chunks, *(n for _, n in extra))
         ds[name] = (dims, da.full(shape, np.nan, dtype=dtype, chunks=chunks), attrs)
         encoding[name] = {"chunks": chunks, "compressors": codecs()}
-    ds.attrs.update({
-        "Conventions": "CF-1.10",
-        "title": cfg.run.name,
-        "featureType": "trajectory",
-        "engine": "t1dmc",
-        "engine_version": engine_version(),
-        # version + source hash: --resume refuses a store another engine wrote
-        "engine_identity": engine_identity(),
-        "seed": str(cfg.run.seed),
-        "config_toml": to_toml(cfg),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "block_size": B,
-        "common_random_numbers": int(cfg.sweep.common_random_numbers),
-        "cohort_by_scenario": int(layout.cohort_by_scenario),
-        "scenario_seeds": [str(s.seed) for s in scenarios],
-        "source": "UVA/Padova S2008 (simglucose 0.2.11 parameters), RK4 at 1 min",
-        # every node the engine creates: an output holding anything else is not replaced
-        "t1dmc_nodes": sorted([*map(str, ds.variables), *(n for n, _ in strings)]),
-        # tasks write every chunk, fill values included: a missing one is damage (integrity)
-        "all_chunks_written": 1,
-        "store_id": uuid.uuid4().hex,     # this store, not another one made at the same path
-    })
+    ds.attrs.update(
+        {
+            "Conventions": "CF-1.10",
+            "title": cfg.run.name,
+            "featureType": "trajectory",
+            "engine": "t1dmc",
+            "engine_version": engine_version(),
+            # version + source hash: --resume refuses a store another engine wrote
+            "engine_identity": engine_identity(),
+            "seed": str(cfg.run.seed),
+            "config_toml": to_toml(cfg),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "block_size": B,
+            "common_random_numbers": int(cfg.sweep.common_random_numbers),
+            "cohort_by_scenario": int(layout.cohort_by_scenario),
+            "scenario_seeds": [str(s.seed) for s in scenarios],
+            "source": "UVA/Padova S2008 (simglucose 0.2.11 parameters), RK4 at 1 min",
+            # every node the engine creates: an output holding anything else is not replaced
+            "t1dmc_nodes": sorted([*map(str, ds.variables), *(n for n, _ in strings)]),
+            # tasks write every chunk, fill values included: a missing one is damage (integrity)
+            "all_chunks_written": 1,
+            "store_id": uuid.uuid4().hex,  # this store, not another one made at the same path
+        }
+    )
     with quiet_zarr():
-        ds.to_zarr(path, mode="a", compute=False, zarr_format=3, consolidated=False,
-                   encoding=encoding)
+        ds.to_zarr(
+            path, mode="a", compute=False, zarr_format=3, consolidated=False, encoding=encoding
+        )
         group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
         for name, attrs in strings:
-            group.create_array(name, shape=lead_shape, chunks=lead_chunks, dtype=str,
-                               fill_value="", dimension_names=lead, attributes=attrs,
-                               compressors=codecs())
+            group.create_array(
+                name,
+                shape=lead_shape,
+                chunks=lead_chunks,
+                dtype=str,
+                fill_value="",
+                dimension_names=lead,
+                attributes=attrs,
+                compressors=codecs(),
+            )
 
 
 def ir_share(log_phi: np.ndarray) -> np.ndarray:
@@ -281,14 +360,23 @@ def _open_arrays(path: str, store_id: str, group) -> dict:
     names = (*TASK_WRITTEN_VARIABLES, *(v[0] for v in patient_variables()))
     arrays = {name: _writable(group[name]) for name in names}
     with _ARRAYS_LOCK:
-        _ARRAYS_CACHE.clear()          # one store at a time per process
+        _ARRAYS_CACHE.clear()  # one store at a time per process
         _ARRAYS_CACHE[key] = arrays
     return arrays
 
 
-def write_block(path: Path, layout: Layout, scenario: int, block: int, daily: np.ndarray,
-                log_phi: np.ndarray, status: np.ndarray, traces: np.ndarray,
-                trace_rows: np.ndarray, patients: dict | None = None) -> None:
+def write_block(
+    path: Path,
+    layout: Layout,
+    scenario: int,
+    block: int,
+    daily: np.ndarray,
+    log_phi: np.ndarray,
+    status: np.ndarray,
+    traces: np.ndarray,
+    trace_rows: np.ndarray,
+    patients: dict | None = None,
+) -> None:
     """Write one task's region: its patients' per-patient values (`patients`, when this task
     writes them: Layout.writes_patients), daily variables, status and traces, then mark them
     complete (last, so a half-written block is never marked). Whole shards only."""
@@ -335,12 +423,16 @@ def inspect_store(path: Path) -> str:
     except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
         raise ValueError(f"{str(path)!r} is not a readable zarr store: {err}") from None
     if "config_toml" not in attrs:
-        raise ValueError(f"{str(path)!r} is not a t1dmc store (no config_toml attribute): "
-                         "its creation may have been interrupted")
+        raise ValueError(
+            f"{str(path)!r} is not a t1dmc store (no config_toml attribute): "
+            "its creation may have been interrupted"
+        )
     names = set(group.array_keys())
-    lines = [f"store: {path}",
-             f"title: {attrs.get('title')}   engine {attrs.get('engine_version')}   "
-             f"created {attrs.get('created')}   seed {attrs.get('seed')}"]
+    lines = [
+        f"store: {path}",
+        f"title: {attrs.get('title')}   engine {attrs.get('engine_version')}   "
+        f"created {attrs.get('created')}   seed {attrs.get('seed')}",
+    ]
     dims = {}
     for name in sorted(names):
         arr = group[name]
@@ -354,9 +446,11 @@ def inspect_store(path: Path) -> str:
     if "completed" in names:
         done = group["completed"][...]
         total = done.size
-        lines.append(f"completed: {int(done.sum()):,} of {total:,} patient-scenarios "
-                     f"({100.0 * done.sum() / max(total, 1):.1f}%)"
-                     + ("" if done.all() else "; finish with t1dmc run CONFIG -o STORE --resume"))
+        lines.append(
+            f"completed: {int(done.sum()):,} of {total:,} patient-scenarios "
+            f"({100.0 * done.sum() / max(total, 1):.1f}%)"
+            + ("" if done.all() else "; finish with t1dmc run CONFIG -o STORE --resume")
+        )
         missing = [name for name, _, _ in DAILY_VARIABLES if name not in names]
         if missing:
             lines.append(f"missing variables: {', '.join(missing)} (store damaged)")

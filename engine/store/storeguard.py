@@ -17,6 +17,7 @@ A replaced store is built beside the old one (`.<name>.t1dmc-new`) and swapped i
 run has finished; until then the old results stay whole and readable, and a killed replacement
 resumes with `--resume`.
 """
+
 import ctypes
 import datetime as _dt
 import errno
@@ -59,24 +60,31 @@ def refuse_unsafe_target(path: Path, what: str = "output") -> None:
     """Refuse paths that must never be replaced whatever they hold."""
     text = str(path)
     if text.strip() in ("", ".", "./"):
-        raise UnsafeOutput(f"{what} {text!r}: the working folder is never an output; name a new "
-                           "path, e.g. results.zarr")
+        raise UnsafeOutput(
+            f"{what} {text!r}: the working folder is never an output; name a new "
+            "path, e.g. results.zarr"
+        )
     if path.is_symlink():
-        raise UnsafeOutput(f"{what} {text!r} is a symbolic link (to {os.readlink(path)!r}); the "
-                           "engine never writes through links: name the real path")
+        raise UnsafeOutput(
+            f"{what} {text!r} is a symbolic link (to {os.readlink(path)!r}); the "
+            "engine never writes through links: name the real path"
+        )
     real = path.resolve()
     cwd = Path.cwd().resolve()
     home = Path.home().resolve()
     if real == Path(real.anchor) or real == home or cwd == real or cwd.is_relative_to(real):
-        raise UnsafeOutput(f"{what} {text!r} is {'/' if real == Path(real.anchor) else real}: "
-                           "the root, home or working folder (or a parent of it) is never an "
-                           "output")
+        raise UnsafeOutput(
+            f"{what} {text!r} is {'/' if real == Path(real.anchor) else real}: "
+            "the root, home or working folder (or a parent of it) is never an "
+            "output"
+        )
 
 
 def _require_folder(folder: Path, path: Path, what: str) -> None:
     if folder.exists() and not folder.is_dir():
-        raise UnsafeOutput(f"cannot write {what} {str(path)!r}: {str(folder)!r} is a file, not a "
-                           "folder")
+        raise UnsafeOutput(
+            f"cannot write {what} {str(path)!r}: {str(folder)!r} is a file, not a folder"
+        )
     if not folder.is_dir():
         raise UnsafeOutput(f"{what} folder {str(folder)!r} does not exist; create it first")
 
@@ -96,9 +104,9 @@ def read_attrs(path: Path) -> dict | None:
 
 @dataclass
 class Classified:
-    kind: str                 # missing | empty | store | foreign | file | symlink | damaged
-    foreign: list[str] = field(default_factory=list)   # entries the engine did not create
-    marked: bool = False      # carries the engine's marks (attributes or lock file)
+    kind: str  # missing | empty | store | foreign | file | symlink | damaged
+    foreign: list[str] = field(default_factory=list)  # entries the engine did not create
+    marked: bool = False  # carries the engine's marks (attributes or lock file)
 
     def describe(self, path: Path) -> str:
         if self.kind == "symlink":
@@ -106,12 +114,16 @@ class Classified:
         if self.kind == "file":
             return f"{str(path)!r} is a file the engine did not write"
         if self.kind == "damaged":
-            return (f"{str(path)!r} is not a readable t1dmc store: its group metadata (zarr.json)"
-                    " is unreadable, so nothing says what it holds; if it is a damaged store "
-                    "of yours, remove it yourself and run again")
+            return (
+                f"{str(path)!r} is not a readable t1dmc store: its group metadata (zarr.json)"
+                " is unreadable, so nothing says what it holds; if it is a damaged store "
+                "of yours, remove it yourself and run again"
+            )
         if self.marked:
-            return (f"{str(path)!r} is a t1dmc store that also holds what the engine did not "
-                    f"create: {_describe(self.foreign)}")
+            return (
+                f"{str(path)!r} is a t1dmc store that also holds what the engine did not "
+                f"create: {_describe(self.foreign)}"
+            )
         return f"{str(path)!r} is not a t1dmc store: it holds {_describe(self.foreign)}"
 
 
@@ -132,7 +144,7 @@ def classify_store(path: Path) -> Classified:
     if not ours and not has_lock:
         return Classified("foreign", entries)
     if attrs is None and (path / "zarr.json").exists():
-        return Classified("damaged")    # a lock and unreadable metadata: nothing says what it is
+        return Classified("damaged")  # a lock and unreadable metadata: nothing says what it is
     nodes = set(attrs.get("t1dmc_nodes", ())) if ours else set()
     foreign = []
     for name in entries:
@@ -182,9 +194,11 @@ class _Lock:
         except OSError as err:
             os.close(fd)
             if err.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise StoreBusy(f"{str(self.folder)!r} is being written by another run "
-                                f"({holder_text(self.folder)}); wait for it to finish or stop "
-                                "it, or choose another output") from None
+                raise StoreBusy(
+                    f"{str(self.folder)!r} is being written by another run "
+                    f"({holder_text(self.folder)}); wait for it to finish or stop "
+                    "it, or choose another output"
+                ) from None
             raise UnsafeOutput(
                 f"cannot lock {str(lock)!r}: {err.strerror} (errno {err.errno}); this "
                 "filesystem does not support flock (Lustre: mount with -o flock), so one "
@@ -197,10 +211,16 @@ class _Lock:
             same = False
         if not same:
             os.close(fd)
-            raise StoreBusy(f"{str(self.folder)!r} changed while it was being locked: another "
-                            "process is replacing it; try again")
-        holder = {"engine": ENGINE_TAG, "pid": os.getpid(), "host": socket.gethostname(),
-                  "since": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+            raise StoreBusy(
+                f"{str(self.folder)!r} changed while it was being locked: another "
+                "process is replacing it; try again"
+            )
+        holder = {
+            "engine": ENGINE_TAG,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+        }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(holder).encode(), 0)
         self.fd = fd
@@ -267,7 +287,7 @@ def _exchange(new: Path, out: Path) -> Path | None:
         return None
     if _renameat2_exchange(new, out):
         return new
-    aside = _trash_path(out)             # no atomic exchange here (NFS): two renames
+    aside = _trash_path(out)  # no atomic exchange here (NFS): two renames
     os.rename(out, aside)
     os.rename(new, out)
     return aside
@@ -288,17 +308,21 @@ def swap_in(new: Path, out: Path, owned: Callable[[Path], bool]) -> None:
     both before the exchange and after it (it may have changed during a long write); if
     not, everything is put back as it was and UnsafeOutput raised."""
     if os.path.lexists(out) and not owned(out):
-        raise UnsafeOutput(f"{str(out)!r} changed while the output was being written and is no "
-                           "longer the engine's own; nothing was replaced")
+        raise UnsafeOutput(
+            f"{str(out)!r} changed while the output was being written and is no "
+            "longer the engine's own; nothing was replaced"
+        )
     displaced = _exchange(new, out)
     if displaced is not None and not owned(displaced):
-        if displaced == new:                 # exchanged: exchange back
+        if displaced == new:  # exchanged: exchange back
             _renameat2_exchange(new, out)
-        else:                                # two renames: undo both
+        else:  # two renames: undo both
             os.rename(out, new)
             os.rename(displaced, out)
-        raise UnsafeOutput(f"{str(out)!r} changed while the output was being replaced; it was "
-                           "put back and nothing was replaced")
+        raise UnsafeOutput(
+            f"{str(out)!r} changed while the output was being replaced; it was "
+            "put back and nothing was replaced"
+        )
     _remove_displaced(displaced, out)
 
 
@@ -324,16 +348,17 @@ class StoreClaim:
     def __init__(self, out: Path):
         self.out = out
         self.write_path = out
-        self.resuming = False      # write_path holds an earlier run's store to finish
-        self.staged = False        # write_path is a replacement built beside `out`
+        self.resuming = False  # write_path holds an earlier run's store to finish
+        self.staged = False  # write_path is a replacement built beside `out`
         self._locks: list[_Lock] = []
         self._lock_enabled = True
-        self._out_lock: _Lock | None = None     # the lock on `out` while replacing it
+        self._out_lock: _Lock | None = None  # the lock on `out` while replacing it
 
     @classmethod
-    def open(cls, out: Path, overwrite: bool = False, resume: bool = False,
-             lock: bool = True) -> "StoreClaim":
-        out = Path(os.path.abspath(out))     # absolute, without resolving links
+    def open(
+        cls, out: Path, overwrite: bool = False, resume: bool = False, lock: bool = True
+    ) -> "StoreClaim":
+        out = Path(os.path.abspath(out))  # absolute, without resolving links
         refuse_unsafe_target(out)
         _require_folder(out.parent, out, "output")
         claim = cls(out)
@@ -353,8 +378,10 @@ class StoreClaim:
 
     def _refuse_unless_ours(self, path: Path, c: Classified) -> None:
         if c.kind not in ("store", "empty"):
-            raise UnsafeOutput(c.describe(path) + "; the engine replaces only its own stores: "
-                               "choose another output")
+            raise UnsafeOutput(
+                c.describe(path) + "; the engine replaces only its own stores: "
+                "choose another output"
+            )
 
     def _open(self, overwrite: bool, resume: bool) -> None:
         out, staged = self.out, staged_path(self.out)
@@ -384,14 +411,21 @@ class StoreClaim:
         self._refuse_unless_ours(out, current)
         busy = writer_of(out)
         if busy:
-            raise StoreBusy(f"{str(out)!r} is being written by another run ({busy}); wait for "
-                            "it to finish or stop it, or choose another output")
+            raise StoreBusy(
+                f"{str(out)!r} is being written by another run ({busy}); wait for "
+                "it to finish or stop it, or choose another output"
+            )
         if not overwrite:
-            hint = (f"; an interrupted replacement is at {str(staged)!r}: --resume finishes it"
-                    if classify_store(staged).kind == "store" else "")
-            raise FileExistsError(f"output {str(out)!r} exists; pass --overwrite to replace it "
-                                  f"or --resume to finish it (it is a t1dmc store){hint}")
-        self._out_lock = self._lock(out)      # nobody writes the old store while we replace it
+            hint = (
+                f"; an interrupted replacement is at {str(staged)!r}: --resume finishes it"
+                if classify_store(staged).kind == "store"
+                else ""
+            )
+            raise FileExistsError(
+                f"output {str(out)!r} exists; pass --overwrite to replace it "
+                f"or --resume to finish it (it is a t1dmc store){hint}"
+            )
+        self._out_lock = self._lock(out)  # nobody writes the old store while we replace it
         pending = classify_store(staged)
         if pending.kind == "store":
             self._discard_abandoned(staged)
@@ -423,10 +457,12 @@ class StoreClaim:
             folder.mkdir()
         except FileExistsError:
             c = classify_store(folder)
-            if c.kind != "empty":             # someone else got there between look and make
+            if c.kind != "empty":  # someone else got there between look and make
                 self._refuse_unless_ours(folder, c)
-                raise StoreBusy(f"{str(folder)!r} appeared while this run was starting: "
-                                "another run is creating it") from None
+                raise StoreBusy(
+                    f"{str(folder)!r} appeared while this run was starting: "
+                    "another run is creating it"
+                ) from None
         lock = self._lock(folder)
         c = classify_store(folder)
         if c.kind == "foreign":
@@ -448,11 +484,12 @@ class StoreClaim:
         try:
             swap_in(new, out, still_ours)
         except UnsafeOutput:
-            raise UnsafeOutput(f"{str(out)!r} was moved or replaced while this run built its "
-                               f"replacement; nothing was swapped or removed: the new results "
-                               f"are at {str(new)!r}") from None
+            raise UnsafeOutput(
+                f"{str(out)!r} was moved or replaced while this run built its "
+                f"replacement; nothing was swapped or removed: the new results "
+                f"are at {str(new)!r}"
+            ) from None
         self.write_path, self.staged = out, False
-
 
     def release(self) -> None:
         for lk in reversed(self._locks):
@@ -467,6 +504,7 @@ class StoreClaim:
 
 
 # ---------------------------------------------------------------------------- small outputs
+
 
 def is_t1dmc_json(path: Path) -> bool:
     try:
@@ -488,8 +526,13 @@ def is_t1dmc_zarr(path: Path) -> bool:
     return path.is_dir() and classify_store(path).kind == "store"
 
 
-def write_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
-                 write: Callable[[Path], None], what: str = "output") -> None:
+def write_output(
+    path: Path,
+    overwrite: bool,
+    owned: Callable[[Path], bool],
+    write: Callable[[Path], None],
+    what: str = "output",
+) -> None:
     """Write an output through `write(tmp)` into a sibling temporary path, then move it into
     place. An existing output is replaced only with `overwrite` and when `owned(path)` says
     the engine wrote it; a failed write leaves the old one as it was."""
@@ -501,8 +544,10 @@ def write_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
             raise FileExistsError(f"{what} {str(path)!r} exists; pass --overwrite to replace it")
         if not owned(path):
             kind = "folder" if path.is_dir() else "file"
-            raise UnsafeOutput(f"{what} {str(path)!r} is a {kind} the engine did not write; it "
-                               "replaces only its own outputs: choose another path")
+            raise UnsafeOutput(
+                f"{what} {str(path)!r} is a {kind} the engine did not write; it "
+                "replaces only its own outputs: choose another path"
+            )
     # a name no one else uses, created by `write` itself: whatever is there on failure is ours
     tmp = path.parent / f".{path.name}.t1dmc-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
@@ -512,9 +557,11 @@ def write_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
             swap_in(tmp, path, owned)
         else:
             if os.path.lexists(path) and not owned(path):
-                raise UnsafeOutput(f"{what} {str(path)!r} changed while the output was being "
-                                   "written and is no longer the engine's own; nothing was "
-                                   "replaced")
+                raise UnsafeOutput(
+                    f"{what} {str(path)!r} changed while the output was being "
+                    "written and is no longer the engine's own; nothing was "
+                    "replaced"
+                )
             os.replace(tmp, path)
     except BaseException:
         if os.path.lexists(tmp):
@@ -526,13 +573,16 @@ class _Checked(Exception):
     """check_output's stop before anything is written."""
 
 
-def check_output(path: Path, overwrite: bool, owned: Callable[[Path], bool],
-                 what: str = "output") -> None:
+def check_output(
+    path: Path, overwrite: bool, owned: Callable[[Path], bool], what: str = "output"
+) -> None:
     """Raise now what `write_output` would refuse (UnsafeOutput, FileExistsError), so a
     command fails before its work rather than after; nothing is written. write_output checks
     again when it writes."""
+
     def stop(_tmp: Path) -> None:
         raise _Checked
+
     try:
         write_output(path, overwrite, owned, stop, what)
     except _Checked:

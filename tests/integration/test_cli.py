@@ -1,4 +1,5 @@
 """The t1dmc command: exit codes, messages, nothing written on bad input."""
+
 import subprocess
 import sys
 
@@ -39,8 +40,21 @@ def test_run_refuses_an_existing_output_without_overwrite(small_config_path, tmp
     assert main(["run", str(small_config_path), "-o", str(out), "-q"]) == 2
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert np.array_equal(xr.open_zarr(out).glucose_mean.values, first)
-    assert main(["run", str(small_config_path), "-o", str(out), "-q", "--overwrite",
-                 "--block-size", "3"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                str(small_config_path),
+                "-o",
+                str(out),
+                "-q",
+                "--overwrite",
+                "--block-size",
+                "3",
+            ]
+        )
+        == 0
+    )
     captured = capsys.readouterr().out
     assert "TIR 70-180" in captured and "patient-days/s" in captured
     assert np.array_equal(xr.open_zarr(out).glucose_mean.values, first)
@@ -49,21 +63,28 @@ def test_run_refuses_an_existing_output_without_overwrite(small_config_path, tmp
 def test_replay_command_writes_csv(tmp_path, s1_traces):
     k = list(s1_traces["names"]).index("adult#001")
     inputs = tmp_path / "in.csv"
-    pd.DataFrame({"carbs_g_per_min": s1_traces["carbs_g_per_min"][k],
-                  "insulin_u_per_min": s1_traces["insulin_u_per_min"][k]}).to_csv(inputs, index=False)
+    pd.DataFrame(
+        {
+            "carbs_g_per_min": s1_traces["carbs_g_per_min"][k],
+            "insulin_u_per_min": s1_traces["insulin_u_per_min"][k],
+        }
+    ).to_csv(inputs, index=False)
     out = tmp_path / "out.csv"
     assert main(["replay", "adult#001", str(inputs), "-o", str(out)]) == 0
-    df = pd.read_csv(out, comment="#")   # the first line: "# t1dmc VERSION replay of ..."
+    df = pd.read_csv(out, comment="#")  # the first line: "# t1dmc VERSION replay of ..."
     assert len(df) == 1441
     assert np.abs(df["bg"].to_numpy() - s1_traces["bg"][k]).max() < 0.5
     assert main(["replay", "adult#001", str(inputs), "-o", str(out)]) == 2
 
 
-@pytest.mark.parametrize("content,needle", [
-    ("carbs,insulin\n0,0\n", "missing column(s) carbs_g_per_min, insulin_u_per_min"),
-    ("carbs_g_per_min,insulin_u_per_min\n0,0.01\n-3,0.01\n", "negative value -3.0 at minute 1"),
-    ("carbs_g_per_min,insulin_u_per_min\n0,x\n", "column insulin_u_per_min is not numeric"),
-])
+@pytest.mark.parametrize(
+    "content,needle",
+    [
+        ("carbs,insulin\n0,0\n", "missing column(s) carbs_g_per_min, insulin_u_per_min"),
+        ("carbs_g_per_min,insulin_u_per_min\n0,0.01\n-3,0.01\n", "negative value -3.0 at minute 1"),
+        ("carbs_g_per_min,insulin_u_per_min\n0,x\n", "column insulin_u_per_min is not numeric"),
+    ],
+)
 def test_replay_command_rejects_bad_inputs(tmp_path, capsys, content, needle):
     inputs = tmp_path / "in.csv"
     inputs.write_text(content)
@@ -75,8 +96,11 @@ def test_replay_command_rejects_bad_inputs(tmp_path, capsys, content, needle):
 def test_console_script_is_installed_and_exits_2_on_bad_config(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[run]\ndays = -1\n")
-    proc = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(cfg), "-o",
-                           str(tmp_path / "o.zarr")], capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", str(cfg), "-o", str(tmp_path / "o.zarr")],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "run.days = -1" in proc.stderr
 
@@ -88,8 +112,11 @@ def test_shipped_replay_example_runs(tmp_path):
     assert ds.sizes["minute"] == 1441 and ds.bg.attrs["units"] == "mg/dL"
 
 
-def test_inspect_reports_scenarios_and_completion_even_when_incomplete(small_config_path, tmp_path, capsys):
+def test_inspect_reports_scenarios_and_completion_even_when_incomplete(
+    small_config_path, tmp_path, capsys
+):
     import zarr
+
     out = tmp_path / "i.zarr"
     assert main(["run", str(small_config_path), "-o", str(out), "-q"]) == 0
     capsys.readouterr()
@@ -98,7 +125,7 @@ def test_inspect_reports_scenarios_and_completion_even_when_incomplete(small_con
     assert "scenario=1" in text and "patient=24" in text and "0: baseline" in text
     assert "completed: 24 of 24 patient-scenarios (100.0%)" in text
     assert 'name = "small"' in text
-    zarr.open_group(str(out), mode="r+")["completed"][0, :8] = 0   # as if killed
+    zarr.open_group(str(out), mode="r+")["completed"][0, :8] = 0  # as if killed
     assert main(["inspect", str(out)]) == 0
     text = capsys.readouterr().out
     assert "completed: 16 of 24" in text and "--resume" in text
@@ -110,8 +137,12 @@ def test_inspect_reports_scenarios_and_completion_even_when_incomplete(small_con
 
 def test_config_check_and_schema(tmp_path, capsys):
     import json
+
     assert main(["config", "check", "configs/quickstart.toml"]) == 0
-    assert "valid; 1 scenario(s) x 1000 patients x 30 days = 30,000 patient-days" in capsys.readouterr().out
+    assert (
+        "valid; 1 scenario(s) x 1000 patients x 30 days = 30,000 patient-days"
+        in capsys.readouterr().out
+    )
     bad = tmp_path / "bad.toml"
     bad.write_text('[sweep.grid]\n"run.days" = [1, 2]\n')
     assert main(["config", "check", str(bad)]) == 2
@@ -123,7 +154,9 @@ def test_config_check_and_schema(tmp_path, capsys):
 
 
 def test_bad_command_line_override_exits_2(small_config_path, tmp_path, capsys):
-    assert main(["run", str(small_config_path), "-o", str(tmp_path / "o.zarr"),
-                 "--block-size", "-3"]) == 2
+    assert (
+        main(["run", str(small_config_path), "-o", str(tmp_path / "o.zarr"), "--block-size", "-3"])
+        == 2
+    )
     assert "--block-size -3: Input should be greater than or equal to 0" in capsys.readouterr().err
     assert not (tmp_path / "o.zarr").exists()

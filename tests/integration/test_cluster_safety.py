@@ -2,6 +2,7 @@
 shell (engine/batch/config.py): bad addresses fail at once, anything that is not a dask scheduler
 fails within the timeout, SLURM's scheduler binds to one address with TLS and no dashboard.
 Only loopback addresses are used."""
+
 import operator
 import os
 import re
@@ -20,8 +21,13 @@ import distributed  # noqa: F401 - imported once here, before the connection tes
 import pytest
 
 import engine.batch.cluster as cluster_mod
-from engine.batch.cluster import ClusterConnection, connect, parse_scheduler_address, slurm_cluster
-from engine.batch.cluster import submit_host_address
+from engine.batch.cluster import (
+    ClusterConnection,
+    connect,
+    parse_scheduler_address,
+    slurm_cluster,
+    submit_host_address,
+)
 from engine.batch.config import ConfigError, parse_config
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,41 +36,48 @@ SLURM_PORTS = (6817, 6818)
 
 # --- addresses ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("given, normalised", [
-    ("tcp://127.0.0.1:8786", "tcp://127.0.0.1:8786"),
-    ("127.0.0.1:8786", "tcp://127.0.0.1:8786"),
-    ("TLS://scheduler.example.org:8786", "tls://scheduler.example.org:8786"),
-    ("[::1]:8786", "tcp://[::1]:8786"),
-    ("tls://[::1]:1", "tls://[::1]:1"),
-    ("node-01:65535", "tcp://node-01:65535"),
-])
+
+@pytest.mark.parametrize(
+    "given, normalised",
+    [
+        ("tcp://127.0.0.1:8786", "tcp://127.0.0.1:8786"),
+        ("127.0.0.1:8786", "tcp://127.0.0.1:8786"),
+        ("TLS://scheduler.example.org:8786", "tls://scheduler.example.org:8786"),
+        ("[::1]:8786", "tcp://[::1]:8786"),
+        ("tls://[::1]:1", "tls://[::1]:1"),
+        ("node-01:65535", "tcp://node-01:65535"),
+    ],
+)
 def test_valid_scheduler_addresses_are_normalised(given, normalised):
     assert parse_scheduler_address(given) == normalised
 
 
-@pytest.mark.parametrize("given, says", [
-    ("localhost", "missing port"),
-    ("tcp://127.0.0.1", "missing port"),
-    ("127.0.0.1:99999", "out of range"),
-    ("127.0.0.1:0", "out of range"),
-    ("host:http", "not a number"),
-    ("inproc://127.0.0.1/1/2", "unknown protocol"),
-    ("ucx://127.0.0.1:8786", "unknown protocol"),
-    ("http://127.0.0.1:8787", "web address"),
-    ("::1:8786", "brackets"),
-    ("[not-ipv6]:8786", "not an IPv6 address"),
-    ("tcp://127.0.0.1:8786\n", "control characters"),
-    ("tcp://127.0.0.1 :8786", "spaces"),
-    ("tcp://127.0.0.1:8786/status", "only host:port"),
-    ("tcp://:8786", "missing host"),
-    ("0.0.0.0:8786", "all interfaces"),
-    ("bad_host!:8786", "not a host name"),
-    ("", "empty"),
-])
-def test_malformed_scheduler_addresses_fail_at_once_naming_the_option(given, says,
-                                                                      monkeypatch):
+@pytest.mark.parametrize(
+    "given, says",
+    [
+        ("localhost", "missing port"),
+        ("tcp://127.0.0.1", "missing port"),
+        ("127.0.0.1:99999", "out of range"),
+        ("127.0.0.1:0", "out of range"),
+        ("host:http", "not a number"),
+        ("inproc://127.0.0.1/1/2", "unknown protocol"),
+        ("ucx://127.0.0.1:8786", "unknown protocol"),
+        ("http://127.0.0.1:8787", "web address"),
+        ("::1:8786", "brackets"),
+        ("[not-ipv6]:8786", "not an IPv6 address"),
+        ("tcp://127.0.0.1:8786\n", "control characters"),
+        ("tcp://127.0.0.1 :8786", "spaces"),
+        ("tcp://127.0.0.1:8786/status", "only host:port"),
+        ("tcp://:8786", "missing host"),
+        ("0.0.0.0:8786", "all interfaces"),
+        ("bad_host!:8786", "not a host name"),
+        ("", "empty"),
+    ],
+)
+def test_malformed_scheduler_addresses_fail_at_once_naming_the_option(given, says, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("a malformed address must be refused before any connection")
+
     monkeypatch.setattr(cluster_mod, "_probe_scheduler", no_network)
     monkeypatch.setattr(socket.socket, "connect", no_network)
     with pytest.raises(ConfigError) as err:
@@ -78,6 +91,7 @@ def test_malformed_scheduler_addresses_fail_at_once_naming_the_option(given, say
 
 
 # --- things that are not a dask scheduler -------------------------------------------------
+
 
 def _free_port() -> int:
     with socket.socket() as s:
@@ -104,7 +118,7 @@ class _Listener:
         while not self.stop.is_set():
             try:
                 conn, _ = self.sock.accept()
-            except (socket.timeout, OSError):
+            except (TimeoutError, OSError):
                 continue
             self.accepted.append(conn)
             if self.greeting:
@@ -138,6 +152,7 @@ def _returns(call, limit_s: float = TIMEOUT_S + 60):
             outcome["value"] = call()
         except BaseException as err:  # noqa: BLE001 - handed to the test
             outcome["error"] = err
+
     worker = threading.Thread(target=target, daemon=True)
     worker.start()
     worker.join(limit_s)
@@ -146,8 +161,9 @@ def _returns(call, limit_s: float = TIMEOUT_S + 60):
 
 
 def _refused_within_timeout(address: str) -> str:
-    outcome = _returns(lambda: connect(parse_config({}), address, timeout_s=TIMEOUT_S,
-                                       say=lambda msg: None))
+    outcome = _returns(
+        lambda: connect(parse_config({}), address, timeout_s=TIMEOUT_S, say=lambda msg: None)
+    )
     err = outcome.get("error")
     assert isinstance(err, ConfigError), outcome
     message = str(err)
@@ -175,11 +191,19 @@ def test_a_listener_that_says_nothing_fails_within_the_timeout():
 
 def test_a_worker_address_is_not_a_scheduler_and_a_scheduler_connects():
     from distributed import LocalCluster
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
-                      host="127.0.0.1", dashboard_address="127.0.0.1:0") as cluster:
+
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        protocol="tcp",
+        host="127.0.0.1",
+        dashboard_address="127.0.0.1:0",
+    ) as cluster:
         said = []
-        with connect(parse_config({}), cluster.scheduler_address, timeout_s=10,
-                     say=said.append) as connection:
+        with connect(
+            parse_config({}), cluster.scheduler_address, timeout_s=10, say=said.append
+        ) as connection:
             assert connection.kind == "scheduler" and not connection.local
             assert connection.scheduler_address == cluster.scheduler_address
             assert connection.client.submit(operator.add, 1, 2).result(timeout=30) == 3
@@ -196,15 +220,27 @@ def test_tls_scheduler_with_certificates_from_dask_config(tmp_path):
     import dask
     from distributed import LocalCluster
     from distributed.security import Security
+
     ours = Security.temporary()
-    for name, pem in [("ca.pem", ours.tls_ca_file), ("cert.pem", ours.tls_client_cert),
-                      ("key.pem", ours.tls_client_key)]:
+    for name, pem in [
+        ("ca.pem", ours.tls_ca_file),
+        ("cert.pem", ours.tls_client_cert),
+        ("key.pem", ours.tls_client_key),
+    ]:
         (tmp_path / name).write_text(pem)
-    tls_config = {"distributed.comm.tls.ca-file": str(tmp_path / "ca.pem"),
-                  "distributed.comm.tls.client.cert": str(tmp_path / "cert.pem"),
-                  "distributed.comm.tls.client.key": str(tmp_path / "key.pem")}
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, host="127.0.0.1",
-                      security=ours, dashboard_address="127.0.0.1:0") as cluster:
+    tls_config = {
+        "distributed.comm.tls.ca-file": str(tmp_path / "ca.pem"),
+        "distributed.comm.tls.client.cert": str(tmp_path / "cert.pem"),
+        "distributed.comm.tls.client.key": str(tmp_path / "key.pem"),
+    }
+    with LocalCluster(
+        n_workers=1,
+        threads_per_worker=1,
+        processes=False,
+        host="127.0.0.1",
+        security=ours,
+        dashboard_address="127.0.0.1:0",
+    ) as cluster:
         address = cluster.scheduler_address
         assert address.startswith("tls://127.0.0.1:")
         with pytest.raises(ConfigError, match="no TLS certificates configured"):
@@ -216,13 +252,21 @@ def test_tls_scheduler_with_certificates_from_dask_config(tmp_path):
             with pytest.raises(ConfigError, match="not a dask scheduler.*needs tls://"):
                 connect(parse_config({}), plain, timeout_s=TIMEOUT_S)
     other = Security.temporary()
-    with LocalCluster(n_workers=0, processes=False, host="127.0.0.1", security=other,
-                      dashboard_address="127.0.0.1:0") as cluster, dask.config.set(tls_config):
-        outcome = _returns(lambda: connect(parse_config({}), cluster.scheduler_address,
-                                           timeout_s=TIMEOUT_S))
+    with (
+        LocalCluster(
+            n_workers=0,
+            processes=False,
+            host="127.0.0.1",
+            security=other,
+            dashboard_address="127.0.0.1:0",
+        ) as cluster,
+        dask.config.set(tls_config),
+    ):
+        outcome = _returns(
+            lambda: connect(parse_config({}), cluster.scheduler_address, timeout_s=TIMEOUT_S)
+        )
         assert isinstance(outcome.get("error"), ConfigError), outcome
-        assert re.search("TLS handshake failed|no dask scheduler answered",
-                         str(outcome["error"]))
+        assert re.search("TLS handshake failed|no dask scheduler answered", str(outcome["error"]))
 
 
 def test_a_local_run_has_no_client():
@@ -240,22 +284,27 @@ def test_tls_without_cryptography_names_the_extra(monkeypatch):
 
 def test_the_default_scheduler_host_is_one_address_not_all_interfaces():
     import ipaddress
+
     host = submit_host_address()
     assert not ipaddress.ip_address(host).is_unspecified
 
 
 # --- config strings that reach the job script ---------------------------------------------
 
-@pytest.mark.parametrize("field, value", [
-    ("queue", "debug\n#SBATCH --uid=0"),
-    ("queue", "debug\rx"),
-    ("account", "proj\x00"),
-    ("interface", "lo\nrm -rf ~"),
-    ("local_directory", "/scratch\necho pwned"),
-    ("memory", "4GB\n"),
-    ("walltime", "01:00:00\ntouch x"),
-    ("queue", "debug\u2028x"),
-])
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("queue", "debug\n#SBATCH --uid=0"),
+        ("queue", "debug\rx"),
+        ("account", "proj\x00"),
+        ("interface", "lo\nrm -rf ~"),
+        ("local_directory", "/scratch\necho pwned"),
+        ("memory", "4GB\n"),
+        ("walltime", "01:00:00\ntouch x"),
+        ("queue", "debug\u2028x"),
+    ],
+)
 def test_control_characters_in_cluster_strings_are_refused(field, value):
     with pytest.raises(ConfigError) as err:
         parse_config({"cluster": {field: value}})
@@ -263,42 +312,68 @@ def test_control_characters_in_cluster_strings_are_refused(field, value):
     assert "lines of the sbatch script" in str(err.value)
 
 
-@pytest.mark.parametrize("item, says", [
-    ("--qos=short\n#SBATCH --uid=0", "must not contain control characters"),
-    ("#SBATCH --qos=short", "must be an sbatch option without '#SBATCH '"),
-    ("qos=short", "must be an sbatch option starting with '-'"),
-])
+@pytest.mark.parametrize(
+    "item, says",
+    [
+        ("--qos=short\n#SBATCH --uid=0", "must not contain control characters"),
+        ("#SBATCH --qos=short", "must be an sbatch option without '#SBATCH '"),
+        ("qos=short", "must be an sbatch option starting with '-'"),
+    ],
+)
 def test_job_extra_directives_must_be_sbatch_options(item, says):
     with pytest.raises(ConfigError) as err:
         parse_config({"cluster": {"job_extra_directives": ["--qos=short", item]}})
     assert f"cluster.job_extra_directives.1 = {item!r}: {says}" in str(err.value)
 
 
-@pytest.mark.parametrize("field, value, says", [
-    ("queue", "debug -o /etc/x", "one word"),
-    ("account", "", "one word"),
-    ("local_directory", "/scratch/$(whoami)", "shell characters"),
-    ("local_directory", "/scratch; rm -rf ~", "shell characters"),
-])
+@pytest.mark.parametrize(
+    "field, value, says",
+    [
+        ("queue", "debug -o /etc/x", "one word"),
+        ("account", "", "one word"),
+        ("local_directory", "/scratch/$(whoami)", "shell characters"),
+        ("local_directory", "/scratch; rm -rf ~", "shell characters"),
+    ],
+)
 def test_strings_written_unquoted_are_one_word(field, value, says):
     with pytest.raises(ConfigError, match=f"cluster.{field} = .*{says}"):
         parse_config({"cluster": {field: value}})
 
 
 def test_a_normal_cluster_section_passes():
-    cfg = parse_config({"cluster": {
-        "kind": "slurm", "queue": "debug,short", "account": "proj-01", "interface": "ib0",
-        "memory": "4 GB", "walltime": "1-02:00:00", "local_directory": "${TMPDIR}/t1dmc",
-        "job_extra_directives": ["--qos=short", "--constraint=cpu&avx2"], "tls": True}})
+    cfg = parse_config(
+        {
+            "cluster": {
+                "kind": "slurm",
+                "queue": "debug,short",
+                "account": "proj-01",
+                "interface": "ib0",
+                "memory": "4 GB",
+                "walltime": "1-02:00:00",
+                "local_directory": "${TMPDIR}/t1dmc",
+                "job_extra_directives": ["--qos=short", "--constraint=cpu&avx2"],
+                "tls": True,
+            }
+        }
+    )
     c = cfg.cluster
     assert c.tls and not c.dashboard and c.job_extra_directives[1] == "--constraint=cpu&avx2"
 
 
 # --- SLURM: the job script, the scheduler's binding, the dashboard -------------------------
 
-SCRIPT_CLUSTER = {"kind": "slurm", "queue": "debug", "account": "proj1", "cores": 1,
-                  "processes": 1, "memory": "1GB", "walltime": "00:05:00", "jobs": 1,
-                  "interface": "lo", "local_directory": "$TMPDIR/t1dmc"}
+SCRIPT_CLUSTER = {
+    "kind": "slurm",
+    "queue": "debug",
+    "account": "proj1",
+    "cores": 1,
+    "processes": 1,
+    "memory": "1GB",
+    "walltime": "00:05:00",
+    "jobs": 1,
+    "interface": "lo",
+    "local_directory": "$TMPDIR/t1dmc",
+}
 
 
 def test_the_job_script_has_no_line_from_config_strings():
@@ -317,8 +392,10 @@ def test_the_job_script_has_no_line_from_config_strings():
     assert "#SBATCH -p debug" in directives and "#SBATCH -A proj1" in directives
     assert directives[-2:] == [f"#SBATCH {e}" for e in extra]
     prologue = [line for line in lines if line.startswith("export ")]
-    assert [p.split("=")[0] for p in prologue] == ["export NUMBA_CACHE_DIR",
-                                                   "export NUMBA_NUM_THREADS"]
+    assert [p.split("=")[0] for p in prologue] == [
+        "export NUMBA_CACHE_DIR",
+        "export NUMBA_NUM_THREADS",
+    ]
     command = [line for line in lines if line.startswith(sys.executable)]
     assert len(command) == 1
     assert len(lines) == 1 + len(directives) + len(prologue) + 1, script
@@ -365,8 +442,9 @@ def local_slurm(tmp_path_factory):
     in_ci = bool(os.environ.get("CI"))
     if shutil.which("slurmctld") is None:
         if in_ci:
-            pytest.fail("SLURM is not installed: .ci/run installs it "
-                        "(scripts/slurm_local.sh install)")
+            pytest.fail(
+                "SLURM is not installed: .ci/run installs it (scripts/slurm_local.sh install)"
+            )
         pytest.skip("SLURM not installed here: run scripts/slurm_local.sh install (as root)")
     for _ in range(240):  # polls of 0.5 s: up to about 2 minutes
         if not _ports_busy(SLURM_PORTS):
@@ -388,6 +466,7 @@ def local_slurm(tmp_path_factory):
 
 def _listeners_of_this_process():
     import psutil
+
     process = psutil.Process()
     connections = getattr(process, "net_connections", None) or process.connections  # psutil < 6
     return [c for c in connections(kind="inet") if c.status == psutil.CONN_LISTEN]
@@ -397,11 +476,19 @@ def test_slurm_with_tls_binds_one_address_and_leaves_nothing_behind(tmp_path, lo
     pytest.importorskip("dask_jobqueue")
     pytest.importorskip("cryptography")
     import dask
+
     shared = tmp_path / "shared"
     shared.mkdir()
-    cfg = parse_config({"cluster": dict(
-        SCRIPT_CLUSTER, account=None, tls=True,
-        job_extra_directives=[f"--output={tmp_path}/slurm-%j.out"])})
+    cfg = parse_config(
+        {
+            "cluster": dict(
+                SCRIPT_CLUSTER,
+                account=None,
+                tls=True,
+                job_extra_directives=[f"--output={tmp_path}/slurm-%j.out"],
+            )
+        }
+    )
     said = []
     with dask.config.set({"jobqueue.slurm.shared-temp-directory": str(shared)}):
         connection = connect(cfg, None, timeout_s=30, say=said.append)

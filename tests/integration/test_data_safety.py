@@ -1,6 +1,7 @@
 """A user's files are never lost: `t1dmc run` replaces only its own stores, one writer per
 store, nothing is removed before the new run can start, a replacement is built beside the old
 store, Ctrl-C and kill -9 leave a store that resumes to the clean run's bytes."""
+
 import json
 import os
 import signal
@@ -15,11 +16,11 @@ import pytest
 import xarray as xr
 import zarr
 
-from engine.store import results, storeguard
 from engine.batch import sweep
-from engine.cli import main
 from engine.batch.config import loads_toml, parse_config
 from engine.batch.scenarios import expand
+from engine.cli import main
+from engine.store import results, storeguard
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -65,7 +66,7 @@ def tree_bytes(folder: Path, skip_locks: bool = False) -> dict:
     out = {}
     for p in sorted(folder.rglob("*")):
         if skip_locks and p.name == storeguard.LOCK_NAME:
-            continue     # a writer names itself in the lock file it holds
+            continue  # a writer names itself in the lock file it holds
         if p.is_symlink():
             out[str(p.relative_to(folder))] = ("link", os.readlink(p))
         elif p.is_file():
@@ -87,9 +88,14 @@ def clean(tmp_path_factory):
 
 
 def run_cli(*args, **kw) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "engine.cli", "run", *map(str, args)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "engine.cli", "run", *map(str, args)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
 def wait_for_tasks(out: Path, at_least: int, proc: subprocess.Popen, polls=4800) -> int:
@@ -99,18 +105,21 @@ def wait_for_tasks(out: Path, at_least: int, proc: subprocess.Popen, polls=4800)
         if proc.poll() is not None:
             break
         try:
-            done = int(zarr.open_group(str(out), mode="r",
-                                       use_consolidated=False)["completed"][...].sum())
+            done = int(
+                zarr.open_group(str(out), mode="r", use_consolidated=False)["completed"][...].sum()
+            )
         except Exception:  # noqa: BLE001 - not created yet
             done = 0
         if done >= at_least:
             return done
         time.sleep(0.05)
-    raise AssertionError(f"run ended or stalled before {at_least} patients were written: "
-                         f"rc {proc.poll()}")
+    raise AssertionError(
+        f"run ended or stalled before {at_least} patients were written: rc {proc.poll()}"
+    )
 
 
 # ------------------------------------------------------------------ 1. --overwrite is guarded
+
 
 def test_overwrite_refuses_a_folder_holding_a_users_file(tmp_path, capsys):
     cfg = write_config(tmp_path)
@@ -126,7 +135,7 @@ def test_overwrite_refuses_a_folder_holding_a_users_file(tmp_path, capsys):
 
 @pytest.mark.parametrize("flags", [["--overwrite"], ["--resume"], []])
 def test_the_working_folder_is_never_an_output(tmp_path, monkeypatch, capsys, flags):
-    cfg = write_config(tmp_path)
+    write_config(tmp_path)
     monkeypatch.chdir(tmp_path)
     before = tree_bytes(tmp_path)
     for target in (".", "", "./", str(tmp_path), str(tmp_path.parent)):
@@ -209,6 +218,7 @@ def test_an_empty_folder_is_used_in_place(tmp_path, clean):
 
 # ---------------------------------------------------------------- 2. one writer per store
 
+
 @pytest.mark.parametrize("second", [[], ["--overwrite"], ["--resume"]])
 def test_a_second_writer_is_refused_naming_the_first(tmp_path, clean, second):
     long = write_config(tmp_path, "long.toml", seed=5, n=120, days=8, block=4)
@@ -217,8 +227,13 @@ def test_a_second_writer_is_refused_naming_the_first(tmp_path, clean, second):
     first = run_cli(long, "-o", out, "-q", "--workers", "1")
     wait_for_tasks(out, 4, first)
     cfg2 = long if second == ["--resume"] else other
-    rc2 = subprocess.run([sys.executable, "-m", "engine.cli", "run", str(cfg2), "-o", str(out),
-                          "-q", *second], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    rc2 = subprocess.run(
+        [sys.executable, "-m", "engine.cli", "run", str(cfg2), "-o", str(out), "-q", *second],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert first.wait(timeout=600) == 0, first.stderr.read()
     assert rc2.returncode == 2, rc2.stderr
     assert f"being written by another run (PID {first.pid} on " in rc2.stderr
@@ -247,18 +262,47 @@ def test_the_lock_is_held_for_the_run_and_released_after(tmp_path):
 
 # ------------------------------------------- 4. nothing is removed before the new run can start
 
+
 def test_a_failing_overwrite_leaves_the_old_store_whole(tmp_path, capsys, clean):
     small, other = write_config(tmp_path), write_config(tmp_path, "other.toml", seed=4)
     out = tmp_path / "s.zarr"
     assert main(["run", str(small), "-o", str(out), "-q"]) == 0
     before = tree_bytes(tmp_path)
     # an unreachable scheduler
-    assert main(["run", str(other), "-o", str(out), "-q", "--overwrite",
-                 "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "2"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                str(other),
+                "-o",
+                str(out),
+                "-q",
+                "--overwrite",
+                "--scheduler",
+                "tcp://127.0.0.1:9",
+                "--connect-timeout",
+                "2",
+            ]
+        )
+        == 2
+    )
     assert "scheduler" in capsys.readouterr().err
     # a malformed one
-    assert main(["run", str(other), "-o", str(out), "-q", "--overwrite",
-                 "--scheduler", "tcp://no port here"]) == 2
+    assert (
+        main(
+            [
+                "run",
+                str(other),
+                "-o",
+                str(out),
+                "-q",
+                "--overwrite",
+                "--scheduler",
+                "tcp://no port here",
+            ]
+        )
+        == 2
+    )
     capsys.readouterr()
     # bad worker counts
     for bad in ("-1", "0", "two"):
@@ -284,7 +328,7 @@ def test_a_killed_replacement_leaves_the_old_store_and_resumes_into_the_new(tmp_
     wait_for_tasks(storeguard.staged_path(out), 8, proc)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    assert tree_bytes(out, skip_locks=True) == old    # the old results, whole and readable
+    assert tree_bytes(out, skip_locks=True) == old  # the old results, whole and readable
     assert_same_arrays(store_arrays(out), clean["small"])
     staged = storeguard.staged_path(out)
     assert storeguard.classify_store(staged).kind == "store"
@@ -327,8 +371,10 @@ def test_days_that_are_not_a_multiple_of_the_inner_chunk(tmp_path):
 
 # ------------------------------------------------------ 3, 9. damage found on --resume
 
+
 def test_resume_names_missing_chunks_and_damaged_metadata(tmp_path, capsys, clean):
     import shutil
+
     cfg = write_config(tmp_path)
     out = tmp_path / "s.zarr"
     assert main(["run", str(cfg), "-o", str(out), "-q"]) == 0
@@ -352,6 +398,7 @@ def test_resume_names_missing_chunks_and_damaged_metadata(tmp_path, capsys, clea
 
 # ---------------------------------------------------- 5. setup memory does not grow with N
 
+
 def test_setting_up_a_million_patient_store_takes_constant_memory(tmp_path):
     """Cohort sampling happens in the tasks: creating the store of 10^6 patients allocates
     about what 10^4 do, plus the 8-byte patient coordinate."""
@@ -371,12 +418,14 @@ def test_setting_up_a_million_patient_store_takes_constant_memory(tmp_path):
 
 # ------------------------------------------ races around the swap (review of this change)
 
+
 def _fake_store(folder: Path, lock: bool = False) -> Path:
     """A minimal store the engine would call its own (attributes, one array folder)."""
     folder.mkdir()
     attrs = {"engine": "t1dmc", "t1dmc_nodes": ["tir"]}
-    (folder / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group",
-                                                  "attributes": attrs}))
+    (folder / "zarr.json").write_text(
+        json.dumps({"zarr_format": 3, "node_type": "group", "attributes": attrs})
+    )
     (folder / "tir").mkdir()
     (folder / "tir" / "zarr.json").write_text("{}")
     if lock:
@@ -388,7 +437,7 @@ def test_a_store_moved_away_during_a_replacement_is_not_removed_at_the_swap(tmp_
     out = _fake_store(tmp_path / "res.zarr")
     claim = storeguard.StoreClaim.open(out, overwrite=True)
     try:
-        _fake_store(claim.write_path / "inner")            # the new run's work
+        _fake_store(claim.write_path / "inner")  # the new run's work
         (tmp_path / "res.zarr").rename(tmp_path / "kept.zarr")
         out.mkdir()
         (out / "thesis.tex").write_text("mine")
@@ -398,7 +447,7 @@ def test_a_store_moved_away_during_a_replacement_is_not_removed_at_the_swap(tmp_
         claim.release()
     assert (out / "thesis.tex").read_text() == "mine"
     assert (tmp_path / "kept.zarr" / "tir").is_dir()
-    assert (storeguard.staged_path(out) / "inner").is_dir()     # the new results are kept
+    assert (storeguard.staged_path(out) / "inner").is_dir()  # the new results are kept
 
 
 def test_finishing_a_replacement_holds_the_output_path_against_a_new_run(tmp_path):
@@ -406,7 +455,7 @@ def test_finishing_a_replacement_holds_the_output_path_against_a_new_run(tmp_pat
     _fake_store(storeguard.staged_path(out))
     claim = storeguard.StoreClaim.open(out, resume=True)
     try:
-        assert claim.staged and out.is_dir()                 # an empty locked placeholder
+        assert claim.staged and out.is_dir()  # an empty locked placeholder
         with pytest.raises(storeguard.StoreBusy, match="being written by another run"):
             storeguard.StoreClaim.open(out)
         claim.commit()
@@ -419,8 +468,9 @@ def test_finishing_a_replacement_holds_the_output_path_against_a_new_run(tmp_pat
 def test_a_lock_file_alone_does_not_make_a_folder_the_engines(tmp_path):
     other = tmp_path / "other.zarr"
     other.mkdir()
-    (other / "zarr.json").write_text(json.dumps({"zarr_format": 3, "node_type": "group",
-                                                 "attributes": {}}))
+    (other / "zarr.json").write_text(
+        json.dumps({"zarr_format": 3, "node_type": "group", "attributes": {}})
+    )
     (other / "data").mkdir()
     (other / "data" / "zarr.json").write_text("{}")
     (other / storeguard.LOCK_NAME).write_text("{}")
@@ -434,11 +484,11 @@ def test_a_lock_file_alone_does_not_make_a_folder_the_engines(tmp_path):
 
 def test_a_refusal_for_disk_space_creates_no_folder(tmp_path, monkeypatch, capsys):
     import shutil as shutil_mod
+
     cfg = write_config(tmp_path)
     out = tmp_path / "new.zarr"
     usage = shutil_mod.disk_usage(tmp_path)
-    monkeypatch.setattr(shutil_mod, "disk_usage",
-                        lambda p: usage._replace(free=1024))
+    monkeypatch.setattr(shutil_mod, "disk_usage", lambda p: usage._replace(free=1024))
     assert main(["run", str(cfg), "-o", str(out), "-q"]) == 2
     assert "new.zarr" in capsys.readouterr().err
     assert not out.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
@@ -451,11 +501,16 @@ def test_an_output_folder_that_changes_during_a_long_write_is_not_replaced(tmp_p
     def slow_write(tmp: Path) -> None:
         tmp.mkdir()
         (tmp / "report.html").write_text("<html>")
-        (rep / "note.txt").write_text("saved meanwhile")        # the user, during the write
+        (rep / "note.txt").write_text("saved meanwhile")  # the user, during the write
 
     with pytest.raises(storeguard.UnsafeOutput, match="changed while"):
-        storeguard.write_output(rep, True, lambda p: not any(p.iterdir()) or
-                                (p / "report.html").exists() and len(list(p.iterdir())) == 1,
-                                slow_write)
+        storeguard.write_output(
+            rep,
+            True,
+            lambda p: (
+                not any(p.iterdir()) or (p / "report.html").exists() and len(list(p.iterdir())) == 1
+            ),
+            slow_write,
+        )
     assert (rep / "note.txt").read_text() == "saved meanwhile"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["rep"]

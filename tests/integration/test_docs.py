@@ -5,6 +5,7 @@ import pytest
 
 def test_configuration_reference_is_generated_from_the_current_schema():
     import importlib.util
+
     path = Path(__file__).parents[2] / "scripts" / "gen_config_docs.py"
     spec = importlib.util.spec_from_file_location("gen_config_docs", path)
     mod = importlib.util.module_from_spec(spec)

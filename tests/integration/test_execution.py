@@ -1,5 +1,6 @@
 """Execution: resume after kill -9, a worker process killed mid-task, an existing dask
 cluster and a real single-node SLURM all give the same store, bit for bit."""
+
 import os
 import shutil
 import signal
@@ -66,8 +67,21 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
     # long enough to be killed in the middle: 40 tasks of a few tenths of a second each
     cfg_path = write_config(tmp_path, n=120, days=10, block=6)
     out = tmp_path / "killed.zarr"
-    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", str(cfg_path), "-o",
-                             str(out), "-q", "--workers", "1"], cwd=ROOT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "run",
+            str(cfg_path),
+            "-o",
+            str(out),
+            "-q",
+            "--workers",
+            "1",
+        ],
+        cwd=ROOT,
+    )
     done = 0
     for _ in range(4800):  # polls of 0.05 s: up to about 4 minutes
         if proc.poll() is not None:
@@ -86,6 +100,7 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
     assert 0 < completed.sum() < completed.size
 
     from engine.cli import main
+
     assert main(["run", str(cfg_path), "-o", str(out), "--resume", "-q"]) == 0
     cfg = parse_config(loads_toml(cfg_path.read_text()))
     facts = sweep.run(cfg, tmp_path / "whole.zarr", quiet=True)
@@ -98,9 +113,12 @@ def test_resume_after_kill_9_equals_an_uninterrupted_run(tmp_path):
 
 def test_resume_refuses_a_different_config(tmp_path, reference_store, capsys):
     from engine.cli import main
+
     out = tmp_path / "copy.zarr"
     shutil.copytree(reference_store, out)
-    other = write_config(tmp_path, n=24, days=3, block=6).read_text().replace("seed = 99", "seed = 98")
+    other = (
+        write_config(tmp_path, n=24, days=3, block=6).read_text().replace("seed = 99", "seed = 98")
+    )
     (tmp_path / "other.toml").write_text(other)
     assert main(["run", str(tmp_path / "other.toml"), "-o", str(out), "--resume"]) == 2
     assert "config differs" in capsys.readouterr().err
@@ -111,25 +129,35 @@ def test_resume_refuses_a_different_config(tmp_path, reference_store, capsys):
 
 def test_existing_dask_cluster_with_worker_processes(tmp_path, reference_store):
     from distributed import LocalCluster
+
     cfg = parse_config(loads_toml(write_config(tmp_path).read_text()))
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None) as cluster:
-        facts = sweep.run(cfg, tmp_path / "dist.zarr", scheduler=cluster.scheduler_address,
-                          quiet=True)
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        facts = sweep.run(
+            cfg, tmp_path / "dist.zarr", scheduler=cluster.scheduler_address, quiet=True
+        )
     assert facts["tasks"] == 8
     assert_same_store(tmp_path / "dist.zarr", reference_store)
 
 
 def test_a_worker_killed_during_a_task_is_replaced_and_results_do_not_change(tmp_path):
     from distributed import Client, LocalCluster
+
     cfg_path = write_config(tmp_path, n=60, days=10, block=6)
     cfg = parse_config(loads_toml(cfg_path.read_text()))
     sweep.run(cfg, tmp_path / "ref.zarr", quiet=True)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                      host="127.0.0.1", dashboard_address=None) as cluster:
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
         outcome = {}
-        runner = threading.Thread(target=lambda: outcome.update(sweep.run(
-            cfg, tmp_path / "dist.zarr", scheduler=cluster.scheduler_address, quiet=True)))
+        runner = threading.Thread(
+            target=lambda: outcome.update(
+                sweep.run(
+                    cfg, tmp_path / "dist.zarr", scheduler=cluster.scheduler_address, quiet=True
+                )
+            )
+        )
         runner.start()
         with Client(cluster.scheduler_address, set_as_default=False) as client:
             killed = None
@@ -154,7 +182,9 @@ def local_slurm(tmp_path_factory):
     """A real single-node SLURM, started and stopped by the test session."""
     if shutil.which("slurmctld") is None:
         if os.environ.get("CI"):
-            pytest.fail("SLURM is not installed: .ci/run installs it (scripts/slurm_local.sh install)")
+            pytest.fail(
+                "SLURM is not installed: .ci/run installs it (scripts/slurm_local.sh install)"
+            )
         pytest.skip("SLURM not installed here: run scripts/slurm_local.sh install (as root)")
     d = tmp_path_factory.mktemp("slurm")
     script = ROOT / "scripts" / "slurm_local.sh"
@@ -178,9 +208,9 @@ memory = "2GB"
 walltime = "00:10:00"
 jobs = 2
 interface = "lo"
-job_extra_directives = ["--output=%s/slurm-%%j.out"]
+job_extra_directives = ["--output=TMP/slurm-%j.out"]
 tls = true
-""" % tmp_path
+""".replace("TMP", str(tmp_path))
     cfg = parse_config(loads_toml(write_config(tmp_path, extra=extra).read_text()))
     facts = sweep.run(cfg, tmp_path / "slurm.zarr", quiet=True)
     assert facts["tasks"] == 8
@@ -192,6 +222,7 @@ tls = true
 
 def test_resume_refuses_a_store_whose_creation_was_interrupted(tmp_path, reference_store, capsys):
     from engine.cli import main
+
     out = tmp_path / "partial.zarr"
     shutil.copytree(reference_store, out)
     shutil.rmtree(out / "tir")

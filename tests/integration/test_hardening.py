@@ -1,26 +1,36 @@
 """Hostile input: generated configs, broken replay inputs, damaged stores, unwritable outputs.
 Every case ends in a result or a clear error naming what is wrong, never a traceback."""
+
 import errno
 import json
 import shutil
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from engine.store import results
 from engine.batch import sweep
-from engine.cli import main
 from engine.batch.config import ConfigError, RunConfig, parse_config
-from engine.population.replay import replay
 from engine.batch.scenarios import expand
+from engine.cli import main
+from engine.population.replay import replay
+from engine.store import results
 
-SECTIONS = {name: list(f.annotation.model_fields) for name, f in RunConfig.model_fields.items()
-            if hasattr(f.annotation, "model_fields")}
-ANY_VALUE = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12),
-                      st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
-                      st.lists(st.integers(-5, 5), max_size=3),
-                      st.dictionaries(st.text(max_size=5), st.floats(-2, 2), max_size=2))
+SECTIONS = {
+    name: list(f.annotation.model_fields)
+    for name, f in RunConfig.model_fields.items()
+    if hasattr(f.annotation, "model_fields")
+}
+ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=12),
+    st.lists(st.integers(-5, 5), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.floats(-2, 2), max_size=2),
+)
 
 
 @st.composite
@@ -41,8 +51,9 @@ def test_any_generated_config_is_accepted_or_refused_with_a_field_named(cfg):
     except ConfigError as err:
         text = str(err)
         assert text.startswith("invalid config:")
-        named = [f"{s}.{f}" for s, fields in cfg.items() if isinstance(fields, dict)
-                 for f in fields] + list(cfg)
+        named = [
+            f"{s}.{f}" for s, fields in cfg.items() if isinstance(fields, dict) for f in fields
+        ] + list(cfg)
         assert any(n in text for n in named), text
         return
     try:
@@ -56,20 +67,26 @@ def valid_configs(draw):
     """Configs inside every bound: each must run."""
     return {
         "run": {"n_patients": 2, "days": 2, "seed": draw(st.integers(0, 2**64 - 1))},
-        "cohort": {"groups": {draw(st.sampled_from(["adult", "adolescent", "child"])): 1.0},
-                   "sampler": draw(st.sampled_from(["mvlognormal", "resample"])),
-                   "bmi_scale": draw(st.floats(0.5, 2.0))},
-        "therapy": {"kind": draw(st.sampled_from(["intensive", "conventional",
-                                                  "simglucose_basal_bolus"])),
-                    "delivery": draw(st.sampled_from(["pump", "mdi"])),
-                    "dose_scale": draw(st.floats(0.05, 10.0)),
-                    "titrate_days": draw(st.integers(0, 3))},
-        "lifestyle": {"profile": draw(st.sampled_from(["default", "sedentary_high_fat",
-                                                       "active"])),
-                      "sessions_per_week": draw(st.floats(0.0, 7.0)),
-                      "session_hr_excess": draw(st.floats(10.0, 120.0))},
-        "episodes": {"illness_per_year": draw(st.floats(0.0, 52.0)),
-                     "stress_per_week": draw(st.floats(0.0, 7.0))},
+        "cohort": {
+            "groups": {draw(st.sampled_from(["adult", "adolescent", "child"])): 1.0},
+            "sampler": draw(st.sampled_from(["mvlognormal", "resample"])),
+            "bmi_scale": draw(st.floats(0.5, 2.0)),
+        },
+        "therapy": {
+            "kind": draw(st.sampled_from(["intensive", "conventional", "simglucose_basal_bolus"])),
+            "delivery": draw(st.sampled_from(["pump", "mdi"])),
+            "dose_scale": draw(st.floats(0.05, 10.0)),
+            "titrate_days": draw(st.integers(0, 3)),
+        },
+        "lifestyle": {
+            "profile": draw(st.sampled_from(["default", "sedentary_high_fat", "active"])),
+            "sessions_per_week": draw(st.floats(0.0, 7.0)),
+            "session_hr_excess": draw(st.floats(10.0, 120.0)),
+        },
+        "episodes": {
+            "illness_per_year": draw(st.floats(0.0, 52.0)),
+            "stress_per_week": draw(st.floats(0.0, 7.0)),
+        },
         "meals": [{"time_h": draw(st.floats(0.0, 23.99)), "carbs_g": draw(st.floats(1.0, 300.0))}],
         "sensor": {"kind": draw(st.sampled_from(["none", "johnson_su"]))},
         "output": {"traced": 1},
@@ -89,26 +106,33 @@ def test_any_config_within_bounds_runs(cfg):
     assert np.isnan(daily[:, ~ok]).all()
 
 
-@pytest.mark.parametrize("carbs,insulin,needle", [
-    ([0.0, float("nan")], [0.0, 0.0], "non-finite value nan at minute 1"),
-    ([0.0, -1.0], [0.0, 0.0], "negative value -1.0 at minute 1"),
-    ([0.0, 0.0, 0.0], [0.0], "length 1 differs"),
-    ([0.0, 5000.0], [0.0, 0.0], "exceeds"),
-    ([], [], "empty series"),
-    ([[1.0]], [[1.0]], "1-D"),
-])
+@pytest.mark.parametrize(
+    "carbs,insulin,needle",
+    [
+        ([0.0, float("nan")], [0.0, 0.0], "non-finite value nan at minute 1"),
+        ([0.0, -1.0], [0.0, 0.0], "negative value -1.0 at minute 1"),
+        ([0.0, 0.0, 0.0], [0.0], "length 1 differs"),
+        ([0.0, 5000.0], [0.0, 0.0], "exceeds"),
+        ([], [], "empty series"),
+        ([[1.0]], [[1.0]], "1-D"),
+    ],
+)
 def test_replay_refuses_broken_inputs_clearly(carbs, insulin, needle):
     with pytest.raises(ValueError, match=None) as err:
         replay("adult#001", carbs, insulin)
     assert needle in str(err.value)
 
 
-SMALL = {"run": {"n_patients": 8, "days": 2}, "execution": {"block_size": 4},
-         "output": {"traced": 1}}
+SMALL = {
+    "run": {"n_patients": 8, "days": 2},
+    "execution": {"block_size": 4},
+    "output": {"traced": 1},
+}
 
 
 def _write_config(tmp_path, cfg=SMALL):
     import tomli_w
+
     path = tmp_path / "c.toml"
     path.write_text(tomli_w.dumps(cfg))
     return path
@@ -120,9 +144,15 @@ def test_a_damaged_store_is_named_by_inspect_and_resume(tmp_path, capsys):
     assert main(["run", str(cfg), "-o", str(out), "-q"]) == 0
     # a variable's metadata lost
     shutil.rmtree(out / "tir")
-    (out / "zarr.json").write_text(json.dumps(
-        {k: v for k, v in json.loads((out / "zarr.json").read_text()).items()
-         if k != "consolidated_metadata"}))
+    (out / "zarr.json").write_text(
+        json.dumps(
+            {
+                k: v
+                for k, v in json.loads((out / "zarr.json").read_text()).items()
+                if k != "consolidated_metadata"
+            }
+        )
+    )
     assert main(["run", str(cfg), "-o", str(out), "--resume", "-q"]) == 2
     assert "lacks tir" in capsys.readouterr().err
     assert main(["inspect", str(out)]) == 0
@@ -155,11 +185,11 @@ def test_a_full_disk_leaves_nothing_half_written_marked_complete(tmp_path, monke
         return real(path, layout, scenario, block, *a, **k)
 
     monkeypatch.setattr(results, "write_block", write_or_fail)
-    assert main(["run", str(cfg_path), "-o", str(out), "-q"]) == 1     # the run failed
+    assert main(["run", str(cfg_path), "-o", str(out), "-q"]) == 1  # the run failed
     assert "No space left on device" in capsys.readouterr().err
     layout = results.Layout.from_config(parse_config(SMALL))
     done = results.completed_blocks(out, layout)
-    assert not done[0, 1]          # the block that failed to write is not marked complete
+    assert not done[0, 1]  # the block that failed to write is not marked complete
     monkeypatch.setattr(results, "write_block", real)
     assert main(["run", str(cfg_path), "-o", str(out), "--resume", "-q"]) == 0
     assert results.completed_blocks(out, layout).all()

@@ -2,6 +2,7 @@
 verify` (exit 1), with their variable, scenario and patients; `--resume --repair` recomputes
 exactly the tasks holding them and gives back the clean store bit for bit; what tasks cannot
 rewrite (metadata) is refused with the way out (--overwrite)."""
+
 import json
 import os
 import shutil
@@ -13,9 +14,9 @@ import xarray as xr
 import zarr
 
 from engine import cli
-from engine.store import integrity, results
 from engine.batch import sweep
 from engine.batch.config import loads_toml, parse_config
+from engine.store import integrity, results
 from engine.store.integrity import StoreDamaged
 
 SWEEP_CONFIG = """
@@ -60,6 +61,7 @@ def copy(clean, tmp_path):
         dst = tmp_path / name
         shutil.copytree(clean, dst)
         return dst
+
     return make
 
 
@@ -74,7 +76,7 @@ def flip(path: Path, n: int = 10) -> None:
 
 def truncate(path: Path, keep: float = 0.5) -> None:
     data = path.read_bytes()
-    path.write_bytes(data[:int(len(data) * keep)])
+    path.write_bytes(data[: int(len(data) * keep)])
 
 
 def verify(store, capsys, *extra):
@@ -101,7 +103,7 @@ def test_a_clean_store_verifies_clean(clean, capsys):
 
 def test_flipped_bytes_in_a_daily_shard_are_named(copy, capsys):
     store = copy()
-    flip(store / "tir" / "c" / "1" / "1" / "0")      # scenario 1, patients 8-15
+    flip(store / "tir" / "c" / "1" / "1" / "0")  # scenario 1, patients 8-15
     code, out, _ = verify(store, capsys)
     assert code == 1
     line = next(ln for ln in out.splitlines() if ln.startswith("tir:"))
@@ -116,14 +118,14 @@ def test_flipped_bytes_in_a_daily_shard_are_named(copy, capsys):
 
 def test_flipped_bytes_in_a_per_patient_chunk_and_a_trace_are_named(copy, capsys):
     store = copy()
-    flip(store / "age" / "c" / "2")                  # patients 16-23, every scenario
-    flip(store / "bg" / "c" / "0" / "1" / "0")       # scenario 0, traced row 1: patient 9
+    flip(store / "age" / "c" / "2")  # patients 16-23, every scenario
+    flip(store / "bg" / "c" / "0" / "1" / "0")  # scenario 0, traced row 1: patient 9
     code, out, _ = verify(store, capsys, "--json")
     assert code == 1
     found = {f["variable"]: f for f in json.loads(out)["findings"]}
     assert set(found) == {"age", "bg"}
     assert found["age"]["kind"] == "checksum" and found["age"]["patients"] == [16, 23]
-    assert found["age"]["tasks"] == [[0, 2]]         # scenario 0's task writes it
+    assert found["age"]["tasks"] == [[0, 2]]  # scenario 0's task writes it
     assert found["bg"]["traced_patient"] == 9 and found["bg"]["scenario"] == 0
     assert found["bg"]["tasks"] == [[0, 1]]
     _, text, _ = verify(store, capsys)
@@ -133,12 +135,12 @@ def test_flipped_bytes_in_a_per_patient_chunk_and_a_trace_are_named(copy, capsys
 def test_a_truncated_shard_is_named(copy, capsys):
     store = copy()
     truncate(store / "glucose_mean" / "c" / "0" / "2" / "0")
-    truncate(store / "tdd" / "c" / "1" / "0" / "0", keep=0.0)   # empty: reads as NaN in zarr
+    truncate(store / "tdd" / "c" / "1" / "0" / "0", keep=0.0)  # empty: reads as NaN in zarr
     code, out, _ = verify(store, capsys)
     assert code == 1
     gm = next(ln for ln in out.splitlines() if ln.startswith("glucose_mean:"))
     assert "scenario 0" in gm and "patients 16-23" in gm
-    assert ("checksum" in gm or "unreadable" in gm)
+    assert "checksum" in gm or "unreadable" in gm
     tdd = next(ln for ln in out.splitlines() if ln.startswith("tdd:"))
     assert "unreadable" in tdd and "empty" in tdd and "patients 0-7" in tdd
     with pytest.raises(StoreDamaged, match="tdd"):
@@ -147,9 +149,9 @@ def test_a_truncated_shard_is_named(copy, capsys):
 
 def test_a_deleted_object_of_a_completed_task_is_named_missing(copy, capsys):
     store = copy()
-    os.remove(store / "hba1c" / "c" / "1" / "0" / "0")   # scenario 1, patients 0-7
-    os.remove(store / "group" / "c" / "1")               # patients 8-15
-    os.remove(store / "cgm" / "c" / "1" / "0" / "0")     # scenario 1, traced patient 0
+    os.remove(store / "hba1c" / "c" / "1" / "0" / "0")  # scenario 1, patients 0-7
+    os.remove(store / "group" / "c" / "1")  # patients 8-15
+    os.remove(store / "cgm" / "c" / "1" / "0" / "0")  # scenario 1, traced patient 0
     code, out, _ = verify(store, capsys)
     assert code == 1
     lines = {ln.split(":")[0]: ln for ln in out.splitlines() if ": missing" in ln}
@@ -176,7 +178,7 @@ def test_damaged_metadata_is_named_and_not_repaired_by_tasks(copy, capsys):
 def assert_same_store(a, b):
     ga = zarr.open_group(str(a), mode="r", use_consolidated=False)
     gb = zarr.open_group(str(b), mode="r", use_consolidated=False)
-    with results.quiet_zarr():      # the lock file is not a zarr node
+    with results.quiet_zarr():  # the lock file is not a zarr node
         names = sorted(ga.array_keys())
         assert names == sorted(gb.array_keys())
     for name in names:
@@ -189,10 +191,10 @@ def assert_same_store(a, b):
 
 def test_repair_recomputes_exactly_the_damaged_tasks(clean, copy, capsys):
     store = copy()
-    flip(store / "tir" / "c" / "1" / "1" / "0")          # task (1, 1)
-    flip(store / "age" / "c" / "2")                      # task (0, 2): scenario 0 writes it
-    flip(store / "bg" / "c" / "0" / "1" / "0")           # traced patient 9: task (0, 1)
-    os.remove(store / "hba1c" / "c" / "1" / "0" / "0")   # task (1, 0)
+    flip(store / "tir" / "c" / "1" / "1" / "0")  # task (1, 1)
+    flip(store / "age" / "c" / "2")  # task (0, 2): scenario 0 writes it
+    flip(store / "bg" / "c" / "0" / "1" / "0")  # traced patient 9: task (0, 1)
+    os.remove(store / "hba1c" / "c" / "1" / "0" / "0")  # task (1, 0)
     cfg = config()
     damaged = integrity.damaged_tasks(store, layout_of(cfg))
     expected = np.zeros((2, 3), dtype=bool)
@@ -216,14 +218,15 @@ def clean20(tmp_path_factory):
 def damage_partial_shards_and_completed(clean20, tmp_path) -> Path:
     store = tmp_path / "damaged20.zarr"
     shutil.copytree(clean20, store)
-    flip(store / "tir" / "c" / "0" / "2" / "0")                  # task (0, 2), partial shard
-    truncate(store / "ir_share" / "c" / "1" / "2" / "0" / "0")   # task (1, 2), partial shard
-    flip(store / "completed" / "c" / "1" / "1", n=2)             # task (1, 1)
+    flip(store / "tir" / "c" / "0" / "2" / "0")  # task (0, 2), partial shard
+    truncate(store / "ir_share" / "c" / "1" / "2" / "0" / "0")  # task (1, 2), partial shard
+    flip(store / "completed" / "c" / "1" / "1", n=2)  # task (1, 1)
     return store
 
 
-def test_prepare_repair_then_resume_rewrites_partial_shards_and_completed(clean20, tmp_path,
-                                                                          capsys):
+def test_prepare_repair_then_resume_rewrites_partial_shards_and_completed(
+    clean20, tmp_path, capsys
+):
     """zarr reads a shard that a write fills only in part before writing it, and sweep.run
     reads `completed` before anything else: prepare_repair marks the damaged tasks incomplete
     and removes their damaged objects first, so a plain --resume then recomputes them."""
@@ -232,7 +235,7 @@ def test_prepare_repair_then_resume_rewrites_partial_shards_and_completed(clean2
     damaged = integrity.prepare_repair(store, layout_of(cfg))
     assert sorted(zip(*np.nonzero(damaged))) == [(0, 2), (1, 1), (1, 2)]
     code, out, _ = verify(store, capsys)
-    assert code == 0 and "3 incomplete" in out       # nothing damaged is left, nothing lost
+    assert code == 0 and "3 incomplete" in out  # nothing damaged is left, nothing lost
     facts = sweep.run(cfg, store, resume=True, quiet=True, workers=2)
     assert facts["tasks"] == 3
     assert verify(store, capsys)[0] == 0
@@ -254,7 +257,8 @@ def test_what_is_not_a_t1dmc_store_exits_2(tmp_path, capsys):
     code, _, err = verify(tmp_path / "folder", capsys)
     assert code == 2 and "not a zarr" in err
     zarr.open_group(str(tmp_path / "other.zarr"), mode="w").create_array(
-        "x", shape=(3,), dtype="f4")
+        "x", shape=(3,), dtype="f4"
+    )
     code, _, err = verify(tmp_path / "other.zarr", capsys)
     assert code == 2 and "not a t1dmc" in err
     (tmp_path / "broken.zarr").mkdir()

@@ -1,17 +1,16 @@
 """The mechanisms inside whole-population runs: ablation, direction of each effect, and the
 vicious cycle of titration, receptor loss and weight gain."""
+
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from engine.life import therapy
-
+from engine.analysis.validate import _config, _fixed_therapy, _run
+from engine.batch.sweep import cohort_of, kernel_inputs
 from engine.life.therapy import TH
 from engine.model.glycaemia import DAILY_NAMES
 from engine.model.slow import MECHANISM_NAMES, N_MECH
-from engine.analysis.validate import _config, _fixed_therapy, _run
-from engine.batch.sweep import cohort_of, kernel_inputs
 
 V = {name: k for k, name in enumerate(DAILY_NAMES)}
 
@@ -30,13 +29,20 @@ def run(cfg, dose_scale=None, all_ok=True):
 
 @pytest.mark.parametrize("name", MECHANISM_NAMES)
 def test_a_switched_off_mechanism_contributes_nothing_to_a_run(name):
-    cfg = _config(12, 20, 3, mechanisms={name: False}, cohort={"groups": {"adolescent": 1.0}},
-                  lifestyle={"sessions_per_week": 4.0})
+    cfg = _config(
+        12,
+        20,
+        3,
+        mechanisms={name: False},
+        cohort={"groups": {"adolescent": 1.0}},
+        lifestyle={"sessions_per_week": 4.0},
+    )
     daily, log_phi = run(cfg)
     k = MECHANISM_NAMES.index(name)
     assert (log_phi[k] == 0.0).all()
-    np.testing.assert_allclose(np.log(daily[V["si_peripheral"]]), log_phi.sum(axis=0),
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        np.log(daily[V["si_peripheral"]]), log_phi.sum(axis=0), rtol=1e-12, atol=1e-12
+    )
     assert all(np.abs(log_phi[j]).max() > 0 for j in range(N_MECH) if j != k)
 
 
@@ -47,12 +53,13 @@ def test_more_insulin_means_fewer_receptors_and_higher_glucose_more_oxidative_st
     more, _ = run(cfg, dose_scale=1.3, all_ok=False)
     less, _ = run(cfg, dose_scale=0.7, all_ok=False)
     ok = np.isfinite(np.stack([d[V["receptor_density"]] for d in (base, more, less)])).all(
-        axis=(0, 2))
+        axis=(0, 2)
+    )
     assert ok.sum() >= 6
     last = slice(5, 10)
-    rec = lambda d: d[V["receptor_density"]][ok, last].mean()       # noqa: E731
-    ros = lambda d: d[V["oxidative_stress"]][ok, last].mean()       # noqa: E731
-    glut = lambda d: d[V["glut4_efficiency"]][ok, last].mean()      # noqa: E731
+    rec = lambda d: d[V["receptor_density"]][ok, last].mean()  # noqa: E731
+    ros = lambda d: d[V["oxidative_stress"]][ok, last].mean()  # noqa: E731
+    glut = lambda d: d[V["glut4_efficiency"]][ok, last].mean()  # noqa: E731
     assert rec(more) < rec(base) < rec(less)
     assert ros(less) > ros(base) and glut(less) < glut(base)
 
@@ -69,11 +76,16 @@ def test_genetic_risk_adds_visceral_fat_and_lowers_sensitivity():
 
 def test_an_exercise_programme_raises_sensitivity():
     base = _config(20, 40, 6, lifestyle={"profile": "sedentary_high_fat"})
-    prog = _config(20, 40, 6, lifestyle={"profile": "sedentary_high_fat"},
-                   behaviour={"programme": {"start_day": 10, "sessions_per_week": 5.0}})
+    prog = _config(
+        20,
+        40,
+        6,
+        lifestyle={"profile": "sedentary_high_fat"},
+        behaviour={"programme": {"start_day": 10, "sessions_per_week": 5.0}},
+    )
     a, _ = run(base)
     b, _ = run(prog)
-    assert (b[V["exercise_min"]][:, 10:].mean() > 5 * a[V["exercise_min"]][:, 10:].mean())
+    assert b[V["exercise_min"]][:, 10:].mean() > 5 * a[V["exercise_min"]][:, 10:].mean()
     assert b[V["si_peripheral"]][:, 20:].mean() > 1.05 * a[V["si_peripheral"]][:, 20:].mean()
 
 
@@ -82,8 +94,13 @@ def test_the_vicious_cycle_emerges():
     dose per kg and weight rise more than with both off (MODEL.md §2.5)."""
     out = {}
     for on in (True, False):
-        cfg = _config(16, 1095, 7, therapy={"kind": "intensive"},
-                      mechanisms={"receptor_downregulation": on, "weight_feedback": on})
+        cfg = _config(
+            16,
+            1095,
+            7,
+            therapy={"kind": "intensive"},
+            mechanisms={"receptor_downregulation": on, "weight_feedback": on},
+        )
         daily, _ = run(cfg)
         tdd = daily[V["tdd_per_kg"]]
         w = daily[V["weight_kg"]]

@@ -3,6 +3,7 @@
 folder of the user's; `compare` says how many patients it used and refuses an incomplete or
 foreign store; bad input ends in a message and exit 2, damage in a message and exit 1, never a
 traceback."""
+
 import json
 import shutil
 from pathlib import Path
@@ -14,9 +15,9 @@ import xarray as xr
 import zarr
 
 from engine.analysis import report
-from engine.store import storeguard
-from engine.cli import main
 from engine.batch.config import ConfigError, load_config
+from engine.cli import main
+from engine.store import storeguard
 
 ROOT = Path(__file__).resolve().parents[2]
 REPLAY_INPUTS = ROOT / "configs" / "replay_adult001_S1.csv"
@@ -64,8 +65,9 @@ def users_folder(tmp_path: Path, name="mine") -> Path:
 
 
 def snapshot(folder: Path) -> dict:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
 def tree_bytes(path: Path) -> dict:
@@ -88,6 +90,7 @@ def with_out(argv: list, out) -> list:
 
 # -------------------------------------------------------------------------------- user files
 
+
 @pytest.mark.parametrize("name", ["replay csv", "compare", "report"])
 def test_overwrite_never_replaces_a_users_folder(store, tmp_path, capsys, name):
     mine = users_folder(tmp_path)
@@ -96,15 +99,20 @@ def test_overwrite_never_replaces_a_users_folder(store, tmp_path, capsys, name):
     err = capsys.readouterr().err
     assert "t1dmc: error:" in err and "Traceback" not in err
     assert snapshot(mine) == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]   # no temporary left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]  # no temporary left
 
 
-@pytest.mark.parametrize("suffix,name", [(".zarr", "replay zarr"), (".zarr", "compare"),
-                                         (".json", "compare"), (".csv", "replay csv")])
-def test_a_users_folder_or_file_named_like_an_output_is_not_replaced(store, tmp_path, capsys,
-                                                                     suffix, name):
-    argv = {**commands(store),
-            "replay zarr": ["replay", "adult#001", str(REPLAY_INPUTS), "-o", "{out}"]}[name]
+@pytest.mark.parametrize(
+    "suffix,name",
+    [(".zarr", "replay zarr"), (".zarr", "compare"), (".json", "compare"), (".csv", "replay csv")],
+)
+def test_a_users_folder_or_file_named_like_an_output_is_not_replaced(
+    store, tmp_path, capsys, suffix, name
+):
+    argv = {
+        **commands(store),
+        "replay zarr": ["replay", "adult#001", str(REPLAY_INPUTS), "-o", "{out}"],
+    }[name]
     if suffix == ".zarr":
         target = users_folder(tmp_path, "mine.zarr")
     else:
@@ -115,15 +123,14 @@ def test_a_users_folder_or_file_named_like_an_output_is_not_replaced(store, tmp_
     err = capsys.readouterr().err
     assert "the engine did not write" in err and "choose another path" in err
     assert tree_bytes(target) == before
-    assert main(with_out(argv, target)) == 2          # without --overwrite: exists
+    assert main(with_out(argv, target)) == 2  # without --overwrite: exists
     assert "exists; pass --overwrite" in capsys.readouterr().err
     assert tree_bytes(target) == before
 
 
 @pytest.mark.parametrize("name", ["replay csv", "compare", "report"])
 @pytest.mark.parametrize("dot", [".", "./", ""])
-def test_the_working_folder_is_never_an_output(store, tmp_path, monkeypatch, capsys, name,
-                                               dot):
+def test_the_working_folder_is_never_an_output(store, tmp_path, monkeypatch, capsys, name, dot):
     work = users_folder(tmp_path, "work")
     monkeypatch.chdir(work)
     before = snapshot(work)
@@ -134,8 +141,9 @@ def test_the_working_folder_is_never_an_output(store, tmp_path, monkeypatch, cap
 
 
 @pytest.mark.parametrize("name", ["replay csv", "compare", "report"])
-def test_a_parent_of_the_working_folder_is_never_an_output(store, tmp_path, monkeypatch,
-                                                           capsys, name):
+def test_a_parent_of_the_working_folder_is_never_an_output(
+    store, tmp_path, monkeypatch, capsys, name
+):
     mine = users_folder(tmp_path)
     (mine / "sub").mkdir()
     monkeypatch.chdir(mine / "sub")
@@ -145,11 +153,19 @@ def test_a_parent_of_the_working_folder_is_never_an_output(store, tmp_path, monk
     assert snapshot(mine) == before
 
 
-@pytest.mark.parametrize("name,suffix", [("replay csv", ".csv"), ("replay csv", ".zarr"),
-                                         ("compare", ".json"), ("compare", ".zarr"),
-                                         ("report", "")])
-def test_a_symlinked_output_is_refused_and_its_target_untouched(store, tmp_path, capsys, name,
-                                                                suffix):
+@pytest.mark.parametrize(
+    "name,suffix",
+    [
+        ("replay csv", ".csv"),
+        ("replay csv", ".zarr"),
+        ("compare", ".json"),
+        ("compare", ".zarr"),
+        ("report", ""),
+    ],
+)
+def test_a_symlinked_output_is_refused_and_its_target_untouched(
+    store, tmp_path, capsys, name, suffix
+):
     mine = users_folder(tmp_path)
     link = tmp_path / f"link{suffix}"
     link.symlink_to(mine, target_is_directory=True)
@@ -170,17 +186,25 @@ def test_the_home_folder_is_never_an_output(store, tmp_path, monkeypatch, capsys
     assert snapshot(home) == before
 
 
-@pytest.mark.parametrize("cmd,inside", [("compare", ""), ("compare", "c.json"),
-                                        ("compare", "tir/c.zarr"), ("report", ""),
-                                        ("report", "rep")])
+@pytest.mark.parametrize(
+    "cmd,inside",
+    [
+        ("compare", ""),
+        ("compare", "c.json"),
+        ("compare", "tir/c.zarr"),
+        ("report", ""),
+        ("report", "rep"),
+    ],
+)
 def test_an_output_is_never_the_store_read_or_inside_it(store, tmp_path, capsys, cmd, inside):
     s = copy_store(store, tmp_path)
     before = snapshot(s)
     out = s / inside if inside else s
     assert main([cmd, str(s), "-o", str(out), "--overwrite"]) == 2
     assert "the store being read" in capsys.readouterr().err
-    assert snapshot(s) == before and sorted(p.name for p in s.iterdir()) == \
-        sorted(p.name for p in store.iterdir())
+    assert snapshot(s) == before and sorted(p.name for p in s.iterdir()) == sorted(
+        p.name for p in store.iterdir()
+    )
 
 
 @pytest.mark.parametrize("out", ["r.txt", "r", "r.parquet"])
@@ -210,7 +234,7 @@ def test_an_output_into_a_missing_folder_names_the_folder(store, tmp_path, capsy
 
 def test_an_output_being_written_by_a_run_is_not_replaced(store, tmp_path, capsys):
     busy = copy_store(store, tmp_path, "busy.zarr")
-    lock = storeguard._Lock(busy).acquire()       # as a running `t1dmc run` holds it
+    lock = storeguard._Lock(busy).acquire()  # as a running `t1dmc run` holds it
     try:
         before = snapshot(busy)
         assert main(["compare", str(store), "-o", str(busy), "--overwrite"]) == 2
@@ -222,6 +246,7 @@ def test_an_output_being_written_by_a_run_is_not_replaced(store, tmp_path, capsy
 
 
 # ------------------------------------------------------------ the engine's own outputs: again
+
 
 def test_replay_csv_is_replaced_by_overwrite_with_identical_content(tmp_path, capsys):
     out = tmp_path / "r.csv"
@@ -257,9 +282,9 @@ def test_replay_zarr_is_tagged_and_replaced_by_overwrite_with_identical_content(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r.zarr"]
 
 
-def test_compare_json_is_tagged_and_replaced_by_overwrite_with_identical_content(store,
-                                                                                 tmp_path,
-                                                                                 capsys):
+def test_compare_json_is_tagged_and_replaced_by_overwrite_with_identical_content(
+    store, tmp_path, capsys
+):
     out = tmp_path / "c.json"
     assert main(["compare", str(store), "-o", str(out), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
@@ -272,8 +297,7 @@ def test_compare_json_is_tagged_and_replaced_by_overwrite_with_identical_content
     assert out.read_bytes() == first
 
 
-def test_compare_zarr_is_tagged_and_replaced_by_overwrite_with_identical_content(store,
-                                                                                 tmp_path):
+def test_compare_zarr_is_tagged_and_replaced_by_overwrite_with_identical_content(store, tmp_path):
     out = tmp_path / "c.zarr"
     assert main(["compare", str(store), "-o", str(out)]) == 0
     assert storeguard.is_t1dmc_zarr(out)
@@ -285,8 +309,7 @@ def test_compare_zarr_is_tagged_and_replaced_by_overwrite_with_identical_content
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.zarr"]
 
 
-def test_report_is_tagged_and_replaced_by_overwrite_with_identical_content(store, tmp_path,
-                                                                           capsys):
+def test_report_is_tagged_and_replaced_by_overwrite_with_identical_content(store, tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["report", str(store), "-o", str(out)]) == 0
     assert report.is_t1dmc_report(out)
@@ -320,6 +343,7 @@ def test_an_empty_folder_takes_a_report(store, tmp_path):
 
 # ------------------------------------------------------------------- compare: what it rests on
 
+
 def test_compare_refuses_an_incomplete_store_and_says_n_when_allowed(store, tmp_path, capsys):
     part = copy_store(store, tmp_path)
     zarr.open_group(str(part), mode="r+", use_consolidated=False)["completed"][1, :4] = 0
@@ -347,8 +371,9 @@ def test_compare_always_prints_n(store, capsys):
 
 def test_compare_and_report_refuse_a_store_that_is_not_t1dmcs(tmp_path, capsys):
     other = tmp_path / "other.zarr"
-    xr.Dataset({"x": (("scenario", "patient"), np.ones((2, 3)))},
-               coords={"scenario": [0, 1]}).to_zarr(other, zarr_format=3, consolidated=False)
+    xr.Dataset(
+        {"x": (("scenario", "patient"), np.ones((2, 3)))}, coords={"scenario": [0, 1]}
+    ).to_zarr(other, zarr_format=3, consolidated=False)
     before = snapshot(other)
     assert main(["compare", str(other)]) == 2
     assert "not a t1dmc results store" in capsys.readouterr().err
@@ -373,17 +398,18 @@ def test_report_on_an_incomplete_store_says_so(store, tmp_path, capsys):
 
 # --------------------------------------------------------------------------- damaged stores
 
+
 def damage(store: Path, tmp_path: Path, how: str) -> Path:
     bad = copy_store(store, tmp_path, "bad.zarr")
     chunk = next(p for p in sorted((bad / "tir" / "c").rglob("*")) if p.is_file())
     data = chunk.read_bytes()
     if how == "truncated":
-        chunk.write_bytes(data[:len(data) // 2])
+        chunk.write_bytes(data[: len(data) // 2])
     elif how == "empty":
         chunk.write_bytes(b"")
-    else:                               # a flipped byte in the middle
+    else:  # a flipped byte in the middle
         i = len(data) // 2
-        chunk.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:])
+        chunk.write_bytes(data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1 :])
     return bad
 
 
@@ -391,8 +417,11 @@ def damage(store: Path, tmp_path: Path, how: str) -> Path:
 @pytest.mark.parametrize("cmd", ["compare", "report"])
 def test_a_damaged_chunk_is_named_exit_1(store, tmp_path, capsys, how, cmd):
     bad = damage(store, tmp_path, how)
-    argv = ["compare", str(bad)] if cmd == "compare" else \
-        ["report", str(bad), "-o", str(tmp_path / "r")]
+    argv = (
+        ["compare", str(bad)]
+        if cmd == "compare"
+        else ["report", str(bad), "-o", str(tmp_path / "r")]
+    )
     assert main(argv) == 1
     err = capsys.readouterr().err
     assert "damaged" in err and "t1dmc verify" in err and "unexpected failure" not in err
@@ -403,11 +432,12 @@ def test_inspect_names_an_empty_chunk_exit_1(store, tmp_path, capsys):
     bad = damage(store, tmp_path, "empty")
     assert main(["inspect", str(bad)]) == 1
     captured = capsys.readouterr()
-    assert "completed: 16 of 16" in captured.out       # what it can say, it says
+    assert "completed: 16 of 16" in captured.out  # what it can say, it says
     assert "damaged" in captured.err and "t1dmc verify" in captured.err
 
 
 # --------------------------------------------------------------------------------- inspect
+
 
 def test_inspect_names_the_run_writing_the_store(store, tmp_path, capsys):
     s = copy_store(store, tmp_path)
@@ -435,9 +465,10 @@ def test_inspect_names_an_interrupted_replacement(store, tmp_path, capsys):
 
 # ----------------------------------------------------------------- messages, not tracebacks
 
+
 def test_a_binary_config_is_refused_with_a_message(tmp_path, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_bytes(b"[run]\nname = \"x\"\n\x89PNG\r\n\x1a\n\xff\xfe")
+    cfg.write_bytes(b'[run]\nname = "x"\n\x89PNG\r\n\x1a\n\xff\xfe')
     with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0x89 at position 17\)"):
         load_config(cfg)
     assert main(["run", str(cfg), "-o", str(tmp_path / "o.zarr")]) == 2
@@ -448,8 +479,16 @@ def test_a_binary_config_is_refused_with_a_message(tmp_path, capsys):
     assert not (tmp_path / "o.zarr").exists()
 
 
-@pytest.mark.parametrize("argv", [["--seed", "-1"], ["--seed", str(2 ** 64)], ["--seed", "x"],
-                                  ["--years", "nan"], ["--patients", "1.5"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--seed", "-1"],
+        ["--seed", str(2**64)],
+        ["--seed", "x"],
+        ["--years", "nan"],
+        ["--patients", "1.5"],
+    ],
+)
 def test_validate_refuses_arguments_out_of_range_before_running(argv, capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["validate", *argv])
@@ -457,13 +496,16 @@ def test_validate_refuses_arguments_out_of_range_before_running(argv, capsys):
     assert f"argument {argv[0]}" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["--years", "1"], "--years 1: between 2 and 20"),
-    (["--years", "0.5"], "--years 0.5: between 2 and 20"),
-    (["--years", "21"], "--years 21: between 2 and 20"),
-    (["--patients", "9"], "--patients 9: between 10 (for an interval) and 25,000,000"),
-    (["--patients", "30000000"], "--patients 30000000: between 10"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--years", "1"], "--years 1: between 2 and 20"),
+        (["--years", "0.5"], "--years 0.5: between 2 and 20"),
+        (["--years", "21"], "--years 21: between 2 and 20"),
+        (["--patients", "9"], "--patients 9: between 10 (for an interval) and 25,000,000"),
+        (["--patients", "30000000"], "--patients 30000000: between 10"),
+    ],
+)
 def test_validate_refuses_a_table_it_cannot_produce(argv, needle, capsys):
     assert main(["validate", *argv]) == 2
     assert needle in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Population runs end to end: the store's contract, determinism whatever the block size and
 thread count, and consistency between daily aggregates and traces."""
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -18,7 +19,9 @@ def _run(cfg, path, **kw):
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
     from conftest import SMALL_CONFIG
+
     from engine.batch.config import loads_toml
+
     cfg = parse_config(loads_toml(SMALL_CONFIG))
     path = tmp_path_factory.mktemp("run") / "small.zarr"
     return cfg, _run(cfg, path, workers=2)
@@ -26,8 +29,15 @@ def small_run(tmp_path_factory):
 
 def test_store_follows_the_results_contract(small_run):
     cfg, ds = small_run
-    assert dict(ds.sizes) == {"scenario": 1, "patient": 24, "day": 3, "traced": 3,
-                              "time": 3 * 288, "parameter": 36, "mechanism": 8}
+    assert dict(ds.sizes) == {
+        "scenario": 1,
+        "patient": 24,
+        "day": 3,
+        "traced": 3,
+        "time": 3 * 288,
+        "parameter": 36,
+        "mechanism": 8,
+    }
     for name in DAILY_NAMES + ("status",):
         assert ds[name].dims == ("scenario", "patient", "day")
     assert ds["ir_share"].dims == ("scenario", "patient", "day", "mechanism")
@@ -63,8 +73,9 @@ def test_daily_metrics_are_consistent(small_run):
     bw = d.physiology.sel(parameter="BW")
     well = d.illness.isel(day=0) == 0
     assert well.sum() > 10
-    np.testing.assert_allclose(d.basal_u.isel(day=0).where(well, 0),
-                               (u2ss * bw / 6000 * 1440).where(well, 0), rtol=1e-5)
+    np.testing.assert_allclose(
+        d.basal_u.isel(day=0).where(well, 0), (u2ss * bw / 6000 * 1440).where(well, 0), rtol=1e-5
+    )
 
 
 def test_traces_add_up_to_the_daily_totals(small_run):
@@ -84,7 +95,8 @@ def test_traces_add_up_to_the_daily_totals(small_run):
 
 @pytest.mark.parametrize("block_size,workers", [(1, 1), (5, 2), (24, 1)])
 def test_results_are_bit_identical_whatever_the_block_size_and_threads(
-        small_run, tmp_path, block_size, workers):
+    small_run, tmp_path, block_size, workers
+):
     cfg, ref = small_run
     cfg2 = cfg.model_copy(deep=True)
     cfg2.execution.block_size = block_size
@@ -104,8 +116,9 @@ def test_same_seed_same_results_other_seed_other_results(small_run, tmp_path):
 
 
 def test_noise_free_sensor_reads_blood_glucose(tmp_path):
-    cfg = parse_config({"run": {"n_patients": 3, "days": 1}, "sensor": {"kind": "none"},
-                        "output": {"traced": 3}})
+    cfg = parse_config(
+        {"run": {"n_patients": 3, "days": 1}, "sensor": {"kind": "none"}, "output": {"traced": 3}}
+    )
     ds = _run(cfg, tmp_path / "nf.zarr")
     np.testing.assert_array_equal(ds.cgm.values, ds.bg.values)
 

@@ -4,17 +4,21 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from engine.batch import sweep
-from engine.cli import main
 from engine.analysis.compare import compare
+from engine.batch import sweep
 from engine.batch.config import parse_config
+from engine.cli import main
 
 
 @pytest.fixture(scope="module")
 def sweep_store(tmp_path_factory):
     path = tmp_path_factory.mktemp("cmp") / "sweep.zarr"
-    cfg = parse_config({"run": {"n_patients": 30, "days": 4, "seed": 3},
-                        "sweep": {"grid": {"therapy.target_mg_dl": [140, 100, 180]}}})
+    cfg = parse_config(
+        {
+            "run": {"n_patients": 30, "days": 4, "seed": 3},
+            "sweep": {"grid": {"therapy.target_mg_dl": [140, 100, 180]}},
+        }
+    )
     sweep.run(cfg, path, quiet=True)
     return path
 
@@ -28,7 +32,9 @@ def test_paired_differences_match_a_direct_computation(sweep_store):
     j = list(cmp.outcome.values).index("tdd_per_kg")
     assert cmp.difference.values[1, j] == pytest.approx(d.mean())
     se = d.std(ddof=1) / np.sqrt(d.size)
-    assert cmp.ci_high.values[1, j] - cmp.ci_low.values[1, j] == pytest.approx(2 * 1.96 * se, rel=1e-3)
+    assert cmp.ci_high.values[1, j] - cmp.ci_low.values[1, j] == pytest.approx(
+        2 * 1.96 * se, rel=1e-3
+    )
     # the baseline against itself: exactly zero
     assert np.all(cmp.difference.values[0] == 0)
     # a lower correction target gives more insulin, a higher one less (the sign is physiology)
@@ -39,8 +45,22 @@ def test_compare_command_table_json_and_baseline_by_name(sweep_store, tmp_path, 
     assert main(["compare", str(sweep_store)]) == 0
     out = capsys.readouterr().out
     assert "differences from scenario 0 (target_mg_dl=140)" in out and "TDD per kg" in out
-    assert main(["compare", str(sweep_store), "--baseline", "target_mg_dl=100", "--json",
-                 "--day", "1", "-o", str(tmp_path / "c.json")]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(sweep_store),
+                "--baseline",
+                "target_mg_dl=100",
+                "--json",
+                "--day",
+                "1",
+                "-o",
+                str(tmp_path / "c.json"),
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["baseline"] == 1 and data["last_day"] == 1
     assert json.loads((tmp_path / "c.json").read_text()) == data

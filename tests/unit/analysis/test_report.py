@@ -4,17 +4,21 @@ import pytest
 
 from engine.analysis import report
 from engine.batch import sweep
-from engine.cli import main
 from engine.batch.config import parse_config
+from engine.cli import main
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
-    cfg = parse_config({"run": {"n_patients": 12, "days": 5, "seed": 3},
-                        "sweep": {"grid": {"therapy.kind": ["intensive", "conventional"]}},
-                        "output": {"traced": 3}})
+    cfg = parse_config(
+        {
+            "run": {"n_patients": 12, "days": 5, "seed": 3},
+            "sweep": {"grid": {"therapy.kind": ["intensive", "conventional"]}},
+            "output": {"traced": 3},
+        }
+    )
     path = tmp_path_factory.mktemp("rep") / "two.zarr"
     sweep.run(cfg, path, quiet=True)
     return path
@@ -29,9 +33,15 @@ def test_report_writes_the_page_and_every_figure(store, tmp_path):
     # self-contained: every figure embedded, no external reference
     assert len(re.findall(r'src="data:image/png;base64,', page)) == len(report.FIGURES)
     assert "http" not in page.replace("http-equiv", "")
-    for needle in ("kind=intensive", "kind=conventional", "receptor_downregulation",
-                   "Scenario comparison", "Ambulatory glucose profile", "[run]",
-                   "differences from scenario 0"):
+    for needle in (
+        "kind=intensive",
+        "kind=conventional",
+        "receptor_downregulation",
+        "Scenario comparison",
+        "Ambulatory glucose profile",
+        "[run]",
+        "differences from scenario 0",
+    ):
         assert needle in page, needle
     assert facts["render_s"] > 0
 
@@ -43,6 +53,7 @@ def test_report_refuses_a_non_empty_folder_and_an_incomplete_store(store, tmp_pa
     assert main(["report", str(store), "-o", str(out)]) == 2
     assert (out / "keep.txt").read_text() == "mine" and not (out / "report.html").exists()
     import zarr
+
     g = zarr.open_group(str(store), mode="r+", use_consolidated=False)
     g["completed"][0, 0] = 0
     try:

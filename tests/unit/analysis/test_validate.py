@@ -1,5 +1,6 @@
 """Scientific test: the calibration table of MODEL.md §6 (`t1dmc validate`) on populations
 small enough for CI. Every row must meet its target; the rows are deterministic for a seed."""
+
 import json
 
 import pytest
@@ -17,8 +18,17 @@ def rows():
 
 def test_the_table_covers_every_calibration_target(rows):
     quantities = " | ".join(r.quantity for r in rows)
-    for needle in ("total daily dose", "puberty", "intensive - conventional, 6 years",
-                   "illness", "exercise", "dawn", "T1D vs no diabetes", "BMI", "obese"):
+    for needle in (
+        "total daily dose",
+        "puberty",
+        "intensive - conventional, 6 years",
+        "illness",
+        "exercise",
+        "dawn",
+        "T1D vs no diabetes",
+        "BMI",
+        "obese",
+    ):
         assert needle in quantities
 
 

@@ -10,20 +10,41 @@ def test_defaults_are_valid_and_shipped_configs_load():
     assert q.run.n_patients == 1000 and q.run.days == 30 and len(q.meals) == 4
 
 
-@pytest.mark.parametrize("data,needle", [
-    ({"run": {"n_patients": -5}}, "run.n_patients = -5: Input should be greater than or equal to 1"),
-    ({"run": {"n_patiens": 5}}, "run.n_patiens = 5: unknown field; allowed here: name, seed, n_patients, days"),
-    ({"run": {"days": "many"}}, "run.days = 'many'"),
-    ({"meals": [{"time_h": 25, "carbs_g": 10}]}, "meals.0.time_h = 25: Input should be less than 24"),
-    ({"meals": [{"time_h": 7}]}, "meals.0.carbs_g: required field is missing"),
-    ({"cohort": {"groups": {"elderly": 1}}}, "unknown group 'elderly'; allowed: adolescent, adult, child"),
-    ({"cohort": {"groups": {"adult": 0}}}, "at least one group needs a positive weight"),
-    ({"sensor": {"kind": "perfect"}}, "sensor.kind = 'perfect': Input should be 'none' or 'johnson_su'"),
-    ({"sensor": {"interval_min": 7}}, "sensor.interval_min = 7: must divide 1440"),
-    ({"run": {"n_patients": 10}, "output": {"traced": 50}}, "output.traced = 50: more than run.n_patients = 10"),
-    ({"output": {"traced": [1, 1]}}, "patient ids must be distinct"),
-    ({"colour": "blue"}, "colour = 'blue': unknown field; allowed here: run, cohort, meals"),
-])
+@pytest.mark.parametrize(
+    "data,needle",
+    [
+        (
+            {"run": {"n_patients": -5}},
+            "run.n_patients = -5: Input should be greater than or equal to 1",
+        ),
+        (
+            {"run": {"n_patiens": 5}},
+            "run.n_patiens = 5: unknown field; allowed here: name, seed, n_patients, days",
+        ),
+        ({"run": {"days": "many"}}, "run.days = 'many'"),
+        (
+            {"meals": [{"time_h": 25, "carbs_g": 10}]},
+            "meals.0.time_h = 25: Input should be less than 24",
+        ),
+        ({"meals": [{"time_h": 7}]}, "meals.0.carbs_g: required field is missing"),
+        (
+            {"cohort": {"groups": {"elderly": 1}}},
+            "unknown group 'elderly'; allowed: adolescent, adult, child",
+        ),
+        ({"cohort": {"groups": {"adult": 0}}}, "at least one group needs a positive weight"),
+        (
+            {"sensor": {"kind": "perfect"}},
+            "sensor.kind = 'perfect': Input should be 'none' or 'johnson_su'",
+        ),
+        ({"sensor": {"interval_min": 7}}, "sensor.interval_min = 7: must divide 1440"),
+        (
+            {"run": {"n_patients": 10}, "output": {"traced": 50}},
+            "output.traced = 50: more than run.n_patients = 10",
+        ),
+        ({"output": {"traced": [1, 1]}}, "patient ids must be distinct"),
+        ({"colour": "blue"}, "colour = 'blue': unknown field; allowed here: run, cohort, meals"),
+    ],
+)
 def test_bad_configs_name_the_field_the_value_and_what_is_allowed(data, needle):
     with pytest.raises(ConfigError) as err:
         parse_config(data)
@@ -37,9 +58,9 @@ def test_bad_toml_says_where():
 
 def test_auto_block_size_gives_tasks_of_up_to_a_million_patient_days_and_at_least_16():
     cfg = parse_config({"run": {"n_patients": 10_000, "days": 365}})
-    assert cfg.block_size() == 625                    # 16 tasks
+    assert cfg.block_size() == 625  # 16 tasks
     cfg = parse_config({"run": {"n_patients": 100_000, "days": 365}})
-    assert cfg.block_size() == 2739                   # 1,000,000 // 365: 37 tasks
+    assert cfg.block_size() == 2739  # 1,000,000 // 365: 37 tasks
     cfg = parse_config({"run": {"n_patients": 1_000_000, "days": 30}})
     assert cfg.block_size() == 33_333
     cfg = parse_config({"run": {"n_patients": 1000, "days": 30}})
@@ -50,6 +71,7 @@ def test_auto_block_size_gives_tasks_of_up_to_a_million_patient_days_and_at_leas
 
 def test_config_round_trips_through_toml_with_defaults_left_open():
     from engine.batch.config import to_toml
+
     for data in ({}, {"output": {"traced": [3, 1]}, "sensor": {"kind": "none"}}):
         cfg = parse_config(data)
         assert parse_config(loads_toml(to_toml(cfg))) == cfg

@@ -1,16 +1,17 @@
 """The pre-flight estimate (engine/batch/preflight.py): arithmetic on the config that scales as it
 should, refusals that name the field, `t1dmc config check` printing it, and a real tiny run
 whose store on disk it predicts."""
+
 import os
 from pathlib import Path
 
 import pytest
 
 from engine.batch import preflight
-from engine.cli import main
 from engine.batch.config import ConfigError, parse_config
+from engine.cli import main
 
-GIB = 2 ** 30
+GIB = 2**30
 # what the old up-front sampling of the whole cohort held per patient before the first task
 OLD_SETUP_BYTES_PER_PATIENT = 930
 
@@ -29,7 +30,7 @@ def test_estimate_scales_with_the_run():
     assert sweep.tasks == 4 * small.tasks
     # the daily data four times over; the per-patient variables once (common random numbers)
     assert 3.0 < sweep.store_bytes / small.store_bytes < 4.0
-    assert sweep.peak_bytes_per_worker == small.peak_bytes_per_worker     # one task is one task
+    assert sweep.peak_bytes_per_worker == small.peak_bytes_per_worker  # one task is one task
     longer = preflight.estimate(cfg_of(10_000, 300), 1, workers=2)
     assert longer.patient_days == 10 * small.patient_days
     assert longer.block_size == cfg_of(10_000, 300).block_size()
@@ -48,8 +49,11 @@ def test_estimate_scales_with_the_run():
     assert big.peak_bytes_per_worker > 5 * a.peak_bytes_per_worker
     # time: more threads, less time; midpoint faster than rk4; cuda not measured
     assert preflight.estimate(cfg_of(10_000, 30), 1, workers=1).seconds > small.seconds
-    mid = preflight.estimate(cfg_of(10_000, 30, run={"n_patients": 10_000, "days": 30,
-                                                     "integrator": "midpoint"}), 1, workers=2)
+    mid = preflight.estimate(
+        cfg_of(10_000, 30, run={"n_patients": 10_000, "days": 30, "integrator": "midpoint"}),
+        1,
+        workers=2,
+    )
     assert mid.seconds < small.seconds
     gpu = preflight.estimate(cfg_of(10_000, 30, execution={"backend": "cuda"}), 1, workers=8)
     assert gpu.seconds is None and "not measured" in preflight.format_estimate(gpu)
@@ -60,8 +64,8 @@ def test_a_hundred_million_patients_set_up_small_but_refused_on_a_small_machine(
     est = preflight.estimate(cfg, 1, workers=2)
     # sampling is in the tasks: the setup holds coordinates, flags and the task graph
     assert est.setup_bytes < 100_000_000 * OLD_SETUP_BYTES_PER_PATIENT / 10
-    assert est.setup_bytes > 100_000_000 * 8                 # the patient coordinate at least
-    preflight.check_fits(est, available=64 * GIB)          # fits a large machine
+    assert est.setup_bytes > 100_000_000 * 8  # the patient coordinate at least
+    preflight.check_fits(est, available=64 * GIB)  # fits a large machine
     with pytest.raises(ConfigError) as err:
         preflight.check_fits(est, available=1 * GIB)
     msg = str(err.value)
@@ -87,17 +91,23 @@ def test_tasks_that_do_not_fit_name_the_block_size_and_workers():
     with pytest.raises(ConfigError, match=r"execution.block_size = 0 \(automatic: "):
         preflight.check_fits(auto, available=auto.setup_bytes + auto.peak_bytes_per_worker)
     # a cluster's workers are not this machine's memory: only the setup is checked here
-    slurm = preflight.estimate(cfg_of(1_000_000, 365, execution={"block_size": 100_000},
-                                      cluster={"kind": "slurm"}), 1, workers=0)
+    slurm = preflight.estimate(
+        cfg_of(1_000_000, 365, execution={"block_size": 100_000}, cluster={"kind": "slurm"}),
+        1,
+        workers=0,
+    )
     assert not slurm.local
     preflight.check_fits(slurm, available=16 * GIB)
 
 
 def test_check_disk_names_the_path_and_the_space(tmp_path, monkeypatch):
     est = preflight.estimate(cfg_of(1000, 30), 1, workers=2)
-    preflight.check_disk(est, tmp_path / "not" / "yet" / "out.zarr")   # nearest parent exists
-    monkeypatch.setattr(preflight.shutil, "disk_usage",
-                        lambda p: type("U", (), {"free": 1000, "total": 0, "used": 0})())
+    preflight.check_disk(est, tmp_path / "not" / "yet" / "out.zarr")  # nearest parent exists
+    monkeypatch.setattr(
+        preflight.shutil,
+        "disk_usage",
+        lambda p: type("U", (), {"free": 1000, "total": 0, "used": 0})(),
+    )
     with pytest.raises(ConfigError) as err:
         preflight.check_disk(est, tmp_path / "out.zarr")
     msg = str(err.value)
@@ -105,11 +115,12 @@ def test_check_disk_names_the_path_and_the_space(tmp_path, monkeypatch):
 
 
 def test_available_memory_is_positive():
-    assert 0 < preflight.available_memory_bytes() < 2 ** 50
+    assert 0 < preflight.available_memory_bytes() < 2**50
 
 
-def test_config_check_prints_the_estimate_and_refuses_what_cannot_fit(tmp_path, capsys,
-                                                                     monkeypatch):
+def test_config_check_prints_the_estimate_and_refuses_what_cannot_fit(
+    tmp_path, capsys, monkeypatch
+):
     assert main(["config", "check", "configs/quickstart.toml"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -138,6 +149,7 @@ def _on_disk(path: Path) -> int:
 
 def test_estimate_within_a_factor_two_of_a_real_tiny_run(tmp_path):
     from engine.batch import sweep
+
     cfg = cfg_of(64, 5)
     out = tmp_path / "tiny.zarr"
     sweep.run(cfg, out, workers=1, quiet=True)

@@ -12,9 +12,19 @@ def cfg(sweep_section, **extra):
 
 
 def test_grid_times_zip_times_samples():
-    sc = expand(cfg({"grid": {"therapy.target_mg_dl": [120, 140, 160], "sensor.kind": ["none", "johnson_su"]},
-                     "zip": {"meals.0.carbs_g": [30, 60], "meals.0.time_h": [6.5, 8.0]},
-                     "ranges": {"cohort.jitter_cv": {"low": 0.05, "high": 0.2}}, "n": 4}))
+    sc = expand(
+        cfg(
+            {
+                "grid": {
+                    "therapy.target_mg_dl": [120, 140, 160],
+                    "sensor.kind": ["none", "johnson_su"],
+                },
+                "zip": {"meals.0.carbs_g": [30, 60], "meals.0.time_h": [6.5, 8.0]},
+                "ranges": {"cohort.jitter_cv": {"low": 0.05, "high": 0.2}},
+                "n": 4,
+            }
+        )
+    )
     assert len(sc) == 3 * 2 * 2 * 4
     assert {s.values["therapy.target_mg_dl"] for s in sc} == {120, 140, 160}
     for s in sc:  # zipped fields move together
@@ -26,40 +36,74 @@ def test_grid_times_zip_times_samples():
 
 @pytest.mark.parametrize("n", [5, 17])
 def test_latin_hypercube_puts_one_point_in_each_stratum(n):
-    sc = expand(cfg({"ranges": {"cohort.jitter_cv": {"low": 0.0, "high": 0.5},
-                                "therapy.target_mg_dl": {"low": 100, "high": 180, "integer": True},
-                                "meals.1.carbs_g": {"low": 10, "high": 250, "log": True}},
-                     "n": n, "method": "lhs"}))
+    sc = expand(
+        cfg(
+            {
+                "ranges": {
+                    "cohort.jitter_cv": {"low": 0.0, "high": 0.5},
+                    "therapy.target_mg_dl": {"low": 100, "high": 180, "integer": True},
+                    "meals.1.carbs_g": {"low": 10, "high": 250, "log": True},
+                },
+                "n": n,
+                "method": "lhs",
+            }
+        )
+    )
     u = np.array([s.values["cohort.jitter_cv"] / 0.5 for s in sc])
     assert sorted(np.floor(u * n).astype(int)) == list(range(n))
     logs = np.array([(np.log(s.values["meals.1.carbs_g"]) - np.log(10)) / np.log(25) for s in sc])
     assert sorted(np.floor(logs * n).astype(int)) == list(range(n))
     assert all(isinstance(s.values["therapy.target_mg_dl"], int) for s in sc)
     # the design is a pure function of the seed
-    again = expand(cfg({"ranges": {"cohort.jitter_cv": {"low": 0.0, "high": 0.5},
-                                   "therapy.target_mg_dl": {"low": 100, "high": 180, "integer": True},
-                                   "meals.1.carbs_g": {"low": 10, "high": 250, "log": True}},
-                        "n": n, "method": "lhs"}))
+    again = expand(
+        cfg(
+            {
+                "ranges": {
+                    "cohort.jitter_cv": {"low": 0.0, "high": 0.5},
+                    "therapy.target_mg_dl": {"low": 100, "high": 180, "integer": True},
+                    "meals.1.carbs_g": {"low": 10, "high": 250, "log": True},
+                },
+                "n": n,
+                "method": "lhs",
+            }
+        )
+    )
     assert [s.values for s in again] == [s.values for s in sc]
 
 
 def test_random_sampling_stays_in_range():
-    sc = expand(cfg({"ranges": {"therapy.target_mg_dl": {"low": 110, "high": 130}}, "n": 50,
-                     "method": "random"}))
+    sc = expand(
+        cfg(
+            {
+                "ranges": {"therapy.target_mg_dl": {"low": 110, "high": 130}},
+                "n": 50,
+                "method": "random",
+            }
+        )
+    )
     v = np.array([s.values["therapy.target_mg_dl"] for s in sc])
     assert v.min() >= 110 and v.max() <= 130 and v.std() > 3
 
 
-@pytest.mark.parametrize("section,needle", [
-    ({"grid": {"run.days": [1, 2]}}, "run.days cannot be swept"),
-    ({"grid": {"output.traced": [1]}}, "output.traced cannot be swept"),
-    ({"grid": {"therapy.targt": [1]}}, "therapy.targt: no field 'targt'; allowed here: kind, delivery, target_mg_dl"),
-    ({"grid": {"meals.7.carbs_g": [1]}}, "meals.7.carbs_g: '7' is not an index"),
-    ({"grid": {"therapy.target_mg_dl": [140, 1000]}}, "scenario 1 (therapy.target_mg_dl = 1000)"),
-    ({"zip": {"meals.0.carbs_g": [1, 2], "meals.0.time_h": [7]}}, "zip lists differ in length"),
-    ({"ranges": {"cohort.jitter_cv": {"low": 0.3, "high": 0.1}}, "n": 2}, "must exceed low"),
-    ({"ranges": {"cohort.jitter_cv": {"low": 0.1, "high": 0.3}}}, "set n"),
-])
+@pytest.mark.parametrize(
+    "section,needle",
+    [
+        ({"grid": {"run.days": [1, 2]}}, "run.days cannot be swept"),
+        ({"grid": {"output.traced": [1]}}, "output.traced cannot be swept"),
+        (
+            {"grid": {"therapy.targt": [1]}},
+            "therapy.targt: no field 'targt'; allowed here: kind, delivery, target_mg_dl",
+        ),
+        ({"grid": {"meals.7.carbs_g": [1]}}, "meals.7.carbs_g: '7' is not an index"),
+        (
+            {"grid": {"therapy.target_mg_dl": [140, 1000]}},
+            "scenario 1 (therapy.target_mg_dl = 1000)",
+        ),
+        ({"zip": {"meals.0.carbs_g": [1, 2], "meals.0.time_h": [7]}}, "zip lists differ in length"),
+        ({"ranges": {"cohort.jitter_cv": {"low": 0.3, "high": 0.1}}, "n": 2}, "must exceed low"),
+        ({"ranges": {"cohort.jitter_cv": {"low": 0.1, "high": 0.3}}}, "set n"),
+    ],
+)
 def test_bad_sweeps_are_refused_before_anything_runs(section, needle):
     with pytest.raises(ConfigError, match=None) as err:
         expand(cfg(section))

@@ -1,11 +1,12 @@
 """A patient's daily life: frequencies match the settings and every draw is a pure function
 of (seed, patient, day)."""
+
 import numpy as np
 import pytest
 
-from engine.life import behaviour as B
 from engine.batch.config import parse_config
 from engine.batch.translate import behaviour_settings
+from engine.life import behaviour as B
 from engine.model.traits import N_TRAITS, T
 
 SEED = np.uint64(99)
@@ -23,14 +24,22 @@ def beh(**sections):
 
 
 def test_exercise_sessions_follow_the_weekly_frequency_and_a_programme_replaces_it():
-    b = beh(behaviour={"programme": {"start_day": 500, "sessions_per_week": 7.0,
-                                     "session_min": 30, "session_hr_excess": 70}})
+    b = beh(
+        behaviour={
+            "programme": {
+                "start_day": 500,
+                "sessions_per_week": 7.0,
+                "session_min": 30,
+                "session_hr_excess": 70,
+            }
+        }
+    )
     tr = traits(sessions=2.0)
     days = [B.exercise_session(SEED, 3, d, tr, b) for d in range(1000)]
     before = np.mean([s[0] >= 0 for s in days[:500]])
     assert before == pytest.approx(2.0 / 7.0, abs=0.05)
     assert all(s[0] >= 0 and s[1] == 30 and s[2] == 70.0 for s in days[500:])
-    assert B.exercise_session(SEED, 3, 42, tr, b) == days[42]     # pure in (seed, id, day)
+    assert B.exercise_session(SEED, 3, 42, tr, b) == days[42]  # pure in (seed, id, day)
 
 
 def test_missed_and_late_boluses_follow_adherence_and_counting_error_its_cv():
@@ -50,8 +59,8 @@ def test_illness_episodes_last_days_at_the_configured_rate():
     b = beh(episodes={"illness_per_year": 6.0, "illness_days": 4.0})
     sick = np.array([B.illness_severity(SEED, 11, d, b) for d in range(3650)]) > 0
     starts = np.sum(sick[1:] & ~sick[:-1])
-    assert 40 <= starts <= 80                        # ~60 in ten years
-    assert 0.04 <= sick.mean() <= 0.10                # ~6 x 4 days / 365
+    assert 40 <= starts <= 80  # ~60 in ten years
+    assert 0.04 <= sick.mean() <= 0.10  # ~6 x 4 days / 365
     assert B.illness_severity(SEED, 11, 1234, b) == B.illness_severity(SEED, 11, 1234, b)
     off = beh(episodes={"illness": False})
     assert all(B.illness_severity(SEED, 11, d, off) == 0.0 for d in range(365))
@@ -59,17 +68,24 @@ def test_illness_episodes_last_days_at_the_configured_rate():
 
 def test_chronic_stress_makes_acute_stress_more_frequent():
     b = beh(episodes={"stress_per_week": 1.0})
-    calm = np.mean([B.stress_episode(SEED, 2, d, traits(stress=0.0), b)[0] >= 0
-                    for d in range(3000)])
-    tense = np.mean([B.stress_episode(SEED, 2, d, traits(stress=1.0), b)[0] >= 0
-                     for d in range(3000)])
+    calm = np.mean(
+        [B.stress_episode(SEED, 2, d, traits(stress=0.0), b)[0] >= 0 for d in range(3000)]
+    )
+    tense = np.mean(
+        [B.stress_episode(SEED, 2, d, traits(stress=1.0), b)[0] >= 0 for d in range(3000)]
+    )
     assert calm == pytest.approx(1 / 7, abs=0.02)
     assert tense == pytest.approx(3 / 7, abs=0.03)
 
 
 def test_meals_scale_with_appetite_and_keep_their_slots():
-    slots = (np.array([420.0, 720.0]), np.array([0.0, 0.0]), np.array([50.0, 80.0]),
-             np.array([0.0, 0.0]), np.array([1.0, 1.0]))
+    slots = (
+        np.array([420.0, 720.0]),
+        np.array([0.0, 0.0]),
+        np.array([50.0, 80.0]),
+        np.array([0.0, 0.0]),
+        np.array([1.0, 1.0]),
+    )
     minute = np.empty(8, dtype=np.int64)
     grams = np.empty(8)
     slot = np.empty(8, dtype=np.int64)

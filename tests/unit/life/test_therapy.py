@@ -1,11 +1,10 @@
 import numpy as np
 import pytest
 
-from engine.life import therapy
-
-from engine.life.therapy import TH
 from engine.batch.config import parse_config
 from engine.batch.translate import therapy_settings
+from engine.life import therapy
+from engine.life.therapy import TH
 
 
 def th(**kw):
@@ -26,7 +25,9 @@ def test_bolus_calculator_counts_carbs_corrects_above_target_less_insulin_on_boa
 
 def test_simglucose_rule_is_kept_for_side_by_side_runs():
     t = th(kind="simglucose_basal_bolus")
-    assert therapy.meal_bolus_u(45.0, 200.0, 3.0, 10.0, 40.0, 2.0, t) == pytest.approx(4.5 + 60 / 40)
+    assert therapy.meal_bolus_u(45.0, 200.0, 3.0, 10.0, 40.0, 2.0, t) == pytest.approx(
+        4.5 + 60 / 40
+    )
     assert therapy.meal_bolus_u(45.0, 149.0, 0.0, 10.0, 40.0, 1.0, t) == pytest.approx(4.5)
 
 
@@ -42,7 +43,7 @@ def test_titration_moves_toward_targets_within_caps():
     t = th(kind="intensive", step=0.1, cap_high=1.5)
     basal, bolus = therapy.titrate(1.0, 1.0, _acc(200.0, 220.0, 0.0), t)
     assert basal == pytest.approx(1.1) and bolus == pytest.approx(1.1)
-    basal, bolus = therapy.titrate(1.0, 1.0, _acc(200.0, 220.0, 8.0), t)   # hypos first
+    basal, bolus = therapy.titrate(1.0, 1.0, _acc(200.0, 220.0, 8.0), t)  # hypos first
     assert basal == pytest.approx(0.9) and bolus == pytest.approx(0.9)
     b = 1.0
     for _ in range(20):
@@ -59,9 +60,10 @@ def test_ratios_from_total_daily_dose_rules():
 
 
 def test_tdd_rule_ratios_change_the_boluses_of_a_run():
-    from engine.model.glycaemia import DAILY_NAMES
     from engine.analysis.validate import _config, _run
     from engine.batch.sweep import cohort_of, kernel_inputs
+    from engine.model.glycaemia import DAILY_NAMES
+
     out = {}
     for ratios in ("reference", "tdd_rules"):
         cfg = _config(6, 2, 9, therapy={"kind": "intensive", "ratios": ratios})

@@ -1,5 +1,6 @@
 """The exercise step of model/acute.py (Dalla Man 2009's Y, Z, W): its shortcut for a
 negligible activation."""
+
 import math
 
 import numba as nb
@@ -23,8 +24,9 @@ def _exercise_step_in_full(y, z, w, hr_excess, hr_rest):
     return y_new, z, w + hr_excess
 
 
-@pytest.mark.parametrize("hr_excess,minutes,hr_rest", [(60.0, 45, 65.0), (25.0, 20, 80.0),
-                                                        (90.0, 120, 50.0)])
+@pytest.mark.parametrize(
+    "hr_excess,minutes,hr_rest", [(60.0, 45, 65.0), (25.0, 20, 80.0), (90.0, 120, 50.0)]
+)
 def test_exercise_shortcut_is_bit_identical(hr_excess, minutes, hr_rest):
     """A session, then 4 days of decay (Y underflows to 0 after ~2.5 days): the shortcut taken
     once the activation is negligible must not change a bit of Y, Z or W."""
@@ -37,5 +39,5 @@ def test_exercise_shortcut_is_bit_identical(hr_excess, minutes, hr_rest):
         b = step(*b, hr, hr_rest)
         assert a == b, m
         q = a[0] / (acute.EX_A * hr_rest)
-        shortcut_minutes += a[0] > 0.0 and q ** 4 < acute._R_NEGLIGIBLE_PER_Z * a[1]
-    assert shortcut_minutes > 2 * 1440   # the shortcut covers most of the tail
+        shortcut_minutes += a[0] > 0.0 and q**4 < acute._R_NEGLIGIBLE_PER_Z * a[1]
+    assert shortcut_minutes > 2 * 1440  # the shortcut covers most of the tail

@@ -1,8 +1,10 @@
 """Properties of the fast model (hypothesis) on the 30 reference patients."""
-import numpy as np
-from hypothesis import given, strategies as st
 
-from engine.model.params import P, PMOL_PER_U, X
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engine.model.params import PMOL_PER_U, P, X
 from engine.population.reference import reference_patients
 from engine.population.replay import replay_kernel
 
@@ -23,7 +25,7 @@ def input_series(draw, minutes=360):
         start = draw(st.integers(0, minutes - 1))
         grams = draw(st.floats(1.0, 150.0))
         n = int(np.ceil(grams / 5.0))
-        carbs[start:start + n] = 5.0
+        carbs[start : start + n] = 5.0
     insulin = np.full(minutes, basal_u_per_min(i) * draw(st.floats(0.0, 3.0)))
     for _ in range(draw(st.integers(0, 3))):
         insulin[draw(st.integers(0, minutes - 1))] += draw(st.floats(0.0, 25.0))
@@ -43,8 +45,9 @@ def test_states_stay_finite_and_non_negative(case):
 @given(patients)
 def test_basal_steady_state_holds_for_a_day_without_meals(i):
     minutes = 1440
-    states = replay_kernel(REF.x0[i], REF.params[i], np.zeros(minutes),
-                           np.full(minutes, basal_u_per_min(i)))
+    states = replay_kernel(
+        REF.x0[i], REF.params[i], np.zeros(minutes), np.full(minutes, basal_u_per_min(i))
+    )
     bg = states[:, X.Gs] / REF.params[i, P.Vg]
     assert np.abs(bg - bg[0]).max() < 1.0
 

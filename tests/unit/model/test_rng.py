@@ -8,8 +8,11 @@ from engine.model import rng
 KAT = [
     ((0, 0, 0, 0), (0, 0), (0x6627E8D5, 0xE169C58D, 0xBC57AC4C, 0x9B00DBD8)),
     ((0xFFFFFFFF,) * 4, (0xFFFFFFFF,) * 2, (0x408F276D, 0x41C83B0E, 0xA20BC7C6, 0x6D5451FD)),
-    ((0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344), (0xA4093822, 0x299F31D0),
-     (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1)),
+    (
+        (0x243F6A88, 0x85A308D3, 0x13198A2E, 0x03707344),
+        (0xA4093822, 0x299F31D0),
+        (0xD16CFE09, 0x94FDCCEB, 0x5001E420, 0x24126EA1),
+    ),
 ]
 
 
@@ -36,10 +39,14 @@ def test_normals_have_unit_moments():
 
 def test_draws_depend_on_every_part_of_the_counter_and_key():
     base = rng.uniform(np.uint64(1), 2, 3, 4, 5)
-    variants = [rng.uniform(np.uint64(9), 2, 3, 4, 5), rng.uniform(np.uint64(1), 9, 3, 4, 5),
-                rng.uniform(np.uint64(1), 2, 9, 4, 5), rng.uniform(np.uint64(1), 2, 3, 9, 5),
-                rng.uniform(np.uint64(1), 2, 3, 4, 9),
-                rng.uniform(np.uint64(1 + 2 ** 40), 2, 3, 4, 5)]  # high seed bits count too
+    variants = [
+        rng.uniform(np.uint64(9), 2, 3, 4, 5),
+        rng.uniform(np.uint64(1), 9, 3, 4, 5),
+        rng.uniform(np.uint64(1), 2, 9, 4, 5),
+        rng.uniform(np.uint64(1), 2, 3, 9, 5),
+        rng.uniform(np.uint64(1), 2, 3, 4, 9),
+        rng.uniform(np.uint64(1 + 2**40), 2, 3, 4, 5),
+    ]  # high seed bits count too
     assert len({base, *variants}) == 7
 
 
@@ -47,8 +54,9 @@ def test_draws_depend_on_every_part_of_the_counter_and_key():
 def test_draws_are_identical_whatever_the_block_of_patients(block):
     ids = np.arange(1000, dtype=np.int64)
     whole = rng.normals(np.uint64(42), ids, 11, 2, 3)
-    parts = np.concatenate([rng.normals(np.uint64(42), ids[i:i + block], 11, 2, 3)
-                            for i in range(0, 1000, block)])
+    parts = np.concatenate(
+        [rng.normals(np.uint64(42), ids[i : i + block], 11, 2, 3) for i in range(0, 1000, block)]
+    )
     assert np.array_equal(whole, parts)
     one_by_one = np.array([rng.normal(np.uint64(42), int(i), 11, 2, 3) for i in ids[::97]])
     assert np.array_equal(whole[::97], one_by_one)

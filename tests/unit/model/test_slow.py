@@ -1,12 +1,13 @@
 """Each mechanism of insulin resistance alone (MODEL.md §2), through the pure slow kernels."""
+
 import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.model import slow
-
 from engine.model.slow import S
 from engine.model.traits import N_TRAITS, T
 
@@ -62,7 +63,10 @@ def test_receptors_fall_under_sustained_high_insulin_and_recover_within_a_day():
 
 def test_peripheral_hyperinsulinaemia_at_2_5_times_controls_costs_about_a_quarter():
     """Gregory et al. 2019: basal insulin 2.5x controls, disposal 22-29% lower."""
-    ratio = slow.receptor_rates(2.5 * slow.INSULIN_NORMAL)[0] / slow.receptor_rates(slow.INSULIN_NORMAL)[0]
+    ratio = (
+        slow.receptor_rates(2.5 * slow.INSULIN_NORMAL)[0]
+        / slow.receptor_rates(slow.INSULIN_NORMAL)[0]
+    )
     assert 0.70 <= ratio <= 0.80
 
 
@@ -74,8 +78,9 @@ def test_a_day_near_280_mg_dl_lowers_peripheral_uptake_by_about_18_percent():
     on[slow.K.glucotoxicity] = 1.0
     log_phi = np.empty(slow.N_MECH)
     before = slow.multipliers(st_, tr, 40.0, on, log_phi)[0]
-    slow.daily_update(st_, day(exposure=281.0 - slow.GLUCOTOX_THRESHOLD, mean_glucose=281.0), tr,
-                   40.0, on, 1.5)
+    slow.daily_update(
+        st_, day(exposure=281.0 - slow.GLUCOTOX_THRESHOLD, mean_glucose=281.0), tr, 40.0, on, 1.5
+    )
     after = slow.multipliers(st_, tr, 40.0, on, log_phi)[0]
     assert after / before == pytest.approx(0.82, abs=0.01)
     assert log_phi[slow.K.glucotoxicity] == pytest.approx(math.log(after))
@@ -83,8 +88,10 @@ def test_a_day_near_280_mg_dl_lowers_peripheral_uptake_by_about_18_percent():
 
 def test_the_ffa_anchor():
     """Roden et al. 1996: FFA 0.18 -> 1.93 mmol/L cut peripheral uptake by 46%."""
+
     def phi(ffa):
         return (1 + slow.FFA_UPTAKE_COEF * slow.FFA_REF) / (1 + slow.FFA_UPTAKE_COEF * ffa)
+
     assert phi(1.93) / phi(0.18) == pytest.approx(0.54, abs=1e-9)
     tr = traits()
     # FFA rise with visceral fat and fall with insulin (antilipolysis)
@@ -108,7 +115,7 @@ def test_puberty_lowers_peripheral_sensitivity_about_a_third_at_tanner_iii():
     log_phi = np.empty(slow.N_MECH)
     at_peak = slow.multipliers(st_, tr, 13.0, on, log_phi)[0]
     before = slow.multipliers(st_, tr, 7.0, on, log_phi)[0]
-    assert 0.70 <= at_peak / before <= 0.82     # the rest comes from the glucotoxicity it causes
+    assert 0.70 <= at_peak / before <= 0.82  # the rest comes from the glucotoxicity it causes
 
 
 @pytest.mark.parametrize("k", range(slow.N_MECH))
@@ -120,8 +127,14 @@ def test_a_switched_off_mechanism_contributes_exactly_nothing(k):
     log_phi = np.empty(slow.N_MECH)
     slow.equilibrate(st_, day(mean_insulin=300.0, exposure=60.0, mean_glucose=190.0), tr, 13.0, on)
     for _ in range(30):
-        slow.daily_update(st_, day(mean_insulin=300.0, exposure=60.0, mean_glucose=190.0,
-                                intake=2800.0), tr, 13.0, on, 1.5)
+        slow.daily_update(
+            st_,
+            day(mean_insulin=300.0, exposure=60.0, mean_glucose=190.0, intake=2800.0),
+            tr,
+            13.0,
+            on,
+            1.5,
+        )
         st_[S.exercise] += 0.1
     s_p = slow.multipliers(st_, tr, 13.0, on, log_phi)[0]
     assert log_phi[k] == 0.0

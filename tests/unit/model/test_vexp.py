@@ -1,4 +1,5 @@
 """model/vexp.py, the exp of the lane kernel, against libm."""
+
 import math
 
 import numba as nb
@@ -36,11 +37,18 @@ def test_vexp_is_libm_exp():
     magnitudes = 10.0 ** rng.uniform(-300.0, math.log10(80.0), 1_000_000)
     k = np.arange(-14_000, 14_000)
     breakpoints = k * (math.log(2.0) / 128.0)
-    near = (breakpoints[:, None] + np.arange(-3, 4)[None, :]
-            * np.spacing(np.abs(breakpoints))[:, None]).ravel()
-    x = np.concatenate([rng.uniform(-80.0, 80.0, 2_000_000),
-                        magnitudes, -magnitudes, near[np.abs(near) <= 80.0],
-                        [0.0, -0.0, 80.0, -80.0, 5e-324, -5e-324, 1.0, -1.0]])
+    near = (
+        breakpoints[:, None] + np.arange(-3, 4)[None, :] * np.spacing(np.abs(breakpoints))[:, None]
+    ).ravel()
+    x = np.concatenate(
+        [
+            rng.uniform(-80.0, 80.0, 2_000_000),
+            magnitudes,
+            -magnitudes,
+            near[np.abs(near) <= 80.0],
+            [0.0, -0.0, 80.0, -80.0, 5e-324, -5e-324, 1.0, -1.0],
+        ]
+    )
     ours, libm = _both_exps(x)
     assert np.isfinite(ours).all()
     assert np.array_equal(_vexp_alone(x), ours)

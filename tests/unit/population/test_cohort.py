@@ -2,13 +2,12 @@ import numpy as np
 import pytest
 
 from engine.batch.translate import default_population
-from engine.population.cohort import FITTED_INDEX, basal_steady_state, fit_groups, sample_cohort
 from engine.model.fast import derivatives, meal_shape, state_tuple
 from engine.model.params import N_STATES, P, X
-from engine.population.reference import reference_patients
-from engine.model import traits
-
 from engine.model.traits import T
+from engine.population.cohort import FITTED_INDEX, basal_steady_state, fit_groups, sample_cohort
+from engine.population.reference import reference_patients
+
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
 MVLN = default_population()
 RESAMPLE = default_population(sampler="resample", jitter_cv=0.1)
@@ -28,8 +27,18 @@ def test_steady_state_reproduces_the_reference_basal_states():
 def test_sampled_patients_start_at_rest_at_their_basal_glucose(pop):
     c = sample_cohort(3, np.arange(300), GROUPS, pop)
     for i in range(len(c)):
-        dx = derivatives(state_tuple(c.x0[i]), c.params[i], 0.0, c.params[i][P.u2ss],
-                         meal_shape(0.0, 0.5, 0.5), 1.0, 1.0, 1.0, 1.0, 0.0)
+        dx = derivatives(
+            state_tuple(c.x0[i]),
+            c.params[i],
+            0.0,
+            c.params[i][P.u2ss],
+            meal_shape(0.0, 0.5, 0.5),
+            1.0,
+            1.0,
+            1.0,
+            1.0,
+            0.0,
+        )
         assert np.abs(dx).max() < 1e-9
         assert c.x0[i, X.Gs] / c.params[i, P.Vg] == pytest.approx(c.params[i, P.Gb])
 
@@ -76,7 +85,7 @@ def test_traits_are_within_their_bounds_and_adult_bmi_follows_nhis():
     assert np.all((tr[:, T.age0] >= 20) & (tr[:, T.age0] < 70))
     assert np.all((tr[:, T.adherence] > 0) & (tr[:, T.adherence] < 1))
     bmi = tr[:, T.bmi0]
-    assert bmi.mean() == pytest.approx(27.2, abs=0.4)        # the log-normal's mean
+    assert bmi.mean() == pytest.approx(27.2, abs=0.4)  # the log-normal's mean
     assert (bmi >= 30).mean() == pytest.approx(0.28, abs=0.03)
     assert ((bmi >= 25) & (bmi < 30)).mean() == pytest.approx(0.34, abs=0.03)
     h = tr[:, T.height_m]
@@ -87,7 +96,8 @@ def test_traits_are_within_their_bounds_and_adult_bmi_follows_nhis():
 
 def test_zero_jitter_resample_gives_the_reference_patients_exactly():
     ref = reference_patients()
-    c = sample_cohort(5, np.arange(40), GROUPS, default_population(sampler="resample",
-                                                                    jitter_cv=0.0))
+    c = sample_cohort(
+        5, np.arange(40), GROUPS, default_population(sampler="resample", jitter_cv=0.0)
+    )
     # the derived Vm0, kp1, u2ss agree with the table to its printed digits
     np.testing.assert_allclose(c.params, ref.params[c.source], rtol=1e-9)

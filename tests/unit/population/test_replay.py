@@ -1,4 +1,5 @@
 """Scientific: the fast model reproduces simglucose 0.2.11 (the reference simulator)."""
+
 import numpy as np
 import pytest
 
@@ -24,20 +25,25 @@ def test_all_30_reference_patients_match_simglucose_within_half_a_mg_dl(s1_trace
 
 
 def test_replay_returns_labelled_states_with_units(s1_traces):
-    ds = replay("adolescent#001", s1_traces["carbs_g_per_min"][0], s1_traces["insulin_u_per_min"][0])
+    ds = replay(
+        "adolescent#001", s1_traces["carbs_g_per_min"][0], s1_traces["insulin_u_per_min"][0]
+    )
     assert set(STATE_NAMES) <= set(ds.data_vars)
     assert ds["bg"].attrs["units"] == "mg/dL" and ds["Gp"].attrs["units"] == "mg/kg"
     assert ds["minute"].values[0] == 0 and ds["minute"].values[-1] == 1440
 
 
-@pytest.mark.parametrize("carbs,insulin,match", [
-    ([0.0, np.nan], [0.01, 0.01], "non-finite value nan at minute 1"),
-    ([0.0, -1.0], [0.01, 0.01], "negative value -1.0 at minute 1"),
-    ([0.0, 0.0], [0.01], "length 1 differs"),
-    ([0.0, 1e6], [0.01, 0.01], "exceeds 200.0 per minute"),
-    ([0.0, 0.0], [0.01, 1e4], "insulin_u_per_min: 10000.0 at minute 1 exceeds"),
-    ([], [], "empty series"),
-])
+@pytest.mark.parametrize(
+    "carbs,insulin,match",
+    [
+        ([0.0, np.nan], [0.01, 0.01], "non-finite value nan at minute 1"),
+        ([0.0, -1.0], [0.01, 0.01], "negative value -1.0 at minute 1"),
+        ([0.0, 0.0], [0.01], "length 1 differs"),
+        ([0.0, 1e6], [0.01, 0.01], "exceeds 200.0 per minute"),
+        ([0.0, 0.0], [0.01, 1e4], "insulin_u_per_min: 10000.0 at minute 1 exceeds"),
+        ([], [], "empty series"),
+    ],
+)
 def test_replay_refuses_bad_inputs_with_a_clear_message(carbs, insulin, match):
     with pytest.raises(ValueError, match=match):
         replay("adult#001", carbs, insulin)

@@ -1,6 +1,7 @@
 """The CUDA backend: agreement with the CPU backend under numba's CUDA simulator, a real
 compilation of the kernel for an H100/H200 (sm_90) without a GPU, and clear errors where
 numba-cuda or a GPU is missing."""
+
 import json
 import os
 import subprocess
@@ -11,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.sim import cuda_driver as cuda_backend
 from engine.batch.config import ConfigError, parse_config
+from engine.sim import cuda_driver as cuda_backend
 from tests.libm import GLIBC_FMA_EXP
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,15 +27,17 @@ def _has_numba_cuda() -> bool:
     return True
 
 
-needs_numba_cuda = pytest.mark.skipif(not _has_numba_cuda(),
-                                      reason="numba-cuda not installed (the [test] extra has it)")
+needs_numba_cuda = pytest.mark.skipif(
+    not _has_numba_cuda(), reason="numba-cuda not installed (the [test] extra has it)"
+)
 
 
 def _python(code_or_args, env_extra=None, timeout=900):
     env = {**os.environ, **(env_extra or {})}
     args = code_or_args if isinstance(code_or_args, list) else ["-c", code_or_args]
-    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @needs_numba_cuda
@@ -42,8 +45,10 @@ def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
     """Two chunks per population (streaming), a traced patient, a noisy sensor, patients who
     stop, the midpoint integrator: daily aggregates within 1e-9 relative, the same status and
     traces."""
-    r = _python(["scripts/check_cuda.py", "--patients", "5", "--days", "2", "--chunk", "3"],
-                {"NUMBA_ENABLE_CUDASIM": "1"})
+    r = _python(
+        ["scripts/check_cuda.py", "--patients", "5", "--days", "2", "--chunk", "3"],
+        {"NUMBA_ENABLE_CUDASIM": "1"},
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     report = json.loads(r.stdout.strip().splitlines()[-1])
     assert report["simulated"] is True
@@ -56,7 +61,7 @@ def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
         assert c["log_phi_max_rel_diff"] <= 1e-9, c
         assert c["patient_days_differing"] == 0, c
         assert c["status_equal"], c
-        if GLIBC_FMA_EXP:   # the simulated GPU calls libm's exp, the CPU lanes vexp's
+        if GLIBC_FMA_EXP:  # the simulated GPU calls libm's exp, the CPU lanes vexp's
             assert max(c["median_abs_diff"].values()) == 0.0, c
             assert c["traces_equal"], c
 
@@ -112,15 +117,21 @@ def test_backend_cuda_without_a_gpu_is_a_clear_error_and_writes_nothing(tmp_path
     if cuda_backend.simulated():
         pytest.skip("the simulator is on: there is a (simulated) GPU")
     out = tmp_path / "out.zarr"
-    r = _python(["-m", "engine.cli", "run", "configs/quickstart.toml", "-o", str(out),
-                 "--backend", "cuda"], {"NUMBA_ENABLE_CUDASIM": "0"}, timeout=300)
+    r = _python(
+        ["-m", "engine.cli", "run", "configs/quickstart.toml", "-o", str(out), "--backend", "cuda"],
+        {"NUMBA_ENABLE_CUDASIM": "0"},
+        timeout=300,
+    )
     has_gpu = r.returncode == 0
     if has_gpu:
         pytest.skip("this machine has a CUDA GPU")
     assert r.returncode == 2, r.stderr
     assert "execution.backend = 'cuda'" in r.stderr
-    assert ("no CUDA GPU" in r.stderr or "numba-cuda is not installed" in r.stderr
-            or "CUDA driver" in r.stderr)
+    assert (
+        "no CUDA GPU" in r.stderr
+        or "numba-cuda is not installed" in r.stderr
+        or "CUDA driver" in r.stderr
+    )
     assert not out.exists()
 
 
@@ -131,7 +142,7 @@ def test_backend_names_the_field_when_unknown():
 
 def test_chunks_fit_the_free_device_memory():
     per = cuda_backend.bytes_per_patient(365)
-    assert per > 365 * 8 * 40        # 33 daily variables and the log factors, every day
+    assert per > 365 * 8 * 40  # 33 daily variables and the log factors, every day
     assert cuda_backend.chunk_size(10**6, 365, free_bytes=10 * per) == 5
     assert cuda_backend.chunk_size(3, 365, free_bytes=10**12) == 3
     assert cuda_backend.chunk_size(10, 365, free_bytes=0) == 1
@@ -144,15 +155,30 @@ def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
     value, as the CPU backend's run of the same config (two tasks, on two worker threads that
     take turns on the device)."""
     cfg = tmp_path / "small.toml"
-    cfg.write_text('[run]\nname = "small"\nseed = 5\nn_patients = 3\ndays = 1\n'
-                   '[output]\ntraced = 1\n[execution]\nblock_size = 2\n')
+    cfg.write_text(
+        '[run]\nname = "small"\nseed = 5\nn_patients = 3\ndays = 1\n'
+        "[output]\ntraced = 1\n[execution]\nblock_size = 2\n"
+    )
     stores = {}
     for backend in ("cpu", "cuda"):
         stores[backend] = tmp_path / f"{backend}.zarr"
-        r = _python(["-m", "engine.cli", "run", str(cfg), "-o", str(stores[backend]),
-                     "--backend", backend, "-q"], {"NUMBA_ENABLE_CUDASIM": "1"})
+        r = _python(
+            [
+                "-m",
+                "engine.cli",
+                "run",
+                str(cfg),
+                "-o",
+                str(stores[backend]),
+                "--backend",
+                backend,
+                "-q",
+            ],
+            {"NUMBA_ENABLE_CUDASIM": "1"},
+        )
         assert r.returncode == 0, r.stderr[-3000:]
     from engine.store.results import open_results
+
     cpu, gpu = open_results(stores["cpu"]), open_results(stores["cuda"])
     assert set(cpu.data_vars) == set(gpu.data_vars)
     for name in cpu.data_vars:
@@ -167,9 +193,15 @@ def test_gpu_tasks_are_large_enough_to_fill_the_device():
     """The CPU's task of at least 16 per run would launch a GPU kernel of a few hundred
     threads in a short run; backend cuda takes ~8 million patient-days, bounded so a task's
     daily results (~2.7 GB) fit on the host whatever the run's length."""
+
     def block(n, days, backend, size=0):
-        return parse_config({"run": {"n_patients": n, "days": days},
-                             "execution": {"backend": backend, "block_size": size}}).block_size()
+        return parse_config(
+            {
+                "run": {"n_patients": n, "days": days},
+                "execution": {"backend": backend, "block_size": size},
+            }
+        ).block_size()
+
     assert block(1_000, 30, "cpu") == 64
     assert block(1_000_000, 30, "cuda") == 266_666
     assert block(1_000_000, 365, "cuda") == 21_917

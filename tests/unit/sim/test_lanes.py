@@ -1,5 +1,6 @@
 """The lane kernel: patients stepped LANES at a time on the vector units must give each patient
 exactly what one-at-a-time stepping gives, whatever its lane or neighbours."""
+
 import math
 import sys
 from pathlib import Path
@@ -10,11 +11,11 @@ import numpy as np
 import pytest
 
 from engine import runtime
-from engine.sim import lanes
 from engine.batch import sweep
 from engine.batch.config import parse_config
 from engine.model.fast import midpoint_step, rk4_step, state_tuple
 from engine.model.params import N_PARAMS, N_STATES
+from engine.sim import lanes
 
 ROOT = Path(__file__).resolve().parents[3]
 DATA = ROOT / "tests" / "data"
@@ -33,8 +34,9 @@ def _cohort(n):
     return sweep.cohort_of(ki, np.arange(n))
 
 
-@pytest.mark.parametrize("lanes_step,scalar_step", [(lanes.rk4_lanes, rk4_step),
-                                                   (lanes.midpoint_lanes, midpoint_step)])
+@pytest.mark.parametrize(
+    "lanes_step,scalar_step", [(lanes.rk4_lanes, rk4_step), (lanes.midpoint_lanes, midpoint_step)]
+)
 def test_each_lane_is_the_scalar_step_bit_for_bit(lanes_step, scalar_step):
     c = _cohort(lanes.LANES)
     rng = np.random.default_rng(3)
@@ -42,11 +44,18 @@ def test_each_lane_is_the_scalar_step_bit_for_bit(lanes_step, scalar_step):
     expected = []
     for j in range(lanes.LANES):
         x = c.x0[j] * rng.uniform(0.5, 1.5, N_STATES)
-        x[:2] += rng.uniform(0.0, 60000.0, 2)            # a meal in the stomach
-        inputs = (rng.uniform(0, 5000), rng.uniform(0, 50), rng.uniform(0, 80000),
-                  rng.uniform(0.3, 2), rng.uniform(0.3, 2), rng.uniform(0.5, 2),
-                  rng.uniform(1, 2), rng.uniform(0, 1e-4))
-        if j == 3:                                       # no meal: kgut = kmax, exps unused
+        x[:2] += rng.uniform(0.0, 60000.0, 2)  # a meal in the stomach
+        inputs = (
+            rng.uniform(0, 5000),
+            rng.uniform(0, 50),
+            rng.uniform(0, 80000),
+            rng.uniform(0.3, 2),
+            rng.uniform(0.3, 2),
+            rng.uniform(0.5, 2),
+            rng.uniform(1, 2),
+            rng.uniform(0, 1e-4),
+        )
+        if j == 3:  # no meal: kgut = kmax, exps unused
             inputs = inputs[:2] + (0.0,) + inputs[3:]
         for k in range(N_STATES):
             w[lanes.W_STATE + k * lanes.LANES + j] = x[k]
@@ -57,10 +66,10 @@ def test_each_lane_is_the_scalar_step_bit_for_bit(lanes_step, scalar_step):
         expected.append(scalar_step(state_tuple(x), c.params[j], *inputs))
     lanes_step(w)
     for j in range(lanes.LANES):
-        got = w[lanes.W_STATE + j:lanes.W_STATE + N_STATES * lanes.LANES:lanes.LANES]
+        got = w[lanes.W_STATE + j : lanes.W_STATE + N_STATES * lanes.LANES : lanes.LANES]
         if GLIBC_FMA_EXP:
             assert np.array_equal(got, np.array(expected[j])), f"lane {j}"
-        else:   # rk4_step calls libm's exp, the lanes vexp's
+        else:  # rk4_step calls libm's exp, the lanes vexp's
             np.testing.assert_allclose(got, expected[j], rtol=1e-12, err_msg=f"lane {j}")
 
 
@@ -68,13 +77,19 @@ def test_a_patient_does_not_depend_on_its_lane_or_group():
     """2 LANES + 3 patients fill two groups and a partial one; the same patients re-run from
     offset 5 (so every one changes lane) and patient 12 alone must match bit for bit."""
     n = 2 * lanes.LANES + 3
-    cfg = parse_config({"run": {"n_patients": n, "days": 3}, "cohort": {"groups": GROUPS},
-                        "sensor": {"kind": "johnson_su"}})
+    cfg = parse_config(
+        {
+            "run": {"n_patients": n, "days": 3},
+            "cohort": {"groups": GROUPS},
+            "sensor": {"kind": "johnson_su"},
+        }
+    )
     ki = sweep.kernel_inputs(cfg)
     ids = np.arange(n)
     whole = sweep.simulate(ki, sweep.cohort_of(ki, ids), np.full(n, -1, dtype=np.int64), 0)
-    shifted = sweep.simulate(ki, sweep.cohort_of(ki, ids[5:]), np.full(n - 5, -1, dtype=np.int64),
-                             0)
+    shifted = sweep.simulate(
+        ki, sweep.cohort_of(ki, ids[5:]), np.full(n - 5, -1, dtype=np.int64), 0
+    )
     alone = sweep.simulate(ki, sweep.cohort_of(ki, ids[12:13]), np.zeros(1, dtype=np.int64), 1)
     for a, b in zip(whole[:3], shifted[:3]):
         assert np.array_equal(a[..., 5:, :] if a.ndim == 3 else a[5:], b, equal_nan=True)
@@ -89,9 +104,16 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
     frequent illness and stress. On the machine that made the file they are bit-identical;
     elsewhere libm's exp may round differently in the last bit, hence the 1e-9 bound, far below
     any change of logic."""
-    raw = {"run": {"name": "g", "n_patients": {"full": 21, "core": 13, "illness": 17}[case],
-                   "days": {"full": 12, "core": 5, "illness": 15}[case], "seed": 7},
-           "cohort": {"groups": GROUPS}, "output": {"traced": 3}}
+    raw = {
+        "run": {
+            "name": "g",
+            "n_patients": {"full": 21, "core": 13, "illness": 17}[case],
+            "days": {"full": 12, "core": 5, "illness": 15}[case],
+            "seed": 7,
+        },
+        "cohort": {"groups": GROUPS},
+        "output": {"traced": 3},
+    }
     if case == "core":
         raw.update(CORE)
     if case == "illness":
@@ -115,6 +137,7 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
 def test_numba_exp_log_pow_agree_with_libm():
     """engine binds numba's exp, log and pow to glibc's entry points without errno wrappers:
     the values must be libm's."""
+
     @nb.njit
     def f(x):
         out = np.empty((3, x.size))
@@ -123,6 +146,7 @@ def test_numba_exp_log_pow_agree_with_libm():
             out[1, i] = math.log(x[i] + 100.0)
             out[2, i] = (x[i] + 100.0) ** 1.37
         return out
+
     x = np.random.default_rng(0).uniform(-80.0, 80.0, 20000)
     out = f(x)
     assert np.array_equal(out[0], [math.exp(v) for v in x])

@@ -1,5 +1,6 @@
 """store/integrity.py without a run: how findings are reported, and which errors met while
 reading a store are named as damage."""
+
 import pytest
 
 from engine.store import integrity
@@ -7,12 +8,35 @@ from engine.store.integrity import StoreDamaged
 
 
 def test_many_findings_are_grouped_and_capped():
-    many = [integrity.Finding("tir", "missing", "not in the store", f"tir/c/{s}/{b}/0", s,
-                              f"name{s}", (8 * b, 8 * b + 7), None, ((s, b),))
-            for s in range(3) for b in range(40)]
-    many += [integrity.Finding(f"var{k}", "checksum", "stored and computed checksums differ",
-                               f"var{k}/c/0", None, None, (0, 7), None, ((0, 0),))
-             for k in range(80)]
+    many = [
+        integrity.Finding(
+            "tir",
+            "missing",
+            "not in the store",
+            f"tir/c/{s}/{b}/0",
+            s,
+            f"name{s}",
+            (8 * b, 8 * b + 7),
+            None,
+            ((s, b),),
+        )
+        for s in range(3)
+        for b in range(40)
+    ]
+    many += [
+        integrity.Finding(
+            f"var{k}",
+            "checksum",
+            "stored and computed checksums differ",
+            f"var{k}/c/0",
+            None,
+            None,
+            (0, 7),
+            None,
+            ((0, 0),),
+        )
+        for k in range(80)
+    ]
     report = integrity.VerifyReport("s.zarr", findings=many, tasks_complete=120)
     lines = integrity.format_report(report).splitlines()
     assert len(lines) <= integrity.MAX_LINES + 3
@@ -35,6 +59,6 @@ def test_reading_store_names_only_damage():
             try:
                 raise err
             except ValueError as inner:
-                raise RuntimeError("while computing") from inner   # as dask may chain it
+                raise RuntimeError("while computing") from inner  # as dask may chain it
     assert "t1dmc verify s.zarr" in str(caught.value)
     assert "--resume --repair" in str(caught.value)
