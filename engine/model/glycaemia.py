@@ -1,10 +1,13 @@
-"""Glycaemic metrics: what each daily variable means, and their computation from a day's
-per-minute accumulators. Targets and thresholds: Battelino et al., Diabetes Care 42:1593 (2019).
+"""Glycaemic metrics: the daily variables' declaration, and their computation from a day's
+per-minute accumulators; the glycaemic indices (ADAG, GMI, eGDR, LBGI/HBGI), each written
+once. Targets and thresholds: Battelino et al., Diabetes Care 42:1593 (2019).
 """
+
+import math
 
 import numba as nb
 
-from .layout import index_family
+from .layout import Quantities, index_family
 
 # Thresholds of the international consensus on time in ranges (Battelino et al. 2019), mg/dL.
 LOW_54 = 54.0
@@ -18,46 +21,60 @@ HYPO_EVENT_MIN = 15
 # (Nathan et al., Diabetes Care 31:1473, 2008)
 ADAG_SLOPE = 28.7
 ADAG_INTERCEPT = 46.7
+# Blood glucose risk: the symmetrising transformation f(BG) = 1.509 ((ln BG)^1.084 - 5.381),
+# BG in mg/dL, zero at 112.5 mg/dL, and risk r = 10 f^2 (Kovatchev et al., Diabetes Care
+# 20:1655, 1997); LBGI and HBGI are the means of r over readings with f < 0 and f > 0, the
+# other counting zero (CGM form: Clarke & Kovatchev, Diabetes Technol Ther 11:S45, 2009).
+RISK_SCALE = 1.509
+RISK_EXPONENT = 1.084
+RISK_SHIFT = 5.381
+RISK_FACTOR = 10.0
 
 # Daily variables written per (scenario, patient, day): name, units, long_name.
-DAILY_VARIABLES = (
-    ("glucose_mean", "mg/dL", "mean blood glucose over the day"),
-    ("glucose_cv", "%", "coefficient of variation of blood glucose over the day"),
-    ("tir", "%", "time in range 70-180 mg/dL"),
-    ("tbr70", "%", "time below 70 mg/dL"),
-    ("tbr54", "%", "time below 54 mg/dL"),
-    ("tar180", "%", "time above 180 mg/dL"),
-    ("tar250", "%", "time above 250 mg/dL"),
-    ("hypo_events", "1", "hypoglycaemia events started (>= 15 min below 70 mg/dL)"),
-    ("tdd", "U", "total daily insulin dose"),
-    ("tdd_per_kg", "U/kg", "total daily insulin dose per kg body weight"),
-    ("basal_u", "U", "basal insulin delivered"),
-    ("bolus_u", "U", "bolus insulin delivered"),
-    ("carbs_g", "g", "carbohydrate eaten"),
-    ("weight_kg", "kg", "body weight"),
-    ("bmi", "kg/m2", "body-mass index"),
-    ("fat_mass_kg", "kg", "fat mass"),
-    ("visceral_fat_kg", "kg", "visceral fat mass"),
-    ("waist_cm", "cm", "waist circumference"),
-    ("ffa", "mmol/L", "day-mean plasma free fatty acids"),
-    ("inflammation", "1", "inflammation index (1 = none)"),
-    ("oxidative_stress", "1", "oxidative stress index (1 = none)"),
-    ("glut4_efficiency", "1", "GLUT4 translocation efficiency (1 = healthy)"),
-    ("receptor_density", "1", "insulin receptor density (1 = no insulin)"),
-    ("counterreg_tone", "1", "chronic counter-regulatory tone (1 = none)"),
-    ("si_peripheral", "1", "peripheral insulin sensitivity multiplier s_p (1 = lean healthy)"),
-    ("si_hepatic", "1", "hepatic insulin sensitivity multiplier s_h (1 = lean healthy)"),
-    ("hba1c", "%", "HbA1c from red-cell-weighted mean glucose (ADAG)"),
-    ("gmi", "%", "glucose management indicator over the last 14 days"),
-    ("egdr", "mg/kg/min", "estimated glucose disposal rate (Williams 2000)"),
-    ("rescue_carbs_g", "g", "carbohydrate eaten to treat hypoglycaemia"),
-    ("exercise_min", "min", "minutes of exercise"),
-    ("illness", "1", "illness severity (0 = well)"),
-    ("mean_insulin", "pmol/L", "day-mean peripheral plasma insulin"),
+DAILY = Quantities(
+    "Daily",
+    (
+        ("glucose_mean", "mg/dL", "mean blood glucose over the day"),
+        ("glucose_cv", "%", "coefficient of variation of blood glucose over the day"),
+        ("tir", "%", "time in range 70-180 mg/dL"),
+        ("tbr70", "%", "time below 70 mg/dL"),
+        ("tbr54", "%", "time below 54 mg/dL"),
+        ("tar180", "%", "time above 180 mg/dL"),
+        ("tar250", "%", "time above 250 mg/dL"),
+        ("hypo_events", "1", "hypoglycaemia events started (>= 15 min below 70 mg/dL)"),
+        ("tdd", "U", "total daily insulin dose"),
+        ("tdd_per_kg", "U/kg", "total daily insulin dose per kg body weight"),
+        ("basal_u", "U", "basal insulin delivered"),
+        ("bolus_u", "U", "bolus insulin delivered"),
+        ("carbs_g", "g", "carbohydrate eaten"),
+        ("weight_kg", "kg", "body weight"),
+        ("bmi", "kg/m2", "body-mass index"),
+        ("fat_mass_kg", "kg", "fat mass"),
+        ("visceral_fat_kg", "kg", "visceral fat mass"),
+        ("waist_cm", "cm", "waist circumference"),
+        ("ffa", "mmol/L", "day-mean plasma free fatty acids"),
+        ("inflammation", "1", "inflammation index (1 = none)"),
+        ("oxidative_stress", "1", "oxidative stress index (1 = none)"),
+        ("glut4_efficiency", "1", "GLUT4 translocation efficiency (1 = healthy)"),
+        ("receptor_density", "1", "insulin receptor density (1 = no insulin)"),
+        ("counterreg_tone", "1", "chronic counter-regulatory tone (1 = none)"),
+        ("si_peripheral", "1", "peripheral insulin sensitivity multiplier s_p (1 = lean healthy)"),
+        ("si_hepatic", "1", "hepatic insulin sensitivity multiplier s_h (1 = lean healthy)"),
+        ("hba1c", "%", "HbA1c from red-cell-weighted mean glucose (ADAG)"),
+        ("gmi", "%", "glucose management indicator over the last 14 days"),
+        ("egdr", "mg/kg/min", "estimated glucose disposal rate (Williams 2000)"),
+        ("rescue_carbs_g", "g", "carbohydrate eaten to treat hypoglycaemia"),
+        ("exercise_min", "min", "minutes of exercise"),
+        ("illness", "1", "illness severity (0 = well)"),
+        ("mean_insulin", "pmol/L", "day-mean peripheral plasma insulin"),
+        ("lbgi", "1", "low blood glucose index of the day's CGM readings (Kovatchev)"),
+        ("hbgi", "1", "high blood glucose index of the day's CGM readings (Kovatchev)"),
+    ),
 )
-DAILY_NAMES = tuple(v[0] for v in DAILY_VARIABLES)
-N_DAILY = len(DAILY_VARIABLES)
-D = index_family("Daily", DAILY_NAMES)
+DAILY_VARIABLES = DAILY.rows
+DAILY_NAMES = DAILY.names
+N_DAILY = len(DAILY)
+D = DAILY.index  # out[D.hba1c]
 
 # Per-minute accumulators of one day.
 A = index_family(
@@ -81,6 +98,9 @@ A = index_family(
         "rescue",
         "exercise_min",
         "exercise_dose",
+        "cgm_n",  # CGM readings, and the sums of their low and high risk
+        "cgm_low_risk",
+        "cgm_high_risk",
     ),
 )
 N_ACC = len(A)
@@ -102,6 +122,18 @@ def accumulate_glucose(acc, j, bg):
         acc[j, A.above180] += 1.0
         if bg > HIGH_250:
             acc[j, A.above250] += 1.0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def accumulate_cgm_risk(acc, j, cgm):
+    """Add one CGM reading's low or high risk to row j of the accumulators."""
+    f = RISK_SCALE * (math.log(cgm) ** RISK_EXPONENT - RISK_SHIFT)
+    risk = RISK_FACTOR * f * f
+    acc[j, A.cgm_n] += 1.0
+    if f < 0.0:
+        acc[j, A.cgm_low_risk] += risk
+    else:
+        acc[j, A.cgm_high_risk] += risk
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -147,6 +179,8 @@ def finish_day(acc, weight_kg, out):
     out[D.bolus_u] = acc[A.bolus]
     out[D.carbs_g] = acc[A.carbs]
     out[D.weight_kg] = weight_kg
+    out[D.lbgi] = acc[A.cgm_low_risk] / acc[A.cgm_n]
+    out[D.hbgi] = acc[A.cgm_high_risk] / acc[A.cgm_n]
 
 
 # --- glycaemic indices, each written once ---------------------------------------------------

@@ -1,39 +1,43 @@
 """Per-patient traits: who a patient is and how they live (docs/model.md §2-§4).
 
-Kernels take a 2-D float64 array `traits[patient, T_*]`, one row per patient, beside the
+Kernels take a 2-D float64 array `traits[patient, T.<name>]`, one row per patient, beside the
 UVA/Padova parameter rows. The sampler (`cohort.py`) draws them; the slow model, behaviour
 and therapy read them. Names, units and long names are written to the results per patient.
 """
 
-from .layout import index_family
+from .layout import Quantities
 
-TRAIT_VARIABLES = (
-    ("sex_male", "1", "1 = male, 0 = female"),
-    ("age0", "year", "age at the start of the run"),
-    ("height_m", "m", "height"),
-    ("bmi0", "kg/m2", "body-mass index at the start"),
-    ("fat_mass0", "kg", "fat mass at the start"),
-    ("hypertension", "1", "1 = hypertension (enters eGDR)"),
-    ("family_history_t2d", "1", "1 = a first-degree relative with type 2 diabetes"),
-    ("polygenic_score", "1", "polygenic type 2 diabetes risk score, standard units"),
-    ("chronic_stress", "1", "chronic stress, 0 (none) to 1 (severe)"),
-    ("adherence", "1", "share of boluses given on time, 0 to 1"),
-    ("sleep_h", "h", "habitual sleep per night"),
-    ("diet_fat_share", "1", "fat share of dietary energy"),
-    ("diet_sugar_share", "1", "added-sugar share of dietary energy"),
-    ("energy_surplus", "1", "habitual intake above the energy balance at the start, fraction"),
-    ("carb_appetite", "1", "multiplier on the configured meal sizes"),
-    ("activity_pal", "1", "physical activity level outside exercise sessions"),
-    ("sessions_per_week", "1/week", "exercise sessions per week"),
-    ("session_min", "min", "exercise session duration"),
-    ("session_hr_excess", "1/min", "heart-rate excess over rest during a session (bpm)"),
-    ("session_time_h", "h", "habitual start of an exercise session"),
-    ("heart_rate_rest", "1/min", "resting heart rate (bpm)"),
-    ("tod_amplitude", "1", "amplitude of the time-of-day sensitivity pattern"),
-    ("tod_peak_h", "h", "time of day of peak peripheral sensitivity"),
-    ("dawn_amplitude", "1", "dawn rise of the glucose production drive (0 = no dawn)"),
-    ("puberty_peak_age", "year", "age at Tanner stage III (peak pubertal resistance)"),
+TRAITS = Quantities(
+    "Trait",
+    (
+        ("sex_male", "1", "1 = male, 0 = female"),
+        ("age0", "year", "age at the start of the run"),
+        ("height_m", "m", "height"),
+        ("bmi0", "kg/m2", "body-mass index at the start"),
+        ("fat_mass0", "kg", "fat mass at the start"),
+        ("hypertension", "1", "1 = hypertension (enters eGDR)"),
+        ("family_history_t2d", "1", "1 = a first-degree relative with type 2 diabetes"),
+        ("polygenic_score", "1", "polygenic type 2 diabetes risk score, standard units"),
+        ("chronic_stress", "1", "chronic stress, 0 (none) to 1 (severe)"),
+        ("adherence", "1", "share of boluses given on time, 0 to 1"),
+        ("sleep_h", "h", "habitual sleep per night"),
+        ("diet_fat_share", "1", "fat share of dietary energy"),
+        ("diet_sugar_share", "1", "added-sugar share of dietary energy"),
+        ("energy_surplus", "1", "habitual intake above the energy balance at the start, fraction"),
+        ("carb_appetite", "1", "multiplier on the configured meal sizes"),
+        ("activity_pal", "1", "physical activity level outside exercise sessions"),
+        ("sessions_per_week", "1/week", "exercise sessions per week"),
+        ("session_min", "min", "exercise session duration"),
+        ("session_hr_excess", "1/min", "heart-rate excess over rest during a session (bpm)"),
+        ("session_time_h", "h", "habitual start of an exercise session"),
+        ("heart_rate_rest", "1/min", "resting heart rate (bpm)"),
+        ("tod_amplitude", "1", "amplitude of the time-of-day sensitivity pattern"),
+        ("tod_peak_h", "h", "time of day of peak peripheral sensitivity"),
+        ("dawn_amplitude", "1", "dawn rise of the glucose production drive (0 = no dawn)"),
+        ("puberty_peak_age", "year", "age at Tanner stage III (peak pubertal resistance)"),
+    ),
 )
-TRAIT_NAMES = tuple(v[0] for v in TRAIT_VARIABLES)
-N_TRAITS = len(TRAIT_VARIABLES)
-T = index_family("Trait", TRAIT_NAMES)
+TRAIT_VARIABLES = TRAITS.rows
+TRAIT_NAMES = TRAITS.names
+N_TRAITS = len(TRAITS)
+T = TRAITS.index  # traits[i, T.age0]

@@ -44,6 +44,7 @@ from ..model.glycaemia import (
     N_DAILY,
     A,
     D,
+    accumulate_cgm_risk,
     accumulate_glucose,
     egdr,
     finish_day,
@@ -309,6 +310,7 @@ def lane_minute(j, m, day, x, run, rc, t):
             + (lf[j, LF.err_next] - lf[j, LF.err_prev]) * since_knot / sensor.NOISE_KNOT_MIN,
             sensor_params,
         )
+        accumulate_cgm_risk(acc, j, lf[j, LF.cgm])
         li[j, LI.cgm_in] = cgm_interval_min
     li[j, LI.cgm_in] -= 1
     cgm = lf[j, LF.cgm]
