@@ -15,7 +15,9 @@ threads instead of the kernel alone.
 them traced), the core model with the RK4 and the midpoint integrator, and a two-scenario run
 through the store (every variable as it reads back) in each revision, and reports whether each
 revision's outputs are bit-identical to the first's: the check a change that claims "same
-bits" has to pass.
+bits" has to pass. Arrays are compared by name (each daily variable and mechanism apart), so
+a revision that adds an output is checked on every output the first one has, and its new
+arrays are listed.
 Benchmarks are not tests: nothing here asserts a time.
 """
 
@@ -70,10 +72,13 @@ try:      # the layered package (0.2), or a revision before it
     from engine.batch import sweep
     from engine.batch.config import load_config, parse_config
     from engine.batch.scenarios import expand
+    from engine.model.glycaemia import DAILY_NAMES
 except ImportError:
     from engine import sweep
     from engine.config import load_config, parse_config
     from engine.scenarios import expand
+    from engine.metrics import DAILY_NAMES
+from engine.model.slow import MECHANISM_NAMES
 out, core, paths = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
 small = {"name": "core", "n_patients": 24, "days": 12}
 cases, skipped = {}, {}
@@ -99,8 +104,14 @@ for name, cfg in cases.items():
     for k, scenario in enumerate(expand(cfg)):
         ki = sweep.kernel_inputs(scenario.config, scenario.seed)
         res = sweep.simulate(ki, sweep.cohort_of(ki, np.arange(24)), trace, 3)
-        for label, a in zip(("daily", "log_phi", "status", "traces"), res):
-            arrays[f"{name}/{k}/{label}"] = a
+        daily, log_phi, status, traces = res
+        # by name, so that a revision adding a variable still compares the others
+        for v, var in enumerate(DAILY_NAMES):
+            arrays[f"{name}/{k}/daily/{var}"] = daily[v]
+        for v, mech in enumerate(MECHANISM_NAMES):
+            arrays[f"{name}/{k}/log_phi/{mech}"] = log_phi[v]
+        arrays[f"{name}/{k}/status"] = status
+        arrays[f"{name}/{k}/traces"] = traces
 # a whole run through the store (sweep.run): every variable as it reads back
 import tempfile
 import xarray as xr
@@ -201,7 +212,8 @@ def outputs_identical(revs, tmp: Path) -> dict[str, str]:
     verdict = {}
     for sha, path in saved.items():
         other = np.load(path)
-        only_one = sorted(set(first.files) ^ set(other.files))
+        removed = sorted(set(first.files) - set(other.files))
+        added = sorted(set(other.files) - set(first.files))
         differing, nan_pattern, worst = [], [], 0.0
         for name in sorted(set(first.files) & set(other.files)):
             a, b = first[name], other[name]
@@ -221,13 +233,15 @@ def outputs_identical(revs, tmp: Path) -> dict[str, str]:
                 rel = np.abs(af[both] - bf[both]) / np.maximum(np.abs(af[both]), 1e-300)
                 worst = max(worst, float(rel.max()))
         compared = len(set(first.files) & set(other.files))
-        if not differing and not only_one:
-            text = f"yes ({compared} arrays)"
+        new_vars = sorted({a.rsplit("/", 1)[-1] for a in added})
+        news = f"; {len(added)} new arrays ({', '.join(new_vars)})" if added else ""
+        if not differing and not removed:
+            text = f"yes ({compared} arrays){news}"
         else:
             text = (
                 f"no: {len(differing)} of {compared} arrays differ (max rel {worst:.1e}"
                 f"{f', NaN pattern in {len(nan_pattern)}' if nan_pattern else ''})"
-                f"{f', {len(only_one)} in one revision only' if only_one else ''}"
+                f"{f', {len(removed)} missing' if removed else ''}{news}"
             )
         if skipped[sha]:
             text += f"; not run: {', '.join(skipped[sha])}"
