@@ -10,9 +10,8 @@
 - `bind_fast_libm()`: numba calls exp, log and pow through glibc's errno-checking wrappers;
   this binds them to the same computation without the wrapper (same bits, about a third less
   exp time). It changes those three symbols for all numba code compiled afterwards in the
-  process, so only the entry points call it: the CLI, `engine.replay`, `engine.open_results`
-  and the engine's own simulate (engine.batch.sweep.simulate), the door every population run
-  passes through.
+  process, so only the entry points call it: the CLI, `engine.replay` and the engine's own
+  simulate (engine.batch.sweep.simulate), the door every population run passes through.
 - `engine_identity()`: the version plus a hash of the sources; a store records it and
   `--resume` refuses a store written by another.
 """

@@ -676,6 +676,10 @@ class RunConfig(_Section):
             )
         return self
 
+    def to_toml(self) -> str:
+        """The validated config as TOML (what a store keeps as its config_toml)."""
+        return to_toml(self)
+
     def traced_ids(self) -> list[int]:
         t = self.output.traced
         if t is None:

@@ -227,7 +227,8 @@ def rk4_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw):
 def midpoint_step(x, p, d_mg, u_pmol, dbar, s_p, s_h, e_cr, vm0_f, gzw):
     """The state after one explicit midpoint (second-order Runge-Kutta) step of DT_MIN: half
     rk4_step's derivative evaluations. Optional (run.integrator = "midpoint"); its error against
-    rk4_step is measured by benchmarks/integrator_error.py and bounded in tests/test_replay.py."""
+    rk4_step is measured by benchmarks/integrator_error.py and bounded in
+    tests/unit/population/test_replay.py."""
     h = DT_MIN
     meal = meal_shape(dbar, p[P.b], p[P.d])
     k1 = derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw)

@@ -6,6 +6,7 @@ once. Targets and thresholds: Battelino et al., Diabetes Care 42:1593 (2019).
 import math
 
 import numba as nb
+import numpy as np
 
 from .layout import Quantities, index_family
 
@@ -29,6 +30,25 @@ RISK_SCALE = 1.509
 RISK_EXPONENT = 1.084
 RISK_SHIFT = 5.381
 RISK_FACTOR = 10.0
+
+
+def risk_transform_exact(bg: float) -> float:
+    """Kovatchev's f(BG), BG in mg/dL, computed from the formula (libm's log and pow)."""
+    return RISK_SCALE * (math.log(bg) ** RISK_EXPONENT - RISK_SHIFT)
+
+
+# The kernel reads f from tables at knots 1/32 mg/dL apart below 40 mg/dL, 1/4 up to 600 and 4
+# up to 5000 (the integrable range), interpolated linearly: a log and a pow per CGM reading
+# cost 8% of the kernel's throughput (benchmarks/results/revisions-20261202T022352Z.json), the
+# tables ~1%. The risk from the tables is within 4e-4 of the formula's from 20 to 600 mg/dL
+# (risk ~0-60), 7e-4 above (risk ~60-230) and 3e-4 relative below 20
+# (tests/unit/model/test_glycaemia.py). Knots
+# are computed with Python's math (libm), as the kernel's other transcendentals are.
+RISK_KNOTS = ((1.0, 40.0, 32.0), (40.0, 600.0, 4.0), (600.0, 5000.0, 0.25))  # from, to, 1/step
+RISK_F_LOW, RISK_F_MID, RISK_F_HIGH = (
+    np.array([risk_transform_exact(lo + k / per) for k in range(int((hi - lo) * per) + 1)])
+    for lo, hi, per in RISK_KNOTS
+)
 
 # Daily variables written per (scenario, patient, day): name, units, long_name.
 DAILY = Quantities(
@@ -125,9 +145,23 @@ def accumulate_glucose(acc, j, bg):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
+def risk_transform(bg):
+    """Kovatchev's f(BG) from the knot tables (RISK_KNOTS), linearly interpolated."""
+    low, mid, high = RISK_KNOTS
+    if bg < low[1]:
+        x, table = (bg - low[0]) * low[2], RISK_F_LOW
+    elif bg < mid[1]:
+        x, table = (bg - mid[0]) * mid[2], RISK_F_MID
+    else:
+        x, table = (bg - high[0]) * high[2], RISK_F_HIGH
+    k = min(max(int(x), 0), table.shape[0] - 2)
+    return table[k] + (table[k + 1] - table[k]) * (x - k)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
 def accumulate_cgm_risk(acc, j, cgm):
     """Add one CGM reading's low or high risk to row j of the accumulators."""
-    f = RISK_SCALE * (math.log(cgm) ** RISK_EXPONENT - RISK_SHIFT)
+    f = risk_transform(cgm)
     risk = RISK_FACTOR * f * f
     acc[j, A.cgm_n] += 1.0
     if f < 0.0:

@@ -12,8 +12,8 @@ with FMA run) has them:
 
 It covers |x| < 512 (callers clip their arguments well inside); for |x| < 2^-54 it gives 1 + x
 as glibc does. The table is computed here from its definition (2^(i/128) rounded to a double,
-and the relative rounding error) with decimal arithmetic; tests/test_lanes.py checks the whole
-function against the machine's libm on millions of arguments.
+and the relative rounding error) with decimal arithmetic; tests/unit/model/test_vexp.py checks
+the whole function against the machine's libm on millions of arguments.
 """
 
 import struct

@@ -13,6 +13,7 @@ A patient is a pure function of (seed, patient id): every draw comes from the co
 generator (streams COHORT and TRAITS, day 0).
 """
 
+from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -294,29 +295,23 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     tr[T.fat_mass0] = fat
 
 
+# the sampler's inputs per age group (row g of each), and the rows it draws per patient
+GroupTables = namedtuple(
+    "GroupTables",
+    "cum members counts ref_params mean chol sd age_lo age_hi bmi_median bmi_log_sd",
+)
+Drawn = namedtuple("Drawn", "params x0 traits source group redraws")
+
+
 @nb.njit(cache=True, nogil=True)
-def _sample(
-    seed,
-    patient_ids,
-    group_cum,
-    group_members,
-    group_counts,
-    ref_params,
-    mean,
-    chol,
-    sd,
-    age_lo,
-    age_hi,
-    bmi_median,
-    bmi_log_sd,
-    pop,
-    params_out,
-    x0_out,
-    traits_out,
-    source_out,
-    group_out,
-    redraws_out,
-):
+def _sample(seed, patient_ids, groups, pop, drawn):
+    """Each patient's group, reference patient, physiology and traits into `drawn`."""
+    group_cum, group_members, group_counts = groups.cum, groups.members, groups.counts
+    ref_params, mean, chol, sd = groups.ref_params, groups.mean, groups.chol, groups.sd
+    age_lo, age_hi = groups.age_lo, groups.age_hi
+    bmi_median, bmi_log_sd = groups.bmi_median, groups.bmi_log_sd
+    params_out, x0_out, traits_out = drawn.params, drawn.x0, drawn.traits
+    source_out, group_out, redraws_out = drawn.source, drawn.group, drawn.redraws
     for i in range(patient_ids.shape[0]):
         pid = patient_ids[i]
         u = rng.uniform(seed, pid, 0, rng.STREAM_COHORT, 0)
@@ -417,9 +412,7 @@ def sample_cohort(
     source = np.empty(n, dtype=np.int64)
     group = np.empty(n, dtype=np.int64)
     redraws = np.empty(n, dtype=np.int64)
-    _sample(
-        np.uint64(seed),
-        ids,
+    groups = GroupTables(
         cum,
         member_table,
         counts,
@@ -431,14 +424,9 @@ def sample_cohort(
         np.array([AGE_RANGE[g][1] for g in names]),
         np.array([BMI_MEDIAN[g] for g in names]),
         np.array([BMI_LOG_SD[g] for g in names]),
-        np.ascontiguousarray(pop, dtype=np.float64),
-        params,
-        x0,
-        traits,
-        source,
-        group,
-        redraws,
     )
+    drawn = Drawn(params, x0, traits, source, group, redraws)
+    _sample(np.uint64(seed), ids, groups, np.ascontiguousarray(pop, dtype=np.float64), drawn)
     if (redraws < 0).any():
         bad = ids[redraws < 0][0]
         raise RuntimeError(

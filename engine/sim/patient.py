@@ -280,24 +280,67 @@ def lane_minute(j, m, day, x, run, rc, t):
     boluses, rescue carbohydrate, exercise, stress. Returns (alive, and the inputs of
     rk4_step: carbs mg/min, insulin pmol/kg/min, meal size mg, s_p, s_h, e_cr, vm0 factor,
     gamma Z W). Not alive: glucose left the integrable range; li[j, LI.failed] is set and
-    the patient stops. The minute's glucose, CGM, insulin, carbohydrate and s_p stay in lf."""
-    seed, meal_slots, therapy, behaviour = run.seed, run.meal_slots, run.therapy, run.behaviour
-    sensor_params, cgm_interval_min = run.sensor_params, run.cgm_interval_min
-    iob_decay, dose_scale, has_noise = rc.iob_decay, rc.dose_scale, rc.has_noise
-    lf, li, tr, acc, tacc, tod, dawn = t.lf, t.li, t.tr, t.acc, t.tacc, t.tod, t.dawn
-    meal_minute, meal_grams, meal_slot = t.meal_minute, t.meal_grams, t.meal_slot
-    pend_minute, pend_units = t.pend_minute, t.pend_units
-    pid = li[j, LI.pid]
+    the patient stops. The minute's glucose, CGM, insulin, carbohydrate and s_p stay in lf.
+    The steps below are inlined: one function's machine code, split for reading."""
+    lf, li, acc = t.lf, t.li, t.acc
     bgj = x[X.Gs] * lf[j, LF.inv_vg]
     lf[j, LF.bg] = bgj
     if not (BG_EXHAUSTED_MG_DL < bgj < BG_ABSURD_MG_DL):  # also false for NaN
         li[j, LI.failed] = 1
         return False, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0
-    if has_noise:
+    cgm = _sense(j, m, bgj, run, rc, t)
+    bolus_u = _meal_boluses(j, m, day, cgm, run, t)
+    _rescue_carbs(j, bgj, cgm, run.behaviour, t)
+    planned = lf[j, LF.planned_g]
+    carbs = planned if planned < EAT_RATE_G_PER_MIN else EAT_RATE_G_PER_MIN
+    lf[j, LF.planned_g] = planned - carbs
+    dbar_start, eaten_g, eating, dbar = update_meal_size(
+        carbs,
+        lf[j, LF.prev_carbs],
+        x,
+        lf[j, LF.dbar_start],
+        lf[j, LF.eaten_g],
+        li[j, LI.eating] != 0,
+    )
+    lf[j, LF.dbar_start] = dbar_start
+    lf[j, LF.eaten_g] = eaten_g
+    li[j, LI.eating] = eating
+    lf[j, LF.prev_carbs] = carbs
+    bolus_u *= rc.dose_scale
+    basal_u = lf[j, LF.basal_u] * rc.dose_scale
+    insulin_u = basal_u + bolus_u
+    lf[j, LF.iob] = lf[j, LF.iob] * rc.iob_decay + bolus_u
+    s_p, e_cr, vm0_f, gzw = _acute_modifiers(j, m, t)
+    acc[j, A.basal] += basal_u
+    acc[j, A.bolus] += bolus_u
+    acc[j, A.carbs] += carbs
+    lf[j, LF.insulin_u] = insulin_u
+    lf[j, LF.carbs_g] = carbs
+    lf[j, LF.s_p] = s_p
+    return (
+        True,
+        carbs * MG_PER_G,
+        insulin_u * lf[j, LF.to_pmol_per_kg],
+        dbar,
+        s_p,
+        lf[j, LF.sh_rel],
+        e_cr,
+        vm0_f,
+        gzw,
+    )
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _sense(j, m, bgj, run, rc, t):
+    """The minute's sensor (noise knots, a CGM reading every run.cgm_interval_min) and the
+    glucose accumulators; returns the CGM value the patient sees."""
+    lf, li, acc, tacc = t.lf, t.li, t.acc, t.tacc
+    sensor_params = run.sensor_params
+    if rc.has_noise:
         if li[j, LI.knot_in] == 0:
             lf[j, LF.err_prev] = lf[j, LF.err_next]
             lf[j, LF.noise_e], lf[j, LF.err_next] = sensor.next_knot(
-                seed, pid, li[j, LI.knot], lf[j, LF.noise_e], sensor_params
+                run.seed, li[j, LI.pid], li[j, LI.knot], lf[j, LF.noise_e], sensor_params
             )
             li[j, LI.knot] += 1
             li[j, LI.knot_in] = sensor.NOISE_KNOT_MIN
@@ -311,9 +354,8 @@ def lane_minute(j, m, day, x, run, rc, t):
             sensor_params,
         )
         accumulate_cgm_risk(acc, j, lf[j, LF.cgm])
-        li[j, LI.cgm_in] = cgm_interval_min
+        li[j, LI.cgm_in] = run.cgm_interval_min
     li[j, LI.cgm_in] -= 1
-    cgm = lf[j, LF.cgm]
     # 2-D indexing, not a row view: a view per lane-minute costs two atomic reference-count
     # updates
     accumulate_glucose(acc, j, bgj)
@@ -327,19 +369,30 @@ def lane_minute(j, m, day, x, run, rc, t):
     if FASTING_WINDOW[0] <= m < FASTING_WINDOW[1]:
         tacc[j, TA.fasting_sum] += bgj
         tacc[j, TA.fasting_n] += 1.0
-    # meals announced this minute (eaten at 5 g/min) and their boluses
+    return lf[j, LF.cgm]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _meal_boluses(j, m, day, cgm, run, t):
+    """Meals announced this minute (eaten at 5 g/min), their boluses now or later, and the
+    delayed boluses due now; returns the units given this minute."""
+    lf, li, tr = t.lf, t.li, t.tr
+    meal_minute, meal_grams, meal_slot = t.meal_minute, t.meal_grams, t.meal_slot
+    pend_minute, pend_units = t.pend_minute, t.pend_units
+    therapy = run.therapy
+    pid = li[j, LI.pid]
     bolus_u = 0.0
     while li[j, LI.next_meal] < li[j, LI.n_meals] and meal_minute[j, li[j, LI.next_meal]] == m:
         nm = li[j, LI.next_meal]
         grams = meal_grams[j, nm]
         s = meal_slot[j, nm]
         lf[j, LF.planned_g] += grams
-        factor, delay, given = bolus_decision(seed, pid, day, s, tr[j], behaviour)
+        factor, delay, given = bolus_decision(run.seed, pid, day, s, tr[j], run.behaviour)
         if given:
             if therapy[TH.carb_counting] != 0.0:
                 estimate = grams * factor
             else:
-                estimate = meal_slots[2, s] * lf[j, LF.appetite]
+                estimate = run.meal_slots[2, s] * lf[j, LF.appetite]
             units = meal_bolus_u(
                 estimate, cgm, lf[j, LF.iob], lf[j, LF.cr], lf[j, LF.cf], lf[j, LF.bolus_f], therapy
             )
@@ -360,8 +413,14 @@ def lane_minute(j, m, day, x, run, rc, t):
             pend_units[j, k] = pend_units[j, last]
         else:
             k += 1
-    # hypoglycaemia treated with rescue carbohydrate, no bolus, when the CGM alarm is
-    # confirmed by a finger-stick (the blood glucose)
+    return bolus_u
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _rescue_carbs(j, bgj, cgm, behaviour, t):
+    """Hypoglycaemia treated with rescue carbohydrate, no bolus, when the CGM alarm is
+    confirmed by a finger-stick (the blood glucose)."""
+    lf, li, acc = t.lf, t.li, t.acc
     if li[j, LI.rescue_wait] > 0:
         li[j, LI.rescue_wait] -= 1
     elif (
@@ -372,28 +431,15 @@ def lane_minute(j, m, day, x, run, rc, t):
         lf[j, LF.planned_g] += behaviour[B.hypo_treat_g]
         acc[j, A.rescue] += behaviour[B.hypo_treat_g]
         li[j, LI.rescue_wait] = int(behaviour[B.hypo_wait_min])
-    planned = lf[j, LF.planned_g]
-    carbs = planned if planned < EAT_RATE_G_PER_MIN else EAT_RATE_G_PER_MIN
-    lf[j, LF.planned_g] = planned - carbs
-    dbar_start, eaten_g, eating, dbar = update_meal_size(
-        carbs,
-        lf[j, LF.prev_carbs],
-        x,
-        lf[j, LF.dbar_start],
-        lf[j, LF.eaten_g],
-        li[j, LI.eating] != 0,
-    )
-    lf[j, LF.dbar_start] = dbar_start
-    lf[j, LF.eaten_g] = eaten_g
-    li[j, LI.eating] = eating
-    lf[j, LF.prev_carbs] = carbs
-    bolus_u *= dose_scale
-    basal_u = lf[j, LF.basal_u] * dose_scale
-    insulin_u = basal_u + bolus_u
-    lf[j, LF.iob] = lf[j, LF.iob] * iob_decay + bolus_u
-    # acute modifiers: exercise, stress, time of day, dawn
-    s_p = lf[j, LF.sp_day] * tod[j, m]
-    e_cr = lf[j, LF.ecr_day] * dawn[j, m]
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _acute_modifiers(j, m, t):
+    """The minute's acute modifiers: time of day, dawn, exercise and stress. Returns (s_p,
+    e_cr, vm0 factor, gamma Z W)."""
+    lf, li, tr, acc = t.lf, t.li, t.tr, t.acc
+    s_p = lf[j, LF.sp_day] * t.tod[j, m]
+    e_cr = lf[j, LF.ecr_day] * t.dawn[j, m]
     vm0_f = 1.0
     gzw = 0.0
     ex_start = li[j, LI.ex_start]
@@ -417,23 +463,7 @@ def lane_minute(j, m, day, x, run, rc, t):
     if st_start <= m < st_start + li[j, LI.st_len]:
         s_p /= 1.0 + acute.STRESS_SP * lf[j, LF.st_sev]
         e_cr *= 1.0 + acute.STRESS_KP1 * lf[j, LF.st_sev]
-    acc[j, A.basal] += basal_u
-    acc[j, A.bolus] += bolus_u
-    acc[j, A.carbs] += carbs
-    lf[j, LF.insulin_u] = insulin_u
-    lf[j, LF.carbs_g] = carbs
-    lf[j, LF.s_p] = s_p
-    return (
-        True,
-        carbs * MG_PER_G,
-        insulin_u * lf[j, LF.to_pmol_per_kg],
-        dbar,
-        s_p,
-        lf[j, LF.sh_rel],
-        e_cr,
-        vm0_f,
-        gzw,
-    )
+    return s_p, e_cr, vm0_f, gzw
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -14,13 +14,13 @@ import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dask.array as da
 import numpy as np
 import xarray as xr
 import zarr
 
-from ..batch.config import RunConfig, to_toml
 from ..model.glycaemia import DAILY_VARIABLES
 from ..model.params import MINUTES_PER_DAY, PARAM_NAMES, PARAM_UNITS
 from ..model.slow import MECHANISM_NAMES, MECHANISMS
@@ -28,6 +28,9 @@ from ..model.traits import TRAIT_VARIABLES
 from ..population.cohort import Cohort
 from ..population.reference import reference_patients
 from ..runtime import engine_identity, engine_version
+
+if TYPE_CHECKING:  # the store layer does not import the batch layer above it
+    from ..batch.config import RunConfig
 from ..sim.outputs import STATUS_MEANINGS, TRACES
 
 TRACE_VARIABLES = TRACES.rows
@@ -80,7 +83,7 @@ class Layout:
 
     @classmethod
     def from_config(
-        cls, cfg: RunConfig, n_scenarios: int = 1, cohort_by_scenario: bool = False
+        cls, cfg: "RunConfig", n_scenarios: int = 1, cohort_by_scenario: bool = False
     ) -> "Layout":
         return cls(
             n_scenarios,
@@ -179,7 +182,7 @@ def _daily_encoding(layout: Layout, extra: tuple = ()) -> dict:
     }
 
 
-def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) -> None:
+def create_store(path: Path, cfg: "RunConfig", layout: Layout, scenarios: list) -> None:
     """Write the store's metadata and coordinates; every per-patient and per-day array stays
     empty until the tasks write their regions. `scenarios` are `engine.batch.scenarios.Scenario`s.
     Memory grows with the number of patients only through the patient coordinate."""
@@ -298,7 +301,7 @@ def create_store(path: Path, cfg: RunConfig, layout: Layout, scenarios: list) ->
             # version + source hash: --resume refuses a store another engine wrote
             "engine_identity": engine_identity(),
             "seed": str(cfg.run.seed),
-            "config_toml": to_toml(cfg),
+            "config_toml": cfg.to_toml(),
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
             "block_size": B,
             "common_random_numbers": int(cfg.sweep.common_random_numbers),

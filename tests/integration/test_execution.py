@@ -127,6 +127,34 @@ def test_resume_refuses_a_different_config(tmp_path, reference_store, capsys):
     assert "block size is 6" in capsys.readouterr().err
 
 
+def test_resume_refuses_a_store_another_engine_wrote(tmp_path, reference_store, capsys):
+    """The store records the engine identity (version + source hash); a store written by any
+    other engine, or by one from before identities, is refused with what to do."""
+    import json
+
+    from engine.cli import main
+    from engine.runtime import engine_identity
+
+    cfg = write_config(tmp_path)
+    out = tmp_path / "copy.zarr"
+    shutil.copytree(reference_store, out)
+    meta = out / "zarr.json"
+    doc = json.loads(meta.read_text())
+    assert doc["attributes"]["engine_identity"] == engine_identity()
+    for stored in ("0.2.0+src.0123456789abcdef", None):
+        if stored is None:
+            del doc["attributes"]["engine_identity"]
+        else:
+            doc["attributes"]["engine_identity"] = stored
+        meta.write_text(json.dumps(doc))
+        before = sorted((p.relative_to(out), p.stat().st_size) for p in out.rglob("*"))
+        assert main(["run", str(cfg), "-o", str(out), "--resume"]) == 2
+        err = capsys.readouterr().err
+        assert f"this is {engine_identity()}" in err and "--overwrite" in err
+        assert (stored or "(no identity)") in err
+        assert sorted((p.relative_to(out), p.stat().st_size) for p in out.rglob("*")) == before
+
+
 def test_existing_dask_cluster_with_worker_processes(tmp_path, reference_store):
     from distributed import LocalCluster
 

@@ -1,16 +1,12 @@
 """The lane kernel: patients stepped LANES at a time on the vector units must give each patient
 exactly what one-at-a-time stepping gives, whatever its lane or neighbours."""
 
-import math
 import sys
 from pathlib import Path
 
-import llvmlite.binding as ll
-import numba as nb
 import numpy as np
 import pytest
 
-from engine import runtime
 from engine.batch import sweep
 from engine.batch.config import parse_config
 from engine.model.fast import midpoint_step, rk4_step, state_tuple
@@ -132,26 +128,3 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
         rel = np.abs(value[ok] - before[ok]) / np.maximum(np.abs(before[ok]), 1e-12)
         assert rel.max(initial=0.0) <= 1e-9, (key, rel.max())
     assert (got[2] != 0).sum() == {"full": 0, "core": 9, "illness": 0}[case]
-
-
-def test_numba_exp_log_pow_agree_with_libm():
-    """engine binds numba's exp, log and pow to glibc's entry points without errno wrappers:
-    the values must be libm's."""
-
-    @nb.njit
-    def f(x):
-        out = np.empty((3, x.size))
-        for i in range(x.size):
-            out[0, i] = math.exp(x[i])
-            out[1, i] = math.log(x[i] + 100.0)
-            out[2, i] = (x[i] + 100.0) ** 1.37
-        return out
-
-    x = np.random.default_rng(0).uniform(-80.0, 80.0, 20000)
-    out = f(x)
-    assert np.array_equal(out[0], [math.exp(v) for v in x])
-    assert np.array_equal(out[1], [math.log(v + 100.0) for v in x])
-    assert np.array_equal(out[2], [(v + 100.0) ** 1.37 for v in x])
-    direct = runtime._libm_without_wrapper("exp")
-    if direct:
-        assert ll.address_of_symbol("exp") == direct
