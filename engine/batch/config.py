@@ -15,11 +15,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
 
 from ..model.params import MINUTES_PER_DAY
+from ..model.slow import MECHANISMS
 from ..population.reference import GROUPS
 
 PATIENT_DAYS_PER_TASK = 1_000_000
@@ -276,20 +278,19 @@ class EpisodesSection(_Section):
     )
 
 
-class MechanismsSection(_Section):
-    """Switch each mechanism of insulin resistance (docs/model.md §2) and fast-model extension."""
-
-    body_composition: bool = True
-    ffa: bool = True
-    inflammation: bool = True
-    glucotoxicity: bool = True
-    receptor_downregulation: bool = True
-    genetic: bool = True
-    counterregulation: bool = True
-    exercise: bool = True
-    dawn: bool = Field(True, description="dawn phenomenon")
-    time_of_day: bool = Field(True, description="individual daily sensitivity pattern")
-    weight_feedback: bool = Field(True, description="body weight feeds the fast model daily")
+# one switch per mechanism, derived from its declaration (engine/model/slow.py MECHANISMS),
+# then the fast-model extensions; the kernel's switch vector (engine/sim/patient.py SW) has the
+# same names in the same order
+MechanismsSection = create_model(
+    "MechanismsSection",
+    __base__=_Section,
+    __doc__="Switch each mechanism of insulin resistance (docs/model.md §2) and fast-model "
+    "extension.",
+    **{name: (bool, Field(True, description=what)) for name, what in MECHANISMS},
+    dawn=(bool, Field(True, description="dawn phenomenon")),
+    time_of_day=(bool, Field(True, description="individual daily sensitivity pattern")),
+    weight_feedback=(bool, Field(True, description="body weight feeds the fast model daily")),
+)
 
 
 THERAPY_PRESETS = {

@@ -50,7 +50,6 @@ from .patient import (
     N_LANE_I,
     N_OUT,
     N_SWITCHES,
-    O_LOG_PHI,
     SW,
     lane_after_step,
     lane_end_of_day,
@@ -58,6 +57,8 @@ from .patient import (
     lane_plan_day,
     lane_start,
     run_constants,
+    write_day,
+    write_failed_day,
 )
 
 __all__ = [
@@ -163,7 +164,7 @@ def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
         for j in range(n_lanes):
             if li[j, LI.failed]:
                 _idle_lane(w, j, x0[row[j]])
-                _mark_failed(daily, log_phi_out, status, row[j], day)
+                write_failed_day(daily, log_phi_out, status, row[j], day)
             else:
                 lane_plan_day(j, day, run, rc, t)
         # the day's minutes: every lane's decisions, one vector step, the accumulators
@@ -205,7 +206,7 @@ def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
             i = row[j]
             if failed_today[j]:
                 failed_today[j] = False
-                _mark_failed(daily, log_phi_out, status, i, day)
+                write_failed_day(daily, log_phi_out, status, i, day)
                 if slot[j] >= 0:
                     start = day * MINUTES_PER_DAY // trace_interval_min
                     for v in range(N_TRACE):
@@ -216,11 +217,7 @@ def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
                 continue
             bw = lane_end_of_day(j, day, run, t, li[j, LI.n_pend])
             set_param(w, j, P.BW, bw)
-            for v in range(N_DAILY):
-                daily[v, i, day] = t.out[j, v]
-            for k in range(slow.N_MECH):
-                log_phi_out[k, i, day] = t.out[j, O_LOG_PHI + k]
-            status[i, day] = STATUS_OK
+            write_day(j, t, daily, log_phi_out, status, i, day)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -246,15 +243,6 @@ def _idle_lane(w, j, x0_row):
         set_input(w, j, r, 0.0)
     for r in (IN.sp, IN.sh, IN.ecr, IN.vm0f):
         set_input(w, j, r, 1.0)
-
-
-@nb.njit(cache=True, nogil=True)
-def _mark_failed(daily, log_phi_out, status, i, day):
-    for v in range(N_DAILY):
-        daily[v, i, day] = np.nan
-    for k in range(log_phi_out.shape[0]):
-        log_phi_out[k, i, day] = np.nan
-    status[i, day] = STATUS_NONFINITE
 
 
 def allocate_outputs(n_patients: int, n_days: int, n_traced: int, trace_interval_min: int):
