@@ -146,12 +146,22 @@ def accumulate_glucose(acc, j, bg):
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def risk_transform(bg):
-    """Kovatchev's f(BG) from the knot tables (RISK_KNOTS), linearly interpolated."""
-    low, mid, high = RISK_KNOTS
+    """Kovatchev's f(BG) from the knot tables (RISK_KNOTS), linearly interpolated. A sensor's
+    readings (40-400 mg/dL) take the inlined path; the rest a call."""
+    mid = RISK_KNOTS[1]
+    x = (bg - mid[0]) * mid[2]
+    if 0.0 <= x < RISK_F_MID.shape[0] - 1:
+        k = int(x)
+        return RISK_F_MID[k] + (RISK_F_MID[k + 1] - RISK_F_MID[k]) * (x - k)
+    return _risk_transform_outer(bg)
+
+
+@nb.njit(cache=True, nogil=True)
+def _risk_transform_outer(bg):
+    """f(BG) below 40 and from 600 mg/dL."""
+    low, _, high = RISK_KNOTS
     if bg < low[1]:
         x, table = (bg - low[0]) * low[2], RISK_F_LOW
-    elif bg < mid[1]:
-        x, table = (bg - mid[0]) * mid[2], RISK_F_MID
     else:
         x, table = (bg - high[0]) * high[2], RISK_F_HIGH
     k = min(max(int(x), 0), table.shape[0] - 2)
