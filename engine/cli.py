@@ -548,6 +548,22 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name, **k):  # every subcommand takes --debug too
         return sub.add_parser(name, parents=[common], **k)
 
+    for add in (
+        _add_run,
+        _add_compare,
+        _add_inspect,
+        _add_verify,
+        _add_config,
+        _add_report,
+        _add_validate,
+        _add_replay,
+    ):
+        add(command)
+    return p
+
+
+def _add_run(command) -> None:
+    """t1dmc run"""
     r = command("run", help="simulate a population from a TOML config into a zarr store")
     r.add_argument("config", help="TOML config (see configs/quickstart.toml)")
     r.add_argument("-o", "--output", required=True, help="zarr store to create (OUT.zarr)")
@@ -594,6 +610,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_run)
 
+
+def _add_compare(command) -> None:
+    """t1dmc compare"""
     c = command("compare", help="paired differences of key outcomes between scenarios")
     c.add_argument("store", help="results store (OUT.zarr)")
     c.add_argument("--baseline", default=None, help="scenario index or name (default 0)")
@@ -611,10 +630,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.set_defaults(func=cmd_compare)
 
+
+def _add_inspect(command) -> None:
+    """t1dmc inspect"""
     i = command("inspect", help="a store's config, dimensions, scenarios and completion")
     i.add_argument("store", help="results store (OUT.zarr)")
     i.set_defaults(func=cmd_inspect)
 
+
+def _add_verify(command) -> None:
+    """t1dmc verify"""
     vf = command(
         "verify",
         help=(
@@ -626,6 +651,9 @@ def build_parser() -> argparse.ArgumentParser:
     vf.add_argument("--json", action="store_true", help="print JSON instead of a report")
     vf.set_defaults(func=cmd_verify)
 
+
+def _add_config(command) -> None:
+    """t1dmc config schema | check"""
     cf = command("config", help="the config schema, or check a config file")
     cfs = cf.add_subparsers(dest="config_command", required=True)
     cfs.add_parser("schema", help="print the JSON schema of a config").set_defaults(
@@ -635,6 +663,9 @@ def build_parser() -> argparse.ArgumentParser:
     chk.add_argument("config", help="TOML config")
     chk.set_defaults(func=cmd_config_check)
 
+
+def _add_report(command) -> None:
+    """t1dmc report"""
     rpt = command("report", help="an HTML page and PNG figures from a results store")
     rpt.add_argument("store", help="results store (OUT.zarr)")
     rpt.add_argument("-o", "--output", required=True, help="folder for report.html and figures")
@@ -643,12 +674,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rpt.set_defaults(func=cmd_report)
 
+
+def _add_validate(command) -> None:
+    """t1dmc validate"""
     v = command(
         "validate",
         help=(
             "simulate the calibration targets of the README's Validation table and compare "
-            "(exit 1 if any "
-            "target is missed)"
+            "(exit 1 if any target is missed)"
         ),
     )
     v.add_argument(
@@ -669,6 +702,9 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print JSON instead of a table")
     v.set_defaults(func=cmd_validate)
 
+
+def _add_replay(command) -> None:
+    """t1dmc replay"""
     rp = command("replay", help="drive one reference patient with per-minute inputs")
     rp.add_argument("patient", help='reference patient, e.g. "adolescent#001"')
     rp.add_argument("inputs", help="CSV with columns carbs_g_per_min, insulin_u_per_min")
@@ -677,7 +713,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="replace an existing output (only one t1dmc wrote)"
     )
     rp.set_defaults(func=cmd_replay)
-    return p
 
 
 def _terminate_as_interrupt(signum, frame):

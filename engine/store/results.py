@@ -186,9 +186,56 @@ def create_store(path: Path, cfg: "RunConfig", layout: Layout, scenarios: list) 
     """Write the store's metadata and coordinates; every per-patient and per-day array stays
     empty until the tasks write their regions. `scenarios` are `engine.batch.scenarios.Scenario`s.
     Memory grows with the number of patients only through the patient coordinate."""
-    S, N, D = layout.n_scenarios, layout.n_patients, layout.n_days
-    B, T = layout.block_size, layout.n_samples
-    M = len(MECHANISM_NAMES)
+    B = layout.block_size
+    ds = xr.Dataset(coords=_coordinates(layout, scenarios))
+    encoding = {name: {"compressors": codecs()} for name in ds.coords}
+    _add_run_arrays(ds, encoding, layout)
+    lead, lead_shape, lead_chunks, strings = _add_patient_arrays(ds, encoding, layout)
+    ds.attrs.update(
+        {
+            "Conventions": "CF-1.10",
+            "title": cfg.run.name,
+            "featureType": "trajectory",
+            "engine": "t1dmc",
+            "engine_version": engine_version(),
+            # version + source hash: --resume refuses a store another engine wrote
+            "engine_identity": engine_identity(),
+            "seed": str(cfg.run.seed),
+            "config_toml": cfg.to_toml(),
+            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+            "block_size": B,
+            "common_random_numbers": int(cfg.sweep.common_random_numbers),
+            "cohort_by_scenario": int(layout.cohort_by_scenario),
+            "scenario_seeds": [str(s.seed) for s in scenarios],
+            "source": "UVA/Padova S2008 (simglucose 0.2.11 parameters), RK4 at 1 min",
+            # every node the engine creates: an output holding anything else is not replaced
+            "t1dmc_nodes": sorted([*map(str, ds.variables), *(n for n, _ in strings)]),
+            # tasks write every chunk, fill values included: a missing one is damage (integrity)
+            "all_chunks_written": 1,
+            "store_id": uuid.uuid4().hex,  # this store, not another one made at the same path
+        }
+    )
+    with quiet_zarr():
+        ds.to_zarr(
+            path, mode="a", compute=False, zarr_format=3, consolidated=False, encoding=encoding
+        )
+        group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
+        for name, attrs in strings:
+            group.create_array(
+                name,
+                shape=lead_shape,
+                chunks=lead_chunks,
+                dtype=str,
+                fill_value="",
+                dimension_names=lead,
+                attributes=attrs,
+                compressors=codecs(),
+            )
+
+
+def _coordinates(layout: Layout, scenarios: list) -> dict:
+    """The store's coordinates, each with its CF attributes; a sweep's fields too."""
+    S, N, D, T = layout.n_scenarios, layout.n_patients, layout.n_days, layout.n_samples
     coords = {
         "scenario": ("scenario", np.arange(S), {"long_name": "scenario index"}),
         "scenario_name": (
@@ -239,8 +286,14 @@ def create_store(path: Path, cfg: "RunConfig", layout: Layout, scenarios: list) 
             _coordinate_values([s.values[path_] for s in scenarios]),
             {"long_name": f"swept config field {path_}"},
         )
-    ds = xr.Dataset(coords=coords)
-    encoding = {name: {"compressors": codecs()} for name in ds.coords}
+    return coords
+
+
+def _add_run_arrays(ds: xr.Dataset, encoding: dict, layout: Layout) -> None:
+    """The daily variables, ir_share, status, the traces and the completion flags, empty."""
+    S, N, D = layout.n_scenarios, layout.n_patients, layout.n_days
+    B, T = layout.block_size, layout.n_samples
+    M = len(MECHANISM_NAMES)
     daily_shape = (S, N, D)
     for name, units, long_name in DAILY_VARIABLES:
         ds[name] = (
@@ -278,6 +331,12 @@ def create_store(path: Path, cfg: "RunConfig", layout: Layout, scenarios: list) 
         {"units": "1", "long_name": "1 when the patient's results are written"},
     )
     encoding["completed"] = {"chunks": (1, B), "compressors": codecs()}
+
+
+def _add_patient_arrays(ds: xr.Dataset, encoding: dict, layout: Layout):
+    """The per-patient variables, empty; returns their dims, shape, chunks and the string
+    variables created afterwards with zarr (dask would load them whole to type them)."""
+    N, B, S = layout.n_patients, layout.block_size, layout.n_scenarios
     lead = ("scenario", "patient") if layout.cohort_by_scenario else ("patient",)
     lead_shape = (S, N) if layout.cohort_by_scenario else (N,)
     lead_chunks = (1, B) if layout.cohort_by_scenario else (B,)
@@ -291,46 +350,7 @@ def create_store(path: Path, cfg: "RunConfig", layout: Layout, scenarios: list) 
         chunks = (*lead_chunks, *(n for _, n in extra))
         ds[name] = (dims, da.full(shape, np.nan, dtype=dtype, chunks=chunks), attrs)
         encoding[name] = {"chunks": chunks, "compressors": codecs()}
-    ds.attrs.update(
-        {
-            "Conventions": "CF-1.10",
-            "title": cfg.run.name,
-            "featureType": "trajectory",
-            "engine": "t1dmc",
-            "engine_version": engine_version(),
-            # version + source hash: --resume refuses a store another engine wrote
-            "engine_identity": engine_identity(),
-            "seed": str(cfg.run.seed),
-            "config_toml": cfg.to_toml(),
-            "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
-            "block_size": B,
-            "common_random_numbers": int(cfg.sweep.common_random_numbers),
-            "cohort_by_scenario": int(layout.cohort_by_scenario),
-            "scenario_seeds": [str(s.seed) for s in scenarios],
-            "source": "UVA/Padova S2008 (simglucose 0.2.11 parameters), RK4 at 1 min",
-            # every node the engine creates: an output holding anything else is not replaced
-            "t1dmc_nodes": sorted([*map(str, ds.variables), *(n for n, _ in strings)]),
-            # tasks write every chunk, fill values included: a missing one is damage (integrity)
-            "all_chunks_written": 1,
-            "store_id": uuid.uuid4().hex,  # this store, not another one made at the same path
-        }
-    )
-    with quiet_zarr():
-        ds.to_zarr(
-            path, mode="a", compute=False, zarr_format=3, consolidated=False, encoding=encoding
-        )
-        group = zarr.open_group(str(path), mode="r+", use_consolidated=False)
-        for name, attrs in strings:
-            group.create_array(
-                name,
-                shape=lead_shape,
-                chunks=lead_chunks,
-                dtype=str,
-                fill_value="",
-                dimension_names=lead,
-                attributes=attrs,
-                compressors=codecs(),
-            )
+    return lead, lead_shape, lead_chunks, strings
 
 
 def ir_share(log_phi: np.ndarray) -> np.ndarray:
