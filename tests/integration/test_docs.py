@@ -1,28 +1,27 @@
+import importlib.util
 from pathlib import Path
 
 import pytest
 
+ROOT = Path(__file__).parents[2]
 
-def test_configuration_reference_is_generated_from_the_current_schema():
-    import importlib.util
 
-    path = Path(__file__).parents[2] / "scripts" / "gen_config_docs.py"
-    spec = importlib.util.spec_from_file_location("gen_config_docs", path)
+def _generated(script: str, doc: str) -> tuple[str, str]:
+    """(what scripts/<script> renders now, what docs/<doc> holds)."""
+    spec = importlib.util.spec_from_file_location(script, ROOT / "scripts" / f"{script}.py")
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
-    current = (Path(__file__).parents[2] / "docs" / "configuration.md").read_text()
-    assert mod.render() == current, "run: python scripts/gen_config_docs.py"
+    return mod.render(), (ROOT / "docs" / doc).read_text()
+
+
+def test_configuration_reference_is_generated_from_the_current_schema():
+    rendered, current = _generated("gen_config_docs", "configuration.md")
+    assert rendered == current, "run: python scripts/gen_config_docs.py"
 
 
 def test_results_reference_is_generated_from_the_declarations():
-    import importlib.util
-
-    path = Path(__file__).parents[2] / "scripts" / "gen_results_docs.py"
-    spec = importlib.util.spec_from_file_location("gen_results_docs", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    current = (Path(__file__).parents[2] / "docs" / "results.md").read_text()
-    assert mod.render() == current, "run: python scripts/gen_results_docs.py"
+    rendered, current = _generated("gen_results_docs", "results.md")
+    assert rendered == current, "run: python scripts/gen_results_docs.py"
     from engine.model.glycaemia import DAILY_NAMES
 
     for name in DAILY_NAMES:  # the README points every daily variable to the reference

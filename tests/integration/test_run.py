@@ -18,9 +18,8 @@ def _run(cfg, path, **kw):
 
 @pytest.fixture(scope="module")
 def small_run(tmp_path_factory):
-    from conftest import SMALL_CONFIG
-
     from engine.batch.config import loads_toml
+    from tests.conftest import SMALL_CONFIG
 
     cfg = parse_config(loads_toml(SMALL_CONFIG))
     path = tmp_path_factory.mktemp("run") / "small.zarr"
