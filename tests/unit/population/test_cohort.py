@@ -101,3 +101,15 @@ def test_zero_jitter_resample_gives_the_reference_patients_exactly():
     )
     # the derived Vm0, kp1, u2ss agree with the table to its printed digits
     np.testing.assert_allclose(c.params, ref.params[c.source], rtol=1e-9)
+
+
+@pytest.mark.parametrize("pop", [MVLN, RESAMPLE], ids=["mvlognormal", "resample"])
+def test_sampled_patients_are_stably_integrable(pop):
+    """No sampled rate reaches the 1-minute step's stability limit: the meal absorption rate
+    kabs, whose fitted tail reached 4.98/min (issue 17: those patients stopped on day 0), and
+    the liver's insulin clearance m1 + m30 stay below 2/min."""
+    from engine.population.cohort import STABLE_RATE_PER_MIN
+
+    c = sample_cohort(20261127, np.arange(20000), GROUPS, pop)
+    assert c.params[:, P.kabs].max() < STABLE_RATE_PER_MIN
+    assert (c.params[:, P.m1] + c.params[:, P.m30]).max() < STABLE_RATE_PER_MIN
