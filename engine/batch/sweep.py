@@ -16,6 +16,7 @@ from ..runtime import bind_fast_libm, engine_identity
 from ..sim.bundles import PatientRows, RunSettings
 from ..sim.cpu import allocate_outputs, simulate_block
 from ..store import results
+from . import plausibility
 from .config import ConfigError, RunConfig, parse_config
 from .scenarios import Scenario, cohort_varies, expand
 from .translate import KernelInputs, kernel_inputs  # noqa: F401 - the public entry, re-exported
@@ -383,4 +384,5 @@ def summary_table(ds) -> str:
             per_patient = sub[var].mean("day").values
             q1, med, q3 = np.nanpercentile(per_patient, [25, 50, 75])
             lines.append(f"  {label:<14}{med:>10.2f}{f'{q1:.2f} - {q3:.2f}':>22}  {units}")
+        lines.append(plausibility.summary_line(sub))
     return "\n".join(lines)

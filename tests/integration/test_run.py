@@ -141,3 +141,9 @@ def test_summary_table_reports_population_quantiles(small_run):
     assert "TIR 70-180" in table and "TDD per kg" in table and "24 patients x 3 days" in table
     med = float(np.nanmedian(ds.tir.mean("day").values))
     assert f"{med:.2f}" in table
+    # the plausibility guards, per scenario: counts of impossible patient-days and stops
+    sub = ds.isel(scenario=0)
+    stopped = int((sub.status.max("day") != 0).sum())
+    over_600 = int((sub.glucose_mean > 600).sum())
+    assert f"plausibility: {over_600} patient-days mean glucose > 600 mg/dL" in table
+    assert f"; {stopped} patients stopped" in table
