@@ -38,19 +38,25 @@ from bench_population import CORE  # noqa: E402
 RESULTS = Path(__file__).parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
 
-# runs inside the revision's folder; prints patient-days per second of one timed kernel call
-PROBE = """
-import json, sys, time
-import numpy as np
-try:      # the layered package (0.2), or a revision before it
+# every probe's imports, from the layered package (0.2) or a revision before it
+ENGINE_IMPORTS = """
+try:
     from engine.batch import sweep
     from engine.batch.config import load_config, parse_config
     from engine.batch.scenarios import expand
+    from engine.model.glycaemia import DAILY_NAMES
 except ImportError:
     from engine import sweep
     from engine.config import load_config, parse_config
     from engine.scenarios import expand
-n, days, core = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "core"
+    from engine.metrics import DAILY_NAMES
+"""
+
+# runs inside the revision's folder; prints patient-days per second of one timed kernel call
+PROBE = """
+import json, sys, time
+import numpy as np
+{ENGINE_IMPORTS}n, days, core = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "core"
 raw = {"run": {"name": "rev", "n_patients": n, "days": days},
        "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}}}
 if core:
@@ -62,23 +68,13 @@ sweep.simulate(ki, sweep.cohort_of(ki, np.arange(2)), none[:2], 0)   # compiled 
 t = time.perf_counter()
 sweep.simulate(ki, cohort, none, 0)
 print(n * days / (time.perf_counter() - t))
-"""
+""".replace("{ENGINE_IMPORTS}", ENGINE_IMPORTS)
 
 # runs inside the revision's folder; saves every output array of small runs of the given configs
 OUTPUTS = """
 import json, sys
 import numpy as np
-try:      # the layered package (0.2), or a revision before it
-    from engine.batch import sweep
-    from engine.batch.config import load_config, parse_config
-    from engine.batch.scenarios import expand
-    from engine.model.glycaemia import DAILY_NAMES
-except ImportError:
-    from engine import sweep
-    from engine.config import load_config, parse_config
-    from engine.scenarios import expand
-    from engine.metrics import DAILY_NAMES
-from engine.model.slow import MECHANISM_NAMES
+{ENGINE_IMPORTS}from engine.model.slow import MECHANISM_NAMES
 out, core, paths = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]
 small = {"name": "core", "n_patients": 24, "days": 12}
 cases, skipped = {}, {}
@@ -128,27 +124,19 @@ with tempfile.TemporaryDirectory() as tmp:
             arrays[f"store/{name}"] = v.astype(object).astype("U") if strings else v
 np.savez(out, **arrays)
 print(json.dumps(skipped))
-"""
+""".replace("{ENGINE_IMPORTS}", ENGINE_IMPORTS)
 
 # runs inside the revision's folder; prints patient-days per second of one whole run into a
 # zarr store (sweep.run: tasks, kernel and writes), on `workers` threads
 END_TO_END = """
 import sys, tempfile
-try:      # the layered package (0.2), or a revision before it
-    from engine.batch import sweep
-    from engine.batch.config import load_config, parse_config
-    from engine.batch.scenarios import expand
-except ImportError:
-    from engine import sweep
-    from engine.config import load_config, parse_config
-    from engine.scenarios import expand
-n, days, workers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+{ENGINE_IMPORTS}n, days, workers = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 cfg = parse_config({"run": {"name": "e2e", "n_patients": n, "days": days},
                     "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}}})
 with tempfile.TemporaryDirectory() as tmp:
     facts = sweep.run(cfg, tmp + "/e2e.zarr", quiet=True, workers=workers)
 print(facts["patient_days"] / facts["wall_s"])
-"""
+""".replace("{ENGINE_IMPORTS}", ENGINE_IMPORTS)
 
 
 def export(rev: str, into: Path) -> tuple[str, Path]:

@@ -20,20 +20,12 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from compare_revisions import RESULTS, ROOT, export, revision_env  # noqa: E402
+from compare_revisions import ENGINE_IMPORTS, RESULTS, ROOT, export, revision_env  # noqa: E402
 
 PROBE = """
 import json, resource, sys, tempfile, time
 import psutil
-try:      # the layered package (0.2), or a revision before it
-    from engine.batch import sweep
-    from engine.batch.config import load_config, parse_config
-    from engine.batch.scenarios import expand
-except ImportError:
-    from engine import sweep
-    from engine.config import load_config, parse_config
-    from engine.scenarios import expand
-n, days = int(sys.argv[1]), int(sys.argv[2])
+{ENGINE_IMPORTS}n, days = int(sys.argv[1]), int(sys.argv[2])
 cfg = parse_config({"run": {"n_patients": n, "days": days}})
 seen = {}
 real = sweep._run_threads
@@ -49,7 +41,7 @@ with tempfile.TemporaryDirectory() as tmp:
     facts = sweep.run(cfg, tmp + "/s.zarr", quiet=True, workers=2)
 print(json.dumps({**seen, "rss_before": base, "wall_s": facts["wall_s"],
                   "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
-"""
+""".replace("{ENGINE_IMPORTS}", ENGINE_IMPORTS)
 
 
 def main(argv=None):

@@ -50,6 +50,7 @@ from .patient import (
     N_LANE_I,
     N_OUT,
     N_SWITCHES,
+    O_LOG_PHI,
     SW,
     lane_after_step,
     lane_end_of_day,
@@ -57,8 +58,6 @@ from .patient import (
     lane_plan_day,
     lane_start,
     run_constants,
-    write_day,
-    write_failed_day,
 )
 
 __all__ = [
@@ -164,7 +163,7 @@ def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
         for j in range(n_lanes):
             if li[j, LI.failed]:
                 _idle_lane(w, j, x0[row[j]])
-                write_failed_day(daily, log_phi_out, status, row[j], day)
+                _write_failed_day(daily, log_phi_out, status, row[j], day)
             else:
                 lane_plan_day(j, day, run, rc, t)
         # the day's minutes: every lane's decisions, one vector step, the accumulators
@@ -206,7 +205,7 @@ def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
             i = row[j]
             if failed_today[j]:
                 failed_today[j] = False
-                write_failed_day(daily, log_phi_out, status, i, day)
+                _write_failed_day(daily, log_phi_out, status, i, day)
                 if slot[j] >= 0:
                     start = day * MINUTES_PER_DAY // trace_interval_min
                     for v in range(N_TRACE):
@@ -217,7 +216,7 @@ def simulate_group(rows, run, outs, first, n_lanes, w, t, g):
                 continue
             bw = lane_end_of_day(j, day, run, t, li[j, LI.n_pend])
             set_param(w, j, P.BW, bw)
-            write_day(j, t, daily, log_phi_out, status, i, day)
+            _write_day(j, t, daily, log_phi_out, status, i, day)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -243,6 +242,28 @@ def _idle_lane(w, j, x0_row):
         set_input(w, j, r, 0.0)
     for r in (IN.sp, IN.sh, IN.ecr, IN.vm0f):
         set_input(w, j, r, 1.0)
+
+
+# A finished day into the outputs at [:, patient, day]. (The CUDA kernel writes day-major in
+# its own loop: under numba's simulator an @njit function cannot take device arrays.)
+@nb.njit(cache=True, nogil=True, inline="always")
+def _write_day(j, t, daily, log_phi, status, i, day):
+    """Lane j's finished day (t.out: the daily variables, then each mechanism's log factor)."""
+    for v in range(N_DAILY):
+        daily[v, i, day] = t.out[j, v]
+    for k in range(slow.N_MECH):
+        log_phi[k, i, day] = t.out[j, O_LOG_PHI + k]
+    status[i, day] = STATUS_OK
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _write_failed_day(daily, log_phi, status, i, day):
+    """A day of a stopped patient: NaN and the status flag."""
+    for v in range(N_DAILY):
+        daily[v, i, day] = np.nan
+    for k in range(slow.N_MECH):
+        log_phi[k, i, day] = np.nan
+    status[i, day] = STATUS_NONFINITE
 
 
 def allocate_outputs(n_patients: int, n_days: int, n_traced: int, trace_interval_min: int):

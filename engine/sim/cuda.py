@@ -136,7 +136,7 @@ def population_kernel(
                 else:
                     x = rk4_step(x, p, carbs_mg, insulin, dbar, s_p, s_h, e_cr, vm0_f, gzw)
                 lane_after_step(0, x, p, t.lf, t.acc)
-        # the day's write, as patient.write_day does on the CPU, here in the kernel: under
+        # the day's write, as cpu._write_day does, here in the kernel: under
         # numba's CUDA simulator an @njit function cannot take device arrays
         if li[0, LI.failed] != 0:
             for v in range(N_DAILY):

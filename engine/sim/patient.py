@@ -15,7 +15,6 @@ that patient) rather than raising, on both backends.
 import math
 
 import numba as nb
-import numpy as np
 
 from ..life import sensor
 from ..life.behaviour import (
@@ -57,7 +56,6 @@ from ..model.layout import index_family
 from ..model.params import MG_PER_G, PMOL_PER_U, P, X
 from ..model.traits import T
 from .bundles import RunConstants
-from .outputs import STATUS_NONFINITE, STATUS_OK
 
 BG_ABSURD_MG_DL = 5000.0
 BG_EXHAUSTED_MG_DL = 1.0  # below this the fixed-step integration has lost the patient
@@ -563,25 +561,3 @@ def lane_end_of_day(j, day, run, t, n_pend):
         for a in range(N_TITRATION_ACC):
             tacc[j, a] = 0.0
     return bw
-
-
-# A finished day into the drivers' outputs at [:, a, b]: the CPU driver writes (patient, day),
-# the CUDA kernel (day, thread), day-major so that neighbouring threads store neighbouring words.
-@nb.njit(cache=True, nogil=True, inline="always")
-def write_day(j, t, daily, log_phi, status, a, b):
-    """Lane j's finished day (t.out: the daily variables, then each mechanism's log factor)."""
-    for v in range(N_DAILY):
-        daily[v, a, b] = t.out[j, v]
-    for k in range(slow.N_MECH):
-        log_phi[k, a, b] = t.out[j, O_LOG_PHI + k]
-    status[a, b] = STATUS_OK
-
-
-@nb.njit(cache=True, nogil=True, inline="always")
-def write_failed_day(daily, log_phi, status, a, b):
-    """A day of a stopped patient: NaN and the status flag."""
-    for v in range(N_DAILY):
-        daily[v, a, b] = np.nan
-    for k in range(slow.N_MECH):
-        log_phi[k, a, b] = np.nan
-    status[a, b] = STATUS_NONFINITE
