@@ -37,10 +37,12 @@ from engine.sim.bundles import PatientRows  # noqa: E402
 GROUPS = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
 CASES = {
     "noisy_sensor_traced": {"sensor": {"kind": "johnson_su"}},
+    # no rescue, no counter-regulation, help only after 4 h: these patients stop
     "overdose_untreated": {
         "therapy": {"kind": "conventional", "dose_scale": 10.0},
         "meals": [{"time_h": 8.0, "carbs_g": 1.0}],
-        "behaviour": {"hypo_treatment_g": 0.0},
+        "behaviour": {"hypo_treatment_g": 0.0, "assist_delay_min": 240},
+        "mechanisms": {"hypo_counterregulation": False},
     },
     "midpoint_integrator": {"run": {"integrator": "midpoint"}},
 }

@@ -12,11 +12,12 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from ..batch.config import parse_config
+from ..batch.plausibility import implausible_days
 from ..batch.sweep import KernelInputs, cohort_of, kernel_inputs, simulate
 from ..life.behaviour import B
 from ..life.therapy import TH
 from ..model import acute
-from ..model.glycaemia import D
+from ..model.glycaemia import DAILY_NAMES, D
 from ..model.params import MINUTES_PER_DAY
 from ..model.slow import K
 from ..model.traits import T
@@ -105,7 +106,13 @@ def _fixed_therapy(n, days, seed, groups=None, **extra):
     experiment on one factor."""
     sections = dict(
         therapy={"kind": "simglucose_basal_bolus"},
-        behaviour={"hypo_treatment_g": 0.0, "exercise": False, "carb_count_cv": 0.0},
+        behaviour={
+            "profile": "trial",
+            "hypo_treatment_g": 0.0,
+            "exercise": False,
+            "carb_count_cv": 0.0,
+        },
+        mechanisms={"growth": False},
         episodes={"stress": False, "illness": False},
         lifestyle={"adherence": 0.999},
     )
@@ -121,7 +128,7 @@ def _fixed_therapy(n, days, seed, groups=None, **extra):
 
 def row_dose_and_bmi(n, seed):
     """Default adult population, default lifestyle, intensive therapy, 120 days."""
-    cfg = _config(n, 120, seed, sensor={"kind": "johnson_su"})
+    cfg = _config(n, 120, seed, sensor={"kind": "johnson_su"}, therapy={"kind": "intensive"})
     inputs = kernel_inputs(cfg)
     cohort = cohort_of(inputs, np.arange(n))
     daily, log_phi, status, _ = _run(inputs, cohort)
@@ -158,7 +165,13 @@ def row_dose_and_bmi(n, seed):
     m = _mean_ci(bmi)
     rows.append(
         Row(
-            "BMI, mean (adults, day 120)", "27.6", "NHIS 2016-21", *m, "kg/m2", 26.4 <= m[0] <= 28.8
+            "BMI, mean (adults, day 120)",
+            "27.6",
+            "NHIS 2016-21",
+            *m,
+            "kg/m2",
+            _consistent(m, 26.4, 28.8),
+            "passes when the 95% interval meets 26.4-28.8",
         )
     )
     over = _share_ci((bmi >= 25) & (bmi < 30))
@@ -226,7 +239,33 @@ def row_dcct(n, seed, years=6):
     y1_share = year1.mean() / gain.mean() if gain.mean() > 0 else np.nan
     a1c_i = np.nanmean(out["intensive"][0][D.hba1c][ok, 365:])
     a1c_c = np.nanmean(out["conventional"][0][D.hba1c][ok, 365:])
+    severe = {k: _rate_per_100py(out[k][0][D.severe_hypo_events][ok]) for k in out}
+    conv_gain = _mean_ci(w_c[:, -1] - w_c[:, 0])
     return [
+        Row(
+            "severe hypoglycaemia, intensive arm",
+            "61.2 per 100 patient-years",
+            "DCCT, NEJM 329:977 (1993)",
+            *severe["intensive"],
+            "per 100 py",
+            _consistent(severe["intensive"], 35.0, 90.0),
+        ),
+        Row(
+            "severe hypoglycaemia, conventional arm",
+            "18.7 per 100 patient-years",
+            "DCCT 1993",
+            *severe["conventional"],
+            "per 100 py",
+            _consistent(severe["conventional"], 8.0, 30.0),
+        ),
+        Row(
+            f"weight change, conventional arm, {years:g} years",
+            "gained (DCCT: both arms gained)",
+            "DCCT, Diabetes Care 24:1711 (2001)",
+            *conv_gain,
+            "kg",
+            conv_gain[0] > 0.0,
+        ),
         Row(
             f"weight gain, intensive - conventional, {years:g} years",
             "4.75 kg",
@@ -256,6 +295,204 @@ def row_dcct(n, seed, years=6):
             f"both DCCT arms, year 2; mean HbA1c {(a1c_i + a1c_c) / 2:.2f}%",
         ),
     ]
+
+
+def _consistent(estimate, lo, hi):
+    """Whether an estimate (value, low, high) is consistent with a target range: its 95%
+    interval meets [lo, hi]. Used for rates of rare events and for the cohort's BMI, whose
+    point estimates on CI-sized populations rest on a few events or patients."""
+    _, low, high = estimate
+    return bool(low <= hi and high >= lo)
+
+
+def _rate_per_100py(events):
+    """Events per 100 patient-years with a 95% interval (Poisson, normal approximation)."""
+    events = np.nan_to_num(np.asarray(events, dtype=float))
+    years = events.size / 365.25
+    k = events.sum()
+    rate = 100.0 * k / years
+    half = 1.96 * 100.0 * np.sqrt(max(k, 1.0)) / years
+    return rate, max(rate - half, 0.0), rate + half
+
+
+# Real-world targets by age group. HbA1c: T1D Exchange 2016-18 (Foster et al., Diabetes
+# Technol Ther 21:66, 2019): ~8.1% at age 5 rising to 9.3% at 15-18, 8.0% at 28, 7.5-7.9%
+# beyond 30; the model's groups are 7-13, 13-20 and 20-70 years.
+REAL_WORLD_GROUPS = {"child": 1.0, "adolescent": 1.0, "adult": 1.0}
+HBA1C_TARGETS = {
+    "child": ("about 8.1-8.3%", 7.6, 8.8),
+    "adolescent": ("about 9.0-9.3%", 8.6, 9.8),
+    "adult": ("about 7.6-8.0%", 7.3, 8.3),
+}
+# Known misses: rows the model does not yet meet (reported, and listed in the tests as
+# expected failures so that meeting them shows). The DCCT weight rows passed before 0.3.0
+# only because the conventional arm lost weight less than the intensive gained; the paths
+# from insulin to weight (defensive eating, insulin's anabolic effect) are not modelled yet.
+KNOWN_MISSES = (
+    "severe hypoglycaemia, intensive arm",
+    "severe hypoglycaemia, conventional arm",
+    "weight change, conventional arm",
+    "weight gain, intensive - conventional",
+    "share of that gain in year 1",
+    "HbA1c, adolescents",
+    "total daily dose, children (prepubertal)",
+    "total daily dose, adolescents (pubertal)",
+    "HbA1c, missing >= 15% of boluses - fewer (under 20)",
+    "HbA1c, CGM users - non-users",
+)
+
+
+def is_known_miss(quantity: str) -> bool:
+    """Whether a row is a known miss (its name, or its name before ", <N> years")."""
+    return any(quantity == k or quantity.startswith(k + ",") for k in KNOWN_MISSES)
+
+
+def row_real_world(n, seed, days=365):
+    """The default population under the default therapy (real_world), children,
+    adolescents and adults, one year: the registries' numbers by age group."""
+    cfg = _config(
+        n, days, seed, cohort={"groups": REAL_WORLD_GROUPS}, sensor={"kind": "johnson_su"}
+    )
+    inputs = kernel_inputs(cfg)
+    cohort = cohort_of(inputs, np.arange(n))
+    daily, log_phi, status, _ = _run(inputs, cohort)
+    group = np.asarray(cohort.group)
+    stopped = int((status != 0).any(axis=1).sum())
+    rows = []
+    last_a1c = daily[D.hba1c][:, -1]
+    for g, (target, lo, hi) in HBA1C_TARGETS.items():
+        m = _mean_ci(last_a1c[group == g])
+        rows.append(
+            Row(
+                f"HbA1c, {g}s" if g != "child" else "HbA1c, children",
+                target,
+                "T1D Exchange 2016-18 (Foster 2019)",
+                *m,
+                "%",
+                lo <= m[0] <= hi,
+                "calibrated (therapy.dose_error_bias)" if g != "adolescent" else "",
+            )
+        )
+    tdd = np.nanmean(daily[D.tdd_per_kg][:, -30:], axis=1)
+    age_end = cohort.traits[:, T.age0] + days / 365.25
+    pre = (group == "child") & (age_end < cohort.traits[:, T.puberty_peak_age] - 1.0)
+    pub = (group == "adolescent") & (age_end < 18.0)
+    for label, sel, target, lo, hi in (
+        ("children (prepubertal)", pre, "about 0.7-0.8 U/kg/day", 0.6, 1.0),
+        ("adolescents (pubertal)", pub, "about 1.0-1.25 U/kg/day", 0.85, 1.4),
+    ):
+        m = _mean_ci(tdd[sel]) if sel.sum() > 1 else (np.nan, np.nan, np.nan)
+        rows.append(
+            Row(
+                f"total daily dose, {label}",
+                target,
+                "Kerouz et al., Diabetes Care 18:1051 (1995)",
+                *m,
+                "U/kg/day",
+                bool(lo <= m[0] <= hi),
+            )
+        )
+    share = np.nansum(daily[D.basal_u][:, -30:], axis=1) / np.nansum(daily[D.tdd][:, -30:], axis=1)
+    m = _mean_ci(share)
+    rows.append(
+        Row(
+            "basal share of the daily dose",
+            "about 40-50%",
+            "ADA Standards of Care; T1D Exchange pump settings",
+            *m,
+            "share",
+            0.38 <= m[0] <= 0.55,
+        )
+    )
+    youth = group != "adult"
+    sev_youth = _rate_per_100py(daily[D.severe_hypo_events][youth])
+    rows.append(
+        Row(
+            "severe hypoglycaemia, under 20",
+            "5-45 per 100 patient-years",
+            "T1D Exchange (Cengiz 2013); Katz 2012: 37.6",
+            *sev_youth,
+            "per 100 py",
+            _consistent(sev_youth, 5.0, 45.0),
+        )
+    )
+    sev_adult = _rate_per_100py(daily[D.severe_hypo_events][group == "adult"])
+    rows.append(
+        Row(
+            "severe hypoglycaemia, adults",
+            "10-30 per 100 patient-years",
+            "T1D Exchange (Weinstock 2013): 12-19% a year",
+            *sev_adult,
+            "per 100 py",
+            _consistent(sev_adult, 8.0, 35.0),
+        )
+    )
+    dka = _rate_per_100py(daily[D.dka_events][group == "adolescent"])
+    rows.append(
+        Row(
+            "ketoacidosis, adolescents",
+            "9.3 per 100 patient-years",
+            "Ivanova et al., Diabetes 70(S1):905-P (2021)",
+            *dka,
+            "per 100 py",
+            _consistent(dka, 2.0, 15.0),
+            "calibrated (behaviour.basal_omissions_per_year)",
+        )
+    )
+    # missing >= 15% of meal boluses: HbA1c about 0.8 points higher (Burdick et al.,
+    # Pediatrics 113:e221, 2004; Olinder et al., Pediatr Diabetes 10:142, 2009)
+    missed = (1.0 - cohort.traits[:, T.adherence]) * inputs.behaviour[B.miss_share]
+    high = youth & (missed >= 0.15)
+    low = youth & (missed < 0.15)
+    diff = np.nan
+    ci = (np.nan, np.nan)
+    if high.sum() > 1 and low.sum() > 1:
+        a, b = last_a1c[high], last_a1c[low]
+        diff = a.mean() - b.mean()
+        half = 1.96 * np.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+        ci = (diff - half, diff + half)
+    rows.append(
+        Row(
+            "HbA1c, missing >= 15% of boluses - fewer (under 20)",
+            "about +0.8 points",
+            "Burdick 2004; Olinder 2009",
+            diff,
+            *ci,
+            "points",
+            bool(0.4 <= diff <= 1.3),
+        )
+    )
+    cgm = cohort.traits[:, T.uses_cgm] > 0.5
+    d_cgm = last_a1c[cgm].mean() - last_a1c[~cgm].mean()
+    rows.append(
+        Row(
+            "HbA1c, CGM users - non-users",
+            "lower in CGM users",
+            "T1D Exchange 2016-18 (Foster 2019)",
+            d_cgm,
+            np.nan,
+            np.nan,
+            "points",
+            bool(d_cgm < 0.0),
+        )
+    )
+    impossible = sum(
+        implausible_days({name: daily[k] for k, name in enumerate(DAILY_NAMES)}).values()
+    )
+    rows.append(
+        Row(
+            "impossible patient-days and stopped patients",
+            "0",
+            "plausibility guards (engine/batch/plausibility.py)",
+            float(impossible + stopped),
+            np.nan,
+            np.nan,
+            "count",
+            impossible + stopped == 0,
+            f"{impossible} impossible days, {stopped} stopped",
+        )
+    )
+    return rows
 
 
 def row_puberty(n, seed):
@@ -408,6 +645,14 @@ def row_dawn(n, seed):
 MIN_YEARS, MAX_YEARS = 2.0, 20.0
 # an interval needs 10; the dawn row simulates 4 n patients, and a run holds at most 10^8
 MIN_PATIENTS, MAX_PATIENTS = 10, 25_000_000
+
+
+def validate_real_world(n: int = 200, seed: int = 20261127) -> list[Row]:
+    """The real-world table: `n` patients a group (children, adolescents, adults), one
+    year of the default therapy."""
+    if not MIN_PATIENTS <= n <= MAX_PATIENTS:
+        raise ValueError(f"n = {n}: between {MIN_PATIENTS} (for an interval) and {MAX_PATIENTS:,}")
+    return row_real_world(3 * n, seed)
 
 
 def validate(n: int = 200, seed: int = 20261127, years: float = 6.0) -> list[Row]:

@@ -94,6 +94,24 @@ class CohortSection(_Section):
             "(calibrated to +19.4% insulin need 02:40 -> 06:40)"
         ),
     )
+    cgm_share: float = Field(
+        0.30,
+        ge=0.0,
+        le=1.0,
+        description="share wearing a CGM (T1D Exchange 2016-18: 30%); used by therapy.mix",
+    )
+    pump_share: float = Field(
+        0.63,
+        ge=0.0,
+        le=1.0,
+        description="share on an insulin pump (T1D Exchange 2016-18: 63%); used by therapy.mix",
+    )
+    hypo_unaware_share: float = Field(
+        0.20,
+        ge=0.0,
+        le=1.0,
+        description="share with impaired awareness of hypoglycaemia (Geddes 2008: 19.6%)",
+    )
     time_of_day_amplitude: float = Field(
         0.20,
         ge=0.0,
@@ -196,6 +214,15 @@ class LifestyleSection(_Section):
     adherence: float = Field(
         0.9, gt=0.0, lt=1.0, description=("mean share of boluses given on time")
     )
+    adolescent_adherence_dip: float = Field(
+        1.0,
+        ge=0.0,
+        le=4.0,
+        description=(
+            "lower adherence at 13-20 years, logit units (1: 38% miss >= 15% of boluses, "
+            "Olinder 2009)"
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -232,7 +259,41 @@ class DietChange(_Section):
     energy_surplus: float = Field(0.0, ge=-0.3, le=0.3)
 
 
+BEHAVIOUR_PROFILES = {
+    # people in everyday care: some snacks go unbolused, and missed boluses cluster on days
+    # (the day's lapse risk is concentrated on a share of days)
+    "real_world": {
+        "unannounced_snacks_per_day": 0.5,
+        "lapse_day_share": 0.35,
+        "basal_omissions_per_year": 3.0,
+    },
+    # trial participants (DCCT): trained, followed monthly; lapses independent, every snack
+    # counted
+    "trial": {
+        "unannounced_snacks_per_day": 0.0,
+        "lapse_day_share": 1.0,
+        "basal_omissions_per_year": 0.0,
+    },
+}
+
+
+# the behaviour profile that "auto" means under each therapy preset: the DCCT arms are trials,
+# and simglucose's rule is for side-by-side runs with simglucose, which has no such behaviour
+TRIAL_THERAPIES = ("intensive", "conventional", "simglucose_basal_bolus")
+
+
+def auto_behaviour_profile(therapy_kind: str) -> str:
+    return "trial" if therapy_kind in TRIAL_THERAPIES else "real_world"
+
+
 class BehaviourSection(_Section):
+    profile: Literal["auto", "real_world", "trial"] = Field(
+        "auto",
+        description=(
+            "preset of the fields below (a field given here overrides it); auto: trial under "
+            "intensive, conventional and simglucose_basal_bolus, real_world otherwise"
+        ),
+    )
     carb_count_cv: float = Field(
         0.25,
         ge=0.0,
@@ -257,9 +318,45 @@ class BehaviourSection(_Section):
         15.0, ge=0.0, le=60.0, description=("rescue carbohydrate per treatment (0: none)")
     )
     hypo_wait_min: int = Field(15, ge=1, le=120, description="wait before treating again")
+    unannounced_snacks_per_day: float = Field(
+        0.5, ge=0.0, le=6.0, description="snacks a day eaten without a bolus (Poisson mean)"
+    )
+    snack_g: float = Field(20.0, gt=0.0, le=100.0, description="mean carbohydrate of such a snack")
+    lapse_day_share: float = Field(
+        0.35,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "missed and late boluses fall on this share of days (1: independent meal by meal)"
+        ),
+    )
+    basal_omissions_per_year: float = Field(
+        3.0,
+        ge=0.0,
+        le=52.0,
+        description=(
+            "basal doses missed a year: a forgotten injection (a day) or failed infusion set (8 h)"
+        ),
+    )
+    assist_delay_min: int = Field(
+        30,
+        ge=1,
+        le=240,
+        description=(
+            "minutes below 40 mg/dL before someone gives glucagon (a severe hypoglycaemia)"
+        ),
+    )
     exercise: bool = Field(True, description="exercise sessions happen")
     programme: ProgrammeChange | None = Field(None, description="an exercise programme from a day")
     diet_change: DietChange | None = Field(None, description="a new diet from a day")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _profile(cls, data):
+        # "auto" is resolved by RunConfig, which knows the therapy; alone it means real_world
+        if isinstance(data, dict) and data.get("profile", "auto") == "auto":
+            return {**BEHAVIOUR_PROFILES["real_world"], **data}
+        return _with_preset(data, "profile", "real_world", BEHAVIOUR_PROFILES)
 
 
 class EpisodesSection(_Section):
@@ -290,6 +387,14 @@ MechanismsSection = create_model(
     dawn=(bool, Field(True, description="dawn phenomenon")),
     time_of_day=(bool, Field(True, description="individual daily sensitivity pattern")),
     weight_feedback=(bool, Field(True, description="body weight feeds the fast model daily")),
+    growth=(
+        bool,
+        Field(True, description="children and adolescents grow on their CDC 2000 centiles"),
+    ),
+    hypo_counterregulation=(
+        bool,
+        Field(True, description="adrenaline raises glucose production in a low"),
+    ),
 )
 
 
@@ -312,14 +417,23 @@ THERAPY_PRESETS = {
         cap_low=1.0,
         cap_high=1.0,
         sick_day_extra=0.0,
+        hypo_detection="cgm",
+        dose_error_sd=0.0,
+        dose_error_bias=0.0,
+        follow_advice=False,
+        severe_hypo_cut=0.0,
+        sick_day_rules=False,
     ),
     # DCCT conventional (DCCT Research Group, NEJM 329:977, 1993): one or two injections a day,
-    # fixed doses, no counting or corrections, changes only at quarterly visits for symptoms
+    # fixed doses, no counting; supplemental insulin only when glucose is high, changes only at
+    # quarterly visits for symptoms; no CGM: lows noticed by symptoms. The supplement's
+    # threshold and target (above 300 toward 250 mg/dL) are calibrated to the arm's severe
+    # hypoglycaemia, 18.7 per 100 patient-years: above 250 toward 200 gave 38 in adults
     "conventional": dict(
         delivery="mdi",
-        target_mg_dl=140.0,
-        correction_threshold_mg_dl=250.0,
-        correct=False,
+        target_mg_dl=250.0,
+        correction_threshold_mg_dl=300.0,
+        correct=True,
         use_iob=False,
         dia_h=4.0,
         carb_counting=False,
@@ -332,6 +446,12 @@ THERAPY_PRESETS = {
         cap_low=0.5,
         cap_high=2.0,
         sick_day_extra=0.0,
+        hypo_detection="symptoms",
+        dose_error_sd=0.0,
+        dose_error_bias=0.0,
+        follow_advice=False,
+        severe_hypo_cut=0.1,
+        sick_day_rules=True,
     ),
     # DCCT intensive: carbohydrate counting, corrections with insulin on board, weekly
     # self-titration to fasting 70-120 mg/dL and HbA1c < 7%
@@ -352,6 +472,40 @@ THERAPY_PRESETS = {
         cap_low=0.4,
         cap_high=3.0,
         sick_day_extra=0.15,
+        hypo_detection="symptoms",
+        dose_error_sd=0.0,
+        dose_error_bias=0.0,
+        follow_advice=False,
+        severe_hypo_cut=0.1,
+        sick_day_rules=True,
+    ),
+    # everyday care (T1D Exchange 2016-18, Foster et al. 2019): pumps or pens and CGM or
+    # finger-sticks per patient (cohort shares), basal and ratios mis-set per patient, doses
+    # changed at quarterly clinic visits (ADA Standards of Care: visits every 3 months) by
+    # 10%, advice followed with the patient's own probability
+    "real_world": dict(
+        delivery="mix",
+        target_mg_dl=120.0,
+        correction_threshold_mg_dl=150.0,
+        correct=True,
+        use_iob=True,
+        dia_h=4.0,
+        carb_counting=True,
+        initial_dose=1.0,
+        titrate_days=91,
+        step=0.10,
+        fasting_target_mg_dl=130.0,
+        hba1c_target=7.0,
+        tbr_limit_pct=4.0,
+        cap_low=0.4,
+        cap_high=3.0,
+        sick_day_extra=0.10,
+        hypo_detection="mix",
+        dose_error_sd=0.20,
+        dose_error_bias=0.45,
+        follow_advice=True,
+        severe_hypo_cut=0.1,
+        sick_day_rules=True,
     ),
 }
 
@@ -359,11 +513,15 @@ THERAPY_PRESETS = {
 class TherapySection(_Section):
     """A preset (`kind`) whose settings any field given here overrides."""
 
-    kind: Literal["simglucose_basal_bolus", "conventional", "intensive"] = Field(
-        "intensive", description="therapy preset"
+    kind: Literal["real_world", "intensive", "conventional", "simglucose_basal_bolus"] = Field(
+        "real_world", description="therapy preset"
     )
-    delivery: Literal["pump", "mdi"] = Field(
-        "pump", description=("pump (0.05 U increments) or multiple daily injections (pens, 0.5 U)")
+    delivery: Literal["pump", "mdi", "mix"] = Field(
+        "mix",
+        description=(
+            "pump (0.05 U increments), multiple daily injections (pens, 0.5 U), or mix: each "
+            "patient's own (cohort.pump_share)"
+        ),
     )
     target_mg_dl: float = Field(110.0, ge=70.0, le=250.0, description="correction target")
     correction_threshold_mg_dl: float = Field(
@@ -417,10 +575,55 @@ class TherapySection(_Section):
         ),
     )
 
+    hypo_detection: Literal["cgm", "symptoms", "mix"] = Field(
+        "mix",
+        description=(
+            "how lows are noticed: a CGM alarm confirmed by a finger-stick; symptoms (awake "
+            "only, lower when unaware); or mix: each patient's own (cohort.cgm_share)"
+        ),
+    )
+    dose_error_sd: float = Field(
+        0.20,
+        ge=0.0,
+        le=1.0,
+        description="log-SD of each patient's mis-set basal and ratios (0: set right)",
+    )
+    dose_error_bias: float = Field(
+        0.45,
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "under-dosing of the prescriptions, log units: median basal exp(-bias), median "
+            "ratios exp(bias)"
+        ),
+    )
+    follow_advice: bool = Field(
+        True,
+        description="a titration is applied with the patient's advice_follow probability",
+    )
+    severe_hypo_cut: float = Field(
+        0.1,
+        ge=0.0,
+        le=0.5,
+        description="both doses cut by this share at once after a severe hypoglycaemia",
+    )
+    max_bolus_u_per_kg: float = Field(
+        0.3,
+        ge=0.0,
+        le=2.0,
+        description="largest single bolus, U/kg, like a pump's maximum bolus (0: no cap)",
+    )
+    sick_day_rules: bool = Field(
+        True,
+        description=(
+            "above 250 mg/dL for 2 h: a correction of 10% of the daily dose every 3 h (ISPAD 2022)"
+        ),
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data):
-        return _with_preset(data, "kind", "intensive", THERAPY_PRESETS)
+        return _with_preset(data, "kind", "real_world", THERAPY_PRESETS)
 
 
 class SensorSection(_Section):
@@ -656,6 +859,26 @@ class RunConfig(_Section):
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
     sweep: SweepSection = Field(default_factory=SweepSection)
     cluster: ClusterSection = Field(default_factory=ClusterSection)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _auto_behaviour(cls, data):
+        """behaviour.profile = "auto" takes the profile that suits the therapy preset."""
+        if not isinstance(data, dict):
+            return data
+        beh = data.get("behaviour", {})
+        therapy = data.get("therapy", {})
+        if not isinstance(beh, dict) or not isinstance(therapy, dict):
+            return data
+        if beh.get("profile", "auto") != "auto":
+            return data
+        kind = therapy.get("kind", "real_world")
+        profile = BEHAVIOUR_PROFILES.get(
+            auto_behaviour_profile(kind) if isinstance(kind, str) else ""
+        )
+        if profile is None:
+            return data
+        return {**data, "behaviour": {**profile, **beh}}
 
     @model_validator(mode="after")
     def _cross_checks(self):

@@ -8,27 +8,29 @@ clinical extremes, not targets:
   puts them near BMI 11-13); above 60 kg/m2: a guard against runaway weight gain;
 - over 3 U/kg/day of insulin: more than twice pubertal doses in T1D (about 1.0-1.25 U/kg/day,
   Kerouz et al. 1995, as issue 17 cites);
-- HbA1c over 16%: a guard at the top of what HbA1c assays report.
+- HbA1c over 16%: a guard at the top of what HbA1c assays report; counted from day 14, as
+  the model's HbA1c at the start is the steady state of the days so far (one day at first).
 """
 
 import numpy as np
 
-# (label, daily variable, lower limit, upper limit): a patient-day outside counts
+# (label, daily variable, lower limit, upper limit, first day): a patient-day outside counts
 GUARDS = (
-    ("mean glucose > 600 mg/dL", "glucose_mean", -np.inf, 600.0),
-    ("BMI < 12 or > 60", "bmi", 12.0, 60.0),
-    ("TDD > 3 U/kg", "tdd_per_kg", -np.inf, 3.0),
-    ("HbA1c > 16%", "hba1c", -np.inf, 16.0),
+    ("mean glucose > 600 mg/dL", "glucose_mean", -np.inf, 600.0, 0),
+    ("BMI < 12 or > 60", "bmi", 12.0, 60.0, 0),
+    ("TDD > 3 U/kg", "tdd_per_kg", -np.inf, 3.0, 0),
+    ("HbA1c > 16%", "hba1c", -np.inf, 16.0, 14),
 )
 
 
 def implausible_days(ds) -> dict[str, int]:
-    """Patient-days outside each guard's limits in `ds` (one scenario or all), NaN (stopped)
-    days not counted."""
+    """Patient-days outside each guard's limits in `ds` (one scenario or all; a dataset or a
+    mapping of name -> array whose last axis is the day), NaN (stopped) days not counted."""
     counts = {}
-    for label, var, lo, hi in GUARDS:
+    for label, var, lo, hi, first in GUARDS:
         v = ds[var]
-        counts[label] = int(((v < lo) | (v > hi)).sum().values)
+        v = v.isel(day=slice(first, None)) if hasattr(v, "isel") else np.asarray(v)[..., first:]
+        counts[label] = int(np.asarray(((v < lo) | (v > hi)).sum()))
     return counts
 
 

@@ -13,7 +13,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model import rng
-from .config import LIFESTYLE_PROFILES, THERAPY_PRESETS, ConfigError, RunConfig, parse_config
+from .config import (
+    BEHAVIOUR_PROFILES,
+    LIFESTYLE_PROFILES,
+    THERAPY_PRESETS,
+    ConfigError,
+    RunConfig,
+    parse_config,
+)
 
 # Fields that fix the store's layout or how it is computed, not what is simulated.
 NOT_SWEEPABLE = ("run.n_patients", "run.days", "output", "execution", "sweep", "cluster")
@@ -22,7 +29,11 @@ COHORT_FIELDS = ("cohort", "run.seed", "lifestyle", "genetics")
 SWEEP_SEED_PATIENT = 0xFFFFFFFF  # generator key of the sampler (no patient has this id)
 # Fields that select a preset of their section: sweeping one re-applies that preset's fields
 # (a scenario "conventional" gets all of the conventional preset, not the base's values).
-PRESET_SELECTORS = {"therapy.kind": THERAPY_PRESETS, "lifestyle.profile": LIFESTYLE_PROFILES}
+PRESET_SELECTORS = {
+    "therapy.kind": THERAPY_PRESETS,
+    "lifestyle.profile": LIFESTYLE_PROFILES,
+    "behaviour.profile": BEHAVIOUR_PROFILES,
+}
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,11 @@ def _set_path(cfg_dict: dict, path: str, value) -> None:
         old = cfg_dict.get(section, {})
         drop = set(presets.get(old.get(field), {})) | set(presets.get(value, {}))
         cfg_dict[section] = {k: v for k, v in old.items() if k not in drop}
+        behaviour = cfg_dict.get("behaviour", {})
+        if path == "therapy.kind" and behaviour.get("profile", "auto") == "auto":
+            # the automatic behaviour profile follows the therapy: let it be chosen anew
+            fields = {k for p in BEHAVIOUR_PROFILES.values() for k in p}
+            cfg_dict["behaviour"] = {k: v for k, v in behaviour.items() if k not in fields}
     parts = path.split(".")
     node = cfg_dict
     for part in parts[:-1]:

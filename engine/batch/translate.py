@@ -16,7 +16,12 @@ from ..population.reference import sensor_models
 from ..sim.patient import N_SWITCHES, SW
 from .config import RunConfig, parse_config
 
-INCREMENT_U = {"pump": 0.05, "mdi": 0.5}
+INCREMENT_U = {"pump": therapy.INCREMENT_PUMP_U, "mdi": therapy.INCREMENT_PEN_U, "mix": 0.0}
+DETECTION = {
+    "cgm": therapy.DETECT_CGM,
+    "symptoms": therapy.DETECT_SYMPTOMS,
+    "mix": therapy.DETECT_MIX,
+}
 
 
 def therapy_settings(cfg: RunConfig) -> np.ndarray:
@@ -43,6 +48,14 @@ def therapy_settings(cfg: RunConfig) -> np.ndarray:
     th[TH.increment_u] = 0.0 if t.kind == "simglucose_basal_bolus" else INCREMENT_U[t.delivery]
     th[TH.sick_day_extra] = t.sick_day_extra
     th[TH.ratios_from_tdd] = float(t.ratios == "tdd_rules")
+    th[TH.delivery_mix] = float(t.delivery == "mix" and t.kind != "simglucose_basal_bolus")
+    th[TH.detection] = DETECTION[t.hypo_detection]
+    th[TH.dose_error_sd] = t.dose_error_sd
+    th[TH.dose_error_bias] = t.dose_error_bias
+    th[TH.follow_advice] = float(t.follow_advice)
+    th[TH.severe_cut] = t.severe_hypo_cut
+    th[TH.sick_day_rules] = float(t.sick_day_rules)
+    th[TH.max_bolus_per_kg] = t.max_bolus_u_per_kg
     return th
 
 
@@ -55,6 +68,11 @@ def behaviour_settings(cfg: RunConfig) -> np.ndarray:
     b[B.hypo_threshold] = beh.hypo_threshold_mg_dl
     b[B.hypo_treat_g] = beh.hypo_treatment_g
     b[B.hypo_wait_min] = beh.hypo_wait_min
+    b[B.snacks_per_day] = beh.unannounced_snacks_per_day
+    b[B.snack_g] = beh.snack_g
+    b[B.lapse_day_share] = beh.lapse_day_share
+    b[B.assist_delay_min] = beh.assist_delay_min
+    b[B.basal_omissions_per_year] = beh.basal_omissions_per_year
     b[B.exercise_on] = float(beh.exercise)
     if beh.programme is not None:
         pr = beh.programme
@@ -110,6 +128,10 @@ def population_settings(cfg) -> np.ndarray:
     pop[POP.sleep_h] = life.sleep_h
     pop[POP.stress] = life.chronic_stress
     pop[POP.adherence] = life.adherence
+    pop[POP.adolescent_adherence_dip] = life.adolescent_adherence_dip
+    pop[POP.cgm_share] = coh.cgm_share
+    pop[POP.pump_share] = coh.pump_share
+    pop[POP.unaware_share] = coh.hypo_unaware_share
     pop[POP.dawn_prevalence] = coh.dawn_prevalence
     pop[POP.dawn_mean] = coh.dawn_amplitude
     pop[POP.tod_max] = coh.time_of_day_amplitude

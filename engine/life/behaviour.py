@@ -53,10 +53,22 @@ B = index_family(
         "force_ill_from",
         "force_ill_to",
         "force_exercise_day",
+        "snacks_per_day",
+        "snack_g",
+        "lapse_day_share",
+        "assist_delay_min",
+        "basal_omissions_per_year",
     ),
 )
 N_BEHAVIOUR = len(B)
 MAX_ILLNESS_DAYS = 14
+MAX_SNACKS_PER_DAY = 6
+SNACK_SLOT = -1  # meal_slot of an unannounced snack: no bolus
+SNACK_CV = 0.4  # spread of an unannounced snack's carbohydrate (log-normal)
+SNACK_WINDOW_MIN = (9 * 60, 22 * 60)  # snacks between 09:00 and 22:00
+SNACK_DRAWS = 1000  # counter index of the snack draws in the MEALS stream, past any slot's
+LAPSE_DAY_DRAW = 1000  # counter index of the day's lapse draw in the BOLUS stream
+OMISSION_DRAW = 1001  # and of the day's missed-basal draws (whether, when)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -70,13 +82,30 @@ def plan_meals(
     slot_carbs_cv,
     slot_probability,
     scale,
+    snacks_per_day,
+    snack_g,
     meal_minute,
     meal_grams,
     meal_slot,
 ):
     """Fill meal_minute/meal_grams/meal_slot with the day's meals sorted by minute; return
-    their count. `scale` multiplies every amount (the patient's appetite, illness)."""
+    their count. `scale` multiplies every amount (the patient's appetite, illness). Besides
+    the slots, a Poisson number (mean `snacks_per_day`) of unannounced snacks of mean
+    `snack_g`, slot SNACK_SLOT: eaten without a bolus."""
     n = 0
+    n_snacks = 0
+    if snacks_per_day > 0.0:
+        n_snacks = _poisson(
+            rng.uniform(seed, patient_id, day, rng.STREAM_MEALS, SNACK_DRAWS), snacks_per_day
+        )
+    for k in range(n_snacks):
+        base = SNACK_DRAWS + 1 + 2 * k
+        u = rng.uniform(seed, patient_id, day, rng.STREAM_MEALS, base)
+        minute = SNACK_WINDOW_MIN[0] + int(u * (SNACK_WINDOW_MIN[1] - SNACK_WINDOW_MIN[0]))
+        sigma2 = math.log1p(SNACK_CV * SNACK_CV)
+        z = rng.normal(seed, patient_id, day, rng.STREAM_MEALS, base + 1)
+        grams = scale * snack_g * math.exp(math.sqrt(sigma2) * z - 0.5 * sigma2)
+        n = _insert_meal(n, minute, grams, SNACK_SLOT, meal_minute, meal_grams, meal_slot)
     for s in range(slot_time_min.shape[0]):
         base = s * DRAWS_PER_SLOT
         if rng.uniform(seed, patient_id, day, rng.STREAM_MEALS, base) >= slot_probability[s]:
@@ -88,18 +117,37 @@ def plan_meals(
         sigma2 = math.log1p(cv * cv)
         z_amount = rng.normal(seed, patient_id, day, rng.STREAM_MEALS, base + 2)
         grams = scale * slot_carbs_g[s] * math.exp(math.sqrt(sigma2) * z_amount - 0.5 * sigma2)
-        # insertion keeps the list sorted by minute (slots are few)
-        j = n
-        while j > 0 and meal_minute[j - 1] > minute:
-            meal_minute[j] = meal_minute[j - 1]
-            meal_grams[j] = meal_grams[j - 1]
-            meal_slot[j] = meal_slot[j - 1]
-            j -= 1
-        meal_minute[j] = minute
-        meal_grams[j] = grams
-        meal_slot[j] = s
-        n += 1
+        n = _insert_meal(n, minute, grams, s, meal_minute, meal_grams, meal_slot)
     return n
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _insert_meal(n, minute, grams, slot, meal_minute, meal_grams, meal_slot):
+    """Insert a meal into the first n, kept sorted by minute (a slot after a snack at the same
+    minute); return the new count."""
+    j = n
+    while j > 0 and meal_minute[j - 1] > minute:
+        meal_minute[j] = meal_minute[j - 1]
+        meal_grams[j] = meal_grams[j - 1]
+        meal_slot[j] = meal_slot[j - 1]
+        j -= 1
+    meal_minute[j] = minute
+    meal_grams[j] = grams
+    meal_slot[j] = slot
+    return n + 1
+
+
+@nb.njit(cache=True, nogil=True)
+def _poisson(u, mean):
+    """A Poisson(mean) count by inversion of the uniform u, at most MAX_SNACKS_PER_DAY."""
+    k = 0
+    term = math.exp(-mean)
+    cum = term
+    while u > cum and k < MAX_SNACKS_PER_DAY:
+        k += 1
+        term *= mean / k
+        cum += term
+    return k
 
 
 @nb.njit(cache=True, nogil=True)
@@ -107,7 +155,9 @@ def bolus_decision(seed, patient_id, day, slot, tr, beh):
     """(estimated/actual carbohydrate factor, delay in minutes, given) for the bolus of the
     meal of `slot` today. Counting error is multiplicative log-normal of CV B.count_cv
     (Brazeau et al., Diabetes Res Clin Pract 99:19, 2013: ~20-30% error); a bolus is skipped or
-    late with probability 1 - adherence, split by B.miss_share."""
+    late with probability 1 - adherence, split by B.miss_share. With B.lapse_day_share q < 1
+    lapses cluster: on a share q of days (one draw per day) the lapse probability is
+    (1 - adherence) / q (at most 1), on the rest 0."""
     base = slot * DRAWS_PER_BOLUS
     cv = beh[B.count_cv]
     factor = 1.0
@@ -117,6 +167,12 @@ def bolus_decision(seed, patient_id, day, slot, tr, beh):
         factor = math.exp(math.sqrt(s2) * z - 0.5 * s2)
     u = rng.uniform(seed, patient_id, day, rng.STREAM_BOLUS, base + 1)
     lapse = 1.0 - tr[T.adherence]
+    q = beh[B.lapse_day_share]
+    if q < 1.0:
+        if rng.uniform(seed, patient_id, day, rng.STREAM_BOLUS, LAPSE_DAY_DRAW) < q:
+            lapse = min(lapse / q, 1.0)
+        else:
+            lapse = 0.0
     if u < lapse * beh[B.miss_share]:
         return factor, 0, False
     if u < lapse:
@@ -191,4 +247,19 @@ def default_behaviour() -> np.ndarray:
     b = np.zeros(N_BEHAVIOUR)
     b[B.programme_day] = b[B.diet_day] = b[B.force_ill_from] = b[B.force_ill_to] = -1.0
     b[B.force_exercise_day] = -1.0
+    b[B.lapse_day_share] = 1.0
     return b
+
+
+@nb.njit(cache=True, nogil=True)
+def basal_omission_minute(seed, patient_id, day, beh):
+    """The minute today's basal stops (a forgotten injection, a failed infusion set), or -1:
+    B.basal_omissions_per_year / 365 a day."""
+    rate = beh[B.basal_omissions_per_year]
+    if (
+        rate <= 0.0
+        or rng.uniform(seed, patient_id, day, rng.STREAM_BOLUS, OMISSION_DRAW) >= rate / 365.0
+    ):
+        return -1
+    u = rng.uniform(seed, patient_id, day, rng.STREAM_BOLUS, OMISSION_DRAW + 1)
+    return int(u * MINUTES_PER_DAY)

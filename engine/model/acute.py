@@ -1,6 +1,7 @@
 """Acute, within-day modifiers of the fast model (docs/model.md §1, extensions), pure numba:
 exercise states, the per-patient time-of-day sensitivity pattern, the dawn phenomenon, and
-acute counter-regulation during stress and illness episodes.
+acute counter-regulation during stress and illness episodes, and the counter-regulatory
+response to hypoglycaemia.
 """
 
 import math
@@ -96,3 +97,26 @@ def fill_time_of_day(tr, on_tod, on_dawn, tod, dawn):
                 math.pi * (m - DAWN_FALL[0]) / (DAWN_FALL[1] - DAWN_FALL[0])
             )
         dawn[m] = 1.0 + d_amp * bump
+
+
+# --- counter-regulation in hypoglycaemia ----------------------------------------------------
+# With glucagon's response lost in T1D, adrenaline raises glucose production in a low
+# (Cryer, NEJM 369:362, 2013). Its glycaemic threshold is ~65 mg/dL (Schwartz et al., JCI
+# 79:777, 1987: 3.6-3.8 mmol/L) and lower after recent lows or with impaired awareness
+# (Dagogo-Jack et al., JCI 91:819, 1993: ~2.8 mmol/L, 50 mg/dL). UVA/Padova S2008 has no
+# counter-regulation (S2013 added glucagon's, Dalla Man et al., JDST 8:26, 2014); here the
+# production drive rises linearly below the threshold, by HYPO_CR_GAIN at zero glucose.
+# HYPO_CR_GAIN (x1.8 production drive at 40 mg/dL) is a modelling choice, checked against the
+# DCCT severe-hypoglycaemia rates (t1dmc validate; docs/model.md §1).
+HYPO_CR_THRESHOLD_MG_DL = 65.0
+HYPO_CR_THRESHOLD_UNAWARE_MG_DL = 50.0
+HYPO_CR_GAIN = 2.0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def hypo_counterregulation(bg, unaware):
+    """Factor (>= 1) on the glucose production drive kp1 at blood glucose `bg` mg/dL."""
+    threshold = HYPO_CR_THRESHOLD_UNAWARE_MG_DL if unaware else HYPO_CR_THRESHOLD_MG_DL
+    if bg >= threshold:
+        return 1.0
+    return 1.0 + HYPO_CR_GAIN * (threshold - bg) / threshold

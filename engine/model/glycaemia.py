@@ -62,6 +62,21 @@ DAILY = Quantities(
         ("tar180", "%", "time above 180 mg/dL"),
         ("tar250", "%", "time above 250 mg/dL"),
         ("hypo_events", "1", "hypoglycaemia events started (>= 15 min below 70 mg/dL)"),
+        (
+            "severe_hypo_events",
+            "1",
+            "severe hypoglycaemia: below 40 mg/dL long enough to need assistance (glucagon)",
+        ),
+        (
+            "dka_events",
+            "1",
+            "ketoacidosis admissions (proxy: 6 h above 300 mg/dL within a day of a missed basal)",
+        ),
+        (
+            "hyperglycaemia_admissions",
+            "1",
+            "admissions for a hyperglycaemic crisis (6 h above 500 mg/dL)",
+        ),
         ("tdd", "U", "total daily insulin dose"),
         ("tdd_per_kg", "U/kg", "total daily insulin dose per kg body weight"),
         ("basal_u", "U", "basal insulin delivered"),
@@ -69,6 +84,8 @@ DAILY = Quantities(
         ("carbs_g", "g", "carbohydrate eaten"),
         ("weight_kg", "kg", "body weight"),
         ("bmi", "kg/m2", "body-mass index"),
+        ("height", "m", "height (children and adolescents grow: CDC 2000 charts)"),
+        ("bmi_sds", "1", "BMI-for-age SDS, CDC 2000 (under 20 years; NaN for adults)"),
         ("fat_mass_kg", "kg", "fat mass"),
         ("visceral_fat_kg", "kg", "visceral fat mass"),
         ("waist_cm", "cm", "waist circumference"),
@@ -92,6 +109,8 @@ DAILY = Quantities(
     ),
 )
 DAILY_VARIABLES = DAILY.rows
+# daily variables that are NaN where undefined (BMI SDS: adults), every other is finite
+UNDEFINED_AS_NAN = ("bmi_sds",)
 DAILY_NAMES = DAILY.names
 N_DAILY = len(DAILY)
 D = DAILY.index  # out[D.hba1c]
@@ -121,6 +140,9 @@ A = index_family(
         "cgm_n",  # CGM readings, and the sums of their low and high risk
         "cgm_low_risk",
         "cgm_high_risk",
+        "severe",
+        "dka",
+        "crisis",
     ),
 )
 N_ACC = len(A)

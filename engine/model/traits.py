@@ -12,7 +12,7 @@ TRAITS = Quantities(
     (
         ("sex_male", "1", "1 = male, 0 = female"),
         ("age0", "year", "age at the start of the run"),
-        ("height_m", "m", "height"),
+        ("height_m", "m", "height at the start"),
         ("bmi0", "kg/m2", "body-mass index at the start"),
         ("fat_mass0", "kg", "fat mass at the start"),
         ("hypertension", "1", "1 = hypertension (enters eGDR)"),
@@ -35,6 +35,12 @@ TRAITS = Quantities(
         ("tod_peak_h", "h", "time of day of peak peripheral sensitivity"),
         ("dawn_amplitude", "1", "dawn rise of the glucose production drive (0 = no dawn)"),
         ("puberty_peak_age", "year", "age at Tanner stage III (peak pubertal resistance)"),
+        ("uses_cgm", "1", "1 = wears a CGM (real-world therapy mix)"),
+        ("uses_pump", "1", "1 = insulin pump, 0 = pens (real-world therapy mix)"),
+        ("hypo_unaware", "1", "1 = impaired awareness of hypoglycaemia"),
+        ("basal_error_z", "1", "standard-normal error of the prescribed basal (real-world)"),
+        ("ratio_error_z", "1", "standard-normal error of the prescribed ratios (real-world)"),
+        ("advice_follow", "1", "probability of following a clinic visit's dose advice"),
     ),
 )
 TRAIT_VARIABLES = TRAITS.rows

@@ -178,6 +178,10 @@ POP = index_family(
         "bmi_scale",
         "sampler",
         "jitter_sigma",
+        "cgm_share",
+        "pump_share",
+        "unaware_share",
+        "adolescent_adherence_dip",
     ),
 )
 N_POP = len(POP)
@@ -275,7 +279,10 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     tr[T.family_history_t2d] = fh
     tr[T.polygenic_score] = pop[POP.prs_shift] + 0.5 * fh + z(6)
     tr[T.chronic_stress] = _sigmoid(_logit(pop[POP.stress]) + 0.8 * z(7))
-    tr[T.adherence] = _sigmoid(_logit(pop[POP.adherence]) + 0.8 * z(8))
+    # adolescents give fewer boluses (Olinder et al., Pediatr Diabetes 10:142, 2009: 38% of
+    # adolescents on pumps missed >= 15% of meal boluses): a logit shift at 13-20 years
+    dip = pop[POP.adolescent_adherence_dip] if 13.0 <= age < 20.0 else 0.0
+    tr[T.adherence] = _sigmoid(_logit(pop[POP.adherence]) - dip + 0.8 * z(8))
     tr[T.sleep_h] = min(max(pop[POP.sleep_h] + 0.8 * z(9), 4.0), 10.0)
     tr[T.diet_fat_share] = min(max(pop[POP.fat_share] + 0.04 * z(10), 0.15), 0.6)
     tr[T.diet_sugar_share] = min(max(pop[POP.sugar_share] + 0.03 * z(11), 0.0), 0.4)
@@ -308,6 +315,15 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
         tr[T.dawn_amplitude] = 0.0
     # Tanner stage III: girls ~12, boys ~13.5 years (Marshall & Tanner 1969, 1970)
     tr[T.puberty_peak_age] = (13.5 if male > 0.5 else 12.0) + 1.0 * z(24)
+    # the therapy mix, used by the real_world therapy preset (T1D Exchange 2016-18, Foster et
+    # al., Diabetes Technol Ther 21:66, 2019: 30% CGM, 63% pump); impaired awareness of
+    # hypoglycaemia in ~20% (Geddes et al., Diabet Med 25:501, 2008: 19.6%)
+    tr[T.uses_cgm] = 1.0 if u(25) < pop[POP.cgm_share] else 0.0
+    tr[T.uses_pump] = 1.0 if u(26) < pop[POP.pump_share] else 0.0
+    tr[T.hypo_unaware] = 1.0 if u(27) < pop[POP.unaware_share] else 0.0
+    tr[T.basal_error_z] = z(28)
+    tr[T.ratio_error_z] = z(29)
+    tr[T.advice_follow] = u(30)
     fat, lean = initial_body(tr)
     tr[T.fat_mass0] = fat
 

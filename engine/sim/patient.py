@@ -16,11 +16,13 @@ import math
 
 import numba as nb
 
-from ..life import sensor
+from ..life import events, sensor
 from ..life.behaviour import (
     EAT_RATE_G_PER_MIN,
     MINUTES_PER_DAY,
+    SNACK_SLOT,
     B,
+    basal_omission_minute,
     bolus_decision,
     exercise_session,
     illness_severity,
@@ -29,15 +31,22 @@ from ..life.behaviour import (
 )
 from ..life.therapy import (
     FASTING_WINDOW,
+    INCREMENT_PEN_U,
     N_TITRATION_ACC,
     TA,
     TH,
+    after_severe_hypo,
     basal_rate_u_per_min,
+    capped_bolus_u,
+    delivery_increment_u,
+    detects_by_cgm,
     meal_bolus_u,
+    misset_factors,
     ratios_from_tdd,
+    round_down,
     titrate,
 )
-from ..model import acute, slow
+from ..model import acute, growth, rng, slow
 from ..model.fast import renal_excretion, update_meal_size
 from ..model.glycaemia import (
     N_ACC,
@@ -63,7 +72,16 @@ BG_EXHAUSTED_MG_DL = 1.0  # below this the fixed-step integration has lost the p
 # the kernel's switches: each mechanism (config [mechanisms]), then the other model options;
 # translated from the config by engine.batch.translate.switch_settings
 SW = index_family(
-    "Switch", (*slow.MECHANISM_NAMES, "dawn", "time_of_day", "weight_feedback", "midpoint")
+    "Switch",
+    (
+        *slow.MECHANISM_NAMES,
+        "dawn",
+        "time_of_day",
+        "weight_feedback",
+        "growth",
+        "hypo_counterregulation",
+        "midpoint",
+    ),
 )  # midpoint: 1 = the midpoint integrator, not RK4
 N_SWITCHES = len(SW)
 
@@ -111,6 +129,9 @@ LF = index_family(
         "insulin_u",
         "carbs_g",
         "s_p",
+        "increment_u",
+        "height_z",
+        "bmi_z",
     ),
 )
 N_LANE_F = len(LF)
@@ -135,6 +156,17 @@ LI = index_family(
         "ex_len",
         "st_start",
         "st_len",
+        "by_cgm",
+        "severe_run",
+        "in_severe",
+        "glucagon_left",
+        "high_run",
+        "dka_run",
+        "crisis_run",
+        "admitted",
+        "omit_start",
+        "omit_left",
+        "deficit_left",
     ),
 )
 N_LANE_I = len(LI)
@@ -195,15 +227,24 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
     lf[j, LF.inv_vi] = 1.0 / p[P.Vi]
     lf[j, LF.bw] = p[P.BW]
     lf[j, LF.to_pmol_per_kg] = PMOL_PER_U / p[P.BW]
-    lf[j, LF.basal0_u] = basal_rate_u_per_min(p) * therapy[TH.initial_dose]
-    lf[j, LF.cr] = p[P.CR]
-    lf[j, LF.cf] = p[P.CF]
+    # the prescription: the patient's needs, mis-set per patient (TH.dose_error_sd)
+    basal_err, ratio_err = misset_factors(therapy, traits[T.basal_error_z], traits[T.ratio_error_z])
+    lf[j, LF.basal0_u] = basal_rate_u_per_min(p) * therapy[TH.initial_dose] * basal_err
+    lf[j, LF.cr] = p[P.CR] * ratio_err
+    lf[j, LF.cf] = p[P.CF] * ratio_err
     if therapy[TH.ratios_from_tdd] != 0.0:
         lf[j, LF.cr], lf[j, LF.cf] = ratios_from_tdd(lf[j, LF.basal0_u] * MINUTES_PER_DAY)
+    lf[j, LF.increment_u] = delivery_increment_u(therapy, traits[T.uses_pump])
+    if growth.grows(traits[T.age0]):
+        male, age0 = traits[T.sex_male], traits[T.age0]
+        lf[j, LF.height_z] = min(max(growth.height_sds(traits[T.height_m], male, age0), -4.0), 4.0)
+        lf[j, LF.bmi_z] = min(max(growth.bmi_sds(traits[T.bmi0], male, age0), -4.0), 4.0)
+    li[j, LI.by_cgm] = detects_by_cgm(therapy, traits[T.uses_cgm])
     for k in (LF.basal_f, LF.bolus_f, LF.sp_rel, LF.sh_rel, LF.ecr_rel, LF.sp_day, LF.ecr_day):
         lf[j, k] = 1.0
     li[j, LI.ex_start] = -1
     li[j, LI.st_start] = -1
+    li[j, LI.omit_start] = -1
     acute.fill_time_of_day(tr[j], on[SW.time_of_day] != 0.0, on[SW.dawn] != 0.0, tod[j], dawn[j])
     # slow states: body composition from the traits; the rest set after day 0
     st[j, slow.S.fat] = tr[j, T.fat_mass0]
@@ -255,6 +296,8 @@ def lane_plan_day(j, day, run, rc, t):
         meal_slots[3],
         meal_slots[4],
         day_appetite,
+        behaviour[B.snacks_per_day],
+        behaviour[B.snack_g],
         meal_minute[j],
         meal_grams[j],
         meal_slot[j],
@@ -266,6 +309,7 @@ def lane_plan_day(j, day, run, rc, t):
     li[j, LI.st_start], li[j, LI.st_len], lf[j, LF.st_sev] = stress_episode(
         seed, pid, day, trj, behaviour
     )
+    li[j, LI.omit_start] = basal_omission_minute(seed, pid, day, behaviour)
     lf[j, LF.sp_day] = lf[j, LF.sp_rel] / (1.0 + acute.ILLNESS_SP * ill)
     lf[j, LF.ecr_day] = lf[j, LF.ecr_rel] * (1.0 + acute.ILLNESS_KP1 * ill)
     sick_extra = 1.0 + therapy[TH.sick_day_extra] * (ill > 0.0)
@@ -289,8 +333,10 @@ def lane_minute(j, m, day, x, run, rc, t):
         li[j, LI.failed] = 1
         return False, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0
     cgm = _sense(j, m, bgj, run, rc, t)
-    bolus_u = _meal_boluses(j, m, day, cgm, run, t)
-    _rescue_carbs(j, bgj, cgm, run.behaviour, t)
+    bolus_u, meal_now = _meal_boluses(j, m, day, cgm, run, t)
+    _rescue_carbs(j, m, bgj, cgm, meal_now, run.behaviour, t)
+    extra_u, iv_u, ecr_f = _acute_events(j, m, day, bgj, run, t)
+    bolus_u += extra_u
     planned = lf[j, LF.planned_g]
     carbs = planned if planned < EAT_RATE_G_PER_MIN else EAT_RATE_G_PER_MIN
     lf[j, LF.planned_g] = planned - carbs
@@ -307,10 +353,26 @@ def lane_minute(j, m, day, x, run, rc, t):
     li[j, LI.eating] = eating
     lf[j, LF.prev_carbs] = carbs
     bolus_u *= rc.dose_scale
+    if m == li[j, LI.omit_start]:
+        li[j, LI.omit_left] = (
+            events.OMITTED_PUMP_MIN
+            if lf[j, LF.increment_u] < INCREMENT_PEN_U
+            else events.OMITTED_PEN_MIN
+        )
+        li[j, LI.deficit_left] = events.DEFICIT_MIN
     basal_u = lf[j, LF.basal_u] * rc.dose_scale
-    insulin_u = basal_u + bolus_u
+    if li[j, LI.omit_left] > 0:
+        li[j, LI.omit_left] -= 1
+        pump = lf[j, LF.increment_u] < INCREMENT_PEN_U
+        basal_u *= 0.0 if pump else events.OMITTED_PEN_SHARE_LEFT
+    # intravenous insulin in hospital reaches the plasma but is not the patient's own dose:
+    # it is left out of the daily dose (tdd, basal_u)
+    insulin_u = basal_u + bolus_u + iv_u
     lf[j, LF.iob] = lf[j, LF.iob] * rc.iob_decay + bolus_u
     s_p, e_cr, vm0_f, gzw = _acute_modifiers(j, m, t)
+    e_cr *= ecr_f
+    if run.switches[SW.hypo_counterregulation] != 0.0:
+        e_cr *= acute.hypo_counterregulation(bgj, t.tr[j, T.hypo_unaware] > 0.5)
     acc[j, A.basal] += basal_u
     acc[j, A.bolus] += bolus_u
     acc[j, A.carbs] += carbs
@@ -375,18 +437,24 @@ def _sense(j, m, bgj, run, rc, t):
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _meal_boluses(j, m, day, cgm, run, t):
     """Meals announced this minute (eaten at 5 g/min), their boluses now or later, and the
-    delayed boluses due now; returns the units given this minute."""
+    delayed boluses due now; returns (the units given this minute, whether a bolused meal
+    was announced: a moment the patient checks glucose). Unannounced snacks get none."""
     lf, li, tr = t.lf, t.li, t.tr
     meal_minute, meal_grams, meal_slot = t.meal_minute, t.meal_grams, t.meal_slot
     pend_minute, pend_units = t.pend_minute, t.pend_units
     therapy = run.therapy
     pid = li[j, LI.pid]
     bolus_u = 0.0
+    meal_now = False
     while li[j, LI.next_meal] < li[j, LI.n_meals] and meal_minute[j, li[j, LI.next_meal]] == m:
         nm = li[j, LI.next_meal]
         grams = meal_grams[j, nm]
         s = meal_slot[j, nm]
         lf[j, LF.planned_g] += grams
+        li[j, LI.next_meal] = nm + 1
+        if s == SNACK_SLOT:
+            continue
+        meal_now = True
         factor, delay, given = bolus_decision(run.seed, pid, day, s, tr[j], run.behaviour)
         if given:
             if therapy[TH.carb_counting] != 0.0:
@@ -394,15 +462,22 @@ def _meal_boluses(j, m, day, cgm, run, t):
             else:
                 estimate = run.meal_slots[2, s] * lf[j, LF.appetite]
             units = meal_bolus_u(
-                estimate, cgm, lf[j, LF.iob], lf[j, LF.cr], lf[j, LF.cf], lf[j, LF.bolus_f], therapy
+                estimate,
+                cgm,
+                lf[j, LF.iob],
+                lf[j, LF.cr],
+                lf[j, LF.cf],
+                lf[j, LF.bolus_f],
+                therapy,
+                lf[j, LF.increment_u],
             )
+            units = capped_bolus_u(units, lf[j, LF.bw], therapy)
             if delay == 0:
                 bolus_u += units
             elif li[j, LI.n_pend] < MAX_PENDING:
                 pend_minute[j, li[j, LI.n_pend]] = m + delay
                 pend_units[j, li[j, LI.n_pend]] = units
                 li[j, LI.n_pend] += 1
-        li[j, LI.next_meal] = nm + 1
     k = 0
     while k < li[j, LI.n_pend]:
         if pend_minute[j, k] == m:
@@ -413,24 +488,93 @@ def _meal_boluses(j, m, day, cgm, run, t):
             pend_units[j, k] = pend_units[j, last]
         else:
             k += 1
-    return bolus_u
+    return bolus_u, meal_now
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _rescue_carbs(j, bgj, cgm, behaviour, t):
-    """Hypoglycaemia treated with rescue carbohydrate, no bolus, when the CGM alarm is
-    confirmed by a finger-stick (the blood glucose)."""
-    lf, li, acc = t.lf, t.li, t.acc
+def _rescue_carbs(j, m, bgj, cgm, meal_now, behaviour, t):
+    """Hypoglycaemia treated with rescue carbohydrate, no bolus, once the patient notices it
+    (events.notices_low: a confirmed CGM alarm, or symptoms or a pre-meal finger-stick)."""
+    lf, li, acc, tr = t.lf, t.li, t.acc, t.tr
     if li[j, LI.rescue_wait] > 0:
         li[j, LI.rescue_wait] -= 1
-    elif (
-        behaviour[B.hypo_treat_g] > 0.0
-        and cgm < behaviour[B.hypo_threshold]
-        and bgj < behaviour[B.hypo_threshold]
+    elif behaviour[B.hypo_treat_g] > 0.0 and events.notices_low(
+        li[j, LI.by_cgm] != 0,
+        tr[j, T.hypo_unaware] > 0.5,
+        m,
+        bgj,
+        cgm,
+        behaviour[B.hypo_threshold],
+        meal_now,
     ):
         lf[j, LF.planned_g] += behaviour[B.hypo_treat_g]
         acc[j, A.rescue] += behaviour[B.hypo_treat_g]
         li[j, LI.rescue_wait] = int(behaviour[B.hypo_wait_min])
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _acute_events(j, m, day, bgj, run, t):
+    """Severe hypoglycaemia (glucagon, a dose cut), sick-day corrections and ketoacidosis
+    (admission, intravenous insulin): engine/life/events.py. Returns (correction units now,
+    intravenous units this minute, factor on the production drive e_cr)."""
+    lf, li, acc, tr = t.lf, t.li, t.acc, t.tr
+    therapy = run.therapy
+    extra_u = 0.0
+    iv_u = 0.0
+    ecr_f = 1.0
+    run_min, in_severe, started = events.severe_hypo_step(
+        bgj, li[j, LI.severe_run], li[j, LI.in_severe] != 0, run.behaviour[B.assist_delay_min]
+    )
+    li[j, LI.severe_run] = run_min
+    li[j, LI.in_severe] = in_severe
+    if started:
+        acc[j, A.severe] += 1.0
+        li[j, LI.glucagon_left] = events.GLUCAGON_MIN
+        lf[j, LF.basal_f], lf[j, LF.bolus_f] = after_severe_hypo(
+            lf[j, LF.basal_f], lf[j, LF.bolus_f], therapy
+        )
+        lf[j, LF.basal_u] *= 1.0 - therapy[TH.severe_cut]
+    if li[j, LI.glucagon_left] > 0:
+        li[j, LI.glucagon_left] -= 1
+        ecr_f = events.GLUCAGON_EGP_FACTOR
+    if bgj > events.KETONE_CHECK_MG_DL:
+        li[j, LI.high_run] += 1
+        if therapy[TH.sick_day_rules] != 0.0 and events.sick_day_due(li[j, LI.high_run]):
+            u = rng.uniform(run.seed, li[j, LI.pid], day, rng.STREAM_THERAPY, 1 + m)
+            if u < tr[j, T.adherence]:
+                li[j, LI.omit_left] = 0
+                li[j, LI.deficit_left] = 0
+                extra_u = round_down(
+                    events.sick_day_units(lf[j, LF.basal_u]), lf[j, LF.increment_u]
+                )
+    else:
+        li[j, LI.high_run] = 0
+    if li[j, LI.deficit_left] > 0:
+        li[j, LI.deficit_left] -= 1
+    deficient = li[j, LI.deficit_left] > 0
+    if bgj > events.DKA_MG_DL and deficient:
+        li[j, LI.dka_run] += 1
+        if li[j, LI.dka_run] == events.DKA_AFTER_MIN and li[j, LI.admitted] == 0:
+            li[j, LI.admitted] = 1
+            acc[j, A.dka] += 1.0
+    else:
+        li[j, LI.dka_run] = 0
+    if bgj > events.CRISIS_MG_DL:
+        li[j, LI.crisis_run] += 1
+        if li[j, LI.crisis_run] == events.CRISIS_AFTER_MIN and li[j, LI.admitted] == 0:
+            li[j, LI.admitted] = 1
+            acc[j, A.crisis] += 1.0
+    else:
+        li[j, LI.crisis_run] = 0
+    if li[j, LI.admitted] != 0:
+        if bgj < events.DISCHARGE_MG_DL:
+            li[j, LI.admitted] = 0
+            lf[j, LF.basal_f] = min(
+                lf[j, LF.basal_f] * (1.0 + therapy[TH.step]), therapy[TH.cap_high]
+            )
+        else:
+            iv_u = events.iv_insulin_u_per_min(lf[j, LF.bw])
+    return extra_u, iv_u, ecr_f
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -512,6 +656,15 @@ def lane_end_of_day(j, day, run, t, n_pend):
     else:
         slow.daily_update(stj, agg, trj, age, on, trj[T.activity_pal])
     gmi_ring[j, day % slow.GMI_DAYS] = agg[slow.G.mean_glucose]
+    if day < slow.GMI_DAYS:
+        # HbA1c at the start: the steady state of the days so far (up to two weeks), not of
+        # day 0 alone, whose mean a start-up excursion could set to 450 mg/dL (HbA1c 17%)
+        so_far = 0.0
+        for g in range(day + 1):
+            so_far += gmi_ring[j, g]
+        stj[slow.S.eag] = so_far / (day + 1)
+    if on[SW.growth] != 0.0 and growth.grows(age):
+        _grow_one_day(j, age, lf, trj, stj)
     s_p_abs, s_h_abs, e_cr_abs = slow.multipliers(stj, trj, age + 1.0 / 365.25, on, log_phi[j])
     weight = stj[slow.S.fat] + stj[slow.S.lean]
     if on[SW.weight_feedback] != 0.0:
@@ -526,6 +679,8 @@ def lane_end_of_day(j, day, run, t, n_pend):
     bmi = weight / (height * height)
     waist = slow.waist_cm(trj, bmi, stj[slow.S.visceral], stj[slow.S.fat], age)
     outj[D.bmi] = bmi
+    outj[D.height] = height
+    outj[D.bmi_sds] = growth.bmi_sds(bmi, trj[T.sex_male], age + 1.0 / 365.25)
     outj[D.fat_mass_kg] = stj[slow.S.fat]
     outj[D.visceral_fat_kg] = stj[slow.S.visceral]
     outj[D.waist_cm] = waist
@@ -541,6 +696,9 @@ def lane_end_of_day(j, day, run, t, n_pend):
     outj[D.gmi] = gmi_from_mean(gmi_sum / slow.GMI_DAYS)
     outj[D.egdr] = egdr(waist, trj[T.hypertension], hba1c)
     outj[D.rescue_carbs_g] = accj[A.rescue]
+    outj[D.severe_hypo_events] = accj[A.severe]
+    outj[D.dka_events] = accj[A.dka]
+    outj[D.hyperglycaemia_admissions] = accj[A.crisis]
     outj[D.exercise_min] = accj[A.exercise_min]
     outj[D.illness] = ill
     outj[D.mean_insulin] = agg[slow.G.mean_insulin]
@@ -554,10 +712,37 @@ def lane_end_of_day(j, day, run, t, n_pend):
     tacc[j, TA.n] += accj[A.n]
     tacc[j, TA.below70] += accj[A.below70]
     tacc[j, TA.days] += 1.0
+    tacc[j, TA.dose_per_kg] += outj[D.tdd_per_kg]
     if therapy[TH.titrate_days] > 0.0 and tacc[j, TA.days] >= therapy[TH.titrate_days]:
-        lf[j, LF.basal_f], lf[j, LF.bolus_f] = titrate(
-            lf[j, LF.basal_f], lf[j, LF.bolus_f], tacc[j], therapy
+        # a clinic visit's advice is followed with the patient's own probability
+        follows = therapy[TH.follow_advice] == 0.0 or (
+            rng.uniform(run.seed, t.li[j, LI.pid], day, rng.STREAM_THERAPY, 0)
+            < trj[T.advice_follow]
         )
+        if follows:
+            lf[j, LF.basal_f], lf[j, LF.bolus_f] = titrate(
+                lf[j, LF.basal_f], lf[j, LF.bolus_f], tacc[j], therapy
+            )
         for a in range(N_TITRATION_ACC):
             tacc[j, a] = 0.0
     return bw
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _grow_one_day(j, age, lf, trj, stj):
+    """A day of growth on the patient's height and BMI centiles (engine/model/growth.py): the
+    weight it takes is added as fat and lean in the body's proportion, and habitual intake
+    rises by the new tissue's upkeep (resting expenditure x activity, with the thermic
+    effect), so that growth itself leaves the energy balance as it was."""
+    height, gained = growth.day_of_growth(
+        lf[j, LF.height_z], lf[j, LF.bmi_z], trj[T.sex_male], age, 1.0 / 365.25
+    )
+    fat, lean = stj[slow.S.fat], stj[slow.S.lean]
+    d_fat = gained * fat / (fat + lean)
+    d_lean = gained - d_fat
+    stj[slow.S.fat] = fat + d_fat
+    stj[slow.S.lean] = lean + d_lean
+    trj[T.height_m] = height
+    lf[j, LF.noncarb_kcal] += (
+        trj[T.activity_pal] * slow.resting_expenditure(d_fat, d_lean) / (1.0 - slow.TEF)
+    )

@@ -66,14 +66,26 @@ def test_daily_metrics_are_consistent(small_run):
     np.testing.assert_allclose(d.tdd, d.basal_u + d.bolus_u, rtol=1e-5)
     np.testing.assert_allclose(d.tdd_per_kg, d.tdd / d.weight_kg, rtol=1e-5)
     assert float(d.glucose_mean.min()) > 40 and float(d.glucose_mean.max()) < 400
-    # basal is the patient's steady-state rate all day (before any titration, when well):
-    # u2ss * BW / 6000 U/min x 1440
+    # basal is the patient's prescription all day (before any titration, when well and no
+    # dose was missed): the steady-state rate u2ss * BW / 6000 U/min x 1440, mis-set by the
+    # real_world preset's exp(0.2 z - 0.45) (engine/life/therapy.py misset_factors)
+    from engine.batch.translate import behaviour_settings
+    from engine.life.behaviour import basal_omission_minute
+
+    cfg = small_run[0]
+    assert cfg.therapy.kind == "real_world"
+    b = behaviour_settings(cfg)
+    seed = np.uint64(cfg.run.seed)
+    taken = np.array([basal_omission_minute(seed, int(p), 0, b) < 0 for p in d.patient.values])
     u2ss = d.physiology.sel(parameter="u2ss")
     bw = d.physiology.sel(parameter="BW")
-    well = d.illness.isel(day=0) == 0
+    misset = np.exp(cfg.therapy.dose_error_sd * d.basal_error_z - cfg.therapy.dose_error_bias)
+    well = (d.illness.isel(day=0) == 0) & taken
     assert well.sum() > 10
     np.testing.assert_allclose(
-        d.basal_u.isel(day=0).where(well, 0), (u2ss * bw / 6000 * 1440).where(well, 0), rtol=1e-5
+        d.basal_u.isel(day=0).where(well, 0),
+        (u2ss * bw / 6000 * 1440 * misset).where(well, 0),
+        rtol=1e-5,
     )
 
 

@@ -75,3 +75,38 @@ def test_config_round_trips_through_toml_with_defaults_left_open():
     for data in ({}, {"output": {"traced": [3, 1]}, "sensor": {"kind": "none"}}):
         cfg = parse_config(data)
         assert parse_config(loads_toml(to_toml(cfg))) == cfg
+
+
+def test_real_world_is_the_default_and_the_dcct_arms_get_trial_behaviour():
+    from engine.batch.config import BEHAVIOUR_PROFILES
+
+    cfg = parse_config({})
+    assert cfg.therapy.kind == "real_world" and cfg.therapy.delivery == "mix"
+    assert cfg.behaviour.profile == "auto"
+    assert (
+        cfg.behaviour.basal_omissions_per_year
+        == BEHAVIOUR_PROFILES["real_world"]["basal_omissions_per_year"]
+    )
+    trial = parse_config({"therapy": {"kind": "intensive"}})
+    assert trial.behaviour.unannounced_snacks_per_day == 0.0
+    assert trial.behaviour.lapse_day_share == 1.0
+    # a profile or a field given wins
+    mixed = parse_config(
+        {"therapy": {"kind": "intensive"}, "behaviour": {"unannounced_snacks_per_day": 1.0}}
+    )
+    assert mixed.behaviour.unannounced_snacks_per_day == 1.0
+    assert mixed.behaviour.lapse_day_share == 1.0
+    chosen = parse_config(
+        {"therapy": {"kind": "intensive"}, "behaviour": {"profile": "real_world"}}
+    )
+    assert chosen.behaviour.lapse_day_share == BEHAVIOUR_PROFILES["real_world"]["lapse_day_share"]
+
+
+def test_sweeping_the_therapy_lets_the_automatic_behaviour_follow_it():
+    from engine.batch.scenarios import expand
+
+    cfg = parse_config(
+        {"sweep": {"grid": {"therapy.kind": ["real_world", "intensive", "conventional"]}}}
+    )
+    got = {s.config.therapy.kind: s.config.behaviour.lapse_day_share for s in expand(cfg)}
+    assert got == {"real_world": 0.35, "intensive": 1.0, "conventional": 1.0}

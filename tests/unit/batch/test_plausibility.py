@@ -25,11 +25,13 @@ def test_plausible_days_count_zero_and_the_line_says_so():
 
 
 def test_each_guard_counts_the_days_beyond_it_and_nan_days_are_not_counted():
+    pad = [np.nan] * 12
     ds = _days(
-        glucose_mean=[650.0, 120.0, np.nan, 601.0],
-        bmi=[11.0, 24.0, 61.0, 24.0],
-        tdd_per_kg=[0.5, 3.5, 0.7, 0.7],
-        hba1c=[7.0, 7.0, 16.5, np.nan],
+        glucose_mean=[650.0, 120.0, np.nan, 601.0] + pad,
+        bmi=[11.0, 24.0, 61.0, 24.0] + pad,
+        tdd_per_kg=[0.5, 3.5, 0.7, 0.7] + pad,
+        # HbA1c counts from day 14: the 16.5 of day 2 is the start's steady state
+        hba1c=[7.0, 7.0, 16.5, np.nan] + [7.0] * 10 + [16.2, np.nan],
     )
     ds["status"][0, 2:] = 1
     counts = plausibility.implausible_days(ds)

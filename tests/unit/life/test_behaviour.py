@@ -89,6 +89,48 @@ def test_meals_scale_with_appetite_and_keep_their_slots():
     minute = np.empty(8, dtype=np.int64)
     grams = np.empty(8)
     slot = np.empty(8, dtype=np.int64)
-    n = B.plan_meals(SEED, 1, 0, *slots, 0.5, minute, grams, slot)
+    n = B.plan_meals(SEED, 1, 0, *slots, 0.5, 0.0, 20.0, minute, grams, slot)
     assert n == 2 and list(minute[:2]) == [420, 720] and list(slot[:2]) == [0, 1]
     np.testing.assert_allclose(grams[:2], [25.0, 40.0])
+
+
+def test_unannounced_snacks_are_poisson_many_unbolused_and_inside_waking_hours():
+    slots = tuple(np.zeros(0) for _ in range(5))
+    minute = np.zeros(B.MAX_SNACKS_PER_DAY, dtype=np.int64)
+    grams = np.zeros(B.MAX_SNACKS_PER_DAY)
+    slot = np.zeros(B.MAX_SNACKS_PER_DAY, dtype=np.int64)
+    counts, all_grams = [], []
+    for day in range(3000):
+        n = B.plan_meals(SEED, 3, day, *slots, 1.0, 0.5, 20.0, minute, grams, slot)
+        counts.append(n)
+        assert (slot[:n] == B.SNACK_SLOT).all()
+        assert (np.diff(minute[:n]) >= 0).all()
+        assert ((minute[:n] >= 9 * 60) & (minute[:n] < 22 * 60)).all()
+        all_grams += list(grams[:n])
+    assert np.mean(counts) == pytest.approx(0.5, abs=0.04)
+    assert np.mean(all_grams) == pytest.approx(20.0, rel=0.05)
+
+
+def test_clustered_lapses_keep_the_lapse_rate_and_concentrate_it_on_some_days():
+    tr = np.zeros(N_TRAITS)
+    tr[T.adherence] = 0.85
+    b = B.default_behaviour()
+    b[B.B.miss_share] = 1.0
+    b[B.B.lapse_day_share] = 0.35
+    missed = np.array(
+        [[not B.bolus_decision(SEED, 8, d, s, tr, b)[2] for s in range(3)] for d in range(6000)]
+    )
+    assert missed.mean() == pytest.approx(0.15, abs=0.015)
+    # lapses fall on about 35% of days (on those, each bolus is missed with p = 0.15/0.35)
+    lapse_days = missed.any(axis=1).mean()
+    assert lapse_days == pytest.approx(0.35 * (1 - (1 - 0.15 / 0.35) ** 3), abs=0.03)
+
+
+def test_basal_omissions_happen_at_their_yearly_rate():
+    b = B.default_behaviour()
+    b[B.B.basal_omissions_per_year] = 3.0
+    starts = np.array([B.basal_omission_minute(SEED, 2, d, b) for d in range(36525)])
+    assert (starts >= 0).sum() / 100 == pytest.approx(3.0, abs=0.6)
+    assert starts.max() < 1440
+    b[B.B.basal_omissions_per_year] = 0.0
+    assert B.basal_omission_minute(SEED, 2, 5, b) == -1

@@ -11,24 +11,51 @@ def th(**kw):
     return therapy_settings(parse_config({"therapy": kw}))
 
 
+def bolus(carbs, cgm, iob, cr, cf, factor, t, uses_pump=1.0):
+    inc = therapy.delivery_increment_u(t, uses_pump)
+    return therapy.meal_bolus_u(carbs, cgm, iob, cr, cf, factor, t, inc)
+
+
 def test_bolus_calculator_counts_carbs_corrects_above_target_less_insulin_on_board():
     t = th(kind="intensive", delivery="pump")
-    assert therapy.meal_bolus_u(60.0, 110.0, 0.0, 10.0, 50.0, 1.0, t) == pytest.approx(6.0)
+    assert bolus(60.0, 110.0, 0.0, 10.0, 50.0, 1.0, t) == pytest.approx(6.0)
     # correction (250 - 110)/50 = 2.8 U less 1 U on board
-    assert therapy.meal_bolus_u(60.0, 250.0, 1.0, 10.0, 50.0, 1.0, t) == pytest.approx(7.8)
+    assert bolus(60.0, 250.0, 1.0, 10.0, 50.0, 1.0, t) == pytest.approx(7.8)
     # insulin on board never cancels the carbohydrate part
-    assert therapy.meal_bolus_u(60.0, 250.0, 9.0, 10.0, 50.0, 1.0, t) == pytest.approx(6.0)
+    assert bolus(60.0, 250.0, 9.0, 10.0, 50.0, 1.0, t) == pytest.approx(6.0)
     # pens deliver half units
     mdi = th(kind="intensive", delivery="mdi")
-    assert therapy.meal_bolus_u(57.0, 110.0, 0.0, 10.0, 50.0, 1.0, mdi) == pytest.approx(5.5)
+    assert bolus(57.0, 110.0, 0.0, 10.0, 50.0, 1.0, mdi) == pytest.approx(5.5)
+
+
+def test_the_real_world_mix_gives_each_patient_their_own_device_and_alarm():
+    t = th(kind="real_world")
+    assert t[TH.delivery_mix] == 1.0 and t[TH.detection] == therapy.DETECT_MIX
+    assert bolus(57.0, 110.0, 0.0, 10.0, 50.0, 1.0, t, uses_pump=0.0) == pytest.approx(5.5)
+    assert bolus(57.0, 110.0, 0.0, 10.0, 50.0, 1.0, t, uses_pump=1.0) == pytest.approx(5.7)
+    assert therapy.detects_by_cgm(t, 1.0) and not therapy.detects_by_cgm(t, 0.0)
+    # the DCCT arms had no CGM; simglucose's rule keeps the CGM alarm
+    assert not therapy.detects_by_cgm(th(kind="intensive"), 1.0)
+    assert therapy.detects_by_cgm(th(kind="simglucose_basal_bolus"), 0.0)
+
+
+def test_prescriptions_are_mis_set_around_an_under_dosed_median():
+    t = th(kind="real_world", dose_error_sd=0.2, dose_error_bias=0.45)
+    assert therapy.misset_factors(t, 0.0, 0.0) == pytest.approx((np.exp(-0.45), np.exp(0.45)))
+    assert therapy.misset_factors(t, 1.0, -1.0) == pytest.approx((np.exp(-0.25), np.exp(0.25)))
+    assert therapy.misset_factors(th(kind="intensive"), 2.0, 2.0) == (1.0, 1.0)
+
+
+def test_a_severe_hypoglycaemia_cuts_both_doses_at_once_within_the_cap():
+    t = th(kind="real_world", severe_hypo_cut=0.1, cap_low=0.4)
+    assert therapy.after_severe_hypo(1.0, 2.0, t) == pytest.approx((0.9, 1.8))
+    assert therapy.after_severe_hypo(0.41, 0.41, t) == pytest.approx((0.4, 0.4))
 
 
 def test_simglucose_rule_is_kept_for_side_by_side_runs():
     t = th(kind="simglucose_basal_bolus")
-    assert therapy.meal_bolus_u(45.0, 200.0, 3.0, 10.0, 40.0, 2.0, t) == pytest.approx(
-        4.5 + 60 / 40
-    )
-    assert therapy.meal_bolus_u(45.0, 149.0, 0.0, 10.0, 40.0, 1.0, t) == pytest.approx(4.5)
+    assert bolus(45.0, 200.0, 3.0, 10.0, 40.0, 2.0, t) == pytest.approx(4.5 + 60 / 40)
+    assert bolus(45.0, 149.0, 0.0, 10.0, 40.0, 1.0, t) == pytest.approx(4.5)
 
 
 def _acc(fasting, mean, below_pct):
@@ -41,10 +68,13 @@ def _acc(fasting, mean, below_pct):
 
 def test_titration_moves_toward_targets_within_caps():
     t = th(kind="intensive", step=0.1, cap_high=1.5)
-    basal, bolus = therapy.titrate(1.0, 1.0, _acc(200.0, 220.0, 0.0), t)
-    assert basal == pytest.approx(1.1) and bolus == pytest.approx(1.1)
-    basal, bolus = therapy.titrate(1.0, 1.0, _acc(200.0, 220.0, 8.0), t)  # hypos first
-    assert basal == pytest.approx(0.9) and bolus == pytest.approx(0.9)
+    basal, bol = therapy.titrate(1.0, 1.0, _acc(200.0, 220.0, 0.0), t)
+    assert basal == pytest.approx(1.1) and bol == pytest.approx(1.1)
+    # lows first: boluses down; basal down too unless the nights run high
+    basal, bol = therapy.titrate(1.0, 1.0, _acc(110.0, 220.0, 8.0), t)
+    assert basal == pytest.approx(0.9) and bol == pytest.approx(0.9)
+    basal, bol = therapy.titrate(1.0, 1.0, _acc(200.0, 220.0, 8.0), t)
+    assert basal == pytest.approx(1.1) and bol == pytest.approx(0.9)
     b = 1.0
     for _ in range(20):
         b, _ = therapy.titrate(b, 1.0, _acc(250.0, 150.0, 0.0), t)
@@ -73,3 +103,18 @@ def test_tdd_rule_ratios_change_the_boluses_of_a_run():
     basal = DAILY_NAMES.index("basal_u")
     np.testing.assert_array_equal(out["reference"][basal, :, 0], out["tdd_rules"][basal, :, 0])
     assert not np.array_equal(out["reference"][bolus], out["tdd_rules"][bolus])
+
+
+def test_titration_raises_no_dose_past_the_ceiling_and_boluses_are_capped():
+    t = th(kind="intensive", step=0.1)
+    acc = _acc(200.0, 220.0, 0.0)
+    acc[therapy.TA.days] = 7.0
+    acc[therapy.TA.dose_per_kg] = 7.0 * 2.1  # 2.1 U/kg/day over the interval
+    assert therapy.titrate(1.0, 1.0, acc, t) == (1.0, 1.0)
+    acc = _acc(110.0, 220.0, 8.0)  # lows still lower the doses
+    acc[therapy.TA.days] = 7.0
+    acc[therapy.TA.dose_per_kg] = 7.0 * 2.1
+    assert therapy.titrate(1.0, 1.0, acc, t) == pytest.approx((0.9, 0.9))
+    assert therapy.capped_bolus_u(40.0, 50.0, t) == pytest.approx(15.0)
+    assert therapy.capped_bolus_u(4.0, 50.0, t) == 4.0
+    assert therapy.capped_bolus_u(40.0, 50.0, th(kind="intensive", max_bolus_u_per_kg=0.0)) == 40.0

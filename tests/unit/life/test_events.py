@@ -1,0 +1,78 @@
+"""Acute events (engine/life/events.py): noticing lows, severe hypoglycaemia and glucagon,
+sick-day corrections."""
+
+import numpy as np
+import pytest
+
+from engine.life import events
+from engine.model import acute
+from engine.model.fast import rk4_step
+from engine.model.params import P, X
+from engine.population.cohort import basal_steady_state
+from engine.population.reference import reference_patients
+
+
+def test_lows_are_noticed_by_alarm_or_by_symptoms_when_awake():
+    noon, night = 12 * 60, 3 * 60
+    # a CGM alarm, confirmed by a finger-stick, day or night
+    assert events.notices_low(True, False, night, 65.0, 66.0, 70.0, False)
+    assert not events.notices_low(True, False, noon, 75.0, 66.0, 70.0, False)
+    # no CGM: symptoms below 58 (aware) or 45 (unaware), and never asleep
+    assert not events.notices_low(False, False, noon, 65.0, 65.0, 70.0, False)
+    assert events.notices_low(False, False, noon, 55.0, 55.0, 70.0, False)
+    assert not events.notices_low(False, True, noon, 55.0, 55.0, 70.0, False)
+    assert events.notices_low(False, True, noon, 44.0, 44.0, 70.0, False)
+    assert not events.notices_low(False, False, night, 45.0, 45.0, 70.0, False)
+    # a finger-stick before a meal finds a low at the usual threshold
+    assert events.notices_low(False, False, noon, 65.0, 65.0, 70.0, True)
+
+
+def test_a_severe_episode_starts_after_the_assist_delay_once_until_glucose_is_back():
+    run, on, starts = 0, False, []
+    trace = [50.0] * 5 + [38.0] * 40 + [45.0] * 10 + [39.0] * 40 + [80.0] + [39.0] * 31
+    for bg in trace:
+        run, on, started = events.severe_hypo_step(bg, run, on, 30)
+        starts.append(started)
+    # the first episode starts at its 30th minute below 40; a dip to 45 does not end it
+    assert np.flatnonzero(starts).tolist() == [5 + 29, 5 + 40 + 10 + 40 + 1 + 29]
+
+
+def test_sick_day_corrections_come_after_two_hours_then_every_three():
+    due = [m for m in range(1, 700) if events.sick_day_due(m)]
+    assert due == [120, 300, 480, 660]
+    # 10% of the daily dose estimated as twice the basal: basal 12 U/day -> 2.4 U
+    assert events.sick_day_units(12.0 / 1440) == pytest.approx(2.4)
+
+
+def test_counterregulation_raises_production_only_below_its_threshold():
+    assert acute.hypo_counterregulation(80.0, False) == 1.0
+    assert acute.hypo_counterregulation(65.0, False) == 1.0
+    assert acute.hypo_counterregulation(40.0, False) > acute.hypo_counterregulation(40.0, True)
+    assert acute.hypo_counterregulation(55.0, True) == 1.0
+
+
+def _low_state(p):
+    x0 = np.zeros(13)
+    assert basal_steady_state(p, x0)
+    x = x0.copy()
+    scale = 45.0 / (x0[X.Gp] / p[P.Vg])  # plasma glucose 45 mg/dL, tissue and sensor alike
+    x[X.Gp] *= scale
+    x[X.Gt] *= scale
+    x[X.Gs] *= scale
+    return x
+
+
+@pytest.mark.parametrize("patient", [0, 5, 12, 25])
+def test_glucagon_lifts_an_insulin_induced_low_by_about_100_mg_dl_in_an_hour(patient):
+    """1 mg glucagon at insulin-induced hypoglycaemia: glucose up by ~100-140 mg/dL within
+    60-90 min (Rickels et al., Diabetes Care 39:264, 2016)."""
+    p = reference_patients().params[patient].copy()
+    rises = {}
+    for ecr in (1.0, events.GLUCAGON_EGP_FACTOR):
+        x = _low_state(p)
+        u = p[P.u2ss]  # basal insulin continues
+        for _ in range(events.GLUCAGON_MIN):
+            x = np.array(rk4_step(tuple(x), p, 0.0, u, 0.0, 1.0, 1.0, ecr, 1.0, 0.0))
+        rises[ecr] = x[X.Gp] / p[P.Vg] - 45.0
+    extra = rises[events.GLUCAGON_EGP_FACTOR] - rises[1.0]
+    assert 50.0 <= extra <= 180.0
