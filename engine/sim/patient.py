@@ -552,20 +552,12 @@ def _acute_events(j, m, day, bgj, run, t):
     if li[j, LI.deficit_left] > 0:
         li[j, LI.deficit_left] -= 1
     deficient = li[j, LI.deficit_left] > 0
-    if bgj > events.DKA_MG_DL and deficient:
-        li[j, LI.dka_run] += 1
-        if li[j, LI.dka_run] == events.DKA_AFTER_MIN and li[j, LI.admitted] == 0:
-            li[j, LI.admitted] = 1
-            acc[j, A.dka] += 1.0
-    else:
-        li[j, LI.dka_run] = 0
-    if bgj > events.CRISIS_MG_DL:
-        li[j, LI.crisis_run] += 1
-        if li[j, LI.crisis_run] == events.CRISIS_AFTER_MIN and li[j, LI.admitted] == 0:
-            li[j, LI.admitted] = 1
-            acc[j, A.crisis] += 1.0
-    else:
-        li[j, LI.crisis_run] = 0
+    _admission_rule(
+        j, bgj > events.DKA_MG_DL and deficient, LI.dka_run, events.DKA_AFTER_MIN, A.dka, t
+    )
+    _admission_rule(
+        j, bgj > events.CRISIS_MG_DL, LI.crisis_run, events.CRISIS_AFTER_MIN, A.crisis, t
+    )
     if li[j, LI.admitted] != 0:
         if bgj < events.DISCHARGE_MG_DL:
             li[j, LI.admitted] = 0
@@ -575,6 +567,21 @@ def _acute_events(j, m, day, bgj, run, t):
         else:
             iv_u = events.iv_insulin_u_per_min(lf[j, LF.bw])
     return extra_u, iv_u, ecr_f
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _admission_rule(j, over, run_col, after_min, acc_col, t):
+    """An admission rule's minute: `over` (glucose beyond the rule's limit) for `after_min`
+    minutes without a break admits the patient (if not already in hospital) and counts the
+    event in acc[j, acc_col]; the run is kept in li[j, run_col]."""
+    li = t.li
+    if over:
+        li[j, run_col] += 1
+        if li[j, run_col] == after_min and li[j, LI.admitted] == 0:
+            li[j, LI.admitted] = 1
+            t.acc[j, acc_col] += 1.0
+    else:
+        li[j, run_col] = 0
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")

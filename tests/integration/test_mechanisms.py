@@ -89,23 +89,26 @@ def test_an_exercise_programme_raises_sensitivity():
     assert b[V["si_peripheral"]][:, 20:].mean() > 1.05 * a[V["si_peripheral"]][:, 20:].mean()
 
 
+def _vicious_cycle(on):
+    """Intensive titration for 3 years, receptor downregulation and weight feedback on or
+    off: (change of dose per kg, first month to last quarter; weight change)."""
+    cfg = _config(
+        16,
+        1095,
+        7,
+        therapy={"kind": "intensive"},
+        mechanisms={"receptor_downregulation": on, "weight_feedback": on},
+    )
+    daily, _ = run(cfg)
+    tdd = daily[V["tdd_per_kg"]]
+    w = daily[V["weight_kg"]]
+    return tdd[:, -90:].mean() - tdd[:, :30].mean(), (w[:, -1] - w[:, 0]).mean()
+
+
 def test_the_vicious_cycle_emerges():
-    """Intensive titration for 3 years: with receptor downregulation and weight feedback on,
-    dose per kg and weight rise more than with both off (MODEL.md §2.5)."""
-    out = {}
-    for on in (True, False):
-        cfg = _config(
-            16,
-            1095,
-            7,
-            therapy={"kind": "intensive"},
-            mechanisms={"receptor_downregulation": on, "weight_feedback": on},
-        )
-        daily, _ = run(cfg)
-        tdd = daily[V["tdd_per_kg"]]
-        w = daily[V["weight_kg"]]
-        out[on] = (tdd[:, -90:].mean() - tdd[:, :30].mean(), (w[:, -1] - w[:, 0]).mean())
-    assert out[True][0] > out[False][0] + 0.01
+    """With receptor downregulation and weight feedback on, dose per kg rises more than with
+    both off (MODEL.md §2.5)."""
+    assert _vicious_cycle(True)[0] > _vicious_cycle(False)[0] + 0.01
 
 
 @pytest.mark.xfail(
@@ -115,16 +118,4 @@ def test_the_vicious_cycle_emerges():
     "rise more with receptor downregulation and weight feedback on",
 )
 def test_the_vicious_cycle_gains_weight():
-    out = {}
-    for on in (True, False):
-        cfg = _config(
-            16,
-            1095,
-            7,
-            therapy={"kind": "intensive"},
-            mechanisms={"receptor_downregulation": on, "weight_feedback": on},
-        )
-        daily, _ = run(cfg)
-        w = daily[V["weight_kg"]]
-        out[on] = (w[:, -1] - w[:, 0]).mean()
-    assert out[True] > out[False]
+    assert _vicious_cycle(True)[1] > _vicious_cycle(False)[1]
