@@ -480,9 +480,13 @@ def cmd_validate(args) -> int:
         print(validate.table(rows))
         print("\nReal-world table: the default population and therapy against registries\n")
         print(validate.table(real))
-        missed = [r.quantity for r in rows + real if validate.is_known_miss(r.quantity)]
-        if missed:
-            print(f"known misses (docs/model.md, Validation): {'; '.join(missed)}")
+        missed = [r for r in rows + real if not r.passed]
+        known = [r.quantity for r in missed if validate.is_known_miss(r.quantity)]
+        new = [r.quantity for r in missed if not validate.is_known_miss(r.quantity)]
+        if known:
+            print(f"known misses (docs/model.md §5): {'; '.join(known)}")
+        if new:
+            print(f"MISSED, not known before: {'; '.join(new)}")
     return 0 if all(r.passed for r in rows + real) else 1
 
 

@@ -333,7 +333,6 @@ KNOWN_MISSES = (
     "severe hypoglycaemia, conventional arm",
     "weight change, conventional arm",
     "weight gain, intensive - conventional",
-    "share of that gain in year 1",
     "HbA1c, adolescents",
     "total daily dose, children (prepubertal)",
     "total daily dose, adolescents (pubertal)",
