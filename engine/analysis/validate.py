@@ -404,28 +404,21 @@ def row_real_world(n, seed, days=365):
         )
     )
     youth = group != "adult"
-    sev_youth = _rate_per_100py(daily[D.severe_hypo_events][youth])
-    rows.append(
-        Row(
-            "severe hypoglycaemia, under 20",
-            "5-45 per 100 patient-years",
-            "T1D Exchange (Cengiz 2013); Katz 2012: 37.6",
-            *sev_youth,
-            "per 100 py",
-            _consistent(sev_youth, 5.0, 45.0),
+    for label, sel, target, source, lo, hi in (
+        ("under 20", youth, "5-45", "T1D Exchange (Cengiz 2013); Katz 2012: 37.6", 5.0, 45.0),
+        ("adults", ~youth, "10-30", "T1D Exchange (Weinstock 2013): 12-19% a year", 8.0, 35.0),
+    ):
+        rate = _rate_per_100py(daily[D.severe_hypo_events][sel])
+        rows.append(
+            Row(
+                f"severe hypoglycaemia, {label}",
+                f"{target} per 100 patient-years",
+                source,
+                *rate,
+                "per 100 py",
+                _consistent(rate, lo, hi),
+            )
         )
-    )
-    sev_adult = _rate_per_100py(daily[D.severe_hypo_events][group == "adult"])
-    rows.append(
-        Row(
-            "severe hypoglycaemia, adults",
-            "10-30 per 100 patient-years",
-            "T1D Exchange (Weinstock 2013): 12-19% a year",
-            *sev_adult,
-            "per 100 py",
-            _consistent(sev_adult, 8.0, 35.0),
-        )
-    )
     dka = _rate_per_100py(daily[D.dka_events][group == "adolescent"])
     rows.append(
         Row(

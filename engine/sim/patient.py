@@ -530,10 +530,10 @@ def _acute_events(j, m, day, bgj, run, t):
     if started:
         acc[j, A.severe] += 1.0
         li[j, LI.glucagon_left] = events.GLUCAGON_MIN
-        lf[j, LF.basal_f], lf[j, LF.bolus_f] = after_severe_hypo(
+        basal_f, lf[j, LF.bolus_f] = after_severe_hypo(
             lf[j, LF.basal_f], lf[j, LF.bolus_f], therapy
         )
-        lf[j, LF.basal_u] *= 1.0 - therapy[TH.severe_cut]
+        _change_basal_now(j, basal_f, lf)
     if li[j, LI.glucagon_left] > 0:
         li[j, LI.glucagon_left] -= 1
         ecr_f = events.GLUCAGON_EGP_FACTOR
@@ -561,12 +561,20 @@ def _acute_events(j, m, day, bgj, run, t):
     if li[j, LI.admitted] != 0:
         if bgj < events.DISCHARGE_MG_DL:
             li[j, LI.admitted] = 0
-            lf[j, LF.basal_f] = min(
-                lf[j, LF.basal_f] * (1.0 + therapy[TH.step]), therapy[TH.cap_high]
+            _change_basal_now(
+                j, min(lf[j, LF.basal_f] * (1.0 + therapy[TH.step]), therapy[TH.cap_high]), lf
             )
         else:
             iv_u = events.iv_insulin_u_per_min(lf[j, LF.bw])
     return extra_u, iv_u, ecr_f
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _change_basal_now(j, basal_f, lf):
+    """A new basal factor from this minute on: today's basal rate (basal0 x factor x the
+    sick-day extra, set by lane_plan_day) scales with it."""
+    lf[j, LF.basal_u] *= basal_f / lf[j, LF.basal_f]
+    lf[j, LF.basal_f] = basal_f
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
