@@ -1,12 +1,55 @@
 """t1dmc: a population Monte Carlo engine for type 1 diabetes.
 
     import engine
+    ds = engine.run("configs/quickstart.toml")                    # in memory: an xarray Dataset
+    ds = engine.run({"run": {"n_patients": 100, "days": 30}})     # a dict shaped as the TOML
+    ds = engine.run(cfg, "out.zarr")                              # into a store, as `t1dmc run`
+    ds = engine.run("configs/quickstart.toml", overrides={"run.days": 10})   # as --set
+    ds = engine.open("out.zarr")                                  # a store, opened lazily
+    cfg = engine.load_config("configs/quickstart.toml")           # the validated RunConfig
     ds = engine.replay("adult#001", carbs_g_per_min, insulin_u_per_min)   # one reference patient
-    res = engine.open_results("quickstart.zarr")                          # a population run
 
 Importing the package changes nothing in the process (no environment variable, no numba
-setting): the API functions and the CLI set up what the engine needs (engine.runtime).
+setting, no engine module imported): the API functions and the CLI set up what the engine
+needs (engine.runtime) when they are called.
 """
+
+
+def run(config, output=None, **options):
+    """Run a population and return its results as an xarray Dataset.
+
+    config: a path to a TOML config, a dict with the same structure as the TOML, or a
+        `RunConfig` (engine.load_config). Every scenario of its `[sweep]` is run.
+    output: None (default) to run in memory: a temporary store that the engine creates, loads
+        whole and removes (refused when the results would take more than half the memory
+        available); or a path, where the zarr store is written exactly as `t1dmc run CONFIG -o
+        PATH` writes it (an existing path is refused unless overwrite=True, and even then
+        replaced only when it is a store the engine wrote) and the Dataset is opened lazily
+        on it.
+    options: overrides ({"run.days": 10} or ["run.days=10"], applied before validation as
+        `--set`), overwrite, resume, repair, workers, scheduler, quiet (no estimate or progress
+        on stderr), lock, connect_timeout_s: as the command's options.
+
+    An invalid config raises pydantic's ValidationError naming each field, its value and what
+    is allowed; a run that cannot start raises engine.batch.config.ConfigError (a ValueError).
+    Same config and seed, same results, bit for bit, in memory or in a store.
+    """
+    from .api import run as _run
+
+    return _run(config, output, **options)
+
+
+def load_config(config, overrides=None):
+    """The validated `RunConfig` of a TOML path, a dict or a RunConfig, with `overrides` applied
+    first (see engine.run). Fields can be changed on it (each assignment is validated)."""
+    from .api import load_config as _load_config
+
+    return _load_config(config, overrides)
+
+
+def open(path):  # engine.open, as xarray.open_dataset (shadows the builtin here only)
+    """Open a results store lazily as a labelled xarray Dataset (engine.open_results)."""
+    return open_results(path)
 
 
 def replay(*args, **kwargs):
@@ -23,4 +66,4 @@ def open_results(*args, **kwargs):
     return _open_results(*args, **kwargs)
 
 
-__all__ = ["replay", "open_results"]
+__all__ = ["run", "open", "load_config", "replay", "open_results"]

@@ -1,5 +1,6 @@
 """`t1dmc` command line: run a population, compare scenarios, inspect a store, check a config,
-validate against the calibration targets, replay a reference patient.
+export a store as a table, validate against the calibration targets, replay a reference
+patient.
 
 Exit status: 0 done; 2 bad input (config, arguments, existing output), nothing written;
 `validate` exits 1 when a calibration target is missed.
@@ -33,7 +34,7 @@ def cmd_run(args) -> int:
     if args.repair and not args.resume:
         return _fail("--repair needs --resume: it recomputes the damaged parts of a store")
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, args.set)
         if args.block_size is not None:
             cfg.execution.block_size = args.block_size
         if args.backend is not None:
@@ -70,9 +71,12 @@ def cmd_run(args) -> int:
             EXIT_RUN_FAILED,
         )
     except KeyboardInterrupt:
+        import shlex
+
+        sets = "".join(f" --set {shlex.quote(item)}" for item in args.set)
         print(
             f"t1dmc: interrupted; the tasks already written are kept: finish with\n"
-            f"  t1dmc run {args.config} -o {args.output} --resume",
+            f"  t1dmc run {args.config} -o {args.output}{sets} --resume",
             file=sys.stderr,
         )
         return EXIT_INTERRUPTED
@@ -404,7 +408,7 @@ def cmd_config_check(args) -> int:
     from .batch.scenarios import expand
 
     try:
-        cfg = load_config(args.config)
+        cfg = load_config(args.config, args.set)
         scenarios = expand(cfg)
     except ConfigError as err:
         return _fail(str(err))
@@ -449,6 +453,57 @@ def cmd_report(args) -> int:
     print(
         f"report: {facts['files']['html']} ({len(facts['files']) - 1} figures) in "
         f"{facts['render_s']:.1f} s"
+    )
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .analysis import export
+    from .store.integrity import StoreDamaged
+    from .store.storeguard import UnsafeOutput
+
+    progress = None
+    if sys.stderr.isatty():
+        last = [0.0]
+
+        def progress(done: int, total: int) -> None:
+            import time
+
+            now = time.monotonic()
+            if done == total or now - last[0] > 0.5:
+                last[0] = now
+                end = "\n" if done == total else "\r"
+                print(f"export: {done:,}/{total:,} rows", end=end, file=sys.stderr, flush=True)
+
+    fmt = args.format
+    if fmt is None:  # the output's extension chooses
+        fmt = "parquet" if Path(args.output).suffix.lower() in (".parquet", ".pq") else "csv"
+
+    def read():
+        return export.export_store(
+            args.store,
+            args.output,
+            fmt=fmt,
+            per=args.per,
+            window=args.window,
+            allow_incomplete=args.allow_incomplete,
+            progress=progress,
+        )
+
+    try:
+        facts = _reading(args.store, read)
+    except StoreDamaged as err:
+        return _fail(str(err), EXIT_RUN_FAILED)
+    except (ValueError, FileExistsError, UnsafeOutput) as err:  # export.ExportError too
+        return _fail(str(err))
+    except OSError as err:  # unwritable folder, full disk: nothing is left at the output
+        return _fail(
+            f"cannot write {str(err.filename or args.output)!r}: {err.strerror or err}",
+            EXIT_RUN_FAILED,
+        )
+    print(
+        f"exported {facts['rows']:,} rows x {len(facts['columns'])} columns "
+        f"(one per {args.per}) in {facts['seconds']:.1f} s -> {facts['path']}"
     )
     return 0
 
@@ -569,6 +624,7 @@ def build_parser() -> argparse.ArgumentParser:
         _add_verify,
         _add_config,
         _add_report,
+        _add_export,
         _add_validate,
         _add_replay,
     ):
@@ -622,7 +678,20 @@ def _add_run(command) -> None:
         help="cpu (default) or cuda: the population kernel on an NVIDIA GPU",
     )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _add_set(r)
     r.set_defaults(func=cmd_run)
+
+
+def _add_set(parser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override a field of the config before it is validated (repeatable), e.g. "
+        "--set run.days=10 --set therapy.kind=intensive; VALUE is a TOML value (10, 0.5, "
+        'true, "text", [1, 2]) or else a plain string',
+    )
 
 
 def _add_compare(command) -> None:
@@ -675,6 +744,7 @@ def _add_config(command) -> None:
     )
     chk = cfs.add_parser("check", help="validate a config and its sweep without running it")
     chk.add_argument("config", help="TOML config")
+    _add_set(chk)
     chk.set_defaults(func=cmd_config_check)
 
 
@@ -687,6 +757,64 @@ def _add_report(command) -> None:
         "--overwrite", action="store_true", help="replace an existing report (only one t1dmc wrote)"
     )
     rpt.set_defaults(func=cmd_report)
+
+
+# engine.analysis.export's DEFAULT_WINDOW and PARQUET_HINT, here so that building the parser
+# imports no pandas or xarray (tests/integration/test_cli_export.py checks they agree)
+DEFAULT_WINDOW = 14
+PARQUET_HINT = 'pip install "t1dmc[export]"'
+
+
+def _add_export(command) -> None:
+    """t1dmc export"""
+    ex = command(
+        "export",
+        help="a results store as one CSV or Parquet table, for use without xarray",
+        description=(
+            "Write a results store as one table. --per patient-day (default): one row per "
+            "(scenario, patient, day) with the keys (scenario, scenario_name and each swept "
+            "field, patient, day), the patient's traits and labels (group, age, sex_male, ...) "
+            "and every per-day variable as a column (ir_share: one column per mechanism, "
+            "ir_share_<mechanism>). --per patient: one row per (scenario, patient) with the "
+            "keys, the traits and labels, each UVA/Padova parameter (physiology_<name>), every "
+            "per-day variable as its MEAN OVER THE LAST --window DAYS (14; days without a "
+            "value skipped, as in t1dmc compare), named <variable>_last<window>d, and "
+            "status_max (1 when the patient stopped on some day). Traces are not exported. "
+            "Missing values are empty fields in CSV, nulls in Parquet. The store is read a "
+            "piece at a time; the table is written under a temporary name and renamed when "
+            "complete; an existing output is never replaced. Parquet needs pyarrow: "
+            f"{PARQUET_HINT}."
+        ),
+    )
+    ex.add_argument("store", help="results store (OUT.zarr)")
+    ex.add_argument(
+        "--format",
+        choices=("csv", "parquet"),
+        default=None,
+        help="table format (default: parquet for a .parquet output, csv otherwise)",
+    )
+    ex.add_argument(
+        "--per",
+        choices=("patient-day", "patient"),
+        default="patient-day",
+        help="one row per patient-day (default) or per patient (per-day variables as their "
+        "mean over the last --window days)",
+    )
+    ex.add_argument(
+        "--window",
+        type=_positive_int,
+        default=DEFAULT_WINDOW,
+        metavar="DAYS",
+        help=f"--per patient: days averaged at the end of the run ({DEFAULT_WINDOW})",
+    )
+    ex.add_argument("-o", "--output", required=True, help="table to create (OUT.csv, OUT.parquet)")
+    ex.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="export a store whose run has not finished (unwritten patients: empty values, "
+        "completed = 0)",
+    )
+    ex.set_defaults(func=cmd_export)
 
 
 def _add_validate(command) -> None:

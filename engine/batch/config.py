@@ -968,7 +968,14 @@ def parse_config(data: dict) -> RunConfig:
         raise ConfigError(_format_errors(err)) from None
 
 
-def load_config(path: str | Path) -> RunConfig:
+def load_config(path: str | Path, overrides=()) -> RunConfig:
+    """The validated config of the TOML file `path`, with `overrides` (`--set`) applied to its
+    contents first (see apply_overrides)."""
+    return parse_config(apply_overrides(read_config_dict(path), overrides))
+
+
+def read_config_dict(path: str | Path) -> dict:
+    """The contents of the TOML file `path`, not yet validated."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -980,7 +987,86 @@ def load_config(path: str | Path) -> RunConfig:
             f"0x{err.object[err.start]:02x} at position {err.start}); a config "
             "is a TOML text file"
         ) from None
-    return parse_config(loads_toml(text, str(path)))
+    return loads_toml(text, str(path))
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`section.field=value` (`--set`) as (the path of keys, the value). The path is a TOML
+    dotted key (quote a key that holds dots: `sweep.grid."therapy.kind"=[...]`); the value is
+    read as a TOML value (10, 0.5, true, "text", [1, 2], {adult = 1.0}), and taken as a
+    plain string where it is none (`therapy.kind=intensive`)."""
+    key, sep, value = text.partition("=")
+    key, value = key.strip(), value.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {text!r}: expected section.field=value, e.g. --set run.days=10")
+    try:
+        node = tomllib.loads(f"{key} = 0")
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(
+            f"--set {text!r}: {key!r} is not a field path such as run.days "
+            "(section.field, dotted; quote a key holding dots)"
+        ) from None
+    path = []
+    while isinstance(node, dict):  # one key per level: a dotted key makes nested tables
+        ((name, node),) = node.items()
+        path.append(name)
+    try:
+        parsed = tomllib.loads(f"v = {value}")["v"]
+    except tomllib.TOMLDecodeError:
+        parsed = value  # a bare word: a string
+    return path, parsed
+
+
+def apply_overrides(data: dict, overrides) -> dict:
+    """`data` (a config's contents, as read from TOML) with each override set, before
+    validation, so an override is checked as the same line in the file would be (an unknown
+    section or field is named by the validation error). `overrides` are `section.field=value`
+    strings (parse_override) or a mapping of dotted paths to values; `data` is not changed.
+    A number in the path indexes a list: `meals.0.carbs_g=50`."""
+    import copy
+
+    data = copy.deepcopy(data)
+    items = overrides.items() if isinstance(overrides, dict) else overrides or ()
+    for item in items:
+        if isinstance(item, str):
+            path, value = parse_override(item)
+            shown = item
+        else:
+            dotted, value = item
+            path, _ = parse_override(f"{dotted}=0")
+            shown = f"{dotted}={value!r}"
+        node = data
+        for depth, name in enumerate(path[:-1]):
+            if isinstance(node, list):
+                node = node[_list_index(node, name, path[: depth + 1], shown)]
+                continue
+            if name not in node:
+                if path[depth + 1].isdigit():  # an index into a list the file does not give
+                    raise ConfigError(
+                        f"--set {shown}: {'.'.join(path[: depth + 1])} is not in the config "
+                        "(its default applies); set the whole list instead"
+                    )
+                node[name] = {}  # a section the file leaves to its defaults
+            node = node[name]
+            if not isinstance(node, (dict, list)):
+                where = ".".join(path[: depth + 1])
+                raise ConfigError(
+                    f"--set {shown}: {where} is a value ({node!r}), not a section with fields"
+                )
+        if isinstance(node, list):
+            node[_list_index(node, path[-1], path, shown)] = value
+        else:
+            node[path[-1]] = value
+    return data
+
+
+def _list_index(items: list, name: str, path: list, shown: str) -> int:
+    if not name.isdigit() or int(name) >= len(items):
+        raise ConfigError(
+            f"--set {shown}: {'.'.join(path[:-1])} is a list of {len(items)}; "
+            f"{name!r} is not an index 0..{len(items) - 1}"
+        )
+    return int(name)
 
 
 def loads_toml(text: str, name: str = "<config>") -> dict:
