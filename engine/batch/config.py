@@ -266,6 +266,10 @@ BEHAVIOUR_PROFILES = {
         "unannounced_snacks_per_day": 0.5,
         "lapse_day_share": 0.35,
         "basal_omissions_per_year": 3.0,
+        # lows are over-treated: 32 +- 24 g carbohydrate per low where 15-20 g is advised
+        # (Savard et al., Can J Diabetes 40:318, 2016, 121 adults, food records)
+        "hypo_treatment_g": 32.0,
+        "hypo_treatment_cv": 0.75,
     },
     # trial participants (DCCT): trained, followed monthly; lapses independent, every snack
     # counted
@@ -273,6 +277,9 @@ BEHAVIOUR_PROFILES = {
         "unannounced_snacks_per_day": 0.0,
         "lapse_day_share": 1.0,
         "basal_omissions_per_year": 0.0,
+        # the advised 15 g, every time (trial participants are taught the rule of 15)
+        "hypo_treatment_g": 15.0,
+        "hypo_treatment_cv": 0.0,
     },
 }
 
@@ -315,7 +322,19 @@ class BehaviourSection(_Section):
         70.0, ge=40.0, le=100.0, description=("CGM reading that triggers hypoglycaemia treatment")
     )
     hypo_treatment_g: float = Field(
-        15.0, ge=0.0, le=60.0, description=("rescue carbohydrate per treatment (0: none)")
+        15.0, ge=0.0, le=60.0, description=("rescue carbohydrate per treatment, mean (0: none)")
+    )
+    hypo_treatment_cv: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.5,
+        description=(
+            "spread of the amount from low to low (CV of a log-normal; 0: always the mean)"
+        ),
+    )
+    hypo_treatment_by_weight: bool = Field(
+        True,
+        description=("under 50 kg the amount is scaled by weight (children: 0.3 g/kg, ISPAD 2022)"),
     )
     hypo_wait_min: int = Field(15, ge=1, le=120, description="wait before treating again")
     unannounced_snacks_per_day: float = Field(

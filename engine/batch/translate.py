@@ -67,6 +67,8 @@ def behaviour_settings(cfg: RunConfig) -> np.ndarray:
     b[B.late_min] = beh.late_bolus_min
     b[B.hypo_threshold] = beh.hypo_threshold_mg_dl
     b[B.hypo_treat_g] = beh.hypo_treatment_g
+    b[B.hypo_treat_cv] = beh.hypo_treatment_cv
+    b[B.hypo_treat_by_weight] = float(beh.hypo_treatment_by_weight)
     b[B.hypo_wait_min] = beh.hypo_wait_min
     b[B.snacks_per_day] = beh.unannounced_snacks_per_day
     b[B.snack_g] = beh.snack_g

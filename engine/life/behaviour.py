@@ -31,6 +31,8 @@ B = index_family(
         "late_min",
         "hypo_threshold",
         "hypo_treat_g",
+        "hypo_treat_cv",
+        "hypo_treat_by_weight",
         "hypo_wait_min",
         "stress_per_week",
         "stress_hours",

@@ -6,6 +6,8 @@ The fast model (UVA/Padova S2008) has no ketone body and no glucagon compartment
 events are rules on glucose and time, each with its source or named as a proxy.
 """
 
+import math
+
 import numba as nb
 
 from ..model.params import MINUTES_PER_DAY
@@ -124,3 +126,26 @@ def sick_day_units(basal_u_per_min):
 @nb.njit(cache=True, nogil=True, inline="always")
 def iv_insulin_u_per_min(bw_kg):
     return IV_INSULIN_U_PER_KG_H * bw_kg / 60.0
+
+
+# Carbohydrate eaten for one low: real people eat 32 +- 24 g where 15-20 g is advised (Savard
+# et al., Can J Diabetes 40:318, 2016; 26 +- 9 g in Ann Nutr Metab 76:277, 2020), so the
+# amount is log-normal around its mean, capped where one low's treatment ends. Children are
+# advised 0.3 g/kg (ISPAD 2022 ch. 11, Abraham et al.), the adult amount from 50 kg: the mean
+# is scaled by body weight below that.
+RESCUE_MAX_G = 100.0
+RESCUE_FULL_FROM_KG = 50.0
+
+
+@nb.njit(cache=True, nogil=True)
+def rescue_amount_g(mean_g, cv, z, body_weight_kg, by_weight):
+    """Grams eaten for one low from a standard normal draw z: log-normal with mean `mean_g`
+    (scaled by weight under RESCUE_FULL_FROM_KG when `by_weight`) and coefficient of
+    variation `cv` (exactly the mean when cv is 0), at most RESCUE_MAX_G."""
+    mean = mean_g
+    if by_weight:
+        mean *= min(body_weight_kg / RESCUE_FULL_FROM_KG, 1.0)
+    if cv <= 0.0:
+        return mean
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return min(mean * math.exp(sigma * z - 0.5 * sigma * sigma), RESCUE_MAX_G)

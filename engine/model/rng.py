@@ -34,6 +34,7 @@ STREAM_BOLUS = 6  # carbohydrate-counting error, missed and late boluses
 STREAM_EXERCISE = 7  # exercise sessions
 STREAM_EPISODES = 8  # stress and illness episodes
 STREAM_TRAITS = 9  # traits and lifestyle of the population sampler
+STREAM_RESCUE = 10  # carbohydrate eaten for a low
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

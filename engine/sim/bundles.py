@@ -26,7 +26,7 @@ RunSettings = namedtuple(
 # traces[TRACE.<name>, slot, sample]
 Outputs = namedtuple("Outputs", "daily log_phi status traces")
 # constants derived once per run from its settings (patient.run_constants)
-RunConstants = namedtuple("RunConstants", "habitual_slot_g iob_decay dose_scale has_noise")
+RunConstants = namedtuple("RunConstants", "habitual_carbs_g iob_decay dose_scale has_noise")
 # a lane's tables, row j for lane j (engine/sim/patient.py documents each); the CPU driver
 # allocates them for LANES lanes, the CUDA kernel in local memory for one
 LaneTables = namedtuple(

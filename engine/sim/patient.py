@@ -194,12 +194,16 @@ def run_constants(run):
     """RunConstants from the run's settings: habitual carbohydrate per day at appetite 1 (g),
     IOB decay per minute, dose scale, sensor noise on."""
     meal_slots, therapy, sensor_params = run.meal_slots, run.therapy, run.sensor_params
-    habitual_slot_g = 0.0
+    habitual_carbs_g = 0.0
     for s in range(meal_slots.shape[1]):
-        habitual_slot_g += meal_slots[2, s] * meal_slots[4, s]
+        habitual_carbs_g += meal_slots[2, s] * meal_slots[4, s]
+    # unannounced snacks are part of what the patient habitually eats (unbolused, not extra
+    # energy): the energy balance at the start counts them. Rescue carbohydrate is not
+    # counted: eating for lows is the path from insulin to weight (Carlson 1993; DCCT 2001).
+    habitual_carbs_g += run.behaviour[B.snacks_per_day] * run.behaviour[B.snack_g]
     iob_decay = math.exp(-3.0 / therapy[TH.dia_min]) if therapy[TH.dia_min] > 0.0 else 0.0
     return RunConstants(
-        habitual_slot_g,
+        habitual_carbs_g,
         iob_decay,
         therapy[TH.dose_scale],
         sensor_params[sensor.SN.kind] != sensor.SENSOR_NONE,
@@ -212,7 +216,7 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
     `traits` and id `pid`: its therapy, time-of-day tables, body composition and sensor.
     run: RunSettings, rc: RunConstants, t: LaneTables (engine/sim/bundles.py)."""
     seed, therapy, on, sensor_params = run.seed, run.therapy, run.switches, run.sensor_params
-    habitual_slot_g, has_noise = rc.habitual_slot_g, rc.has_noise
+    habitual_carbs_g, has_noise = rc.habitual_carbs_g, rc.has_noise
     lf, li, tr, st, tacc, tod, dawn = t.lf, t.li, t.tr, t.st, t.tacc, t.tod, t.dawn
     for k in range(N_LANE_F):
         lf[j, k] = 0.0
@@ -254,7 +258,7 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
     st[j, slow.S.exercise] = 0.0
     lf[j, LF.appetite] = tr[j, T.carb_appetite]
     _, lf[j, LF.noncarb_kcal] = habitual_intake_kcal(
-        st[j, slow.S.fat], st[j, slow.S.lean], tr[j], lf[j, LF.appetite] * habitual_slot_g
+        st[j, slow.S.fat], st[j, slow.S.lean], tr[j], lf[j, LF.appetite] * habitual_carbs_g
     )
     # meal bookkeeping (carried across midnight: a late dinner finishes the next day)
     lf[j, LF.dbar_start] = x[0] + x[1]
@@ -271,7 +275,7 @@ def lane_plan_day(j, day, run, rc, t):
     """Lane j's plan for `day`: diet change, illness, meals, exercise and stress; the day's
     sensitivities and basal rate; empty accumulators."""
     seed, meal_slots, therapy, behaviour = run.seed, run.meal_slots, run.therapy, run.behaviour
-    habitual_slot_g = rc.habitual_slot_g
+    habitual_carbs_g = rc.habitual_carbs_g
     lf, li, tr, st, acc = t.lf, t.li, t.tr, t.st, t.acc
     meal_minute, meal_grams, meal_slot = t.meal_minute, t.meal_grams, t.meal_slot
     pid = li[j, LI.pid]
@@ -281,7 +285,7 @@ def lane_plan_day(j, day, run, rc, t):
         trj[T.diet_sugar_share] = behaviour[B.diet_sugar]
         trj[T.energy_surplus] = behaviour[B.diet_surplus]
         _, lf[j, LF.noncarb_kcal] = habitual_intake_kcal(
-            st[j, slow.S.fat], st[j, slow.S.lean], trj, lf[j, LF.appetite] * habitual_slot_g
+            st[j, slow.S.fat], st[j, slow.S.lean], trj, lf[j, LF.appetite] * habitual_carbs_g
         )
     ill = illness_severity(seed, pid, day, behaviour)
     lf[j, LF.ill] = ill
@@ -334,7 +338,7 @@ def lane_minute(j, m, day, x, run, rc, t):
         return False, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 0.0
     cgm = _sense(j, m, bgj, run, rc, t)
     bolus_u, meal_now = _meal_boluses(j, m, day, cgm, run, t)
-    _rescue_carbs(j, m, bgj, cgm, meal_now, run.behaviour, t)
+    _rescue_carbs(j, m, day, bgj, cgm, meal_now, run, t)
     extra_u, iv_u, ecr_f = _acute_events(j, m, day, bgj, run, t)
     bolus_u += extra_u
     planned = lf[j, LF.planned_g]
@@ -492,10 +496,13 @@ def _meal_boluses(j, m, day, cgm, run, t):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _rescue_carbs(j, m, bgj, cgm, meal_now, behaviour, t):
+def _rescue_carbs(j, m, day, bgj, cgm, meal_now, run, t):
     """Hypoglycaemia treated with rescue carbohydrate, no bolus, once the patient notices it
-    (events.notices_low: a confirmed CGM alarm, or symptoms or a pre-meal finger-stick)."""
+    (events.notices_low: a confirmed CGM alarm, or symptoms or a pre-meal finger-stick). The
+    amount varies from low to low (log-normal, mean hypo_treat_g, less for a child) when
+    hypo_treat_cv > 0."""
     lf, li, acc, tr = t.lf, t.li, t.acc, t.tr
+    behaviour = run.behaviour
     if li[j, LI.rescue_wait] > 0:
         li[j, LI.rescue_wait] -= 1
     elif behaviour[B.hypo_treat_g] > 0.0 and events.notices_low(
@@ -507,8 +514,18 @@ def _rescue_carbs(j, m, bgj, cgm, meal_now, behaviour, t):
         behaviour[B.hypo_threshold],
         meal_now,
     ):
-        lf[j, LF.planned_g] += behaviour[B.hypo_treat_g]
-        acc[j, A.rescue] += behaviour[B.hypo_treat_g]
+        z = 0.0
+        if behaviour[B.hypo_treat_cv] > 0.0:
+            z = rng.normal(run.seed, li[j, LI.pid], day, rng.STREAM_RESCUE, m)
+        grams = events.rescue_amount_g(
+            behaviour[B.hypo_treat_g],
+            behaviour[B.hypo_treat_cv],
+            z,
+            lf[j, LF.bw],
+            behaviour[B.hypo_treat_by_weight] != 0.0,
+        )
+        lf[j, LF.planned_g] += grams
+        acc[j, A.rescue] += grams
         li[j, LI.rescue_wait] = int(behaviour[B.hypo_wait_min])
 
 

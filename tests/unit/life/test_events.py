@@ -27,6 +27,33 @@ def test_lows_are_noticed_by_alarm_or_by_symptoms_when_awake():
     assert events.notices_low(False, False, noon, 65.0, 65.0, 70.0, True)
 
 
+def test_lows_are_over_treated_as_people_do_with_the_mean_kept():
+    # trial: the advised amount every time
+    assert events.rescue_amount_g(15.0, 0.0, 1.7, 70.0, True) == 15.0
+    # a 25 kg child is advised 0.3 g/kg (ISPAD 2022): half the adult amount
+    assert events.rescue_amount_g(15.0, 0.0, 1.7, 25.0, True) == pytest.approx(7.5)
+    assert events.rescue_amount_g(15.0, 0.0, 1.7, 25.0, False) == 15.0
+    # real world: 32 +- 24 g (Savard 2016), log-normal, capped at RESCUE_MAX_G
+    z = np.random.default_rng(1).standard_normal(200_000)
+    grams = np.array([events.rescue_amount_g(32.0, 0.75, zi, 80.0, True) for zi in z])
+    assert grams.max() <= events.RESCUE_MAX_G
+    assert 31.0 < grams.mean() < 32.5  # the cap trims the far tail only
+    assert 20.0 < grams.std() < 25.0
+    assert 0.45 < np.mean(grams > 20.0) < 0.75  # Savard: most lows over-treated (> 20 g)
+
+
+def test_the_behaviour_profiles_set_the_rescue_amount():
+    from engine.batch.config import parse_config
+
+    rw = parse_config({"therapy": {"kind": "real_world"}}).behaviour
+    trial = parse_config({"therapy": {"kind": "intensive"}}).behaviour
+    assert (rw.hypo_treatment_g, rw.hypo_treatment_cv) == (32.0, 0.75)
+    assert (trial.hypo_treatment_g, trial.hypo_treatment_cv) == (15.0, 0.0)
+    # a field given overrides the profile
+    own = parse_config({"behaviour": {"hypo_treatment_g": 20.0}}).behaviour
+    assert (own.hypo_treatment_g, own.hypo_treatment_cv) == (20.0, 0.75)
+
+
 def test_a_severe_episode_starts_after_the_assist_delay_once_until_glucose_is_back():
     run, on, starts = 0, False, []
     trace = [50.0] * 5 + [38.0] * 40 + [45.0] * 10 + [39.0] * 40 + [80.0] + [39.0] * 31

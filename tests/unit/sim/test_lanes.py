@@ -102,9 +102,10 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
     frequent illness and stress. On the machine that made the file they are bit-identical;
     elsewhere libm's exp may round differently in the last bit, hence the 1e-9 bound, far below
     any change of logic. Since 0.3.0 the defaults differ (real_world therapy, events,
-    counter-regulation, growth, the adolescent adherence dip), so the run sets the kernel of
-    then: intensive therapy with its CGM alarm, trial behaviour, no sick-day rules, no dose cut
-    after a severe low, none of the new mechanisms. It compares the daily variables by name,
+    counter-regulation, growth, the adolescent adherence dip; 0.4.0 rescue carbohydrate by
+    weight), so the run sets the kernel of then: intensive therapy with its CGM alarm, trial
+    behaviour with the same rescue for all, no sick-day rules, no dose cut after a severe
+    low, none of the new mechanisms. It compares the daily variables by name,
     on day 0, every minute of which runs the lanes: from day 1 0.3.0 changes the model by
     design (HbA1c at the start is the mean of the days so far; the titration rule raises the
     basal when lows come with high fasting glucose), with no switch back."""
@@ -124,7 +125,11 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
             "severe_hypo_cut": 0.0,
             "max_bolus_u_per_kg": 0.0,
         },
-        "behaviour": {"profile": "trial", "assist_delay_min": 240},
+        "behaviour": {
+            "profile": "trial",
+            "assist_delay_min": 240,
+            "hypo_treatment_by_weight": False,
+        },
         "lifestyle": {"adolescent_adherence_dip": 0.0},
         "mechanisms": {"growth": False, "hypo_counterregulation": False},
     }
