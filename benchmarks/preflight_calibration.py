@@ -8,7 +8,7 @@ folder), measured, and set beside what `preflight.estimate` predicts for them.
 Measured per case:
 - the store: bytes on disk (allocated blocks, files and folders, as `du`), apparent bytes,
   raw (uncompressed) bytes from each array's shape and dtype, files; per kind of array
-  (daily, ir_share, status, completed, traces, per-patient, coordinates and metadata) the
+  (daily, log_phi, status, completed, traces, per-patient, coordinates and metadata) the
   compressed / raw ratio;
 - memory: with tracemalloc (numpy, zarr and Python allocations; not numba's own, the kernel's
   ~0.4 MB of scratch), the largest increase during one task (workers = 1, so tasks run one
@@ -69,7 +69,7 @@ ITEMSIZE = {"float32": 4, "float64": 8, "int8": 1, "uint8": 1, "int64": 8, "bool
 def kind_of(name: str) -> str:
     if name in DAILY_NAMES:
         return "daily"
-    if name in ("ir_share", "status", "completed"):
+    if name in ("log_phi", "ir_share", "status", "completed"):
         return name
     if name in TRACE_NAMES:
         return "traces"
@@ -106,7 +106,7 @@ def store_facts(path: Path) -> dict:
             k["raw"] += n * ITEMSIZE.get(dtype, preflight.STRING_BYTES)
         k["arrays"] = len(k["arrays"])
         k["ratio"] = k["bytes"] / k["raw"] if k["raw"] else None
-        if name in ("daily", "ir_share", "status", "completed", "traces", "per_patient"):
+        if name in ("daily", "log_phi", "ir_share", "status", "completed", "traces", "per_patient"):
             total["raw"] += k["raw"]
     return {"total": total, "kinds": kinds}
 

@@ -136,7 +136,7 @@ def write_store(path: Path, cfg, layout_kind: str) -> dict:
 def files_formula(layout, kind: str) -> int:
     """Files of a store of this layout, from its arithmetic (checked against the disk)."""
     S, nb = layout.n_scenarios, layout.n_blocks
-    per_task = len(DAILY_VARIABLES) + 3  # daily, ir_share, status, completed
+    per_task = len(DAILY_VARIABLES) + 3  # daily, log_phi, status, completed
     per_block = len(results.patient_variables())  # written by scenario 0's task
     traces = S * len(layout.traced_ids) * len(results.TRACE_VARIABLES)
     # coordinate arrays hold one chunk each (time and traced none: nothing traced here; a long

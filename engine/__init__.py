@@ -8,6 +8,7 @@
     ds = engine.open("out.zarr")                                  # a store, opened lazily
     cfg = engine.load_config("configs/quickstart.toml")           # the validated RunConfig
     ds = engine.replay("adult#001", carbs_g_per_min, insulin_u_per_min)   # one reference patient
+    engine.attribution(ds, by="group").lost_pp.to_pandas()       # sensitivity lost, by cause
 
 Importing the package changes nothing in the process (no environment variable, no numba
 setting, no engine module imported): the API functions and the CLI set up what the engine
@@ -52,6 +53,16 @@ def open(path):  # engine.open, as xarray.open_dataset (shadows the builtin here
     return open_results(path)
 
 
+def attribution(ds, day=None, window=14, by=None):
+    """What makes the population resistant: each mechanism's share of the loss of insulin
+    sensitivity (a ratio of sums over patients, with 95% intervals) and the loss in
+    percentage points, per scenario (and per value of `by`, e.g. "group"), over the `window`
+    days ending at `day` (default the last): engine.analysis.attribution.population_shares."""
+    from .analysis.attribution import population_shares
+
+    return population_shares(ds, day=day, window=window, by=by)
+
+
 def replay(*args, **kwargs):
     """Drive one reference patient with per-minute inputs: engine.population.replay.replay."""
     from .population.replay import replay as _replay
@@ -66,4 +77,4 @@ def open_results(*args, **kwargs):
     return _open_results(*args, **kwargs)
 
 
-__all__ = ["run", "open", "load_config", "replay", "open_results"]
+__all__ = ["run", "open", "load_config", "attribution", "replay", "open_results"]

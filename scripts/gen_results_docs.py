@@ -13,7 +13,7 @@ from engine.model.glycaemia import DAILY
 from engine.model.params import PARAM_NAMES, PARAM_UNITS
 from engine.model.slow import MECHANISMS
 from engine.sim.outputs import STATUS_MEANINGS, TRACES
-from engine.store.results import patient_variables
+from engine.store.results import MATERIAL_LOG_SP, patient_variables
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
@@ -36,10 +36,17 @@ def render() -> str:
         "",
         DAILY.markdown(),
         "",
-        "## Attribution: dims (scenario, patient, day, mechanism), float64",
+        "## Attribution: dims (scenario, patient, day, mechanism), float32",
         "",
-        "`ir_share`: each mechanism's share of log `si_peripheral` (log phi_k / log s_p); "
-        "a day's shares add up to one. The `mechanism` coordinate:",
+        "`log_phi` (stored): the natural log of the factor each mechanism puts on "
+        "`si_peripheral`; a patient-day's log factors add up to log `si_peripheral` exactly "
+        "(negative: sensitivity lost, positive: the mechanism protects). `ir_share` (derived "
+        "lazily when a store is opened with `engine.open` or the CLI): log phi_k / log s_p, "
+        f"NaN where |log s_p| < {MATERIAL_LOG_SP}, where a ratio of two small numbers says "
+        'nothing. For a population or a group use `engine.attribution(ds, by="group")`: '
+        "shares as ratios of sums over patients with 95% intervals, and the sensitivity lost "
+        "to each mechanism in percentage points (engine/analysis/attribution.py); never a mean "
+        "of per-patient shares. The `mechanism` coordinate:",
         "",
         "| mechanism | what it is |",
         "|---|---|",

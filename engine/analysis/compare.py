@@ -29,6 +29,11 @@ OUTCOMES = (
     ("glucose_mean", "mean glucose", "mg/dL"),
     ("tbr70", "TBR <70", "%"),
 )
+# then, where the store has log_phi, the sensitivity each mechanism takes: -100 x its mean log
+# factor, in log points (~% for small values); they add up to -100 x log s_p, so the rows of
+# the mechanisms add up to the change in log sensitivity (engine.analysis.attribution)
+LOST_PREFIX = "lost_to_"
+LOG_POINTS = "log-% of s_p"
 Z_95 = 1.959963984540054
 
 
@@ -87,10 +92,12 @@ def _lacking_message(path, lacking) -> str:
 def open_store(path) -> xr.Dataset:
     """A t1dmc results store opened for reading (lazily); ValueError saying why when the path
     holds none."""
+    from ..store.results import with_ir_share
+
     require_store(path)
     path = Path(path)
     try:
-        ds = xr.open_zarr(path)
+        ds = with_ir_share(xr.open_zarr(path))
     except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
         raise ValueError(f"cannot open {str(path)!r} as a results store: {err}") from None
     lacking = [v for v in STORE_NEEDS if v not in ds.variables]
@@ -152,6 +159,12 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
     b = _baseline_index(ds, baseline)
     days = slice(max(0, day - window + 1), day + 1)
     outcomes = [o for o in OUTCOMES if o[0] in ds]
+    lost = None
+    if "log_phi" in ds:
+        mechanisms = [str(m) for m in ds["mechanism"].values]
+        outcomes += [(LOST_PREFIX + m, f"s_p lost to {m}", LOG_POINTS) for m in mechanisms]
+        lost = -100.0 * ds["log_phi"].isel(day=days).astype(np.float64).mean("day")
+        lost = lost.transpose("scenario", "patient", "mechanism").values
     paired = int(ds.attrs.get("common_random_numbers", 1)) == 1
     S = ds.sizes["scenario"]
     stats = {
@@ -161,7 +174,10 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
     n_used = np.zeros((S, len(outcomes)), dtype=np.int64)
     written = (np.asarray(ds["completed"].values) != 0) if "completed" in ds else None
     for j, (var, _, _) in enumerate(outcomes):
-        per_patient = ds[var].isel(day=days).mean("day").values.astype(np.float64)  # (S, N)
+        if var.startswith(LOST_PREFIX):
+            per_patient = lost[:, :, mechanisms.index(var[len(LOST_PREFIX) :])].copy()
+        else:  # (S, N)
+            per_patient = ds[var].isel(day=days).mean("day").values.astype(np.float64)
         if written is not None:
             per_patient[~written] = np.nan
         base = per_patient[b]
@@ -240,6 +256,15 @@ def n_line(cmp: xr.Dataset) -> str:
 
 def format_table(cmp: xr.Dataset) -> str:
     labels = {o[0]: o[1] for o in OUTCOMES}
+    labels |= {
+        str(o): f"s_p lost to {str(o)[len(LOST_PREFIX) :]}"
+        for o in cmp["outcome"].values
+        if str(o).startswith(LOST_PREFIX)
+    }
+    width = 2 + max(
+        len(f"{labels[o]} ({u})")
+        for o, u in zip(cmp["outcome"].values, cmp["outcome_units"].values, strict=True)
+    )
     lines = [
         f"differences from scenario {cmp.attrs['baseline']} ({cmp.attrs['baseline_name']}),"
         f" days {cmp.attrs['first_day']}-{cmp.attrs['last_day']}, "
@@ -247,7 +272,7 @@ def format_table(cmp: xr.Dataset) -> str:
         n_line(cmp),
     ]
     header = (
-        f"  {'outcome':<24}{'baseline':>10}{'scenario':>10}{'difference':>12}"
+        f"  {'outcome':<{width}}{'baseline':>10}{'scenario':>10}{'difference':>12}"
         f"{'95% interval':>24}{'n':>9}"
     )
     for s in range(cmp.sizes["scenario"]):
@@ -262,7 +287,7 @@ def format_table(cmp: xr.Dataset) -> str:
             }
             ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
             lines.append(
-                f"  {labels[o] + ' (' + str(cmp['outcome_units'].values[j]) + ')':<24}"
+                f"  {labels[o] + ' (' + str(cmp['outcome_units'].values[j]) + ')':<{width}}"
                 f"{r['baseline_mean']:>10.3f}{r['scenario_mean']:>10.3f}"
                 f"{r['difference']:>+12.3f}{ci:>24}"
                 f"{int(cmp['n_patients'].values[s, j]):>9,}"

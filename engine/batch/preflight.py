@@ -44,10 +44,10 @@ FS_BLOCK = 4096
 # Compressed / raw size of each kind of array (zstd level 0 in sharded zarr v3 with CRC-32C),
 # measured on the stores of four runs, 2,000 x 30 days to 450 x 365 days, default config
 # (preflight-20261202T001553Z.json); each a little above the largest ratio measured, so the
-# estimate errs on the large side. Float32 noise barely compresses; ir_share a little; traces
+# estimate errs on the large side. Float32 noise barely compresses; log_phi a little; traces
 # (insulin and carbohydrate mostly zero) and integer coordinates well.
 RATIO_DAILY = 0.64  # measured 0.614-0.633
-RATIO_IR_SHARE = 0.91  # measured 0.895-0.903
+RATIO_LOG_PHI = 0.91  # measured 0.895-0.903 (ir_share, stored until 0.3)
 RATIO_TRACES = 0.53  # measured 0.527-0.528
 RATIO_PATIENT = 0.86  # measured 0.780-0.852
 RATIO_COORDINATES = 0.19  # measured 0.137-0.188
@@ -67,8 +67,9 @@ OUTPUT_BYTES_PER_PATIENT_DAY = (N_DAILY + N_MECH) * 8 + 1
 # (results.patient_values: a new string per patient, the arrays' encoded copies), ...
 COHORT_BYTES_PER_PATIENT = (N_PARAMS + N_STATES + N_TRAITS) * 8 + 5 * 8 + 40
 PATIENT_WRITE_BYTES_PER_PATIENT = 200
-# ... the write temporaries per patient-day: results.ir_share's |total|, mask, log_phi / total
-# and the np.where result (8 + 1 + 8 x 8 + 8 x 8 = 137 bytes) are the largest moment; the
+# ... the write temporaries per patient-day: until 0.3 ir_share's |total|, mask, log_phi /
+# total and the np.where result (8 + 1 + 8 x 8 + 8 x 8 = 137 bytes) were the largest moment
+# (log_phi's float32 copy since 0.4 is smaller, so the estimate errs on the safe side); the
 # float32 copies and zarr's encode buffers come after, smaller. The peaks of 27 tasks measured
 # with tracemalloc, less the terms above, fit 137 bytes per patient-day + 74 kB
 # (preflight-20261202T001553Z.json), ...
@@ -214,7 +215,7 @@ def estimate(cfg: RunConfig, n_scenarios: int, workers: int) -> Estimate:
             files += count * scenarios * blocks
 
     region_arrays(N_DAILY, D * 4, RATIO_DAILY, shard_overhead)
-    region_arrays(1, D * N_MECH * 4, RATIO_IR_SHARE, shard_overhead)
+    region_arrays(1, D * N_MECH * 4, RATIO_LOG_PHI, shard_overhead)
     region_arrays(1, D, 0.0, tiny=True)  # status
     region_arrays(1, 1, 0.0, tiny=True)  # completed
     # per-patient variables: one chunk per block each, written by one scenario's tasks unless

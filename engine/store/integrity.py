@@ -48,8 +48,8 @@ checksum_message(err, path) -> str | None
 
 Which objects a complete task must have. With zarr's default (`write_empty_chunks` off) a chunk
 or shard whose values all equal the fill value is not written, so some absences are legitimate:
-`status` (fill 0: every patient ok), `ir_share` (NaN: no mechanism acts), and the daily values
-and traces of patients who all stopped on day 0 (NaN throughout). Those are not reported as
+`status` (fill 0: every patient ok), and the daily values, log_phi and traces of patients who
+all stopped on day 0 (NaN throughout). Those are not reported as
 missing. A store whose group attribute `all_chunks_written` is true (written with
 `write_empty_chunks` on) must have every object of every complete task.
 """
@@ -69,7 +69,8 @@ KINDS = ("metadata", "checksum", "unreadable", "missing")
 ALL_CHUNKS_WRITTEN_ATTR = "all_chunks_written"
 MAX_LINES = 50
 # absent when every value of the region equals the fill value, which a complete task may write
-MAY_BE_FILL = ("status", "ir_share")
+MAY_BE_FILL = ("status", "ir_share")  # ir_share: stores of 0.3 and earlier (NaN: nothing acts)
+LEGACY_TASK_WRITTEN = ("ir_share",)  # written by the tasks of 0.3 and earlier, now log_phi
 _DAMAGE_PATTERN = re.compile(
     r"checksum|decompress|zstd|shard index|unexpected end|truncat", re.IGNORECASE
 )
@@ -214,9 +215,11 @@ class _Store:
         self.root = Path(getattr(self.group.store, "root", self.path))
         from . import results
 
-        self.task_written = set(results.TASK_WRITTEN_VARIABLES) | {
-            v[0] for v in results.patient_variables()
-        }
+        self.task_written = (
+            set(results.TASK_WRITTEN_VARIABLES)
+            | set(LEGACY_TASK_WRITTEN)
+            | {v[0] for v in results.patient_variables()}
+        )
         self.patient_vars = {v[0] for v in results.patient_variables()}
         nodes = attrs.get("t1dmc_nodes")
         if not nodes:

@@ -39,7 +39,7 @@ TRACE_VARIABLES = TRACES.rows
 TASK_WRITTEN_VARIABLES = (
     *(v[0] for v in DAILY_VARIABLES),
     "status",
-    "ir_share",
+    "log_phi",
     *(v[0] for v in TRACE_VARIABLES),
     "completed",
 )
@@ -290,7 +290,7 @@ def _coordinates(layout: Layout, scenarios: list) -> dict:
 
 
 def _add_run_arrays(ds: xr.Dataset, encoding: dict, layout: Layout) -> None:
-    """The daily variables, ir_share, status, the traces and the completion flags, empty."""
+    """The daily variables, log_phi, status, the traces and the completion flags, empty."""
     S, N, D = layout.n_scenarios, layout.n_patients, layout.n_days
     B, T = layout.block_size, layout.n_samples
     M = len(MECHANISM_NAMES)
@@ -302,16 +302,12 @@ def _add_run_arrays(ds: xr.Dataset, encoding: dict, layout: Layout) -> None:
             {"units": units, "long_name": long_name},
         )
         encoding[name] = _daily_encoding(layout)
-    ds["ir_share"] = (
+    ds["log_phi"] = (
         ("scenario", "patient", "day", "mechanism"),
         da.full((S, N, D, M), np.nan, dtype=np.float32, chunks=(1, B, D, M)),
-        {
-            "units": "1",
-            "long_name": "share of log si_peripheral explained by each "
-            "mechanism (log phi_k / log s_p; negative: the mechanism protects)",
-        },
+        LOG_PHI_ATTRS,
     )
-    encoding["ir_share"] = _daily_encoding(layout, (M,))
+    encoding["log_phi"] = _daily_encoding(layout, (M,))
     ds["status"] = (
         ("scenario", "patient", "day"),
         da.zeros(daily_shape, dtype=np.int8, chunks=(1, B, D)),
@@ -353,13 +349,39 @@ def _add_patient_arrays(ds: xr.Dataset, encoding: dict, layout: Layout):
     return lead, lead_shape, lead_chunks, strings
 
 
-def ir_share(log_phi: np.ndarray) -> np.ndarray:
-    """(patient, day, mechanism) shares from the kernel's (mechanism, patient, day) log
-    factors; NaN where s_p is 1 to within 1e-9 (nothing to attribute)."""
-    total = log_phi.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(np.abs(total) > 1e-9, log_phi / total, np.nan)
-    return np.moveaxis(share, 0, -1)
+LOG_PHI_ATTRS = {
+    "units": "1",
+    "long_name": "natural log of the factor each mechanism puts on si_peripheral; they add up "
+    "to log si_peripheral (negative: sensitivity lost to the mechanism, positive: it protects)",
+}
+# A patient-day's shares (log phi_k / log s_p) are given only where log s_p is material: at
+# |log s_p| < 0.05 (s_p within ~5% of the lean healthy reference) the ratio of two small
+# numbers says nothing and can reach +-10^4 (issue 18). Population shares are ratios of sums
+# (engine.analysis.attribution), never means of these.
+MATERIAL_LOG_SP = 0.05
+
+
+def with_ir_share(ds: xr.Dataset) -> xr.Dataset:
+    """`ds` with `ir_share` (lazy) derived from the stored `log_phi`: each mechanism's share of
+    log s_p on a patient-day, NaN where |log s_p| < MATERIAL_LOG_SP. A store written before
+    log_phi was stored (0.3 and earlier: ir_share only) gets log_phi back as ir_share x log s_p
+    and its shares recomputed under the same rule."""
+    if "log_phi" not in ds and "ir_share" in ds and "si_peripheral" in ds:
+        log_sp = np.log(ds["si_peripheral"].astype(np.float64))
+        ds["log_phi"] = (ds["ir_share"] * log_sp).fillna(0.0).astype(np.float32)
+        ds["log_phi"].attrs.update(LOG_PHI_ATTRS)
+    if "log_phi" not in ds:
+        return ds
+    total = ds["log_phi"].astype(np.float64).sum("mechanism", skipna=False)
+    share = (ds["log_phi"] / total).where(np.abs(total) >= MATERIAL_LOG_SP)
+    ds["ir_share"] = share.astype(np.float32)
+    ds["ir_share"].attrs.update(
+        units="1",
+        long_name="share of log si_peripheral explained by each mechanism on a patient-day "
+        f"(log phi_k / log s_p; NaN where |log s_p| < {MATERIAL_LOG_SP}; negative: the "
+        "mechanism protects); derived from log_phi when the store is opened",
+    )
+    return ds
 
 
 def _writable(arr):
@@ -412,7 +434,7 @@ def write_block(
             array(name)[lead] = values
     for v, (name, _, _) in enumerate(DAILY_VARIABLES):
         array(name)[scenario, sl, :] = daily[v].astype(np.float32)
-    array("ir_share")[scenario, sl, :, :] = ir_share(log_phi).astype(np.float32)
+    array("log_phi")[scenario, sl, :, :] = np.moveaxis(log_phi, 0, -1).astype(np.float32)
     array("status")[scenario, sl, :] = status
     for k, row in enumerate(trace_rows):
         for v, (name, _, _) in enumerate(TRACE_VARIABLES):
@@ -500,4 +522,5 @@ def finalize_store(path: Path) -> None:
 
 
 def open_results(path) -> xr.Dataset:
-    return xr.open_zarr(path)
+    """The store at `path` as a lazy labelled Dataset, with the derived `ir_share`."""
+    return with_ir_share(xr.open_zarr(path))

@@ -219,7 +219,7 @@ def damage_partial_shards_and_completed(clean20, tmp_path) -> Path:
     store = tmp_path / "damaged20.zarr"
     shutil.copytree(clean20, store)
     flip(store / "tir" / "c" / "0" / "2" / "0")  # task (0, 2), partial shard
-    truncate(store / "ir_share" / "c" / "1" / "2" / "0" / "0")  # task (1, 2), partial shard
+    truncate(store / "log_phi" / "c" / "1" / "2" / "0" / "0")  # task (1, 2), partial shard
     flip(store / "completed" / "c" / "1" / "1", n=2)  # task (1, 1)
     return store
 

@@ -3,17 +3,17 @@ thread count, and consistency between daily aggregates and traces."""
 
 import numpy as np
 import pytest
-import xarray as xr
 
 from engine.batch import sweep
 from engine.batch.config import parse_config
 from engine.model.glycaemia import DAILY_NAMES
+from engine.store.results import open_results
 from engine.store.storeguard import UnsafeOutput
 
 
 def _run(cfg, path, **kw):
     sweep.run(cfg, path, quiet=True, **kw)
-    return xr.open_zarr(path)
+    return open_results(path)
 
 
 @pytest.fixture(scope="module")
@@ -39,9 +39,16 @@ def test_store_follows_the_results_contract(small_run):
     }
     for name in DAILY_NAMES + ("status",):
         assert ds[name].dims == ("scenario", "patient", "day")
+    assert ds["log_phi"].dims == ("scenario", "patient", "day", "mechanism")
     assert ds["ir_share"].dims == ("scenario", "patient", "day", "mechanism")
-    # the shares of every patient-day add up to one
-    np.testing.assert_allclose(ds["ir_share"].sum("mechanism"), 1.0, rtol=1e-4)
+    # the log factors add up to log s_p, and the shares of a material patient-day to one
+    np.testing.assert_allclose(
+        ds["log_phi"].sum("mechanism"), np.log(ds["si_peripheral"]), rtol=1e-4, atol=1e-5
+    )
+    share_sum = ds["ir_share"].sum("mechanism", skipna=False).values
+    material = np.abs(np.log(ds["si_peripheral"].values)) >= 0.05
+    np.testing.assert_allclose(share_sum[material], 1.0, rtol=1e-4)
+    assert np.isnan(share_sum[~material]).all()
     for name in ("bg", "cgm", "insulin", "carbs", "si_effective"):
         assert ds[name].dims == ("scenario", "traced", "time") and ds[name].dtype == np.float32
     for name, var in ds.variables.items():

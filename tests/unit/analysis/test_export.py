@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
-import xarray as xr
 
 from engine.analysis import export
 from engine.analysis.export import ExportError, export_store, write_table
@@ -36,7 +35,9 @@ def store(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def ds(store):
-    return xr.open_zarr(store)
+    from engine.store.results import open_results
+
+    return open_results(store)  # with the derived ir_share, as export reads it
 
 
 def daily_names(ds):
@@ -60,7 +61,7 @@ def test_per_patient_day_has_one_row_per_scenario_patient_day_with_the_stores_va
     assert df.columns[5] == "group"
     mechanisms = [str(m) for m in ds.mechanism.values]
     expected = {*daily_names(ds), *patient_names(ds), "completed"}
-    expected |= {f"ir_share_{m}" for m in mechanisms}
+    expected |= {f"{v}_{m}" for m in mechanisms for v in ("log_phi", "ir_share")}
     assert set(df.columns[5:]) == expected
     # rows in (scenario, patient, day) order
     keys = np.array(np.meshgrid(range(S), range(N), range(DAYS), indexing="ij")).reshape(3, -1)
