@@ -113,9 +113,40 @@ def test_the_vicious_cycle_emerges():
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 17: the insulin-to-weight paths (defensive eating, insulin's anabolic effect) "
-    "are not modelled yet; since 0.3.0 (fewer lows, less rescue carbohydrate) weight does not "
-    "rise more with receptor downregulation and weight feedback on",
+    reason="issue 17: under intensive therapy (trial behaviour, the advised 15 g per low) the "
+    "loop through weight is too weak to show in 16 patients: scripts/dose_weight_loop.py "
+    "measures its gain at +0.05 under real_world (1,500 x 730 days), and the dose's whole "
+    "effect on s_p (less glucotoxicity) outweighs it (net gain -0.18)",
 )
 def test_the_vicious_cycle_gains_weight():
     assert _vicious_cycle(True)[1] > _vicious_cycle(False)[1]
+
+
+def test_more_insulin_brings_weight_through_less_glycosuria_and_more_eating_for_lows():
+    """The insulin-to-weight paths (Carlson & Campbell, Diabetes 42:1700, 1993: ~70% of the
+    gain of intensive therapy from glycosuria no longer lost, the rest from lower expenditure;
+    DCCT 2001: rescue eating): the same real_world patients with prescriptions mis-set less
+    (dose_error_bias 0.45 -> 0.25) take more insulin, lose less glucose in urine, eat more
+    for lows and gain weight."""
+    out = []
+    for bias in (0.45, 0.25):
+        cfg = _config(60, 180, 5, therapy={"kind": "real_world", "dose_error_bias": bias})
+        daily, _ = run(cfg)
+        last = slice(-60, None)
+        out.append(
+            {
+                "tdd": daily[V["tdd"]][:, last].mean(axis=1),
+                "weight": daily[V["weight_kg"]][:, -1] - daily[V["weight_kg"]][:, 0],
+                "hba1c": daily[V["hba1c"]][:, -1],
+                "rescue": daily[V["rescue_carbs_g"]].mean(axis=1),
+                "glucose": daily[V["glucose_mean"]][:, last].mean(axis=1),
+            }
+        )
+    less, more = out
+    d = {k: more[k] - less[k] for k in less}
+    assert d["tdd"].mean() > 0.5  # U/day
+    assert d["hba1c"].mean() < -0.15
+    assert d["rescue"].mean() > 0.0
+    assert d["weight"].mean() > 0.2  # kg in half a year
+    # weight per extra unit, of the order the 2-year loop measured (0.54 kg per U/day)
+    assert 0.1 < d["weight"].mean() / d["tdd"].mean() < 2.0
