@@ -69,7 +69,12 @@ def render() -> str:
     ]
     for name, _dtype, extra, attrs in patient_variables():
         dims = f" (dims patient, {', '.join(d for d, _ in extra)})" if extra else ""
-        lines.append(f"| `{name}` | {attrs.get('units', '')} | {attrs['long_name']}{dims} |")
+        units = attrs.get("units", "")
+        if "flag_meanings" in attrs:  # int8 flags
+            units = "int8 flag: " + ", ".join(
+                f"{v} {m}" for v, m in zip(attrs["flag_values"], attrs["flag_meanings"].split())
+            )
+        lines.append(f"| `{name}` | {units} | {attrs['long_name']}{dims} |")
     lines += [
         "| `completed` | 1 | 1 once the patient's results are written (dims scenario, patient) |",
         "",

@@ -128,6 +128,29 @@ def _coordinate_values(values: list):
     return np.array([str(v) for v in values], dtype=object)
 
 
+# yes/no traits are stored as int8 flags (CF flag_values / flag_meanings), not as floats
+FLAG_TRAITS = {
+    "sex_male": "female male",
+    "hypertension": "no yes",
+    "family_history_t2d": "no yes",
+    "uses_cgm": "no yes",
+    "uses_pump": "no yes",
+    "hypo_unaware": "no yes",
+}
+FLAG_FILL = -1  # never a value: a block of all-0 flags is still written (integrity checks it)
+
+
+def _trait_variable(name, units, long_name):
+    if name in FLAG_TRAITS:
+        attrs = {
+            "long_name": long_name,
+            "flag_values": [0, 1],
+            "flag_meanings": FLAG_TRAITS[name],
+        }
+        return (name, np.int8, (), attrs)
+    return (name, np.float64, (), {"units": units, "long_name": long_name})
+
+
 def patient_variables() -> list[tuple]:
     """Per-patient variables: (name, dtype, extra (dim, size) pairs, attrs). Each task writes
     its block's values: cohort sampling happens in the tasks, so a run's setup does not grow
@@ -147,7 +170,7 @@ def patient_variables() -> list[tuple]:
             },
         ),
         *(
-            (name, np.float64, (), {"units": units, "long_name": ln})
+            _trait_variable(name, units, ln)
             for name, units, ln in TRAIT_VARIABLES
             if name != "age0"
         ),
@@ -165,7 +188,9 @@ def patient_values(cohort: Cohort) -> dict[str, np.ndarray]:
         "physiology": cohort.params,
     }
     for k, (name, _, _) in enumerate(TRAIT_VARIABLES):
-        if name != "age0":
+        if name in FLAG_TRAITS:
+            values[name] = (cohort.traits[:, k] > 0.5).astype(np.int8)
+        elif name != "age0":
             values[name] = cohort.traits[:, k]
     return values
 
@@ -344,7 +369,8 @@ def _add_patient_arrays(ds: xr.Dataset, encoding: dict, layout: Layout):
         dims = (*lead, *(d for d, _ in extra))
         shape = (*lead_shape, *(n for _, n in extra))
         chunks = (*lead_chunks, *(n for _, n in extra))
-        ds[name] = (dims, da.full(shape, np.nan, dtype=dtype, chunks=chunks), attrs)
+        fill = FLAG_FILL if np.dtype(dtype).kind == "i" else np.nan
+        ds[name] = (dims, da.full(shape, fill, dtype=dtype, chunks=chunks), attrs)
         encoding[name] = {"chunks": chunks, "compressors": codecs()}
     return lead, lead_shape, lead_chunks, strings
 
