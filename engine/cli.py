@@ -43,6 +43,8 @@ def cmd_run(args) -> int:
         return _fail(str(err))
     except ValidationError as err:  # a command-line override out of bounds
         return _fail(f"--block-size {args.block_size}: {err.errors()[0]['msg']}")
+    for warning in _inert_warnings(cfg, args):
+        print(f"t1dmc: warning: {warning}", file=sys.stderr)
     try:
         # validates every scenario, memory, the scheduler and the output before writing
         facts = sweep.run(
@@ -70,24 +72,82 @@ def cmd_run(args) -> int:
             f"(with --resume if {args.output!r} was created)",
             EXIT_RUN_FAILED,
         )
-    except KeyboardInterrupt:
-        import shlex
-
-        sets = "".join(f" --set {shlex.quote(item)}" for item in args.set)
-        print(
-            f"t1dmc: interrupted; the tasks already written are kept: finish with\n"
-            f"  t1dmc run {args.config} -o {args.output}{sets} --resume",
-            file=sys.stderr,
-        )
+    except KeyboardInterrupt as err:
+        print(_interrupted_line(args, err), file=sys.stderr)
+        if getattr(err, "running", 0):
+            # the running tasks' threads cannot be stopped (compiled code), and the
+            # interpreter would wait for them at exit: the program ends without them (main)
+            _ABANDON_THREADS[0] = True
         return EXIT_INTERRUPTED
     ds = results.open_results(args.output)
     print(sweep.summary_table(ds))
-    print(
-        f"{facts['patient_days']:,} patient-days in {facts['wall_s']:.1f} s "
-        f"({facts['patient_days_per_s']:,.0f} patient-days/s, {facts['tasks']} tasks, "
-        f"{facts['workers']} workers) -> {args.output}"
-    )
+    print(_timing_line(facts, args.output))
     return 0
+
+
+def _timing_line(facts: dict, output) -> str:
+    """The run's last line: patient-days, wall time and, apart, the kernels' compile time
+    (the throughput leaves it out)."""
+    compile_s, wall_s = facts.get("compile_s", 0.0), facts["wall_s"]
+    if facts.get("compiled"):
+        kernels = f"{compile_s:.1f} s compiling the kernels (first run only)"
+    elif facts.get("compiled") is None:
+        kernels = f"{compile_s:.1f} s preparing the kernels on the workers"
+    else:
+        kernels = f"{compile_s:.1f} s loading the compiled kernels"
+    workers = f"{facts['workers']} worker{'s' if facts['workers'] != 1 else ''}"
+    return (
+        f"{facts['patient_days']:,} patient-days in {wall_s:.1f} s: {kernels}, "
+        f"{wall_s - compile_s:.1f} s simulating and writing "
+        f"({facts['patient_days_per_s']:,.0f} patient-days/s, {facts['tasks']} tasks, "
+        f"{workers}) -> {output}"
+    )
+
+
+def _inert_warnings(cfg, args) -> list[str]:
+    """Swept, --set and (under a swept preset) file fields that have no effect
+    (engine/batch/inert.py); none when the sweep does not expand (the run says why)."""
+    from .batch import inert
+    from .batch.config import ConfigError, read_config_dict
+    from .batch.scenarios import expand
+
+    try:
+        scenarios = expand(cfg)
+        file_data = read_config_dict(args.config)
+    except ConfigError:
+        return []
+    return inert.warnings(cfg, scenarios, inert.set_paths(args.set), file_data)
+
+
+# set by cmd_run when an interrupt leaves tasks running in this process's threads
+_ABANDON_THREADS = [False]
+
+
+def _interrupted_line(args, err: BaseException) -> str:
+    """One line after Ctrl-C: what was written, and the command that finishes the run."""
+    import shlex
+
+    sets = "".join(f" --set {shlex.quote(item)}" for item in args.set)
+    command = f"t1dmc run {args.config} -o {args.output}{sets}"
+    store = getattr(err, "store", "unknown")
+    if store is None:  # sweep.RunInterrupted before the store was claimed
+        again = " --resume" if args.resume else (" --overwrite" if args.overwrite else "")
+        return f"t1dmc: interrupted before anything was written; run again: {command}{again}"
+    if store == "unknown":  # an interrupt that says nothing of the store
+        return (
+            f"t1dmc: interrupted; the tasks already written are kept: finish with: "
+            f"{command} --resume"
+        )
+    running = (
+        f" ({err.running} running task{'s' if err.running != 1 else ''} stopped unfinished)"
+        if err.running
+        else ""
+    )
+    during = " while compiling the kernels" if err.stage == "compiling" else ""
+    return (
+        f"t1dmc: interrupted{during}: {err.done} of {err.total} tasks written and kept in "
+        f"{args.output}{running}; finish with: {command} --resume"
+    )
 
 
 def _read_inputs_csv(path: str):
@@ -425,6 +485,8 @@ def cmd_config_check(args) -> int:
     workers = 0 if cfg.cluster.kind != "local" else (cfg.execution.workers or os.cpu_count() or 1)
     estimate = preflight.estimate(cfg, len(scenarios), workers)
     print(preflight.format_estimate(estimate))
+    for warning in _inert_warnings(cfg, args):
+        print(f"warning: {warning}")
     try:
         preflight.check_fits(estimate)
     except ConfigError as err:
@@ -437,9 +499,19 @@ def cmd_report(args) -> int:
     from .store.integrity import StoreDamaged
     from .store.storeguard import UnsafeOutput
 
+    report.return_freed_memory_to_the_os()  # memory bounded by chunks, not their number
     try:
         facts = _reading(
-            args.store, lambda: report.render(args.store, args.output, overwrite=args.overwrite)
+            args.store,
+            lambda: report.render(
+                args.store,
+                args.output,
+                overwrite=args.overwrite,
+                day=args.day,
+                window=args.window,
+                units=args.units,
+                baseline=args.baseline,
+            ),
         )
     except StoreDamaged as err:
         return _fail(str(err), EXIT_RUN_FAILED)
@@ -698,7 +770,12 @@ def _add_compare(command) -> None:
     """t1dmc compare"""
     c = command("compare", help="paired differences of key outcomes between scenarios")
     c.add_argument("store", help="results store (OUT.zarr)")
-    c.add_argument("--baseline", default=None, help="scenario index or name (default 0)")
+    c.add_argument(
+        "--baseline",
+        default=None,
+        help="scenario index, name, or swept value(s) alone, e.g. conventional or "
+        "therapy.kind=conventional (default 0)",
+    )
     c.add_argument("--day", type=int, default=None, help="last day of the window (default last)")
     c.add_argument("--window", type=int, default=14, help="days averaged per patient (14)")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
@@ -756,6 +833,19 @@ def _add_report(command) -> None:
     rpt.add_argument(
         "--overwrite", action="store_true", help="replace an existing report (only one t1dmc wrote)"
     )
+    rpt.add_argument(
+        "--day", type=int, default=None, help="last day of the window (0-based; default last)"
+    )
+    rpt.add_argument(
+        "--window", type=int, default=14, help="days averaged per patient in tables (14)"
+    )
+    rpt.add_argument(
+        "--units",
+        choices=("mgdl", "mmol"),
+        default="mgdl",
+        help="glucose shown in mg/dL (default) or mmol/L (mg/dL / 18.016)",
+    )
+    rpt.add_argument("--baseline", default=None, help="scenario compared against (index or name)")
     rpt.set_defaults(func=cmd_report)
 
 
@@ -876,10 +966,20 @@ def main(argv=None) -> int:
         for sig in (signal.SIGTERM, signal.SIGHUP):
             previous[sig] = signal.signal(sig, _terminate_as_interrupt)
     try:
-        return _dispatch(args)
+        code = _dispatch(args)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    if _ABANDON_THREADS[0] and argv is None:
+        # the program (not a caller of main): end now rather than wait for the interrupted
+        # run's tasks still computing in threads; they are not marked complete, and --resume
+        # computes them again (as after kill -9)
+        import os
+
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
 
 
 def _dispatch(args) -> int:

@@ -38,21 +38,81 @@ Z_95 = 1.959963984540054
 
 
 def _baseline_index(ds: xr.Dataset, baseline) -> int:
+    """The scenario `baseline` names: an index, a whole scenario name, or the swept values
+    alone: `conventional`, `kind=conventional` or `therapy.kind=conventional` for the
+    scenario named `kind=conventional` (several, comma-separated: `conventional, none` or
+    `therapy.kind=conventional, sensor.kind=none`). A value that fits more than one scenario
+    is refused, naming the candidates."""
+
+    def swept_values() -> list[dict]:
+        # per scenario {swept field's dotted path: value}: the store's coordinates on
+        # `scenario` (one per swept field), else parsed from the names (`field=value, ...`)
+        swept = [
+            c
+            for c in ds.coords
+            if ds[c].dims == ("scenario",)
+            and str(ds[c].attrs.get("long_name", "")).startswith("swept config field")
+        ]
+        if swept:
+            columns = {c: ds[c].values.tolist() for c in swept}  # Python values
+            return [{c: v[k] for c, v in columns.items()} for k in range(len(names))]
+        out = []
+        for name in names:
+            pairs = (part.partition("=") for part in name.split(", "))
+            out.append({key: value for key, sep, value in pairs if sep})
+        return out
+
+    def fits(values: dict, wanted: str) -> bool:
+        # `value`, or `field=value` with the field's whole dotted path or its last part
+        key, sep, text = wanted.partition("=")
+        if not sep:
+            key, text = None, wanted
+        key, text = (key.strip() if key else None), text.strip().strip("'\"")
+        for path, value in values.items():
+            if key is not None and key not in (path, path.split(".")[-1]):
+                continue
+            if isinstance(value, (bool, np.bool_)):
+                if text.lower() == str(bool(value)).lower():
+                    return True
+            elif isinstance(value, (int, float, np.number)):
+                try:
+                    if float(text) == float(value) or text == f"{value:.4g}":
+                        return True
+                except ValueError:
+                    pass
+            elif str(value) == text:
+                return True
+        return False
+
     names = [str(n) for n in ds["scenario_name"].values]
     if baseline is None:
         return 0
     if isinstance(baseline, str) and baseline in names:
         return names.index(baseline)
+    text = str(baseline).strip()
+    listing = ", ".join(f"{k}: {n}" for k, n in enumerate(names))
     try:
-        i = int(baseline)
-    except (TypeError, ValueError):
+        i = int(text)
+    except ValueError:
+        i = None
+    if i is not None:  # a whole number is an index, as documented
+        if not 0 <= i < len(names):
+            raise ValueError(
+                f"--baseline {i}: scenario index out of range 0..{len(names) - 1} (a swept "
+                f"value is given with its field, e.g. field={i}); scenarios are {listing}"
+            )
+        return i
+    wanted = [part.strip() for part in text.split(",")]  # each must fit
+    matches = [k for k, values in enumerate(swept_values()) if all(fits(values, w) for w in wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        candidates = ", ".join(f"{k}: {names[k]}" for k in matches)
         raise ValueError(
-            f"--baseline {baseline!r}: no such scenario; scenarios are "
-            f"{', '.join(f'{k}: {n}' for k, n in enumerate(names))}"
-        ) from None
-    if not 0 <= i < len(names):
-        raise ValueError(f"--baseline {i}: scenario index out of range 0..{len(names) - 1}")
-    return i
+            f"--baseline {text!r} is ambiguous: it fits scenarios {candidates}; give the "
+            "index or the whole name"
+        )
+    raise ValueError(f"--baseline {text!r}: no such scenario; scenarios are {listing}")
 
 
 def require_store(path) -> None:

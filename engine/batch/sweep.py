@@ -3,6 +3,7 @@ store; local threads, an existing dask cluster, or SLURM; resume; progress; a su
 No per-patient arithmetic here.
 """
 
+import dataclasses
 import os
 import sys
 import time
@@ -77,12 +78,78 @@ def run_task(
     return ids.size * inputs.n_days
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C (or SIGTERM, SIGHUP), with what it leaves behind: `store`, the
+    store being written (None when nothing was written yet), `done` of `total` tasks written
+    and kept there, `running` tasks that were still computing in this process's threads
+    (they finish only if the process waits for them) and the `stage` it was in ("setup",
+    "compiling" or "running")."""
+
+    def __init__(self, store, done: int, total: int, running: int, stage: str):
+        super().__init__(f"interrupted while {stage}")
+        self.store, self.done, self.total = store, done, total
+        self.running, self.stage = running, stage
+
+
+def _has_cached_overload(dispatcher) -> bool:
+    """Whether numba's cache holds a compiled version of `dispatcher` that this process can
+    load: an entry for this machine (its codegen's magic tuple) and this function's bytecode,
+    in an index whose source stamp is fresh (numba's own test when it loads)."""
+    if dispatcher.overloads:  # compiled or loaded in this process already
+        return True
+    cache = dispatcher._cache
+    want = cache._index_key(None, dispatcher.targetctx.codegen())[1:]
+    return any(tuple(key[1:]) == want for key in cache._cache_file._load_index())
+
+
+def kernels_cached(backend: str = "cpu") -> bool:
+    """Whether the kernels a run calls from Python (the cohort sampler and the population
+    kernel) are in the kernel cache (engine/runtime.py kernel_cache_dir, keyed on the engine's
+    sources), so that the first task loads them in about a second rather than compiling them
+    (about a minute). Where numba's cache cannot be read this way, whether the cache folder
+    holds the population kernel's index file at all."""
+    from ..population import cohort
+
+    try:
+        dispatchers = [simulate_block, cohort._sample]
+        if backend == "cuda":
+            from ..sim.cuda import population_kernel
+
+            dispatchers.append(population_kernel)
+        return all(_has_cached_overload(d) for d in dispatchers)
+    except Exception:  # noqa: BLE001 - numba's internals changed: look at the files instead
+        from ..runtime import kernel_cache_dir
+
+        tag = f"py{sys.version_info.major}{sys.version_info.minor}"
+        return any(Path(kernel_cache_dir()).glob(f"*/cpu.simulate_block-*.{tag}.nbi"))
+
+
+def warm_kernels(inputs: KernelInputs) -> None:
+    """Compile (or load from the cache) every kernel a task of `inputs` calls: one patient
+    for one day through the same functions, in this process."""
+    inputs = dataclasses.replace(inputs, n_days=1)
+    simulate(inputs, cohort_of(inputs, np.arange(1)), np.zeros(1, dtype=np.int64), 1)
+
+
 def warm_jit() -> bool:
     """Compile (or load from cache) the kernels once per worker, outside the timed tasks."""
-    cfg = parse_config({"run": {"n_patients": 1, "days": 1}})
-    inputs = kernel_inputs(cfg)
-    simulate(inputs, cohort_of(inputs, np.arange(1)), np.zeros(1, dtype=np.int64), 1)
+    warm_kernels(kernel_inputs(parse_config({"run": {"n_patients": 1, "days": 1}})))
     return True
+
+
+def prepare_kernels(inputs: KernelInputs, say) -> tuple[float, bool]:
+    """Compile or load the kernels before the first task, saying so when they compile (not
+    cached: the first run after an install or a change to the engine's sources). Returns
+    (seconds taken, whether they were compiled)."""
+    cold = not kernels_cached(inputs.backend)
+    if cold:
+        say("compiling kernels (first run only, about a minute) ...")
+    start = time.perf_counter()
+    warm_kernels(inputs)
+    seconds = time.perf_counter() - start
+    if cold:
+        say(f"compiled in {seconds:.0f} s")
+    return seconds, cold
 
 
 class Progress:
@@ -93,6 +160,7 @@ class Progress:
         self.pd_per_task = patient_days_per_task
         self.stream = stream if stream is not None else sys.stderr
         self.done = 0
+        self.running = 0  # tasks handed to this process's threads and not yet done
         self.start = time.perf_counter()
         self.last_print = 0.0
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
@@ -124,8 +192,13 @@ def _run_threads(calls, workers: int, progress: Progress) -> int:
     from dask.callbacks import Callback
 
     class _Tick(Callback):
+        def _pretask(self, key, dsk, state):
+            if isinstance(key, str) and key.startswith("task-"):
+                progress.running += 1
+
         def _posttask(self, key, result, dsk, state, worker_id):
             if isinstance(key, str) and key.startswith("task-"):
+                progress.running -= 1
                 progress.advance()
 
     tasks = [
@@ -144,7 +217,6 @@ def _run_distributed(calls, connection, progress: Progress, say) -> int:
     client = connection.client
     if connection.dashboard_link:
         say(f"dask dashboard: {connection.dashboard_link}")
-    client.run(warm_jit)
     futures = [
         client.submit(run_task, *args, key=f"task-{args[3]}-{args[4]}", pure=False, retries=2)
         for args in calls
@@ -275,13 +347,74 @@ def run(
     scenarios, the pre-flight memory check, the scheduler connection, the output path (only
     the engine's own store is replaced, and only with `overwrite`). A replaced store is built
     beside the old one and swapped in at the end; the run holds the store's lock throughout.
-    `repair` (with `resume`) recomputes the tasks whose chunks fail their checksums."""
+    `repair` (with `resume`) recomputes the tasks whose chunks fail their checksums.
+
+    The kernels are compiled (or loaded from the kernel cache) in this process before the
+    first task, saying so on stderr when they compile; the result's `compile_s` is that time
+    and `patient_days_per_s` leaves it out. Ctrl-C (or SIGTERM, SIGHUP) raises RunInterrupted,
+    saying what was written."""
+    say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
+    out = Path(os.path.abspath(out))
+    # what an interrupt leaves behind (RunInterrupted): the stage, the store once it exists
+    where = {
+        "stage": "setup",
+        "store": None,
+        "skipped": 0,
+        "total": 0,
+        "progress": None,
+        "written": None,  # () -> the tasks marked complete in the store
+    }
+    try:
+        return _run(
+            cfg,
+            out,
+            overwrite,
+            resume,
+            workers,
+            scheduler,
+            quiet,
+            repair,
+            lock,
+            connect_timeout_s,
+            say,
+            where,
+        )
+    except RunInterrupted:
+        raise
+    except KeyboardInterrupt:
+        progress = where["progress"]
+        reported = where["skipped"] + (progress.done if progress is not None else 0)
+        running = progress.running if progress is not None else 0
+        done = reported
+        if where["written"] is not None:
+            try:  # the store's own flags: a task may have finished before its report
+                done = max(reported, where["written"]())
+            except Exception:  # noqa: BLE001 - unreadable mid-creation: what was reported
+                pass
+        running = max(running - (done - reported), 0)
+        raise RunInterrupted(
+            where["store"], done, where["total"], running, where["stage"]
+        ) from None
+
+
+def _run(
+    cfg,
+    out,
+    overwrite,
+    resume,
+    workers,
+    scheduler,
+    quiet,
+    repair,
+    lock,
+    connect_timeout_s,
+    say,
+    where,
+) -> dict:
     from ..store.integrity import reading_store
     from ..store.storeguard import StoreClaim
     from . import preflight
 
-    say = (lambda msg: None) if quiet else (lambda msg: print(msg, file=sys.stderr))
-    out = Path(os.path.abspath(out))
     t0 = time.perf_counter()
     if cfg.execution.backend == "cuda":
         from ..sim.cuda_driver import CudaUnavailable, require
@@ -309,12 +442,14 @@ def run(
         from .cluster import connect
 
         connection = connect(cfg, scheduler, timeout_s=connect_timeout_s, say=say)
+    compile_s, compiled = 0.0, False
     try:
         with (
             StoreClaim.open(out, overwrite=overwrite, resume=resume, lock=lock) as claim,
             reading_store(claim.write_path),
         ):
             store = claim.write_path
+            where.update(stage="setup", store=out, total=layout.n_scenarios * layout.n_blocks)
             done = _prepare_store(store, claim.resuming, cfg, layout, scenarios, repair, say)
             calls = [
                 (str(store), layout, inputs[s], s, b)
@@ -323,12 +458,27 @@ def run(
                 if not done[s, b]
             ]
             skipped = int(done.sum())
+            where["skipped"] = skipped
+            where["written"] = lambda: int(results.completed_blocks(store, layout).sum())
             if skipped:
                 say(f"resuming: {skipped} of {done.size} tasks already complete")
+            # the kernels are compiled (or loaded from the cache) here, before the progress
+            # bar and its clock start, so neither the time left nor the throughput counts it
+            where["stage"] = "compiling"
+            if calls and connection is None:
+                compile_s, compiled = prepare_kernels(inputs[0], say)
+            elif calls:
+                say("preparing the kernels on the workers (a first run compiles them) ...")
+                start = time.perf_counter()
+                connection.client.run(warm_jit)
+                compile_s, compiled = time.perf_counter() - start, None
+                say(f"workers ready in {compile_s:.0f} s")
+            where["stage"] = "running"
             pd_per_task = cfg.run.n_patients * cfg.run.days / layout.n_blocks
             progress = Progress(
                 len(calls), pd_per_task, stream=open(os.devnull, "w") if quiet else None
             )
+            where["progress"] = progress
             t1 = time.perf_counter()
             scheduler_address = None
             if connection is not None:
@@ -337,23 +487,28 @@ def run(
             else:
                 patient_days = _run_threads(calls, n_workers, progress)
             t2 = time.perf_counter()
+            where["stage"] = "finishing"
             results.finalize_store(store)
             claim.commit()
     finally:
         if connection is not None:
             connection.close()
     t3 = time.perf_counter()
+    simulating_s = t3 - t0 - compile_s
     return {
         "patient_days": int(patient_days),
         "tasks": len(calls),
         "tasks_skipped": skipped,
         "workers": n_workers,
         "scheduler": scheduler_address,
-        "setup_s": t1 - t0,
+        "setup_s": t1 - t0 - compile_s,
+        "compile_s": compile_s,
+        "compiled": compiled,
         "compute_s": t2 - t1,
         "finalize_s": t3 - t2,
         "wall_s": t3 - t0,
-        "patient_days_per_s": patient_days / (t3 - t0) if t3 > t0 else 0.0,
+        # throughput without the kernels' compilation (or loading), a one-time cost
+        "patient_days_per_s": patient_days / simulating_s if simulating_s > 0 else 0.0,
     }
 
 
@@ -374,10 +529,11 @@ def summary_table(ds) -> str:
     for s in range(ds.sizes["scenario"]):
         sub = ds.isel(scenario=s)
         ok = int((sub["status"].max("day") == 0).sum())
+        n = sub.sizes["patient"]
         lines.append(
-            f"scenario {str(sub['scenario_name'].values)}: {sub.sizes['patient']} patients"
-            f" x {sub.sizes['day']} days ({ok} kept their glucose in range; the "
-            "others stopped, status 1)"
+            f"scenario {str(sub['scenario_name'].values)}: {n} patients"
+            f" x {sub.sizes['day']} days: {ok} simulated to the end, {n - ok} stopped "
+            "(glucose left the range the model can integrate; status 1, NaN after)"
         )
         lines.append(f"  {'metric':<14}{'median':>10}{'IQR':>22}  units")
         for label, var, units in rows:
