@@ -80,7 +80,7 @@ def cmd_run(args) -> int:
             _ABANDON_THREADS[0] = True
         return EXIT_INTERRUPTED
     ds = results.open_results(args.output)
-    print(sweep.summary_table(ds))
+    print(sweep.summary_table(ds, mmol=args.units == "mmol"))
     print(_timing_line(facts, args.output))
     return 0
 
@@ -369,7 +369,11 @@ def cmd_compare(args) -> int:
         failed = _write_small_output(out, args.overwrite, owned, write, "output")
         if failed is not None:
             return failed
-    print(json.dumps(to_json(cmp), indent=2) if args.json else format_table(cmp))
+    print(
+        json.dumps(to_json(cmp), indent=2)
+        if args.json
+        else format_table(cmp, mmol=args.units == "mmol")
+    )
     return 0
 
 
@@ -750,6 +754,12 @@ def _add_run(command) -> None:
         help="cpu (default) or cuda: the population kernel on an NVIDIA GPU",
     )
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    r.add_argument(
+        "--units",
+        choices=("mgdl", "mmol"),
+        default="mgdl",
+        help="glucose in the summary in mg/dL (default) or mmol/L (mg/dL / 18.016)",
+    )
     _add_set(r)
     r.set_defaults(func=cmd_run)
 
@@ -779,6 +789,12 @@ def _add_compare(command) -> None:
     c.add_argument("--day", type=int, default=None, help="last day of the window (default last)")
     c.add_argument("--window", type=int, default=14, help="days averaged per patient (14)")
     c.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    c.add_argument(
+        "--units",
+        choices=("mgdl", "mmol"),
+        default="mgdl",
+        help="glucose in the table in mg/dL (default) or mmol/L; --json keeps mg/dL",
+    )
     c.add_argument("-o", "--output", default=None, help="also save as .json or .zarr")
     c.add_argument(
         "--overwrite", action="store_true", help="replace an existing output (only one t1dmc wrote)"

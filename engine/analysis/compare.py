@@ -314,16 +314,20 @@ def n_line(cmp: xr.Dataset) -> str:
     return line
 
 
-def format_table(cmp: xr.Dataset) -> str:
+def format_table(cmp: xr.Dataset, mmol: bool = False) -> str:
+    """The comparison as a text table; glucose in mmol/L when `mmol` (the store and JSON keep
+    mg/dL)."""
+    from ..model.units import glucose_display
+
     labels = {o[0]: o[1] for o in OUTCOMES}
     labels |= {
         str(o): f"s_p lost to {str(o)[len(LOST_PREFIX) :]}"
         for o in cmp["outcome"].values
         if str(o).startswith(LOST_PREFIX)
     }
+    shown_units = [glucose_display(1.0, str(u), mmol)[1] for u in cmp["outcome_units"].values]
     width = 2 + max(
-        len(f"{labels[o]} ({u})")
-        for o, u in zip(cmp["outcome"].values, cmp["outcome_units"].values, strict=True)
+        len(f"{labels[o]} ({u})") for o, u in zip(cmp["outcome"].values, shown_units, strict=True)
     )
     lines = [
         f"differences from scenario {cmp.attrs['baseline']} ({cmp.attrs['baseline_name']}),"
@@ -341,13 +345,14 @@ def format_table(cmp: xr.Dataset) -> str:
         lines.append(f"scenario {s}: {cmp['scenario_name'].values[s]}")
         lines.append(header)
         for j, o in enumerate(cmp["outcome"].values):
+            units = str(cmp["outcome_units"].values[j])
             r = {
-                k: float(cmp[k].values[s, j])
+                k: glucose_display(float(cmp[k].values[s, j]), units, mmol)[0]
                 for k in ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")
             }
             ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
             lines.append(
-                f"  {labels[o] + ' (' + str(cmp['outcome_units'].values[j]) + ')':<{width}}"
+                f"  {labels[o] + ' (' + shown_units[j] + ')':<{width}}"
                 f"{r['baseline_mean']:>10.3f}{r['scenario_mean']:>10.3f}"
                 f"{r['difference']:>+12.3f}{ci:>24}"
                 f"{int(cmp['n_patients'].values[s, j]):>9,}"

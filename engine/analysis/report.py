@@ -36,10 +36,10 @@ import numpy as np
 import xarray as xr
 
 from ..model.params import MINUTES_PER_DAY
+from ..model.units import MG_PER_MMOL
 from . import attribution
 from . import compare as cmp_mod
 
-MG_PER_MMOL = 18.016  # mg/dL per mmol/L of glucose (molar mass 180.16 g/mol)
 # the consensus thresholds in mmol/L (181 mg/dL is 10.05: written 10.1, above 10.0)
 MMOL_LEVELS = {54: "3.0", 69: "3.8", 70: "3.9", 180: "10.0", 181: "10.1", 250: "13.9"}
 FIGURE_SCENARIOS = 12  # more than this are in the tables, not in the figures

@@ -512,8 +512,11 @@ def _run(
     }
 
 
-def summary_table(ds) -> str:
-    """Population median and IQR over patients of their per-day means, per scenario."""
+def summary_table(ds, mmol: bool = False) -> str:
+    """Population median and IQR over patients of their per-day means, per scenario; glucose
+    in mmol/L when `mmol`."""
+    from ..model.units import glucose_display
+
     rows = [
         ("TIR 70-180", "tir", "%"),
         ("TBR <70", "tbr70", "%"),
@@ -538,7 +541,10 @@ def summary_table(ds) -> str:
         lines.append(f"  {'metric':<14}{'median':>10}{'IQR':>22}  units")
         for label, var, units in rows:
             per_patient = sub[var].mean("day").values
-            q1, med, q3 = np.nanpercentile(per_patient, [25, 50, 75])
-            lines.append(f"  {label:<14}{med:>10.2f}{f'{q1:.2f} - {q3:.2f}':>22}  {units}")
+            quartiles, shown = glucose_display(
+                np.nanpercentile(per_patient, [25, 50, 75]), units, mmol
+            )
+            q1, med, q3 = quartiles
+            lines.append(f"  {label:<14}{med:>10.2f}{f'{q1:.2f} - {q3:.2f}':>22}  {shown}")
         lines.append(plausibility.summary_line(sub))
     return "\n".join(lines)
