@@ -13,7 +13,7 @@ from engine.model.glycaemia import DAILY
 from engine.model.params import PARAM_NAMES, PARAM_UNITS
 from engine.model.slow import MECHANISMS
 from engine.sim.outputs import STATUS_MEANINGS, TRACES
-from engine.store.results import MATERIAL_LOG_SP, patient_variables
+from engine.store.results import MATERIAL_LOG_SP, NOMINAL_START, patient_variables
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
@@ -28,6 +28,12 @@ def render() -> str:
         "A run writes one zarr v3 store, a CF-1.10 labelled xarray dataset "
         "(`xr.open_zarr(path)` or `engine.open_results(path)`). Each variable below carries "
         "its `units` and `long_name` as attributes.",
+        "",
+        "The coordinates `day` (days) and `time` (minutes, of the traces) are CF time "
+        f'coordinates (`standard_name = "time"`, `units = "days since {NOMINAL_START}"`): '
+        "a run has no calendar, so they count from a nominal start date. CF readers "
+        "(`xr.open_zarr`) decode them to dates from it; `engine.open` keeps them as numbers "
+        "(day 0, 1, ...; minute 0, 5, ...), so `ds.sel(day=364)` works.",
         "",
         f"## Daily variables ({len(DAILY)}): dims (scenario, patient, day), float64",
         "",

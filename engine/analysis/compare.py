@@ -157,7 +157,7 @@ def open_store(path) -> xr.Dataset:
     require_store(path)
     path = Path(path)
     try:
-        ds = with_ir_share(xr.open_zarr(path))
+        ds = with_ir_share(xr.open_zarr(path, decode_times=False))
     except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
         raise ValueError(f"cannot open {str(path)!r} as a results store: {err}") from None
     lacking = [v for v in STORE_NEEDS if v not in ds.variables]

@@ -273,11 +273,11 @@ def _coordinates(layout: Layout, scenarios: list) -> dict:
             np.arange(N, dtype=np.int64),
             {"long_name": "patient id (key of its random numbers)", "cf_role": "trajectory_id"},
         ),
-        "day": ("day", np.arange(D), {"units": "day", "long_name": "days since start"}),
+        "day": ("day", np.arange(D), _time_attrs("days", "day of the run (0: the first)")),
         "time": (
             "time",
             np.arange(T) * layout.trace_interval_min,
-            {"units": "min", "long_name": "minutes since start of the run"},
+            _time_attrs("minutes", "minute of the run (0: 00:00 of the first day)"),
         ),
         "traced": (
             "traced",
@@ -373,6 +373,23 @@ def _add_patient_arrays(ds: xr.Dataset, encoding: dict, layout: Layout):
         ds[name] = (dims, da.full(shape, fill, dtype=dtype, chunks=chunks), attrs)
         encoding[name] = {"chunks": chunks, "compressors": codecs()}
     return lead, lead_shape, lead_chunks, strings
+
+
+# CF time coordinates need a reference date; a run has no calendar (no seasons, no weekdays),
+# so `day` and `time` count from a nominal start, 2000-01-01 00:00. CF readers
+# (xr.open_zarr, Panoply, ncview) decode them to dates from it; engine.open keeps the numbers
+# (decode_times=False), so `ds.sel(day=364)` works.
+NOMINAL_START = "2000-01-01 00:00:00"
+
+
+def _time_attrs(unit: str, long_name: str) -> dict:
+    return {
+        "units": f"{unit} since {NOMINAL_START}",
+        "calendar": "proleptic_gregorian",
+        "standard_name": "time",
+        "axis": "T",
+        "long_name": f"{long_name}, counted from a nominal start date (the run has no calendar)",
+    }
 
 
 LOG_PHI_ATTRS = {
@@ -549,4 +566,4 @@ def finalize_store(path: Path) -> None:
 
 def open_results(path) -> xr.Dataset:
     """The store at `path` as a lazy labelled Dataset, with the derived `ir_share`."""
-    return with_ir_share(xr.open_zarr(path))
+    return with_ir_share(xr.open_zarr(path, decode_times=False))

@@ -166,3 +166,22 @@ def test_summary_table_reports_population_quantiles(small_run):
     over_600 = int((sub.glucose_mean > 600).sum())
     assert f"plausibility: {over_600} patient-days mean glucose > 600 mg/dL" in table
     assert f"; {stopped} patients stopped" in table
+
+
+def test_day_and_time_are_cf_time_coordinates_kept_as_numbers_by_engine_open(tmp_path):
+    import xarray as xr
+
+    cfg = parse_config({"run": {"n_patients": 4, "days": 3}, "output": {"traced": 1}})
+    path = tmp_path / "t.zarr"
+    ds = _run(cfg, path)  # engine.open_results: numbers, so ds.sel(day=2) works
+    assert ds["day"].values.tolist() == [0, 1, 2]
+    assert int(ds.sel(day=2)["day"]) == 2
+    for name in ("day", "time"):
+        attrs = ds[name].attrs
+        assert attrs["standard_name"] == "time" and attrs["axis"] == "T"
+        assert attrs["units"].endswith("since 2000-01-01 00:00:00")
+        assert attrs["calendar"] == "proleptic_gregorian"
+    # a CF reader decodes them to dates from the nominal start
+    with xr.open_zarr(path) as cf:
+        assert cf["day"].values[2] == np.datetime64("2000-01-03")
+        assert cf["time"].values[1] == np.datetime64("2000-01-01T00:05")
