@@ -33,7 +33,10 @@ def run(config, output=None, **options):
 
     An invalid config raises pydantic's ValidationError naming each field, its value and what
     is allowed; a run that cannot start raises engine.batch.config.ConfigError (a ValueError).
-    Same config and seed, same results, bit for bit, in memory or in a store.
+    A swept or overridden field that changes nothing under the options beside it (e.g.
+    cohort.jitter_cv under the mvlognormal sampler) gives an engine.api.InertFieldWarning,
+    as `t1dmc run` warns. Same config and seed, same results, bit for bit, in memory or in a
+    store.
     """
     from .api import run as _run
 

@@ -15,6 +15,39 @@ from .batch.config import ConfigError, RunConfig, apply_overrides, read_config_d
 IN_MEMORY_SHARE = 0.5
 
 
+class InertFieldWarning(UserWarning):
+    """A swept, overridden or preset-replaced config field that changes nothing under the
+    options chosen beside it (engine/batch/inert.py), as `t1dmc run` warns on stderr."""
+
+
+def warn_inert_fields(config, cfg: RunConfig, overrides=None) -> list[str]:
+    """Issue an InertFieldWarning for each field of `cfg` that has no effect (the checks of
+    `t1dmc run`); returns the messages. `config` and `overrides` as given to run."""
+    import warnings
+
+    from .batch import inert
+    from .batch.scenarios import expand
+
+    try:
+        scenarios = expand(cfg)
+    except ConfigError:
+        return []  # the run itself says why the sweep does not expand
+    if isinstance(overrides, dict):
+        paths = list(overrides)
+    else:
+        paths = inert.set_paths(overrides or ())
+    if isinstance(config, dict):
+        given = config
+    elif isinstance(config, (str, os.PathLike)):
+        given = read_config_dict(config)
+    else:
+        given = None  # a RunConfig holds every field: which were given is not known
+    messages = inert.warnings(cfg, scenarios, paths, given)
+    for message in messages:
+        warnings.warn(message, InertFieldWarning, stacklevel=3)
+    return messages
+
+
 def load_config(config, overrides=None) -> RunConfig:
     """The validated RunConfig of `config`: a path to a TOML file, a dict of the same structure
     as the TOML, or a RunConfig; `overrides` (`{"run.days": 10}` or `["run.days=10"]`, as
@@ -71,6 +104,7 @@ def run(
     from .store.results import open_results
 
     cfg = load_config(config, overrides)
+    warn_inert_fields(config, cfg, overrides)
     if output is not None:
         sweep.run(
             cfg,

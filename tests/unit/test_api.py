@@ -159,3 +159,22 @@ def test_the_api_is_there_without_importing_the_engine():
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_field_that_changes_nothing_is_warned_about_as_the_cli_does():
+    import warnings
+
+    import engine
+    from engine.api import InertFieldWarning
+
+    config = {
+        "run": {"n_patients": 4, "days": 1},
+        "cohort": {"sampler": "mvlognormal"},
+        "sweep": {"grid": {"cohort.jitter_cv": [0.05, 0.1]}},
+    }
+    with pytest.warns(InertFieldWarning, match="cohort.jitter_cv"):
+        ds = engine.run(config, quiet=True, workers=1)
+    assert ds.sizes["scenario"] == 2
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InertFieldWarning)  # a field that acts: no warning
+        engine.run({"run": {"n_patients": 4, "days": 1}}, quiet=True, workers=1)
