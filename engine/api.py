@@ -3,13 +3,14 @@ imports these lazily). A run goes through the same function as `t1dmc run`
 (engine.batch.sweep.run), so its checks, its output safety and its results are the command's.
 """
 
+import contextlib
 import copy
 import os
-import shutil
 import tempfile
 from pathlib import Path
 
 from .batch.config import ConfigError, RunConfig, apply_overrides, read_config_dict
+from .store.storeguard import remove_own
 
 # what an in-memory run may hold: this share of the memory available now
 IN_MEMORY_SHARE = 0.5
@@ -105,10 +106,25 @@ def run(
 
     cfg = load_config(config, overrides)
     warn_inert_fields(config, cfg, overrides)
-    if output is not None:
+    folder = None
+    if output is None:
+        for name, given in (("overwrite", overwrite), ("resume", resume), ("repair", repair)):
+            if given:
+                raise ValueError(
+                    f"{name}=True needs an output: run(config, 'OUT.zarr', {name}=True)"
+                )
+        if scheduler is not None or cfg.cluster.kind != "local":
+            raise ConfigError(
+                "a run on a cluster writes its store from the cluster's workers: give an "
+                "output on a filesystem they share, run(config, '/shared/OUT.zarr', ...)"
+            )
+        _check_fits_in_memory(cfg, workers)
+        folder = Path(tempfile.mkdtemp(prefix="t1dmc-run-"))
+    store = Path(output) if folder is None else folder / "results.zarr"
+    try:
         sweep.run(
             cfg,
-            Path(output),
+            store,
             overwrite=overwrite,
             resume=resume,
             workers=workers,
@@ -118,31 +134,15 @@ def run(
             lock=lock,
             connect_timeout_s=connect_timeout_s,
         )
-        return open_results(output)
-    for name, given in (("overwrite", overwrite), ("resume", resume), ("repair", repair)):
-        if given:
-            raise ValueError(f"{name}=True needs an output: run(config, 'OUT.zarr', {name}=True)")
-    if scheduler is not None or cfg.cluster.kind != "local":
-        raise ConfigError(
-            "a run on a cluster writes its store from the cluster's workers: give an output "
-            "on a filesystem they share, run(config, '/shared/OUT.zarr', ...)"
-        )
-    _check_fits_in_memory(cfg, workers)
-    folder = Path(tempfile.mkdtemp(prefix="t1dmc-run-"))
-    try:
-        store = folder / "results.zarr"
-        sweep.run(
-            cfg,
-            store,
-            workers=workers,
-            quiet=quiet,
-            lock=lock,
-            connect_timeout_s=connect_timeout_s,
-        )
+        if folder is None:
+            return open_results(store)
         with open_results(store) as ds:
             return ds.load()
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
+        if folder is not None:
+            # the folder mkdtemp made for this run, never through a link (storeguard.remove_own)
+            with contextlib.suppress(OSError):
+                remove_own(folder)
 
 
 def _check_fits_in_memory(cfg: RunConfig, workers: int | None) -> None:

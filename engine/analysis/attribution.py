@@ -24,6 +24,7 @@ import numpy as np
 import xarray as xr
 
 from ..store.results import MATERIAL_LOG_SP, with_ir_share
+from .compare import window_days
 
 Z95 = 1.959964
 
@@ -36,21 +37,11 @@ def _log_phi(ds: xr.Dataset) -> xr.DataArray:
     return ds["log_phi"]
 
 
-def _window(ds: xr.Dataset, day: int | None, window: int) -> slice:
-    n_days = ds.sizes["day"]
-    last = n_days - 1 if day is None else (day if day >= 0 else n_days + day)
-    if not 0 <= last < n_days:
-        raise ValueError(f"day {day}: the results hold days 0..{n_days - 1}")
-    if window < 1:
-        raise ValueError(f"window {window}: at least 1 day")
-    return slice(max(0, last - window + 1), last + 1)
-
-
 def patient_log_factors(ds: xr.Dataset, day: int | None = None, window: int = 14):
     """(scenario, patient, mechanism) float64 numpy array: each patient's log factors averaged
     over the `window` days ending at `day` (default the last), NaN for a patient with no valid
     day in the window; and the (first, last) days used."""
-    sl = _window(ds, day, window)
+    sl = window_days(ds, day, window)
     mean = _log_phi(ds).isel(day=sl).astype(np.float64).mean("day", skipna=True)
     values = mean.transpose("scenario", "patient", "mechanism").values
     return values, (sl.start, sl.stop - 1)

@@ -206,18 +206,25 @@ def incomplete_message(path, ds: xr.Dataset) -> str | None:
     )
 
 
+def window_days(ds: xr.Dataset, day: int | None, window: int) -> slice:
+    """The `window` days ending at `day` (default the last) as a slice of the day dimension;
+    ValueError when out of range (nothing is written then). Compare, report and attribution
+    all take their window from here."""
+    n_days = ds.sizes["day"]
+    last = n_days - 1 if day is None else int(day)
+    if not 0 <= last < n_days:
+        raise ValueError(f"--day {day}: out of range 0..{n_days - 1}")
+    if window < 1:
+        raise ValueError(f"--window {window}: must be >= 1")
+    return slice(max(0, last - window + 1), last + 1)
+
+
 def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int = 14) -> xr.Dataset:
     """Differences (scenario - baseline) of each outcome's per-patient mean over the `window`
     days ending at `day` (default: the last day). Patients not marked `completed` are left
     out (their values are not results yet)."""
-    n_days = ds.sizes["day"]
-    day = n_days - 1 if day is None else day
-    if not 0 <= day < n_days:
-        raise ValueError(f"--day {day}: out of range 0..{n_days - 1}")
-    if window < 1:
-        raise ValueError(f"--window {window}: must be >= 1")
+    days = window_days(ds, day, window)
     b = _baseline_index(ds, baseline)
-    days = slice(max(0, day - window + 1), day + 1)
     outcomes = [o for o in OUTCOMES if o[0] in ds]
     lost = None
     if "log_phi" in ds:
@@ -277,7 +284,7 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
         baseline=int(b),
         baseline_name=coords["scenario_name"][1][b],
         first_day=int(days.start),
-        last_day=int(day),
+        last_day=int(days.stop - 1),
         method="paired" if paired else "unpaired",
         interval="95%, normal",
         patients_in_store=int(ds.sizes["patient"]),

@@ -199,18 +199,6 @@ class Glucose:
         ]
 
 
-def window_days(ds: xr.Dataset, day: int | None, window: int) -> slice:
-    """The days [first, last] of the window, as compare takes them; ValueError when out of
-    range (nothing is written then)."""
-    n_days = ds.sizes["day"]
-    last = n_days - 1 if day is None else int(day)
-    if not 0 <= last < n_days:
-        raise ValueError(f"--day {day}: out of range 0..{n_days - 1}")
-    if window < 1:
-        raise ValueError(f"--window {window}: must be >= 1")
-    return slice(max(0, last - window + 1), last + 1)
-
-
 # ----------------------------------------------------------------------------- reductions
 
 
@@ -1278,7 +1266,7 @@ def render(
     incomplete = cmp_mod.incomplete_message(store, ds)
     if incomplete:
         raise ValueError(incomplete + "; a report is made of finished stores only")
-    days = window_days(ds, day, window)  # bad options: refused before anything is written
+    days = cmp_mod.window_days(ds, day, window)  # bad options: refused before anything is written
     b = cmp_mod._baseline_index(ds, baseline)
     built = {}
 

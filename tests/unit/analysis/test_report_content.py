@@ -137,7 +137,7 @@ def test_attribution_on_the_page_is_the_ratio_of_sums(store, page):
 def test_time_in_ranges_add_up_and_severe_rates_count_every_patient_day(store):
     ds = cmp.open_store(store)
     groups, group_of = report._group_labels(ds)
-    days = report.window_days(ds, None, 5)
+    days = cmp.window_days(ds, None, 5)
     rows = report.collect_rows(ds, days, groups, group_of)
     assert {r.group for r in rows} == {"all", *groups}
     for r in rows:
