@@ -45,6 +45,18 @@ CASES = {
         "mechanisms": {"hypo_counterregulation": False},
     },
     "midpoint_integrator": {"run": {"integrator": "midpoint"}},
+    # the built-in controllers, with the devices' events made frequent enough to happen
+    "aid_pid_device_events": {
+        "sensor": {"kind": "johnson_su"},
+        "therapy": {
+            "kind": "aid_pid",
+            "sensor_gaps_per_day": 1.0,
+            "set_failure_share": 1.0,
+            "sensor_session_days": 1,
+            "exercise_mode_share": 1.0,
+        },
+    },
+    "aid_oref": {"sensor": {"kind": "johnson_su"}, "therapy": {"kind": "aid_oref"}},
 }
 
 

@@ -4,6 +4,7 @@ Every field has a default except where a run cannot guess (none today), bounds t
 is allowed, and unknown fields are refused so a typo never passes silently.
 """
 
+import re
 import tomllib
 import unicodedata
 from pathlib import Path
@@ -527,13 +528,61 @@ THERAPY_PRESETS = {
         sick_day_rules=True,
     ),
 }
+for _preset in THERAPY_PRESETS.values():
+    _preset.update(controller="none", device_events=False)
+# Sensor-augmented pump (the comparator arm of the AID trials, e.g. Brown et al., NEJM
+# 381:1707, 2019): everyday care on a pump with a CGM, the devices with their events, no
+# automation. The AID presets add a controller to it (hybrid closed loop: meals bolused).
+THERAPY_PRESETS["sap"] = {
+    **THERAPY_PRESETS["real_world"],
+    "delivery": "pump",
+    "hypo_detection": "cgm",
+    "device_events": True,
+}
+# Each controller's published tuning, the rest calibrated to its trial (engine.analysis.validate
+# row_aid_trials; docs/model.md §3b), on the trial-like population, 128 patients x 120 days:
+# - aid_pid: the 670G's fixed Auto Mode target, 120 mg/dL (Medtronic; Steil 2006). The 670G
+#   limits Auto Mode's delivery to a maximum derived from recent doses (Medtronic's "Safe
+#   Basal" and delivery limits); at 4 x the programme (the pump's usual maximum basal) time in
+#   range rose 19 points against the pivotal trial's 5.5, at 1.5 x 6.6 points (1.75 x: 10.8).
+# - aid_oref: OpenAPS's defaults (temporary basals, no micro-boluses, autosens 0.7-1.2) at a
+#   target of 130 mg/dL, inside the 112.5-160 mg/dL range Control-IQ treats to (Brown 2019):
+#   time in range +11.8 points against Brown's +11 (9 to 14); at 110 with micro-boluses +17.8,
+#   at 120 +14.3.
+THERAPY_PRESETS["aid_pid"] = {
+    **THERAPY_PRESETS["sap"],
+    "controller": "pid",
+    "aid_target_mg_dl": 120.0,
+    "max_basal_factor": 1.5,
+}
+THERAPY_PRESETS["aid_oref"] = {
+    **THERAPY_PRESETS["sap"],
+    "controller": "oref",
+    "aid_target_mg_dl": 130.0,
+}
+# a plug-in controller: "package.module:function"
+PLUGIN_CONTROLLER = re.compile(
+    r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*$"
+)
 
 
 class TherapySection(_Section):
     """A preset (`kind`) whose settings any field given here overrides."""
 
-    kind: Literal["real_world", "intensive", "conventional", "simglucose_basal_bolus"] = Field(
-        "real_world", description="therapy preset"
+    kind: Literal[
+        "real_world",
+        "intensive",
+        "conventional",
+        "simglucose_basal_bolus",
+        "sap",
+        "aid_pid",
+        "aid_oref",
+    ] = Field(
+        "real_world",
+        description=(
+            "therapy preset; sap: sensor-augmented pump, aid_pid / aid_oref: hybrid closed "
+            "loop with the built-in PID or oref0-style controller"
+        ),
     )
     delivery: Literal["pump", "mdi", "mix"] = Field(
         "mix",
@@ -638,11 +687,140 @@ class TherapySection(_Section):
             "above 250 mg/dL for 2 h: a correction of 10% of the daily dose every 3 h (ISPAD 2022)"
         ),
     )
+    controller: str = Field(
+        "none",
+        description=(
+            "automated insulin delivery: none, pid (Steil's PID with insulin feedback), oref "
+            '(oref0-style), or a plug-in "package.module:function" (docs/controllers.md)'
+        ),
+    )
+    controller_settings: dict[str, float] = Field(
+        default_factory=dict,
+        description="the controller's tuning by name (docs/controllers.md lists each's)",
+    )
+    device_events: bool = Field(
+        False,
+        description=(
+            "pump and sensor as devices with their events: sensor warm-ups and signal loss, "
+            "infusion-set failures, exercise mode (always on with a controller)"
+        ),
+    )
+    aid_target_mg_dl: float = Field(
+        120.0, ge=80.0, le=200.0, description="the controller's glucose target"
+    )
+    max_basal_factor: float = Field(
+        4.0,
+        ge=1.0,
+        le=10.0,
+        description="highest basal rate, x the programmed rate (OpenAPS: 4 x current basal)",
+    )
+    max_iob_u_per_kg: float = Field(
+        0.12,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "automatic boluses only while insulin on board above the programme's is below "
+            "this (OpenAPS max_iob; 0.12 U/kg is about 8 U at 70 kg)"
+        ),
+    )
+    suspend_before_low: bool = Field(
+        True,
+        description="with a controller: no insulin while CGM or its 30-min projection is low",
+    )
+    suspend_threshold_mg_dl: float = Field(
+        80.0,
+        ge=50.0,
+        le=120.0,
+        description="suspend-before-low threshold (Basal-IQ: 80 mg/dL within 30 min)",
+    )
+    insulin_peak_min: float = Field(
+        75.0,
+        ge=35.0,
+        le=120.0,
+        description="peak of the pump's insulin-on-board curve (OpenAPS rapid-acting: 75)",
+    )
+    exercise_mode_share: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="share of exercise sessions with exercise mode (raised target) on",
+    )
+    exercise_target_mg_dl: float = Field(
+        150.0, ge=80.0, le=250.0, description="target in exercise mode (670G temp target 150)"
+    )
+    sensor_session_days: int = Field(
+        10, ge=0, le=30, description="days per sensor, each starting with a warm-up (Dexcom G6: 10)"
+    )
+    sensor_warmup_min: int = Field(
+        120, ge=0, le=2880, description="minutes without readings after insertion (G6: 2 h)"
+    )
+    # with the 2-hour warm-ups, one signal loss of 90 minutes a day on average leaves the
+    # controller in charge ~92% of the time: the iDCL trial's 92% (Brown 2019) and the real
+    # world's 94% (Breton & Kovatchev, DT&T 23:601, 2021; 96.8% of users had >= 75% CGM data)
+    sensor_gaps_per_day: float = Field(
+        1.0, ge=0.0, le=1.0, description="chance of a signal loss on a day"
+    )
+    sensor_gap_min: float = Field(
+        90.0, ge=5.0, le=720.0, description="mean length of a signal loss, minutes (exponential)"
+    )
+    set_change_days: int = Field(
+        3, ge=0, le=7, description="infusion set changed every this many days (2-3 advised)"
+    )
+    set_failure_share: float = Field(
+        0.10,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "share of infusion sets that fail before their change (up to 20% of set changes "
+            "are unplanned; T1D Exchange: 41% of pump users report a failure a month)"
+        ),
+    )
+    set_failure_loss: float = Field(
+        0.8,
+        ge=0.0,
+        le=1.0,
+        description="share of the pump's insulin lost while a set has failed (occlusion)",
+    )
 
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data):
         return _with_preset(data, "kind", "real_world", THERAPY_PRESETS)
+
+    @model_validator(mode="after")
+    def _controller_known(self):
+        from ..life.controllers import TUNING
+
+        name = self.controller
+        if name in TUNING:
+            table = {row[0]: row for row in TUNING[name]}
+            for key, value in self.controller_settings.items():
+                if key not in table:
+                    allowed = ", ".join(table) or "none"
+                    raise ValueError(
+                        f"controller_settings.{key}: not a setting of controller {name!r} "
+                        f"(its settings: {allowed})"
+                    )
+                _, _, low, high, _ = table[key]
+                if not low <= value <= high:
+                    raise ValueError(
+                        f"controller_settings.{key} = {value}: outside {low}..{high} "
+                        f"for controller {name!r}"
+                    )
+        elif not PLUGIN_CONTROLLER.match(name):
+            raise ValueError(
+                f'controller = {name!r}: not none, pid, oref or a plug-in "package.module:function"'
+            )
+        if self.controller != "none" and self.delivery != "pump":
+            raise ValueError(
+                f'controller = {name!r} needs delivery = "pump" (delivery = {self.delivery!r})'
+            )
+        return self
+
+    def runs_pump(self) -> bool:
+        """Whether the pump is modelled as a device (engine/life/aid.py): a controller or
+        device_events."""
+        return self.controller != "none" or self.device_events
 
 
 class SensorSection(_Section):

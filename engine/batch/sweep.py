@@ -12,15 +12,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..life.aid import AID
 from ..population.cohort import Cohort, sample_cohort
 from ..runtime import bind_fast_libm, engine_identity
 from ..sim.bundles import PatientRows, RunSettings
 from ..sim.cpu import allocate_outputs, simulate_block
 from ..store import results
-from . import plausibility
+from . import plausibility, plugins
 from .config import ConfigError, RunConfig, parse_config
 from .scenarios import Scenario, cohort_varies, expand
-from .translate import KernelInputs, kernel_inputs  # noqa: F401 - the public entry, re-exported
+from .translate import KernelInputs, aid_settings, kernel_inputs  # noqa: F401 - the public entry, re-exported
 
 
 def cohort_of(inputs: KernelInputs, ids) -> Cohort:
@@ -28,7 +29,15 @@ def cohort_of(inputs: KernelInputs, ids) -> Cohort:
 
 
 def run_settings(inputs: KernelInputs) -> RunSettings:
-    """The kernel's RunSettings bundle from the run's translated inputs."""
+    """The kernel's RunSettings bundle from the run's translated inputs. A plug-in controller
+    is imported here, by the task that simulates (engine/batch/plugins.py)."""
+    pump = inputs.aid if inputs.aid is not None else aid_settings(parse_config({}))
+    controller = 0
+    if plugins.is_plugin(inputs.controller):
+        controller, _ = plugins.resolve(inputs.controller)
+        tuning = plugins.tuning_values(inputs.controller, dict(inputs.controller_settings))
+        pump = pump.copy()
+        pump[AID.p0 : AID.p0 + tuning.size] = tuning
     return RunSettings(
         np.uint64(inputs.seed),
         int(inputs.n_days),
@@ -39,6 +48,8 @@ def run_settings(inputs: KernelInputs) -> RunSettings:
         inputs.sensor_params,
         int(inputs.cgm_interval_min),
         int(inputs.trace_interval_min),
+        controller,
+        pump,
     )
 
 
@@ -424,6 +435,9 @@ def _run(
         except CudaUnavailable as err:
             raise ConfigError(f"execution.backend = 'cuda': {err}") from None
     scenarios: list[Scenario] = expand(cfg)  # every scenario validated before anything is written
+    for s in scenarios:  # a plug-in controller imported and compiled, or refused, here
+        t = s.config.therapy
+        plugins.check(t.controller, t.controller_settings, cfg.execution.backend)
     layout = results.Layout.from_config(cfg, len(scenarios), cohort_varies(cfg))
     inputs = [kernel_inputs(s.config, s.seed) for s in scenarios]
     n_workers = workers or cfg.execution.workers or os.cpu_count() or 1

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..life import behaviour, therapy
+from ..life import aid, behaviour, controllers, therapy
 from ..life.behaviour import B
 from ..life.sensor import N_SENSOR, SENSOR_JOHNSON_SU, SENSOR_NONE, SN
 from ..life.therapy import TH
@@ -57,6 +57,35 @@ def therapy_settings(cfg: RunConfig) -> np.ndarray:
     th[TH.sick_day_rules] = float(t.sick_day_rules)
     th[TH.max_bolus_per_kg] = t.max_bolus_u_per_kg
     return th
+
+
+def aid_settings(cfg: RunConfig) -> np.ndarray:
+    """The pump's settings vector (engine/life/aid.py AID); a built-in controller's tuning in
+    p0.. in its table's order, defaults filled in. A plug-in's tuning is placed when the run
+    starts (engine/batch/plugins.py), where its table is read: nothing is imported here."""
+    t = cfg.therapy
+    a = np.zeros(aid.N_AID)
+    A = aid.AID
+    a[A.on] = float(t.runs_pump())
+    a[A.kind] = controllers.BUILTIN_KINDS.get(t.controller, controllers.KIND_PLUGIN)
+    a[A.target] = t.aid_target_mg_dl
+    a[A.max_basal_factor] = t.max_basal_factor
+    a[A.max_iob_per_kg] = t.max_iob_u_per_kg
+    a[A.suspend_before_low] = float(t.suspend_before_low)
+    a[A.suspend_threshold] = t.suspend_threshold_mg_dl
+    a[A.insulin_peak_min] = t.insulin_peak_min
+    a[A.exercise_mode_share] = t.exercise_mode_share
+    a[A.exercise_target] = t.exercise_target_mg_dl
+    a[A.sensor_session_days] = t.sensor_session_days
+    a[A.sensor_warmup_min] = t.sensor_warmup_min
+    a[A.sensor_gaps_per_day] = t.sensor_gaps_per_day
+    a[A.sensor_gap_min] = t.sensor_gap_min
+    a[A.set_change_days] = t.set_change_days
+    a[A.set_failure_share] = t.set_failure_share
+    a[A.set_failure_loss] = t.set_failure_loss
+    for k, (name, default, *_rest) in enumerate(controllers.TUNING.get(t.controller, ())):
+        a[A.p0 + k] = t.controller_settings.get(name, default)
+    return a
 
 
 def behaviour_settings(cfg: RunConfig) -> np.ndarray:
@@ -159,6 +188,9 @@ class KernelInputs:
     group_weights: dict
     population: np.ndarray
     backend: str = "cpu"
+    aid: np.ndarray | None = None
+    controller: str = "none"  # a plug-in's "package.module:function", resolved when running
+    controller_settings: tuple = ()  # a plug-in's tuning, (name, value) pairs
 
 
 def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
@@ -199,4 +231,7 @@ def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
         dict(cfg.cohort.groups),
         population_settings(cfg),
         cfg.execution.backend,
+        aid_settings(cfg),
+        cfg.therapy.controller,
+        tuple(sorted(cfg.therapy.controller_settings.items())),
     )

@@ -106,11 +106,30 @@ DAILY = Quantities(
         ("mean_insulin", "pmol/L", "day-mean peripheral plasma insulin"),
         ("lbgi", "1", "low blood glucose index of the day's CGM readings (Kovatchev)"),
         ("hbgi", "1", "high blood glucose index of the day's CGM readings (Kovatchev)"),
+        (
+            "closed_loop_pct",
+            "%",
+            "share of the day's CGM samples at which a controller set the insulin (0: none)",
+        ),
+        (
+            "suspend_min",
+            "min",
+            "minutes the pump delivered no basal (controller or suspend-before-low)",
+        ),
+        ("auto_bolus_u", "U", "automatic boluses given by the controller (part of bolus_u)"),
+        (
+            "aid_sensitivity_ratio",
+            "1",
+            "the controller's own estimate of insulin need relative to the pump's settings "
+            "(autosens; day mean; NaN where the controller has none)",
+        ),
+        ("set_failures", "1", "infusion-set failures started"),
+        ("sensor_gap_min", "min", "minutes without CGM readings (sensor warm-up, signal loss)"),
     ),
 )
 DAILY_VARIABLES = DAILY.rows
 # daily variables that are NaN where undefined (BMI SDS: adults), every other is finite
-UNDEFINED_AS_NAN = ("bmi_sds",)
+UNDEFINED_AS_NAN = ("bmi_sds", "aid_sensitivity_ratio")
 DAILY_NAMES = DAILY.names
 N_DAILY = len(DAILY)
 D = DAILY.index  # out[D.hba1c]
@@ -143,6 +162,14 @@ A = index_family(
         "severe",
         "dka",
         "crisis",
+        "pump_samples",  # the pump's CGM samples, and those in closed loop
+        "closed_samples",
+        "suspend_min",
+        "auto_bolus",
+        "estimate_sum",  # the controller's sensitivity estimates and their count
+        "estimate_n",
+        "set_failures",
+        "gap_min",
     ),
 )
 N_ACC = len(A)
@@ -247,6 +274,14 @@ def finish_day(acc, weight_kg, out):
     out[D.weight_kg] = weight_kg
     out[D.lbgi] = acc[A.cgm_low_risk] / acc[A.cgm_n]
     out[D.hbgi] = acc[A.cgm_high_risk] / acc[A.cgm_n]
+    samples = acc[A.pump_samples]
+    out[D.closed_loop_pct] = 100.0 * acc[A.closed_samples] / samples if samples > 0.0 else 0.0
+    out[D.suspend_min] = acc[A.suspend_min]
+    out[D.auto_bolus_u] = acc[A.auto_bolus]
+    n_est = acc[A.estimate_n]
+    out[D.aid_sensitivity_ratio] = acc[A.estimate_sum] / n_est if n_est > 0.0 else math.nan
+    out[D.set_failures] = acc[A.set_failures]
+    out[D.sensor_gap_min] = acc[A.gap_min]
 
 
 # --- glycaemic indices, each written once ---------------------------------------------------

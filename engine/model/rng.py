@@ -35,6 +35,7 @@ STREAM_EXERCISE = 7  # exercise sessions
 STREAM_EPISODES = 8  # stress and illness episodes
 STREAM_TRAITS = 9  # traits and lifestyle of the population sampler
 STREAM_RESCUE = 10  # carbohydrate eaten for a low
+STREAM_DEVICE = 11  # sensor warm-ups and signal loss, infusion-set failures, exercise mode
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -10,17 +10,20 @@ import numba as nb
 import numpy as np
 
 from ..life.behaviour import MINUTES_PER_DAY
+from ..life.controllers import N_CGM_HISTORY, N_CONTROLLER_SETTINGS, N_CONTROLLER_STATE
 from ..life.therapy import N_TITRATION_ACC
 from ..model import slow
 from ..model.glycaemia import N_ACC
 
 # the population block: one row per patient (trace_slot[i]: its row of traces, or -1)
 PatientRows = namedtuple("PatientRows", "params x0 traits patient_ids trace_slot")
-# the run's settings vectors (engine.batch.translate) and counters
+# the run's settings vectors (engine.batch.translate) and counters; `controller` is 0 for the
+# built-in controllers or a plug-in's jitted function (engine/life/controllers.py), `aid` the
+# pump's settings (engine/life/aid.py AID)
 RunSettings = namedtuple(
     "RunSettings",
     "seed n_days meal_slots therapy behaviour switches "
-    "sensor_params cgm_interval_min trace_interval_min",
+    "sensor_params cgm_interval_min trace_interval_min controller aid",
 )
 # what the kernel writes: daily[D.<name>, i, day], log_phi[K.<name>, i, day], status[i, day],
 # traces[TRACE.<name>, slot, sample]
@@ -32,7 +35,7 @@ RunConstants = namedtuple("RunConstants", "habitual_carbs_g iob_decay dose_scale
 LaneTables = namedtuple(
     "LaneTables",
     "lf li tr st acc tacc meal_minute meal_grams meal_slot "
-    "pend_minute pend_units tod dawn gmi_ring log_phi out agg",
+    "pend_minute pend_units tod dawn gmi_ring log_phi out agg cgm_hist ctl_set ctl_state",
 )
 
 
@@ -58,4 +61,7 @@ def allocate_lane_tables(n_lanes, n_lane_f, n_lane_i, n_traits, n_out, max_meals
         log_phi=np.empty((L, slow.N_MECH)),
         out=np.empty((L, n_out)),
         agg=np.empty(slow.N_AGG),
+        cgm_hist=np.empty((L, N_CGM_HISTORY)),
+        ctl_set=np.empty((L, N_CONTROLLER_SETTINGS)),
+        ctl_state=np.empty((L, N_CONTROLLER_STATE)),
     )

@@ -6,7 +6,9 @@ import numba as nb
 import numpy as np
 from numba import cuda
 
+from ..life.aid import N_AID
 from ..life.behaviour import MINUTES_PER_DAY, N_BEHAVIOUR
+from ..life.controllers import N_CGM_HISTORY, N_CONTROLLER_SETTINGS, N_CONTROLLER_STATE
 from ..life.sensor import N_SENSOR
 from ..life.therapy import N_THERAPY, N_TITRATION_ACC
 from ..model.fast import midpoint_step, rk4_step, state_tuple
@@ -70,6 +72,7 @@ def population_kernel(
     switches,
     sensor_params,
     cgm_interval_min,
+    pump_settings,
     daily,
     log_phi_out,
     status,
@@ -91,6 +94,8 @@ def population_kernel(
     _copy(switches, on, N_SWITCHES)
     sp = cuda.local.array(N_SENSOR, f8)
     _copy(sensor_params, sp, N_SENSOR)
+    pump = cuda.local.array(N_AID, f8)
+    _copy(pump_settings, pump, N_AID)
     p = cuda.local.array(N_PARAMS, f8)
     _copy(params[tid], p, N_PARAMS)
     x_row = cuda.local.array(N_STATES, f8)
@@ -116,8 +121,12 @@ def population_kernel(
         log_phi=cuda.local.array((1, N_MECH), f8),
         out=cuda.local.array((1, N_OUT), f8),
         agg=cuda.local.array(N_AGG, f8),
+        cgm_hist=cuda.local.array((1, N_CGM_HISTORY), f8),
+        ctl_set=cuda.local.array((1, N_CONTROLLER_SETTINGS), f8),
+        ctl_state=cuda.local.array((1, N_CONTROLLER_STATE), f8),
     )
-    run = RunSettings(seed, n_days, slots, th, beh, on, sp, cgm_interval_min, 0)
+    # controller 0: the built-in controllers (plug-ins run on the CPU backend only)
+    run = RunSettings(seed, n_days, slots, th, beh, on, sp, cgm_interval_min, 0, 0, pump)
     rc = run_constants(run)
     li = t.li
     x = state_tuple(x_row)

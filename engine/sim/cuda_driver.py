@@ -36,6 +36,7 @@ import threading
 
 import numpy as np
 
+from ..life.aid import N_AID
 from ..life.behaviour import N_BEHAVIOUR
 from ..life.sensor import N_SENSOR
 from ..life.therapy import N_THERAPY
@@ -147,8 +148,11 @@ def simulate_block(rows, run, outs, chunk=None):
         "behaviour": (run.behaviour, (N_BEHAVIOUR,)),
         "switches": (run.switches, (N_SWITCHES,)),
         "sensor_params": (run.sensor_params, (N_SENSOR,)),
+        "aid": (run.aid, (N_AID,)),
         "trace_slot": (rows.trace_slot, (n,)),
     }
+    if not isinstance(run.controller, int):
+        raise ValueError("a plug-in controller runs on the CPU backend; CUDA runs the built-ins")
     for name, (array, shape) in expected.items():
         if array.shape != shape:
             raise ValueError(f"{name}: shape {array.shape}, the CUDA kernel expects {shape}")
@@ -172,7 +176,14 @@ def _run_chunks(rows, run, outs, chunk):
     chunk = chunk or chunk_size(n, n_days)
     settings = [
         cuda.to_device(np.ascontiguousarray(a, dtype=np.float64))
-        for a in (run.meal_slots, run.therapy, run.behaviour, run.switches, run.sensor_params)
+        for a in (
+            run.meal_slots,
+            run.therapy,
+            run.behaviour,
+            run.switches,
+            run.sensor_params,
+            run.aid,
+        )
     ]
     for start in range(0, n, chunk):
         stop = min(n, start + chunk)
@@ -195,6 +206,7 @@ def _run_chunks(rows, run, outs, chunk):
             settings[3],
             settings[4],
             run.cgm_interval_min,
+            settings[5],
             d_daily,
             d_log_phi,
             d_status,

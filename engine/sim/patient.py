@@ -16,7 +16,7 @@ import math
 
 import numba as nb
 
-from ..life import events, sensor
+from ..life import aid, events, sensor
 from ..life.behaviour import (
     EAT_RATE_G_PER_MIN,
     MINUTES_PER_DAY,
@@ -29,9 +29,12 @@ from ..life.behaviour import (
     plan_meals,
     stress_episode,
 )
+from ..life.controllers import CS
 from ..life.therapy import (
+    BASAL_SHARE_OF_TDD,
     FASTING_WINDOW,
     INCREMENT_PEN_U,
+    INCREMENT_PUMP_U,
     N_TITRATION_ACC,
     TA,
     TH,
@@ -132,6 +135,11 @@ LF = index_family(
         "increment_u",
         "height_z",
         "bmi_z",
+        "aid_rate",  # the pump's basal rate until the next CGM sample, U/min
+        "aid_c1",  # the pump's insulin-on-board model, two compartments (U)
+        "aid_c2",
+        "aid_carbs",  # carbohydrate announced since the controller's last call (g)
+        "tdd_avg",  # the recent daily dose the controller sees (U/day)
     ),
 )
 N_LANE_F = len(LF)
@@ -167,6 +175,16 @@ LI = index_family(
         "omit_start",
         "omit_left",
         "deficit_left",
+        "aid",  # 1: the therapy runs a pump programme or a controller (engine/life/aid.py)
+        "warm_at",  # today's sensor warm-up start minute, or -1
+        "gap_at",  # today's signal loss start minute, or -1
+        "gap_len",
+        "gap_left",  # minutes left without CGM readings
+        "change_today",  # 1: the infusion set is changed today at aid.SET_CHANGE_MIN
+        "new_fail_in",  # the new set fails this many minutes after its change, or -1
+        "fail_in",  # minutes until the current set fails, or -1
+        "set_failed",
+        "ex_mode",  # exercise mode (a raised target) around today's session
     ),
 )
 N_LANE_I = len(LI)
@@ -244,6 +262,13 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         lf[j, LF.height_z] = min(max(growth.height_sds(traits[T.height_m], male, age0), -4.0), 4.0)
         lf[j, LF.bmi_z] = min(max(growth.bmi_sds(traits[T.bmi0], male, age0), -4.0), 4.0)
     li[j, LI.by_cgm] = detects_by_cgm(therapy, traits[T.uses_cgm])
+    if run.aid[aid.AID.on] != 0.0:
+        li[j, LI.aid] = 1
+        aid.start(
+            t.ctl_set[j], t.cgm_hist[j], t.ctl_state[j], run.aid, p[P.BW], run.cgm_interval_min
+        )
+        lf[j, LF.tdd_avg] = lf[j, LF.basal0_u] * MINUTES_PER_DAY / BASAL_SHARE_OF_TDD
+        li[j, LI.fail_in] = -1
     for k in (LF.basal_f, LF.bolus_f, LF.sp_rel, LF.sh_rel, LF.ecr_rel, LF.sp_day, LF.ecr_day):
         lf[j, k] = 1.0
     li[j, LI.ex_start] = -1
@@ -318,6 +343,18 @@ def lane_plan_day(j, day, run, rc, t):
     lf[j, LF.ecr_day] = lf[j, LF.ecr_rel] * (1.0 + acute.ILLNESS_KP1 * ill)
     sick_extra = 1.0 + therapy[TH.sick_day_extra] * (ill > 0.0)
     lf[j, LF.basal_u] = lf[j, LF.basal0_u] * lf[j, LF.basal_f] * sick_extra
+    if li[j, LI.aid] != 0:
+        warm_at, gap_at, gap_len, change_today, new_fail_in, ex_mode = aid.plan_day(
+            seed, pid, day, run.aid, li[j, LI.ex_start]
+        )
+        li[j, LI.warm_at] = warm_at
+        li[j, LI.gap_at] = gap_at
+        li[j, LI.gap_len] = gap_len
+        li[j, LI.change_today] = change_today
+        li[j, LI.new_fail_in] = new_fail_in
+        li[j, LI.ex_mode] = ex_mode
+        if day == 0:
+            lf[j, LF.aid_rate] = lf[j, LF.basal_u]
     for a in range(N_ACC):
         acc[j, a] = 0.0
 
@@ -364,14 +401,18 @@ def lane_minute(j, m, day, x, run, rc, t):
             else events.OMITTED_PEN_MIN
         )
         li[j, LI.deficit_left] = events.DEFICIT_MIN
-    basal_u = lf[j, LF.basal_u] * rc.dose_scale
+    absorbed = 1.0
+    if li[j, LI.aid] != 0:
+        basal_u, bolus_u, absorbed = _pump_minute(j, m, cgm, bolus_u, run, rc, t)
+    else:
+        basal_u = lf[j, LF.basal_u] * rc.dose_scale
     if li[j, LI.omit_left] > 0:
         li[j, LI.omit_left] -= 1
         pump = lf[j, LF.increment_u] < INCREMENT_PEN_U
         basal_u *= 0.0 if pump else events.OMITTED_PEN_SHARE_LEFT
     # intravenous insulin in hospital reaches the plasma but is not the patient's own dose:
     # it is left out of the daily dose (tdd, basal_u)
-    insulin_u = basal_u + bolus_u + iv_u
+    insulin_u = (basal_u + bolus_u) * absorbed + iv_u
     lf[j, LF.iob] = lf[j, LF.iob] * rc.iob_decay + bolus_u
     s_p, e_cr, vm0_f, gzw = _acute_modifiers(j, m, t)
     e_cr *= ecr_f
@@ -476,6 +517,7 @@ def _meal_boluses(j, m, day, cgm, run, t):
                 lf[j, LF.increment_u],
             )
             units = capped_bolus_u(units, lf[j, LF.bw], therapy)
+            lf[j, LF.aid_carbs] += estimate
             if delay == 0:
                 bolus_u += units
             elif li[j, LI.n_pend] < MAX_PENDING:
@@ -493,6 +535,84 @@ def _meal_boluses(j, m, day, cgm, run, t):
         else:
             k += 1
     return bolus_u, meal_now
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy")
+def _pump_minute(j, m, cgm, meal_bolus_u, run, rc, t):
+    """A minute of the pump (engine/life/aid.py): the sensor's gaps, the infusion set, the
+    controller at each CGM sample. Returns (basal U, bolus U: the meal boluses and any
+    automatic one, the share of the pump's insulin that reaches the body)."""
+    lf, li, acc, settings = t.lf, t.li, t.acc, run.aid
+    AP = aid.AID
+    if m == li[j, LI.warm_at]:
+        li[j, LI.gap_left] = max(li[j, LI.gap_left], int(settings[AP.sensor_warmup_min]))
+    if m == li[j, LI.gap_at]:
+        li[j, LI.gap_left] = max(li[j, LI.gap_left], li[j, LI.gap_len])
+    valid = li[j, LI.gap_left] == 0
+    if not valid:
+        li[j, LI.gap_left] -= 1
+        acc[j, A.gap_min] += 1.0
+    if li[j, LI.change_today] != 0 and m == aid.SET_CHANGE_MIN:
+        li[j, LI.set_failed] = 0
+        li[j, LI.fail_in] = li[j, LI.new_fail_in]
+    if li[j, LI.fail_in] >= 0:
+        if li[j, LI.fail_in] == 0:
+            li[j, LI.set_failed] = 1
+            acc[j, A.set_failures] += 1.0
+        li[j, LI.fail_in] -= 1
+    if li[j, LI.set_failed] != 0 and li[j, LI.high_run] >= aid.SET_NOTICED_AFTER_HIGH_MIN:
+        li[j, LI.set_failed] = 0  # noticed: the set is changed
+    auto_u = 0.0
+    peak = settings[AP.insulin_peak_min]
+    if li[j, LI.cgm_in] == run.cgm_interval_min - 1:  # a reading this minute
+        cs = t.ctl_set[j]
+        basal_h = lf[j, LF.basal_u] * 60.0
+        cs[CS.basal_u_per_h] = basal_h
+        cs[CS.isf] = lf[j, LF.cf] / lf[j, LF.bolus_f]
+        cs[CS.cr] = lf[j, LF.cr] / lf[j, LF.bolus_f]
+        ex_start = li[j, LI.ex_start]
+        exercising = (
+            li[j, LI.ex_mode] != 0
+            and ex_start - aid.EXERCISE_MODE_LEAD_MIN <= m < ex_start + li[j, LI.ex_len]
+        )
+        cs[CS.target] = settings[AP.exercise_target] if exercising else settings[AP.target]
+        cs[CS.tdd_u] = lf[j, LF.tdd_avg]
+        cs[CS.max_basal_u_per_h] = settings[AP.max_basal_factor] * basal_h
+        cs[CS.max_iob_u] = settings[AP.max_iob_per_kg] * lf[j, LF.bw]
+        c2 = lf[j, LF.aid_c2]
+        rate, auto_u, closed, estimate = aid.controller_sample(
+            run.controller,
+            t.cgm_hist[j],
+            cs,
+            t.ctl_state[j],
+            cgm,
+            valid,
+            lf[j, LF.aid_c1] + c2 + meal_bolus_u,
+            c2 / peak * 60.0,
+            lf[j, LF.aid_carbs],
+            m,
+            settings,
+        )
+        auto_u = capped_bolus_u(round_down(auto_u, INCREMENT_PUMP_U), lf[j, LF.bw], run.therapy)
+        lf[j, LF.aid_carbs] = 0.0
+        lf[j, LF.aid_rate] = rate
+        acc[j, A.pump_samples] += 1.0
+        if closed:
+            acc[j, A.closed_samples] += 1.0
+        if estimate == estimate:
+            acc[j, A.estimate_sum] += estimate
+            acc[j, A.estimate_n] += 1.0
+    basal_u = lf[j, LF.aid_rate] * rc.dose_scale
+    if lf[j, LF.aid_rate] == 0.0:
+        acc[j, A.suspend_min] += 1.0
+    auto_u *= rc.dose_scale
+    acc[j, A.auto_bolus] += auto_u
+    bolus_u = meal_bolus_u + auto_u
+    lf[j, LF.aid_c1], lf[j, LF.aid_c2] = aid.insulin_model_step(
+        lf[j, LF.aid_c1], lf[j, LF.aid_c2], basal_u + bolus_u, peak
+    )
+    absorbed = 1.0 - settings[AP.set_failure_loss] if li[j, LI.set_failed] != 0 else 1.0
+    return basal_u, bolus_u, absorbed
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
@@ -745,6 +865,8 @@ def lane_end_of_day(j, day, run, t, n_pend):
     tacc[j, TA.below70] += accj[A.below70]
     tacc[j, TA.days] += 1.0
     tacc[j, TA.dose_per_kg] += outj[D.tdd_per_kg]
+    if t.li[j, LI.aid] != 0:
+        lf[j, LF.tdd_avg] += (outj[D.tdd] - lf[j, LF.tdd_avg]) / aid.TDD_AVERAGE_DAYS
     if therapy[TH.titrate_days] > 0.0 and tacc[j, TA.days] >= therapy[TH.titrate_days]:
         # a clinic visit's advice is followed with the patient's own probability
         follows = therapy[TH.follow_advice] == 0.0 or (

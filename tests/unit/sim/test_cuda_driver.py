@@ -55,7 +55,13 @@ def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
     cases = {c["case"]: c for c in report["cases"]}
     assert cases["overdose_untreated"]["stopped_patient_days"] > 0
     assert cases["noisy_sensor_traced"]["stopped_patient_days"] == 0
-    assert set(cases) == {"noisy_sensor_traced", "overdose_untreated", "midpoint_integrator"}
+    assert set(cases) == {
+        "noisy_sensor_traced",
+        "overdose_untreated",
+        "midpoint_integrator",
+        "aid_pid_device_events",
+        "aid_oref",
+    }
     for c in cases.values():
         assert c["daily_max_rel_diff"] <= 1e-9, c
         assert c["log_phi_max_rel_diff"] <= 1e-9, c
@@ -80,7 +86,7 @@ PTX_CHECK = textwrap.dedent("""
     kernel = cuda_driver._kernel()
     f2, f1, f3 = T.float64[:, ::1], T.float64[::1], T.float64[:, :, ::1]
     sig = (f2, f2, f2, T.int64[::1], T.uint64, T.int64, f2, T.int64, f1, f1, f1, f1, T.int64,
-           f3, f3, T.int8[:, ::1])
+           f1, f3, f3, T.int8[:, ::1])
     try:
         ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
     except Exception as err:

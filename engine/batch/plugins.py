@@ -1,0 +1,129 @@
+"""Plug-in controllers: `therapy.controller = "package.module:function"` resolved, its settings
+validated and the function compiled with the controller signature (engine/life/controllers.py)
+before a run writes anything, so a controller that cannot run is refused naming it.
+
+Nothing here runs when a config is parsed, checked or shown, or when a store is opened,
+inspected or reported: the module is imported only by `check` (called where a run starts) and
+by `resolve` (called by the task that simulates, engine.batch.sweep.run_settings).
+
+A plug-in module declares its tuning, like the built-ins' (engine/life/controllers.py TUNING),
+as `<function>_TUNING` or `TUNING`: rows (name, default, low, high, description), at most
+controllers.N_TUNING; their values reach the controller as settings[CS.p0 ...] in that order.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+
+import numpy as np
+
+from ..life import controllers
+from ..life.controllers import CS, N_CGM_HISTORY, N_CONTROLLER_SETTINGS, N_CONTROLLER_STATE
+from .config import ConfigError
+
+FIELD = "therapy.controller"
+
+
+def is_plugin(name: str) -> bool:
+    return name not in controllers.TUNING
+
+
+@functools.cache
+def resolve(spec: str):
+    """(the jitted function, its tuning rows) of "package.module:function"; ConfigError naming
+    the field when the module or function is missing or not a numba function."""
+    module_name, _, func_name = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # noqa: BLE001 - any import failure refuses the run, named
+        raise ConfigError(f"{FIELD} = {spec!r}: cannot import {module_name}: {err}") from None
+    func = getattr(module, func_name, None)
+    if func is None:
+        raise ConfigError(f"{FIELD} = {spec!r}: module {module_name} has no {func_name}")
+    if not hasattr(func, "py_func") or not hasattr(func, "compile"):
+        raise ConfigError(
+            f"{FIELD} = {spec!r}: {func_name} is not a numba-jitted function "
+            "(decorate it with @numba.njit)"
+        )
+    tuning = getattr(module, f"{func_name}_TUNING", getattr(module, "TUNING", ()))
+    rows = tuple(tuple(r) for r in tuning)
+    if len(rows) > controllers.N_TUNING or any(len(r) != 5 for r in rows):
+        raise ConfigError(
+            f"{FIELD} = {spec!r}: its TUNING must be at most {controllers.N_TUNING} rows of "
+            "(name, default, low, high, description)"
+        )
+    return func, rows
+
+
+def tuning_values(spec: str, settings: dict) -> np.ndarray:
+    """The plug-in's tuning in its declared order, defaults filled in; ConfigError naming the
+    setting that is unknown or out of its range."""
+    _, rows = resolve(spec)
+    table = {r[0]: r for r in rows}
+    for key, value in settings.items():
+        if key not in table:
+            allowed = ", ".join(table) or "none"
+            raise ConfigError(
+                f"therapy.controller_settings.{key}: not a setting of {spec} (its settings: "
+                f"{allowed})"
+            )
+        _, _, low, high, _ = table[key]
+        if not low <= value <= high:
+            raise ConfigError(
+                f"therapy.controller_settings.{key} = {value}: outside {low}..{high} for {spec}"
+            )
+    return np.array([float(settings.get(r[0], r[1])) for r in rows])
+
+
+def sample_arguments(tuning: np.ndarray):
+    """Arguments of the controller signature with plausible values, for the trial compile."""
+    cgm = np.linspace(150.0, 160.0, N_CGM_HISTORY)
+    settings = np.zeros(N_CONTROLLER_SETTINGS)
+    settings[CS.kind] = controllers.KIND_PLUGIN
+    settings[CS.basal_u_per_h] = 1.0
+    settings[CS.isf] = 50.0
+    settings[CS.cr] = 10.0
+    settings[CS.target] = 120.0
+    settings[CS.tdd_u] = 40.0
+    settings[CS.max_basal_u_per_h] = 4.0
+    settings[CS.max_iob_u] = 8.0
+    settings[CS.insulin_peak_min] = 75.0
+    settings[CS.interval_min] = 5.0
+    settings[CS.weight_kg] = 70.0
+    settings[CS.p0 : CS.p0 + tuning.size] = tuning
+    state = np.zeros(N_CONTROLLER_STATE)
+    state[controllers.STATE_SENSITIVITY] = np.nan
+    return cgm, 2.5, 1.0, 0.0, np.int64(480), settings, state
+
+
+def check(spec: str, settings: dict, backend: str) -> None:
+    """Refuse, naming the field, a plug-in that cannot run: not importable, not jitted, bad
+    settings, a compile error with the controller signature, an answer that is not two
+    numbers, or a backend it cannot run on."""
+    if not is_plugin(spec):
+        return
+    if backend == "cuda":
+        raise ConfigError(
+            f"{FIELD} = {spec!r}: plug-in controllers run on the CPU backend; the CUDA kernel "
+            "runs the built-in controllers (pid, oref) only"
+        )
+    func, _ = resolve(spec)
+    args = sample_arguments(tuning_values(spec, settings))
+    try:
+        answer = func(*args)
+    except Exception as err:  # noqa: BLE001 - numba's typing errors and the function's own
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"{FIELD} = {spec!r} does not compile or run with the controller signature "
+            f"(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, state): {first}"
+        ) from None
+    if not (
+        isinstance(answer, tuple)
+        and len(answer) == 2
+        and all(isinstance(v, (float, int, np.floating, np.integer)) for v in answer)
+    ):
+        raise ConfigError(
+            f"{FIELD} = {spec!r} must return (basal_u_per_h, bolus_u), two numbers; it "
+            f"returned {answer!r}"
+        )

@@ -1,0 +1,158 @@
+"""Closed loop end to end: the presets' outputs, the devices' events, and plug-in controllers
+(imported only when running, refused before anything is written when they cannot run)."""
+
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.batch import plugins, sweep
+from engine.batch.config import ConfigError, parse_config
+from engine.model.glycaemia import D
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = "bang_bang:pd_controller"  # docs/examples/bang_bang.py
+
+
+def run(therapy, n=16, days=14, seed=5):
+    cfg = parse_config(
+        {
+            "run": {"n_patients": n, "days": days, "seed": seed},
+            "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0}},
+            "therapy": therapy,
+        }
+    )
+    inputs = sweep.kernel_inputs(cfg)
+    cohort = sweep.cohort_of(inputs, np.arange(n))
+    return sweep.simulate(inputs, cohort, np.full(n, -1), 0).daily
+
+
+def mean(daily, name, start=2):
+    return float(np.nanmean(daily[getattr(D, name)][:, start:]))
+
+
+def test_presets_report_what_their_pump_did():
+    sap = run({"kind": "sap"})
+    pid = run({"kind": "aid_pid"})
+    oref = run({"kind": "aid_oref", "controller_settings": {"smb": 1.0}})  # micro-boluses on
+    assert mean(sap, "closed_loop_pct") == 0.0 and mean(sap, "auto_bolus_u") == 0.0
+    assert np.isnan(sap[D.aid_sensitivity_ratio]).all()
+    for daily in (pid, oref):
+        assert 85.0 < mean(daily, "closed_loop_pct") < 100.0  # sensor gaps and warm-ups
+        assert mean(daily, "suspend_min") > 0.0
+        assert mean(daily, "sensor_gap_min") > 0.0
+        total = daily[D.basal_u] + daily[D.bolus_u]
+        np.testing.assert_allclose(total, daily[D.tdd], rtol=1e-12)
+    assert np.isnan(pid[D.aid_sensitivity_ratio]).all()  # the PID estimates nothing
+    assert mean(oref, "auto_bolus_u") > 0.0
+    estimate = oref[D.aid_sensitivity_ratio][:, 2:]
+    assert np.isfinite(estimate).all() and (estimate >= 0.7).all() and (estimate <= 1.2).all()
+    # closed loop brings glucose towards its target in every arm's same patients
+    assert mean(pid, "tir") > mean(sap, "tir") and mean(oref, "tir") > mean(sap, "tir")
+
+
+def test_a_failed_infusion_set_raises_glucose_until_it_is_changed():
+    base = {"kind": "sap", "sensor_gaps_per_day": 0.0, "exercise_mode_share": 0.0}
+    fine = run({**base, "set_failure_share": 0.0})
+    failing = run({**base, "set_failure_share": 1.0})
+    assert fine[D.set_failures].sum() == 0.0
+    assert failing[D.set_failures].sum() >= 16 * 14 / 3 * 0.5  # most sets fail before changed
+    assert mean(failing, "glucose_mean") > mean(fine, "glucose_mean") + 2.0
+
+
+def test_aid_runs_are_reproducible_bit_for_bit():
+    a = run({"kind": "aid_oref"}, n=8, days=4)
+    b = run({"kind": "aid_oref"}, n=8, days=4)
+    np.testing.assert_array_equal(a, b)
+
+
+# --- plug-ins -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def plugin_dir(tmp_path, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(ROOT / "docs" / "examples"))
+    return tmp_path
+
+
+def write_module(folder, name, body):
+    (folder / f"{name}.py").write_text(textwrap.dedent(body))
+
+
+def test_a_plugin_is_not_imported_when_a_config_is_read_or_translated(plugin_dir):
+    write_module(plugin_dir, "never_imported", "raise RuntimeError('imported')\n")
+    cfg = parse_config({"therapy": {"kind": "sap", "controller": "never_imported:f"}})
+    sweep.kernel_inputs(cfg)
+    assert "never_imported" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    "spec, body, settings, says",
+    [
+        ("no_such_module_t1dmc:f", None, {}, "cannot import no_such_module_t1dmc"),
+        ("plain_fn:f", "def f(*a):\n    return 1.0, 0.0\n", {}, "not a numba-jitted function"),
+        (
+            "wrong_sig:f",
+            "import numba\n@numba.njit\ndef f(cgm, iob):\n    return 1.0, 0.0\n",
+            {},
+            "does not compile or run with the controller signature",
+        ),
+        (
+            "wrong_answer:f",
+            "import numba\n@numba.njit\ndef f(c, i, a, g, m, s, st):\n    return 1.0\n",
+            {},
+            "must return (basal_u_per_h, bolus_u)",
+        ),
+        (EXAMPLE, None, {"speed": 2.0}, "therapy.controller_settings.speed: not a setting"),
+        (EXAMPLE, None, {"gain": 9.0}, "therapy.controller_settings.gain = 9.0: outside"),
+    ],
+)
+def test_a_plugin_that_cannot_run_is_refused_naming_it(plugin_dir, spec, body, settings, says):
+    if body is not None:
+        write_module(plugin_dir, spec.split(":")[0], body)
+    plugins.resolve.cache_clear()
+    with pytest.raises(ConfigError) as err:
+        plugins.check(spec, settings, "cpu")
+    assert says in str(err.value)
+    assert "therapy.controller" in str(err.value)
+
+
+def test_a_plugin_is_refused_on_cuda_and_a_controller_needs_a_pump(plugin_dir):
+    with pytest.raises(ConfigError, match="run on the CPU backend"):
+        plugins.check(EXAMPLE, {}, "cuda")
+    with pytest.raises(ConfigError, match='needs delivery = "pump"'):
+        parse_config({"therapy": {"kind": "real_world", "controller": "pid"}})
+    with pytest.raises(ConfigError, match="controller_settings.gain = 50.0: outside"):
+        parse_config({"therapy": {"kind": "aid_pid", "controller_settings": {"gain": 50.0}}})
+    with pytest.raises(ConfigError, match="not none, pid, oref or a plug-in"):
+        parse_config({"therapy": {"kind": "sap", "controller": "mpc"}})
+
+
+def test_a_refused_plugin_writes_nothing(plugin_dir, tmp_path):
+    cfg = parse_config(
+        {
+            "run": {"n_patients": 4, "days": 1},
+            "therapy": {"kind": "sap", "controller": "no_such_module_t1dmc:f"},
+        }
+    )
+    out = tmp_path / "never.zarr"
+    with pytest.raises(ConfigError, match="therapy.controller"):
+        sweep.run(cfg, out, quiet=True)
+    assert not out.exists()
+
+
+def test_the_documented_example_plugin_runs(plugin_dir):
+    """docs/examples/bang_bang.py through the kernel (compiled for it in this process)."""
+    plugins.resolve.cache_clear()
+    plugins.check(EXAMPLE, {"gain": 1.5}, "cpu")
+    daily = run(
+        {"kind": "sap", "controller": EXAMPLE, "controller_settings": {"gain": 1.5}}, n=4, days=3
+    )
+    assert mean(daily, "closed_loop_pct", start=0) > 80.0
+    est = daily[D.aid_sensitivity_ratio]
+    assert np.isfinite(est).all() and (est > 0.0).all()  # its own estimate reaches the results
+    sap = run({"kind": "sap"}, n=4, days=3)
+    assert not np.array_equal(daily[D.basal_u], sap[D.basal_u])
