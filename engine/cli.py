@@ -602,23 +602,26 @@ def cmd_validate(args) -> int:
     try:
         rows = validate.validate(n=args.patients, seed=args.seed, years=args.years)
         real = validate.validate_real_world(n=args.patients, seed=args.seed)
+        aid = validate.validate_aid(n=args.patients, seed=args.seed)
     except ConfigError as err:  # a setting the checks above did not foresee
         return _fail(str(err))
     if args.json:
-        print(validate.to_json(rows + real))
+        print(validate.to_json(rows + real + aid))
     else:
         print("Trial table: the calibration targets\n")
         print(validate.table(rows))
         print("\nReal-world table: the default population and therapy against registries\n")
         print(validate.table(real))
-        missed = [r for r in rows + real if not r.passed]
+        print("\nClosed-loop table: the controllers against their trials, paired arms\n")
+        print(validate.table(aid))
+        missed = [r for r in rows + real + aid if not r.passed]
         known = [r.quantity for r in missed if validate.is_known_miss(r.quantity)]
         new = [r.quantity for r in missed if not validate.is_known_miss(r.quantity)]
         if known:
             print(f"known misses (docs/model.md §5): {'; '.join(known)}")
         if new:
             print(f"MISSED, not known before: {'; '.join(new)}")
-    return 0 if all(r.passed for r in rows + real) else 1
+    return 0 if all(r.passed for r in rows + real + aid) else 1
 
 
 def _version() -> str:

@@ -28,6 +28,9 @@ OUTCOMES = (
     ("si_peripheral", "peripheral sensitivity", "1"),
     ("glucose_mean", "mean glucose", "mg/dL"),
     ("tbr70", "TBR <70", "%"),
+    ("mean_insulin", "plasma insulin", "pmol/L"),
+    ("receptor_density", "receptor density", "1"),
+    ("closed_loop_pct", "time in closed loop", "%"),
 )
 # then, where the store has log_phi, the sensitivity each mechanism takes: -100 x its mean log
 # factor, in log points (~% for small values); they add up to -100 x log s_p, so the rows of

@@ -338,6 +338,13 @@ KNOWN_MISSES = (
     "total daily dose, adolescents (pubertal)",
     "HbA1c, missing >= 15% of boluses - fewer (under 20)",
     "HbA1c, CGM users - non-users",
+    # closed loop (docs/model.md §3b): the model's lows come mostly from mis-set meal boluses
+    # and over-treatment, which suspending basal cannot undo; a paired simulation has no
+    # trial effect, and the PID matching the 670G's time in range lowers HbA1c 0.2 and the
+    # dose 2% (the trial: 0.5 and +7%)
+    "AID: TBR<70, closed loop - SAP",
+    "670G: HbA1c, Auto Mode - run-in",
+    "670G: TDD, Auto Mode / run-in",
 )
 
 
@@ -642,6 +649,131 @@ def row_dawn(n, seed):
             0.80 <= present[0] <= 0.96,
         ),
     ]
+
+
+# --- closed loop (docs/model.md §3b) -------------------------------------------------------
+# The AID trials enrolled adolescents and adults on pumps, most with a CGM, whose control was
+# better than the registries' (Brown et al., NEJM 381:1707, 2019: 14-71 years, mean 33,
+# HbA1c 7.4%; Bergenstal et al., JAMA 316:1407, 2016: 14-75 years, HbA1c 7.4%). The
+# comparator arm (`sap`) is calibrated to that baseline by one setting of the population's
+# prescriptions, therapy.dose_error_bias 0.45 -> 0.2 (sap over 120 days: HbA1c 7.5%, time in
+# range 62%); the controllers' effects are then what the rows test.
+AID_TRIAL_GROUPS = {"adolescent": 0.25, "adult": 0.75}
+AID_TRIAL_DOSE_ERROR_BIAS = 0.2
+BROWN_DAYS = 182  # 6 months
+BERGENSTAL_DAYS = 91  # 3 months
+AID_SETTLING_DAYS = 14  # the first two weeks leave the comparison (prescriptions settle)
+
+
+def _aid_arm(n, days, seed, kind):
+    """Daily outputs of `n` trial-like patients under therapy preset `kind`; the same
+    patients and random numbers in every arm (paired)."""
+    cfg = _config(
+        n,
+        days,
+        seed,
+        cohort={"groups": AID_TRIAL_GROUPS},
+        sensor={"kind": "johnson_su"},
+        therapy={"kind": kind, "dose_error_bias": AID_TRIAL_DOSE_ERROR_BIAS},
+    )
+    inputs = kernel_inputs(cfg)
+    return _run(inputs, cohort_of(inputs, np.arange(n)))[0]
+
+
+def _period_mean(daily, name, start):
+    return np.nanmean(daily[getattr(D, name)][:, start:], axis=1)
+
+
+def row_aid_trials(n, seed):
+    """Brown 2019 (iDCL, Control-IQ vs a sensor-augmented pump, 6 months; here the oref0-style
+    controller, the built-in predictive one) and Bergenstal 2016 with Garg 2017 (the 670G
+    pivotal, 3 months of Auto Mode after a run-in without automation; here the PID)."""
+    rows = []
+    start = AID_SETTLING_DAYS
+    sap = _aid_arm(n, BROWN_DAYS, seed, "sap")
+    loop = _aid_arm(n, BROWN_DAYS, seed, "aid_oref")
+    tir_sap = _mean_ci(_period_mean(sap, "tir", start))
+    rows.append(
+        Row(
+            "AID: TIR, sensor-augmented pump arm",
+            "59% (Brown 2019 control arm)",
+            "Brown et al., NEJM 381:1707 (2019)",
+            *tir_sap,
+            "%",
+            54.0 <= tir_sap[0] <= 64.0,
+            "calibrated (comparator: therapy.dose_error_bias 0.2)",
+        )
+    )
+    for name, quantity, target, lo, hi in (
+        ("tir", "TIR", "+11 points (9 to 14)", 9.0, 14.0),
+        ("tbr70", "TBR<70", "-0.88 points (-1.19 to -0.57)", -1.19, -0.57),
+        ("hba1c", "HbA1c", "-0.33 points (-0.53 to -0.13)", -0.53, -0.13),
+    ):
+        diff = _mean_ci(_period_mean(loop, name, start) - _period_mean(sap, name, start))
+        rows.append(
+            Row(
+                f"AID: {quantity}, closed loop - SAP",
+                target,
+                "Brown et al., NEJM 381:1707 (2019)",
+                *diff,
+                "points",
+                lo <= diff[0] <= hi,
+                "oref, paired",
+            )
+        )
+    closed = _mean_ci(_period_mean(loop, "closed_loop_pct", start))
+    rows.append(
+        Row(
+            "AID: time in closed loop",
+            "about 90% (Brown 2019; 94% real world)",
+            "Brown 2019; Breton & Kovatchev, DT&T 23:601 (2021)",
+            *closed,
+            "%",
+            85.0 <= closed[0] <= 97.0,
+        )
+    )
+    run_in = _aid_arm(n, BERGENSTAL_DAYS, seed, "sap")
+    auto = _aid_arm(n, BERGENSTAL_DAYS, seed, "aid_pid")
+    a1c = _mean_ci(auto[D.hba1c][:, -1] - run_in[D.hba1c][:, -1])
+    tir = _mean_ci(_period_mean(auto, "tir", start) - _period_mean(run_in, "tir", start))
+    tdd = _mean_ci(_period_mean(auto, "tdd", start) / _period_mean(run_in, "tdd", start) - 1.0)
+    rows += [
+        Row(
+            "670G: HbA1c, Auto Mode - run-in",
+            "-0.5 points (adults -0.5, adolescents -0.6)",
+            "Bergenstal 2016; Garg et al., DT&T 19:155 (2017)",
+            *a1c,
+            "points",
+            -0.7 <= a1c[0] <= -0.3,
+            "PID, paired",
+        ),
+        Row(
+            "670G: TIR, Auto Mode - run-in",
+            "+5.5 points (adults +5.0, adolescents +6.8)",
+            "Bergenstal 2016; Garg et al., DT&T 19:155 (2017)",
+            *tir,
+            "points",
+            3.0 <= tir[0] <= 8.0,
+            "PID, paired",
+        ),
+        Row(
+            "670G: TDD, Auto Mode / run-in",
+            "+7% (47.5 -> 50.9 U/day)",
+            "Bergenstal et al., JAMA 316:1407 (2016)",
+            *tdd,
+            "relative change",
+            0.0 <= tdd[0] <= 0.15,
+            "PID, paired",
+        ),
+    ]
+    return rows
+
+
+def validate_aid(n: int = 200, seed: int = 20261127) -> list[Row]:
+    """The closed-loop table: `n` trial-like patients per arm, paired."""
+    if not MIN_PATIENTS <= n <= MAX_PATIENTS:
+        raise ValueError(f"n = {n}: between {MIN_PATIENTS} (for an interval) and {MAX_PATIENTS:,}")
+    return row_aid_trials(n, seed)
 
 
 # The DCCT rows read the end of year 1 (day 365) and average the whole of year 2 (days

@@ -89,3 +89,23 @@ def test_the_real_world_table_has_its_rows_each_with_a_source(real_world_rows):
 @pytest.mark.parametrize("k", range(12))
 def test_each_real_world_row_meets_its_target_or_is_a_known_miss(real_world_rows, k):
     _met_or_known_miss(real_world_rows[k])
+
+
+N_AID = 60  # trial-like patients per arm, paired
+
+
+@pytest.fixture(scope="module")
+def aid_rows():
+    return validate.validate_aid(n=N_AID, seed=20261127)
+
+
+def test_the_closed_loop_table_has_its_trials(aid_rows):
+    names = " | ".join(r.quantity for r in aid_rows)
+    for needle in ("AID: TIR, closed loop - SAP", "AID: HbA1c", "closed loop", "670G: TIR"):
+        assert needle in names
+    assert all(r.source for r in aid_rows)
+
+
+@pytest.mark.parametrize("k", range(8))
+def test_each_closed_loop_row_meets_its_target_or_is_a_known_miss(aid_rows, k):
+    _met_or_known_miss(aid_rows[k])
