@@ -45,13 +45,16 @@ CORE = {
 }
 
 
-def population_config(n: int, days: int, core: bool = False):
+def population_config(n: int, days: int, core: bool = False, therapy: str | None = None):
+    extra = dict(CORE) if core else {}
+    if therapy is not None:
+        extra["therapy"] = {**extra.get("therapy", {}), "kind": therapy}
     return parse_config(
         {
             "run": {"name": "benchmark", "n_patients": n, "days": days},
             "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}},
             "output": {"traced": min(10, n)},
-            **(CORE if core else {}),
+            **extra,
         }
     )
 
@@ -64,11 +67,12 @@ def kernel_throughput(
     threads: int = 1,
     backend: str = "cpu",
     integrator: str = "rk4",
+    therapy: str | None = None,
 ) -> float:
     """Kernel patient-days/s (best of `repeats`), no I/O. With threads > 1 the population is
     split into that many parts run in parallel threads (the kernel releases the GIL).
     backend "cuda": the GPU kernel, its host-device copies included."""
-    cfg = population_config(n, days, core)
+    cfg = population_config(n, days, core, therapy)
     cfg.execution.backend = backend
     cfg.run.integrator = integrator
     ki = sweep.kernel_inputs(cfg)

@@ -53,6 +53,47 @@ def kernel_cell(n: int, days: int, core: bool, threads: int = 1) -> dict:
     }
 
 
+# therapy presets side by side (issue 19: each AID preset >= 60% of real_world's throughput)
+THERAPY_CELLS = ("real_world", "sap", "aid_pid", "aid_oref")
+
+
+def therapy_cells(n: int = 1000, days: int = 30, repeats: int = 3) -> list[dict]:
+    """Kernel throughput of each therapy preset on the same patients, same run; best of
+    `repeats`, and its ratio to real_world's."""
+    for kind in THERAPY_CELLS:
+        kernel_throughput(4, 1, repeats=1, therapy=kind)  # compile outside the timings
+    cells = [
+        {
+            "therapy": kind,
+            "n": n,
+            "days": days,
+            "pd_per_s": kernel_throughput(n, days, repeats=repeats, therapy=kind),
+        }
+        for kind in THERAPY_CELLS
+    ]
+    for c in cells:
+        c["ratio_to_real_world"] = c["pd_per_s"] / cells[0]["pd_per_s"]
+    return cells
+
+
+def therapies_only() -> int:
+    cells = therapy_cells()
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    report = {
+        "benchmark": "therapies",
+        "created": stamp,
+        "engine_version": engine_version(),
+        "cpu": cpu_identity().get("model name", "?"),
+        "cells": cells,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"therapies-{stamp}.json").write_text(json.dumps(report, indent=1))
+    print("| therapy preset (1,000 x 30, 1 thread) | pd/s | / real_world |\n|---|---|---|")
+    for c in cells:
+        print(f"| {c['therapy']} | {c['pd_per_s']:,.0f} | {c['ratio_to_real_world']:.2f} |")
+    return 0
+
+
 def run_cell(n: int, days: int, workers: int, backend: str = "cpu") -> dict:
     cfg = population_config(n, days)
     cfg.execution.backend = backend
@@ -126,7 +167,14 @@ def main(argv=None):
         default=600.0,
         help="skip a cell whose estimated time exceeds this",
     )
+    ap.add_argument(
+        "--therapies-only",
+        action="store_true",
+        help="only the therapy presets' cells (benchmarks/results/therapies-<time>.json)",
+    )
     args = ap.parse_args(argv)
+    if args.therapies_only:
+        return therapies_only()
 
     kernel_cell(4, 1, False)
     kernel_cell(4, 1, True)  # compile or load the cache outside the timings
@@ -154,6 +202,7 @@ def main(argv=None):
         ),
         probe,
     )
+    therapies = therapy_cells()
     mem = memory_per_patient()
     gpu = gpu_cells(args.sizes, args.budget_s)
     sg = simglucose_patient_day()
@@ -176,6 +225,7 @@ def main(argv=None):
         "kernel": cells + two_threads,
         "skipped": skipped,
         "runs": runs,
+        "therapies": therapies,
         "memory": mem,
         "simglucose": sg,
         "gpu": gpu,
@@ -215,6 +265,9 @@ def main(argv=None):
             f"| {r['n']:,} x {r['days']} days | {r['workers']} | {r['pd_per_s']:,.0f} | "
             f"{r['pd_per_s'] / (r['workers'] * kernel_1000):.2f} |"
         )
+    md += ["", "| therapy preset (1,000 x 30, 1 thread) | pd/s | / real_world |", "|---|---|---|"]
+    for c in therapies:
+        md.append(f"| {c['therapy']} | {c['pd_per_s']:,.0f} | {c['ratio_to_real_world']:.2f} |")
     md += [
         "",
         f"resident state per patient beyond the outputs: "
