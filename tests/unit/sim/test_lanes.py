@@ -175,5 +175,12 @@ DAILY_BEFORE_LANES = [
         "bmi_sds",
         "lbgi",
         "hbgi",
+        # closed loop (0.5.0)
+        "closed_loop_pct",
+        "suspend_min",
+        "auto_bolus_u",
+        "aid_sensitivity_ratio",
+        "set_failures",
+        "sensor_gap_min",
     )
 ]
