@@ -789,24 +789,11 @@ class TherapySection(_Section):
 
     @model_validator(mode="after")
     def _controller_known(self):
-        from ..life.controllers import TUNING
+        from ..life.controllers import TUNING, tuning_values
 
         name = self.controller
         if name in TUNING:
-            table = {row[0]: row for row in TUNING[name]}
-            for key, value in self.controller_settings.items():
-                if key not in table:
-                    allowed = ", ".join(table) or "none"
-                    raise ValueError(
-                        f"controller_settings.{key}: not a setting of controller {name!r} "
-                        f"(its settings: {allowed})"
-                    )
-                _, _, low, high, _ = table[key]
-                if not low <= value <= high:
-                    raise ValueError(
-                        f"controller_settings.{key} = {value}: outside {low}..{high} "
-                        f"for controller {name!r}"
-                    )
+            tuning_values(TUNING[name], self.controller_settings, f"controller {name!r}")
         elif not PLUGIN_CONTROLLER.match(name):
             raise ValueError(
                 f'controller = {name!r}: not none, pid, oref or a plug-in "package.module:function"'

@@ -60,20 +60,13 @@ def tuning_values(spec: str, settings: dict) -> np.ndarray:
     """The plug-in's tuning in its declared order, defaults filled in; ConfigError naming the
     setting that is unknown or out of its range."""
     _, rows = resolve(spec)
-    table = {r[0]: r for r in rows}
-    for key, value in settings.items():
-        if key not in table:
-            allowed = ", ".join(table) or "none"
-            raise ConfigError(
-                f"therapy.controller_settings.{key}: not a setting of {spec} (its settings: "
-                f"{allowed})"
-            )
-        _, _, low, high, _ = table[key]
-        if not low <= value <= high:
-            raise ConfigError(
-                f"therapy.controller_settings.{key} = {value}: outside {low}..{high} for {spec}"
-            )
-    return np.array([float(settings.get(r[0], r[1])) for r in rows])
+    try:
+        values = controllers.tuning_values(
+            rows, settings, spec, field="therapy.controller_settings"
+        )
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
+    return np.array(values)
 
 
 def sample_arguments(tuning: np.ndarray):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..life.aid import AID
+from ..life.aid import AID, N_AID
 from ..population.cohort import Cohort, sample_cohort
 from ..runtime import bind_fast_libm, engine_identity
 from ..sim.bundles import PatientRows, RunSettings
@@ -21,7 +21,7 @@ from ..store import results
 from . import plausibility, plugins
 from .config import ConfigError, RunConfig, parse_config
 from .scenarios import Scenario, cohort_varies, expand
-from .translate import KernelInputs, aid_settings, kernel_inputs  # noqa: F401 - the public entry, re-exported
+from .translate import KernelInputs, kernel_inputs  # noqa: F401 - the public entry, re-exported
 
 
 def cohort_of(inputs: KernelInputs, ids) -> Cohort:
@@ -31,7 +31,7 @@ def cohort_of(inputs: KernelInputs, ids) -> Cohort:
 def run_settings(inputs: KernelInputs) -> RunSettings:
     """The kernel's RunSettings bundle from the run's translated inputs. A plug-in controller
     is imported here, by the task that simulates (engine/batch/plugins.py)."""
-    pump = inputs.aid if inputs.aid is not None else aid_settings(parse_config({}))
+    pump = inputs.aid if inputs.aid is not None else np.zeros(N_AID)  # no pump: all off
     controller = 0
     if plugins.is_plugin(inputs.controller):
         controller, _ = plugins.resolve(inputs.controller)

@@ -31,7 +31,9 @@ from .controllers import (
     N_CONTROLLER_STATE,
     N_TUNING,
     STATE_SENSITIVITY,
+    basal_steady_state_u,
     call_controller,
+    cgm_slope_per_sample,
 )
 
 # the run's pump settings (engine.batch.translate.aid_settings)
@@ -159,16 +161,13 @@ def controller_sample(
     if not (math.isfinite(rate_h) and math.isfinite(bolus)):
         return programmed_h / 60.0, 0.0, False, state[STATE_SENSITIVITY]
     rate_h = min(max(rate_h, 0.0), lane_settings[CS.max_basal_u_per_h])
-    net_iob = iob_u - programmed_h / 60.0 * 2.0 * lane_settings[CS.insulin_peak_min]
+    net_iob = iob_u - 2.0 * basal_steady_state_u(programmed_h, lane_settings[CS.insulin_peak_min])
     room = max(lane_settings[CS.max_iob_u] - net_iob, 0.0)
     bolus = min(max(bolus, 0.0), room)
     if room <= 0.0:
         rate_h = min(rate_h, programmed_h)
     if aid[AID.suspend_before_low] != 0.0:
-        n = N_CGM_HISTORY
-        slope = 0.0
-        if history[n - 3] == history[n - 3]:
-            slope = 0.5 * (reading - history[n - 3]) / lane_settings[CS.interval_min]
+        slope = cgm_slope_per_sample(history) / lane_settings[CS.interval_min]
         if min(reading, reading + SUSPEND_HORIZON_MIN * slope) < aid[AID.suspend_threshold]:
             rate_h = 0.0
             bolus = 0.0

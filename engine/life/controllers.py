@@ -102,6 +102,23 @@ OREF_TUNING = (
 )
 TUNING = {"none": (), "pid": PID_TUNING, "oref": OREF_TUNING}
 
+
+def tuning_values(rows, settings: dict, owner: str, field: str = "controller_settings") -> list:
+    """A controller's tuning in the order of its `rows` (name, default, low, high,
+    description), defaults filled in; ValueError naming `field`.<setting> when a setting is
+    not one of the rows or lies outside its range. Used for the built-ins (config) and the
+    plug-ins (engine/batch/plugins.py) alike."""
+    table = {row[0]: row for row in rows}
+    for key, value in settings.items():
+        if key not in table:
+            allowed = ", ".join(table) or "none"
+            raise ValueError(f"{field}.{key}: not a setting of {owner} (its settings: {allowed})")
+        _, _, low, high, _ = table[key]
+        if not low <= value <= high:
+            raise ValueError(f"{field}.{key} = {value}: outside {low}..{high} for {owner}")
+    return [float(settings.get(row[0], row[1])) for row in rows]
+
+
 # the PID's nights for its integral and derivative times (Steil 2006: 22:00-06:00 with a
 # shorter integral time, so that overnight errors are corrected before morning)
 NIGHT_FROM_MIN = 22 * 60
@@ -115,9 +132,16 @@ MIN_PREDICTION_STEP = 18
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def cgm_slope_per_min(cgm):
-    """Least-squares slope (mg/dL/min per sample interval) of the last three readings, or 0
-    when one is missing."""
+def basal_steady_state_u(basal_u_per_h, peak_min):
+    """Insulin in each compartment of the pump's insulin model at a steady basal (U): the
+    programme's own insulin on board is twice this."""
+    return basal_u_per_h / 60.0 * peak_min
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def cgm_slope_per_sample(cgm):
+    """Least-squares slope of the last three readings, mg/dL per sample interval, or 0 when
+    one is missing."""
     n = cgm.shape[0]
     a, b, c = cgm[n - 3], cgm[n - 2], cgm[n - 1]
     if not (a == a and b == b and c == c):
@@ -146,7 +170,7 @@ def pid_controller(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, stat
     integral = state[2] + kp * e * dt / ti
     integral = min(max(integral, 0.0), settings[CS.max_basal_u_per_h])
     state[2] = integral
-    slope = cgm_slope_per_min(cgm) / dt
+    slope = cgm_slope_per_sample(cgm) / dt
     pid = kp * e + integral + kp * td * slope
     gamma = settings[CS.p5]
     rate = (1.0 + gamma) * pid - gamma * activity_u_per_h
@@ -201,12 +225,11 @@ def oref_controller(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, sta
             max(1.0 + basal_off / programmed, settings[CS.p1]), settings[CS.p2]
         )
     # net insulin on board: what remains above the programmed basal's own steady state
-    basal_iob = settings[CS.basal_u_per_h] / 60.0 * 2.0 * tp
-    net_iob = iob_u - basal_iob
+    steady = basal_steady_state_u(settings[CS.basal_u_per_h], tp)
+    net_iob = iob_u - 2.0 * steady
     # predicted glucose 4 hours ahead in 5-minute steps, the programmed basal assumed to go on:
     # the net insulin (above the basal's steady state, r tp in each compartment) decays in its
     # two compartments; the deviation fades over an hour; carbohydrate at a falling impact
-    steady = settings[CS.basal_u_per_h] / 60.0 * tp
     c2 = activity_u_per_h / 60.0 * tp - steady
     c1 = iob_u - activity_u_per_h / 60.0 * tp - steady
     d = math.exp(-5.0 / tp)
