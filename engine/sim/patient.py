@@ -579,6 +579,7 @@ def _pump_minute(j, m, cgm, meal_bolus_u, run, rc, t):
         cs[CS.tdd_u] = lf[j, LF.tdd_avg]
         cs[CS.max_basal_u_per_h] = settings[AP.max_basal_factor] * basal_h
         cs[CS.max_iob_u] = settings[AP.max_iob_per_kg] * lf[j, LF.bw]
+        cs[CS.weight_kg] = lf[j, LF.bw]  # children grow, everyone's weight moves
         c2 = lf[j, LF.aid_c2]
         rate, auto_u, closed, estimate = aid.controller_sample(
             run.controller,
