@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 
 from .batch.config import ConfigError, RunConfig, apply_overrides, read_config_dict
-from .store.storeguard import remove_own
+from .store.storeguard import RUN_FOLDER_PREFIX, remove_own
 
 # what an in-memory run may hold: this share of the memory available now
 IN_MEMORY_SHARE = 0.5
@@ -119,7 +119,7 @@ def run(
                 "output on a filesystem they share, run(config, '/shared/OUT.zarr', ...)"
             )
         _check_fits_in_memory(cfg, workers)
-        folder = Path(tempfile.mkdtemp(prefix="t1dmc-run-"))
+        folder = Path(tempfile.mkdtemp(prefix=RUN_FOLDER_PREFIX))
     store = Path(output) if folder is None else folder / "results.zarr"
     try:
         sweep.run(

@@ -549,7 +549,7 @@ def write_output(
                 "replaces only its own outputs: choose another path"
             )
     # a name no one else uses, created by `write` itself: whatever is there on failure is ours
-    tmp = path.parent / f".{path.name}.t1dmc-tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = path.parent / f".{path.name}{TMP_MARKER}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:
         write(tmp)
         # the write may have taken minutes: what is at `path` is checked again
@@ -589,8 +589,20 @@ def check_output(
         pass
 
 
+# the names the engine gives its temporary outputs, and only those: remove_own removes nothing else
+TMP_MARKER = ".t1dmc-tmp-"  # write_output's sibling of the output being written
+RUN_FOLDER_PREFIX = "t1dmc-run-"  # engine.run's in-memory run folder (tempfile.mkdtemp)
+
+
 def remove_own(path: Path) -> None:
-    """Remove a temporary output of the engine's own (never through a link)."""
+    """Remove a temporary output of the engine's own, never through a link: a path named
+    with TMP_MARKER or RUN_FOLDER_PREFIX, the names only the engine gives; anything else is
+    refused (UnsafeOutput) and left as it is."""
+    path = Path(path)
+    if not (TMP_MARKER in path.name or path.name.startswith(RUN_FOLDER_PREFIX)):
+        raise UnsafeOutput(
+            f"{str(path)!r} is not a temporary output the engine named; it was not removed"
+        )
     if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
     else:

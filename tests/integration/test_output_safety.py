@@ -5,6 +5,7 @@ foreign store; bad input ends in a message and exit 2, damage in a message and e
 traceback."""
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -523,3 +524,26 @@ def test_replay_reads_its_own_csv_output_as_input(tmp_path):
     inputs.write_text("# t1dmc 0.1 inputs\ncarbs_g_per_min,insulin_u_per_min\n0,0.01\n1,0.01\n")
     assert main(["replay", "adult#001", str(inputs), "-o", str(tmp_path / "o.csv")]) == 0
     assert len(pd.read_csv(tmp_path / "o.csv", comment="#")) == 3
+
+
+def test_remove_own_refuses_a_path_the_engine_did_not_name(tmp_path):
+    """storeguard.remove_own removes only the engine's temporary names, never through a link;
+    a user's folder is refused and kept with its files."""
+    from engine.store.storeguard import RUN_FOLDER_PREFIX, TMP_MARKER, UnsafeOutput, remove_own
+
+    user = tmp_path / "my_results"
+    user.mkdir()
+    (user / "notes.txt").write_text("mine")
+    with pytest.raises(UnsafeOutput, match="not a temporary output the engine named"):
+        remove_own(user)
+    assert (user / "notes.txt").read_text() == "mine"
+    # a link named like the engine's run folder: the link goes, its target stays
+    link = tmp_path / f"{RUN_FOLDER_PREFIX}abc"
+    link.symlink_to(user, target_is_directory=True)
+    remove_own(link)
+    assert not os.path.lexists(link) and (user / "notes.txt").exists()
+    own = tmp_path / f".out.zarr{TMP_MARKER}1-ab"
+    own.mkdir()
+    (own / "chunk").write_text("x")
+    remove_own(own)
+    assert not own.exists()
