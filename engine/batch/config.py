@@ -107,6 +107,16 @@ class CohortSection(_Section):
         le=1.0,
         description="share on an insulin pump (T1D Exchange 2016-18: 63%); used by therapy.mix",
     )
+    aid_share: float = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "share on automated insulin delivery (pump, CGM and therapy.controller), part of "
+            "pump_share and cgm_share; used by therapy.mix (T1D Exchange 2016-18, which "
+            "real_world is calibrated to: ~0; T1DX-QI 2022-23, children up to 6: 48%)"
+        ),
+    )
     hypo_unaware_share: float = Field(
         0.20,
         ge=0.0,
@@ -121,6 +131,17 @@ class CohortSection(_Section):
             "largest amplitude of the individual daily sensitivity pattern (uniform 0..this)"
         ),
     )
+
+    @model_validator(mode="after")
+    def _aid_within_devices(self):
+        # AID users wear both devices: they are counted in pump_share and cgm_share
+        for name in ("pump_share", "cgm_share"):
+            if self.aid_share > getattr(self, name):
+                raise ValueError(
+                    f"aid_share = {self.aid_share}: more than {name} = {getattr(self, name)} "
+                    "(AID users are pump and CGM users)"
+                )
+        return self
 
     @field_validator("groups")
     @classmethod
@@ -549,16 +570,23 @@ THERAPY_PRESETS["sap"] = {
 #   target of 130 mg/dL, inside the 112.5-160 mg/dL range Control-IQ treats to (Brown 2019):
 #   time in range +11.8 points against Brown's +11 (9 to 14); at 110 with micro-boluses +17.8,
 #   at 120 +14.3.
+# These are the controllers' defaults (CONTROLLER_DEFAULTS), so that the AID users of a mix
+# (cohort.aid_share) get the same tuning as the presets.
+CONTROLLER_DEFAULTS = {
+    "pid": {"aid_target_mg_dl": 120.0, "max_basal_factor": 1.5},
+    "oref": {"aid_target_mg_dl": 130.0, "max_basal_factor": 4.0},
+}
+# a plug-in's: the 670G's target and OpenAPS's "4 x current basal"
+PLUGIN_DEFAULTS = {"aid_target_mg_dl": 120.0, "max_basal_factor": 4.0}
 THERAPY_PRESETS["aid_pid"] = {
     **THERAPY_PRESETS["sap"],
     "controller": "pid",
-    "aid_target_mg_dl": 120.0,
-    "max_basal_factor": 1.5,
+    **CONTROLLER_DEFAULTS["pid"],
 }
 THERAPY_PRESETS["aid_oref"] = {
     **THERAPY_PRESETS["sap"],
     "controller": "oref",
-    "aid_target_mg_dl": 130.0,
+    **CONTROLLER_DEFAULTS["oref"],
 }
 # a plug-in controller: "package.module:function"
 PLUGIN_CONTROLLER = re.compile(
@@ -706,13 +734,22 @@ class TherapySection(_Section):
         ),
     )
     aid_target_mg_dl: float = Field(
-        120.0, ge=80.0, le=200.0, description="the controller's glucose target"
+        120.0,
+        ge=80.0,
+        le=200.0,
+        description=(
+            "the controller's glucose target (default: its calibrated one, pid 120, oref 130, "
+            "a plug-in 120)"
+        ),
     )
     max_basal_factor: float = Field(
         4.0,
         ge=1.0,
         le=10.0,
-        description="highest basal rate, x the programmed rate (OpenAPS: 4 x current basal)",
+        description=(
+            "highest basal rate, x the programmed rate (default: pid 1.5, calibrated to the "
+            "670G trial; oref and plug-ins 4, OpenAPS's 4 x current basal)"
+        ),
     )
     max_iob_u_per_kg: float = Field(
         0.12,
@@ -785,7 +822,12 @@ class TherapySection(_Section):
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data):
-        return _with_preset(data, "kind", "real_world", THERAPY_PRESETS)
+        data = _with_preset(data, "kind", "real_world", THERAPY_PRESETS)
+        if isinstance(data, dict) and isinstance(data.get("controller"), str):
+            name = data["controller"]
+            defaults = CONTROLLER_DEFAULTS.get(name, PLUGIN_DEFAULTS if name != "none" else {})
+            data = {**defaults, **data}
+        return data
 
     @model_validator(mode="after")
     def _controller_known(self):
@@ -798,9 +840,10 @@ class TherapySection(_Section):
             raise ValueError(
                 f'controller = {name!r}: not none, pid, oref or a plug-in "package.module:function"'
             )
-        if self.controller != "none" and self.delivery != "pump":
+        if self.controller != "none" and self.delivery == "mdi":
             raise ValueError(
-                f'controller = {name!r} needs delivery = "pump" (delivery = {self.delivery!r})'
+                f'controller = {name!r} needs delivery = "pump", or "mix" for the AID users of '
+                f"cohort.aid_share (delivery = {self.delivery!r})"
             )
         return self
 
@@ -1074,6 +1117,12 @@ class RunConfig(_Section):
             bad = max(traced)
             raise ValueError(
                 f"output.traced = {traced}: id {bad} is not below run.n_patients = {n}"
+            )
+        aid_share, t = self.cohort.aid_share, self.therapy
+        if aid_share > 0.0 and t.delivery == "mix" and t.controller == "none":
+            raise ValueError(
+                f"cohort.aid_share = {aid_share}: its AID users need therapy.controller "
+                '(pid, oref or a plug-in), but it is "none"'
             )
         for name in ("interval_min",):
             if MINUTES_PER_DAY % getattr(self.sensor, name):

@@ -40,6 +40,11 @@ def _illness_off(c: RunConfig) -> bool:
     return not c.episodes.illness or c.episodes.illness_per_year == 0
 
 
+def _no_aid_users(c: RunConfig) -> bool:
+    """In a mix of therapies only the AID users' pumps are modelled (engine/life/aid.py)."""
+    return c.therapy.delivery == "mix" and c.cohort.aid_share == 0
+
+
 def _stress_off(c: RunConfig) -> bool:
     return not c.episodes.stress or c.episodes.stress_per_week == 0
 
@@ -88,6 +93,44 @@ RULES: tuple[Rule, ...] = (
         'therapy.hypo_detection is not "mix"',
         "each patient's own CGM or finger-sticks are used only under hypo_detection = mix "
         "(the uses_cgm trait recorded still changes)",
+    ),
+    Rule(
+        ("cohort.aid_share",),
+        lambda c: c.therapy.delivery != "mix" and c.therapy.hypo_detection != "mix",
+        'neither therapy.delivery nor therapy.hypo_detection is "mix"',
+        "each patient's own devices are used only under a mix (the uses_aid, uses_pump and "
+        "uses_cgm traits recorded still change)",
+    ),
+    Rule(
+        (
+            "therapy.controller_settings",
+            "therapy.aid_target_mg_dl",
+            "therapy.max_basal_factor",
+            "therapy.max_iob_u_per_kg",
+            "therapy.suspend_before_low",
+            "therapy.suspend_threshold_mg_dl",
+            "therapy.insulin_peak_min",
+            "therapy.exercise_mode_share",
+            "therapy.exercise_target_mg_dl",
+        ),
+        lambda c: c.therapy.controller == "none" or _no_aid_users(c),
+        'therapy.controller is "none" (or under delivery = "mix", cohort.aid_share is 0)',
+        "no controller runs",
+    ),
+    Rule(
+        (
+            "therapy.sensor_session_days",
+            "therapy.sensor_warmup_min",
+            "therapy.sensor_gaps_per_day",
+            "therapy.sensor_gap_min",
+            "therapy.set_change_days",
+            "therapy.set_failure_share",
+            "therapy.set_failure_loss",
+        ),
+        lambda c: not c.therapy.runs_pump() or _no_aid_users(c),
+        'therapy.controller is "none" and therapy.device_events is false (or under delivery = '
+        '"mix", cohort.aid_share is 0)',
+        "no pump or sensor is modelled as a device",
     ),
     Rule(
         (

@@ -15,6 +15,7 @@ import numpy as np
 from ..model import rng
 from .config import (
     BEHAVIOUR_PROFILES,
+    CONTROLLER_DEFAULTS,
     LIFESTYLE_PROFILES,
     THERAPY_PRESETS,
     ConfigError,
@@ -33,6 +34,8 @@ PRESET_SELECTORS = {
     "therapy.kind": THERAPY_PRESETS,
     "lifestyle.profile": LIFESTYLE_PROFILES,
     "behaviour.profile": BEHAVIOUR_PROFILES,
+    # a controller brings its calibrated target and maximum basal (config.CONTROLLER_DEFAULTS)
+    "therapy.controller": CONTROLLER_DEFAULTS,
 }
 
 

@@ -67,6 +67,7 @@ def aid_settings(cfg: RunConfig) -> np.ndarray:
     a = np.zeros(aid.N_AID)
     A = aid.AID
     a[A.on] = float(t.runs_pump())
+    a[A.aid_users_only] = float(t.delivery == "mix")
     a[A.kind] = controllers.BUILTIN_KINDS.get(t.controller, controllers.KIND_PLUGIN)
     a[A.target] = t.aid_target_mg_dl
     a[A.max_basal_factor] = t.max_basal_factor
@@ -162,6 +163,7 @@ def population_settings(cfg) -> np.ndarray:
     pop[POP.adolescent_adherence_dip] = life.adolescent_adherence_dip
     pop[POP.cgm_share] = coh.cgm_share
     pop[POP.pump_share] = coh.pump_share
+    pop[POP.aid_share] = coh.aid_share
     pop[POP.unaware_share] = coh.hypo_unaware_share
     pop[POP.dawn_prevalence] = coh.dawn_prevalence
     pop[POP.dawn_mean] = coh.dawn_amplitude

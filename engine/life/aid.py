@@ -41,6 +41,7 @@ AID = index_family(
     "Pump",
     (
         "on",  # 1: the therapy runs a pump programme or a controller (sap, aid_*, plug-in)
+        "aid_users_only",  # 1 (delivery = mix): only for patients with the uses_aid trait
         "kind",  # controllers.KIND_*
         "target",
         "max_basal_factor",
@@ -73,6 +74,15 @@ SET_NOTICED_AFTER_HIGH_MIN = 120
 # the daily dose a controller sees: an average of the last days (the 670G adapts on 2-6 days of
 # delivery history: Messer et al., Diabetes Care 41:789, 2018), as 1/6 per day
 TDD_AVERAGE_DAYS = 6.0
+
+
+@nb.njit(cache=True, nogil=True)
+def runs_for(aid, uses_aid):
+    """Whether a patient's pump is modelled: every patient's under a pump therapy, only the
+    AID users' (trait uses_aid, cohort.aid_share) in a mix of therapies."""
+    if aid[AID.on] == 0.0:
+        return False
+    return aid[AID.aid_users_only] == 0.0 or uses_aid > 0.5
 
 
 @nb.njit(cache=True, nogil=True)

@@ -41,6 +41,7 @@ TRAITS = Quantities(
         ("basal_error_z", "1", "standard-normal error of the prescribed basal (real-world)"),
         ("ratio_error_z", "1", "standard-normal error of the prescribed ratios (real-world)"),
         ("advice_follow", "1", "probability of following a clinic visit's dose advice"),
+        ("uses_aid", "1", "1 = automated insulin delivery: pump, CGM and a controller"),
     ),
 )
 TRAIT_VARIABLES = TRAITS.rows

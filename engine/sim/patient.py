@@ -262,7 +262,7 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         lf[j, LF.height_z] = min(max(growth.height_sds(traits[T.height_m], male, age0), -4.0), 4.0)
         lf[j, LF.bmi_z] = min(max(growth.bmi_sds(traits[T.bmi0], male, age0), -4.0), 4.0)
     li[j, LI.by_cgm] = detects_by_cgm(therapy, traits[T.uses_cgm])
-    if run.aid[aid.AID.on] != 0.0:
+    if aid.runs_for(run.aid, traits[T.uses_aid]):
         li[j, LI.aid] = 1
         aid.start(
             t.ctl_set[j], t.cgm_hist[j], t.ctl_state[j], run.aid, p[P.BW], run.cgm_interval_min

@@ -136,6 +136,7 @@ FLAG_TRAITS = {
     "uses_cgm": "no yes",
     "uses_pump": "no yes",
     "hypo_unaware": "no yes",
+    "uses_aid": "no yes",
 }
 FLAG_FILL = -1  # never a value: a block of all-0 flags is still written (integrity checks it)
 

@@ -11,6 +11,7 @@ import pytest
 from engine.batch import plugins, sweep
 from engine.batch.config import ConfigError, parse_config
 from engine.model.glycaemia import D
+from engine.model.traits import T
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = "bang_bang:pd_controller"  # docs/examples/bang_bang.py
@@ -68,6 +69,89 @@ def test_aid_runs_are_reproducible_bit_for_bit():
     np.testing.assert_array_equal(a, b)
 
 
+# --- AID in the real-world mix (cohort.aid_share) -------------------------------------------
+
+
+def mix(aid_share, n=400, **therapy):
+    return parse_config(
+        {
+            "run": {"n_patients": n, "days": 6, "seed": 9},
+            "cohort": {"aid_share": aid_share, "cgm_share": 0.5},
+            "therapy": {"kind": "real_world", **therapy},
+        }
+    )
+
+
+def test_aid_users_are_pump_and_cgm_users_and_the_shares_hold():
+    n = 4000
+    traits = {}
+    for share in (0.0, 0.3):
+        cfg = mix(share, n=n, controller="oref" if share else "none")
+        cohort = sweep.cohort_of(sweep.kernel_inputs(cfg), np.arange(n))
+        names = ("uses_aid", "uses_pump", "uses_cgm")
+        traits[share] = {k: cohort.traits[:, getattr(T, k)] for k in names}
+    none, some = traits[0.0], traits[0.3]
+    assert none["uses_aid"].sum() == 0
+    aid = some["uses_aid"] == 1.0
+    assert abs(aid.mean() - 0.3) < 0.025
+    assert (some["uses_pump"][aid] == 1.0).all() and (some["uses_cgm"][aid] == 1.0).all()
+    # the totals stay as configured: AID users are part of pump_share and cgm_share
+    assert abs(some["uses_pump"].mean() - 0.63) < 0.025
+    assert abs(some["uses_cgm"].mean() - 0.5) < 0.025
+    # the other draws are untouched
+    assert abs(none["uses_pump"].mean() - 0.63) < 0.025
+
+
+def test_only_the_aid_users_of_a_mix_run_the_controller():
+    cfg = mix(0.3, n=40, controller="oref")
+    assert (cfg.therapy.aid_target_mg_dl, cfg.therapy.max_basal_factor) == (130.0, 4.0)
+    inputs = sweep.kernel_inputs(cfg)
+    cohort = sweep.cohort_of(inputs, np.arange(40))
+    daily = sweep.simulate(inputs, cohort, np.full(40, -1), 0).daily
+    aid = cohort.traits[:, T.uses_aid] == 1.0
+    assert 5 <= aid.sum() <= 20
+    loop = daily[D.closed_loop_pct][:, 1:].mean(axis=1)
+    assert (loop[aid] > 80.0).all() and (loop[~aid] == 0.0).all()
+    assert np.isfinite(daily[D.aid_sensitivity_ratio][aid, 2:]).all()
+    assert np.isnan(daily[D.aid_sensitivity_ratio][~aid]).all()
+
+
+def test_a_mix_without_aid_users_is_the_mix_of_before():
+    """aid_share 0 with a controller named: nobody runs it, and the run is bit for bit the
+    real_world run without one."""
+    a, b = mix(0.0, n=24), mix(0.0, n=24, controller="pid")
+    out = []
+    for cfg in (a, b):
+        inputs = sweep.kernel_inputs(cfg)
+        cohort = sweep.cohort_of(inputs, np.arange(24))
+        out.append(sweep.simulate(inputs, cohort, np.full(24, -1), 0).daily)
+    np.testing.assert_array_equal(out[0], out[1])
+
+
+def test_a_mix_needs_a_controller_for_its_aid_users_and_room_in_the_devices():
+    with pytest.raises(ConfigError, match="cohort.aid_share = 0.2: its AID users need"):
+        mix(0.2)
+    with pytest.raises(ConfigError, match="aid_share = 0.6: more than cgm_share = 0.5"):
+        mix(0.6, controller="oref")
+
+
+def test_a_swept_controller_brings_its_calibrated_tuning():
+    from engine.batch.scenarios import expand
+
+    cfg = parse_config(
+        {
+            "run": {"n_patients": 4, "days": 2},
+            "cohort": {"aid_share": 0.3},
+            "therapy": {"controller": "oref"},
+            "sweep": {"zip": {"therapy.controller": ["pid", "oref"]}},
+        }
+    )
+    tuned = [
+        (s.config.therapy.aid_target_mg_dl, s.config.therapy.max_basal_factor) for s in expand(cfg)
+    ]
+    assert tuned == [(120.0, 1.5), (130.0, 4.0)]
+
+
 # --- plug-ins -----------------------------------------------------------------------------
 
 
@@ -123,8 +207,8 @@ def test_a_plugin_that_cannot_run_is_refused_naming_it(plugin_dir, spec, body, s
 def test_a_plugin_is_refused_on_cuda_and_a_controller_needs_a_pump(plugin_dir):
     with pytest.raises(ConfigError, match="run on the CPU backend"):
         plugins.check(EXAMPLE, {}, "cuda")
-    with pytest.raises(ConfigError, match='needs delivery = "pump"'):
-        parse_config({"therapy": {"kind": "real_world", "controller": "pid"}})
+    with pytest.raises(ConfigError, match='needs delivery = "pump", or "mix"'):
+        parse_config({"therapy": {"kind": "real_world", "delivery": "mdi", "controller": "pid"}})
     with pytest.raises(ConfigError, match="controller_settings.gain = 50.0: outside"):
         parse_config({"therapy": {"kind": "aid_pid", "controller_settings": {"gain": 50.0}}})
     with pytest.raises(ConfigError, match="not none, pid, oref or a plug-in"):

@@ -20,6 +20,27 @@ BASE = {
 }
 SIM = "simglucose_basal_bolus"
 
+# the controller's fields and the devices', with two values each
+AID_FIELDS = [
+    ("aid_target_mg_dl", 100.0, 180.0),
+    ("max_basal_factor", 1.0, 6.0),
+    ("max_iob_u_per_kg", 0.0, 0.5),
+    ("suspend_before_low", True, False),  # oref's zero temps leave it nothing to do here
+    ("suspend_threshold_mg_dl", 60.0, 110.0),
+    ("insulin_peak_min", 45.0, 110.0),
+    ("exercise_mode_share", 0.0, 1.0),
+    ("exercise_target_mg_dl", 100.0, 200.0),
+]
+DEVICE_FIELDS = [
+    ("sensor_session_days", 1, 10),
+    ("sensor_warmup_min", 0, 1440),
+    ("sensor_gaps_per_day", 0.0, 1.0),
+    ("sensor_gap_min", 5.0, 700.0),
+    ("set_change_days", 1, 3),
+    ("set_failure_share", 0.0, 1.0),
+    ("set_failure_loss", 0.0, 1.0),
+]
+
 # (field, the options that make it inert, two values, options under which the two values
 # give different results, or None where 20 patients x 3 days may not show a difference)
 CASES = [
@@ -48,6 +69,38 @@ CASES = [
     ("cohort.pump_share", {"therapy.delivery": "pump"}, 0.05, 0.95, {}),
     ("cohort.pump_share", {"therapy.kind": SIM, "therapy.delivery": "mix"}, 0.05, 0.95, None),
     ("cohort.cgm_share", {"therapy.hypo_detection": "cgm"}, 0.05, 0.95, None),
+    (
+        "cohort.aid_share",
+        {"therapy.kind": "intensive", "therapy.controller": "oref", "cohort.cgm_share": 0.5},
+        0.0,
+        0.5,
+        {"therapy.controller": "oref", "cohort.cgm_share": 0.5, "cohort.pump_share": 0.9},
+    ),
+    *(
+        (
+            f"therapy.{field}",
+            {"therapy.kind": "sap"},
+            a,
+            b,
+            {"therapy.kind": "aid_pid" if field == "suspend_before_low" else "aid_oref"},
+        )
+        for field, a, b in AID_FIELDS
+    ),
+    *(
+        (f"therapy.{field}", {"therapy.controller": "oref"}, a, b, None)
+        for field, a, b in [
+            ("controller_settings", {}, {"smb": 1.0, "autosens_max": 1.5}),
+            *AID_FIELDS,
+        ]
+    ),
+    *(
+        (f"therapy.{field}", {"therapy.kind": "intensive"}, a, b, {"therapy.kind": "sap"})
+        for field, a, b in DEVICE_FIELDS
+    ),
+    *(
+        (f"therapy.{field}", {"therapy.device_events": True}, a, b, None)
+        for field, a, b in DEVICE_FIELDS
+    ),
     (
         "therapy.fasting_target_mg_dl",
         {"therapy.titrate_days": 0},
