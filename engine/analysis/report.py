@@ -153,6 +153,20 @@ DISTRIBUTIONS = (
     ("tdd_per_kg", "total daily insulin dose per kg", "U/kg/day"),
 )
 GROUP_ORDER = ("child", "adolescent", "adult")
+# insulin delivery and the pump (docs/controllers.md): (variable, label, units, decimals,
+# shown only where some scenario's value is not 0 or missing)
+DELIVERY = (
+    ("tdd", "total daily dose", "U/day", 1, False),
+    ("basal_u", "basal", "U/day", 1, False),
+    ("bolus_u", "bolus", "U/day", 1, False),
+    ("auto_bolus_u", "of which automatic", "U/day", 2, True),
+    ("closed_loop_pct", "time in closed loop", "%", 1, True),
+    ("suspend_min", "insulin suspended", "min/day", 0, True),
+    ("sensor_gap_min", "no sensor reading", "min/day", 0, True),
+    ("set_failures", "infusion-set failures", "per 100 days", 1, True),
+    ("aid_sensitivity_ratio", "controller's sensitivity ratio", "1", 3, True),
+    ("si_peripheral", "s_p", "1 = lean healthy", 3, False),
+)
 
 
 # ----------------------------------------------------------------------------- options
@@ -1066,6 +1080,51 @@ def severe_table(rows: list[Row]) -> str:
     return _table([html.escape(h) for h in header], body, numeric_from=2)
 
 
+def delivery_rows(ds, days: slice) -> list[tuple[str, str, int, dict]]:
+    """Per scenario, and where only some of its patients ran a controller, per those on
+    closed loop and the others: (scenario label, who, patients, {variable: mean, low, high})
+    of each patient's mean over the window."""
+    means = [v for v, *_ in DELIVERY if v in ds]
+    labels = _scenario_labels(ds)
+    out = []
+    for s in range(ds.sizes["scenario"]):
+        pp = _per_patient(ds, s, means, [], days, slice(0, days.stop))
+        everyone = np.ones(ds.sizes["patient"], bool)
+        splits = [("all", everyone)]
+        if "mean:closed_loop_pct" in pp:
+            looped = np.nan_to_num(pp["mean:closed_loop_pct"]) > 0.0
+            if looped.any() and not looped.all():
+                splits += [("on closed loop", looped), ("not on closed loop", ~looped)]
+        for who, sel in splits:
+            stats = {}
+            for v in means:
+                x = pp[f"mean:{v}"][sel]
+                stats[v] = _mean_ci(x * 100.0 if v == "set_failures" else x)
+            out.append((labels[s], who, int(sel.sum()), stats))
+    return out
+
+
+def delivery_table(rows: list[tuple[str, str, int, dict]]) -> str:
+    """The delivery rows as a table: mean (95% CI) per column; the device columns only where
+    some row has a value other than 0."""
+
+    def shown(v, optional):
+        if not optional:
+            return True
+        return any(np.isfinite(st[v][0]) and st[v][0] != 0.0 for *_, st in rows if v in st)
+
+    cols = [c for c in DELIVERY if c[0] in rows[0][3] and shown(c[0], c[4])]
+    header = ["scenario", "who", "patients"] + [
+        f"{label} ({units})" for _, label, units, _, _ in cols
+    ]
+    body = []
+    for label, who, n, st in rows:
+        cells = [html.escape(label), html.escape(who), f"{n:,}"]
+        cells += [_ci(*st[v], d) for v, _, _, d, _ in cols]
+        body.append(cells)
+    return _table([html.escape(h) for h in header], body, numeric_from=2)
+
+
 def attribution_table(ds, pop: xr.Dataset) -> str:
     """Per scenario and mechanism: share of the population's loss (%) and percentage points
     lost, each with its 95% interval."""
@@ -1377,6 +1436,17 @@ def _build_page(ds, store, out_dir, days, glu, baseline, plt) -> dict:
             )
         )
         sections.append(severe_table(rows))
+    if all(v in ds for v in ("tdd", "basal_u", "bolus_u")):
+        sections += [
+            "<h2>Insulin delivery and the pump</h2>",
+            f"<p>Each patient's mean over {window_text}; in each cell the mean over patients "
+            "and its 95% interval. Where only some patients of a scenario ran a controller "
+            "(AID users in a mix of therapies, cohort.aid_share), they and the others have rows "
+            "of their own. Device columns appear where a scenario modelled the pump as a device; the "
+            "controller's sensitivity ratio is its own estimate (oref's autosens), beside the "
+            "model's s_p.</p>",
+            delivery_table(delivery_rows(ds, days)),
+        ]
     if "log_phi" in ds or "ir_share" in ds:
         sections += _attribution_sections(ds, plt, path, files, days, shown, window_text, omitted)
     if S > 1:

@@ -811,7 +811,10 @@ def validate(n: int = 200, seed: int = 20261127, years: float = 6.0) -> list[Row
 
 
 def table(rows: list[Row]) -> str:
-    head = f"{'quantity':<54}{'target':<34}{'simulated (95% CI)':<30}{'pass':<5} source"
+    # columns as wide as their longest entry: a long target must not run into its value
+    qw = max([54, *(len(r.quantity) + 2 for r in rows)])
+    tw = max([34, *(len(r.target) + 2 for r in rows)])
+    head = f"{'quantity':<{qw}}{'target':<{tw}}{'simulated (95% CI)':<30}{'pass':<5} source"
     lines = [head, "-" * len(head)]
     for r in rows:
         if r.unit in ("share", "relative change", "fraction lower"):
@@ -822,7 +825,7 @@ def table(rows: list[Row]) -> str:
         bare = r.unit in ("share", "relative change", "fraction lower")
         value = f"{fmt(r.value)}{'' if bare else ' ' + r.unit}{ci}"
         lines.append(
-            f"{r.quantity:<54}{r.target:<34}{value:<30}{'yes' if r.passed else 'NO':<5} "
+            f"{r.quantity:<{qw}}{r.target:<{tw}}{value:<30}{'yes' if r.passed else 'NO':<5} "
             f"{r.source}" + (f"   [{r.note}]" if r.note else "")
         )
     passed = sum(r.passed for r in rows)

@@ -123,6 +123,49 @@ def test_the_page_has_every_section_with_human_labels(page):
     assert "left out of the figures" not in page  # 2 scenarios: all drawn
 
 
+def test_delivery_without_a_pump_device_has_no_device_columns(page):
+    section = page.split("Insulin delivery and the pump", 1)[1].split("<h2>", 1)[0]
+    assert "basal (U/day)" in section and "bolus (U/day)" in section
+    for device in ("time in closed loop", "infusion-set failures", "on closed loop"):
+        assert device not in section, device
+
+
+def test_delivery_splits_the_aid_users_of_a_mix(tmp_path):
+    cfg = parse_config(
+        {
+            "run": {"n_patients": 16, "days": 4, "seed": 2},
+            "cohort": {"aid_share": 0.3},
+            "therapy": {"controller": "oref"},
+            "sweep": {
+                "zip": {
+                    "therapy.kind": ["real_world", "aid_oref"],
+                    "therapy.controller": ["oref", "oref"],  # a preset sets its own
+                }
+            },
+        }
+    )
+    sweep.run(cfg, tmp_path / "aid.zarr", quiet=True)
+    ds = cmp.open_store(tmp_path / "aid.zarr")
+    rows = report.delivery_rows(ds, slice(0, 4))
+    who = [(label.split(":")[0], w) for label, w, *_ in rows]
+    # the mix: everyone, then its AID users and the others; aid_oref: everyone on closed loop
+    assert who == [("0", "all"), ("0", "on closed loop"), ("0", "not on closed loop"), ("1", "all")]
+    aid = ds.uses_aid
+    users = ((aid.isel(scenario=0) if "scenario" in aid.dims else aid) == 1).values
+    assert rows[1][2] == users.sum() and rows[2][2] == (~users).sum()
+    assert rows[2][3]["closed_loop_pct"][0] == 0.0 and rows[1][3]["closed_loop_pct"][0] > 50.0
+    # each group's mean is the mean of its patients' window means
+    tdd = ds.tdd.isel(scenario=0).isel(day=slice(0, 4)).astype("f8").mean("day").values
+    np.testing.assert_allclose(rows[1][3]["tdd"][0], tdd[users].mean(), rtol=1e-6)  # float32
+    page = (
+        report.render(tmp_path / "aid.zarr", tmp_path / "r")
+        and (tmp_path / "r" / "report.html").read_text()
+    )
+    section = page.split("Insulin delivery and the pump", 1)[1].split("<h2>", 1)[0]
+    for needle in ("on closed loop", "time in closed loop", "controller&#x27;s sensitivity"):
+        assert needle in section, needle
+
+
 def test_attribution_on_the_page_is_the_ratio_of_sums(store, page):
     ds = cmp.open_store(store)
     pop = attribution.population_shares(ds, window=14)

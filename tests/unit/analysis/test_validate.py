@@ -49,6 +49,10 @@ def test_the_table_prints_and_serialises(rows):
     text = validate.table(rows)
     met = sum(bool(r.passed) for r in rows)
     assert f"{met} of {len(rows)} targets met" in text
+    # every column starts where the header's does, whatever the length of a target
+    head, _, *lines = text.splitlines()
+    at = head.index("simulated (95% CI)")
+    assert all(line[at - 2 : at] == "  " for line in lines[:-1])
     assert all(r.passed for r in rows if not validate.is_known_miss(r.quantity))
     data = json.loads(validate.to_json(rows))
     assert {"quantity", "target", "source", "value", "low", "high", "passed"} <= set(data[0])
