@@ -1442,9 +1442,9 @@ def _build_page(ds, store, out_dir, days, glu, baseline, plt) -> dict:
             f"<p>Each patient's mean over {window_text}; in each cell the mean over patients "
             "and its 95% interval. Where only some patients of a scenario ran a controller "
             "(AID users in a mix of therapies, cohort.aid_share), they and the others have rows "
-            "of their own. Device columns appear where a scenario modelled the pump as a device; the "
-            "controller's sensitivity ratio is its own estimate (oref's autosens), beside the "
-            "model's s_p.</p>",
+            "of their own. Device columns appear where a scenario modelled the pump as a "
+            "device; the controller's sensitivity ratio is its own estimate (oref's "
+            "autosens), beside the model's s_p.</p>",
             delivery_table(delivery_rows(ds, days)),
         ]
     if "log_phi" in ds or "ir_share" in ds:
