@@ -45,14 +45,20 @@ CORE = {
 }
 
 
-def population_config(n: int, days: int, core: bool = False, therapy: str | None = None):
+def population_config(
+    n: int, days: int, core: bool = False, therapy: str | None = None, cohort: dict | None = None
+):
+    """The benchmark population; `therapy` a preset's name or a therapy section, `cohort`
+    fields added to the cohort section."""
     extra = dict(CORE) if core else {}
     if therapy is not None:
-        extra["therapy"] = {**extra.get("therapy", {}), "kind": therapy}
+        section = {"kind": therapy} if isinstance(therapy, str) else therapy
+        extra["therapy"] = {**extra.get("therapy", {}), **section}
+    groups = {"adult": 1.0, "adolescent": 1.0, "child": 1.0}
     return parse_config(
         {
             "run": {"name": "benchmark", "n_patients": n, "days": days},
-            "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0, "child": 1.0}},
+            "cohort": {"groups": groups, **(cohort or {})},
             "output": {"traced": min(10, n)},
             **extra,
         }
@@ -67,12 +73,13 @@ def kernel_throughput(
     threads: int = 1,
     backend: str = "cpu",
     integrator: str = "rk4",
-    therapy: str | None = None,
+    therapy: str | dict | None = None,
+    cohort: dict | None = None,
 ) -> float:
     """Kernel patient-days/s (best of `repeats`), no I/O. With threads > 1 the population is
     split into that many parts run in parallel threads (the kernel releases the GIL).
     backend "cuda": the GPU kernel, its host-device copies included."""
-    cfg = population_config(n, days, core, therapy)
+    cfg = population_config(n, days, core, therapy, cohort)
     cfg.execution.backend = backend
     cfg.run.integrator = integrator
     ki = sweep.kernel_inputs(cfg)

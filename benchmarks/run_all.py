@@ -54,22 +54,29 @@ def kernel_cell(n: int, days: int, core: bool, threads: int = 1) -> dict:
 
 
 # therapy presets side by side (issue 19: each AID preset >= 60% of real_world's throughput)
-THERAPY_CELLS = ("real_world", "sap", "aid_pid", "aid_oref")
+# name: (therapy section, cohort fields); the last: the everyday mix with 30% on closed loop
+THERAPY_CELLS = {
+    "real_world": ({"kind": "real_world"}, {}),
+    "sap": ({"kind": "sap"}, {}),
+    "aid_pid": ({"kind": "aid_pid"}, {}),
+    "aid_oref": ({"kind": "aid_oref"}, {}),
+    "real_world, 30% aid_oref": ({"kind": "real_world", "controller": "oref"}, {"aid_share": 0.3}),
+}
 
 
 def therapy_cells(n: int = 1000, days: int = 30, repeats: int = 3) -> list[dict]:
     """Kernel throughput of each therapy preset on the same patients, same run; best of
     `repeats`, and its ratio to real_world's."""
-    for kind in THERAPY_CELLS:
-        kernel_throughput(4, 1, repeats=1, therapy=kind)  # compile outside the timings
+    for therapy, cohort in THERAPY_CELLS.values():  # compile outside the timings
+        kernel_throughput(4, 1, repeats=1, therapy=therapy, cohort=cohort)
     cells = [
         {
-            "therapy": kind,
+            "therapy": name,
             "n": n,
             "days": days,
-            "pd_per_s": kernel_throughput(n, days, repeats=repeats, therapy=kind),
+            "pd_per_s": kernel_throughput(n, days, repeats=repeats, therapy=therapy, cohort=cohort),
         }
-        for kind in THERAPY_CELLS
+        for name, (therapy, cohort) in THERAPY_CELLS.items()
     ]
     for c in cells:
         c["ratio_to_real_world"] = c["pd_per_s"] / cells[0]["pd_per_s"]
