@@ -60,7 +60,10 @@ THERAPY_CELLS = {
     "sap": ({"kind": "sap"}, {}),
     "aid_pid": ({"kind": "aid_pid"}, {}),
     "aid_oref": ({"kind": "aid_oref"}, {}),
-    "real_world, 30% aid_oref": ({"kind": "real_world", "controller": "oref"}, {"aid_share": 0.3}),
+    "real_world, 30% aid_oref": (
+        {"kind": "real_world", "controller": "oref"},
+        {"aid_share": 0.3, "cgm_share": 0.5},  # AID among the 0.63 x 0.5 with both devices
+    ),
 }
 
 

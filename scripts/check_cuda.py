@@ -7,11 +7,12 @@ On a GPU this is the agreement check of the real device; with NUMBA_ENABLE_CUDAS
 numba's CUDA simulator (the kernel in Python, the model functions compiled for the CPU), which
 the test suite uses where there is no GPU. Cases: a noisy sensor with one traced patient,
 streamed in chunks smaller than the population; a tenfold overdose, untreated, where patients
-leave the integrable range and stop (status 1, NaN days); the midpoint integrator. Prints one
-JSON object: per case the largest relative difference of the daily aggregates and the log
-factors, the patient-days that differ beyond 1e-9 relative (a life that took the other branch
-at a threshold: expected now and then on a GPU; not under the simulator, which differs
-from the CPU lanes at most in exp's last bit), the difference of
+leave the integrable range and stop (status 1, NaN days); the midpoint integrator; the
+built-in controllers and a plug-in. Prints one JSON object: per case the largest relative
+difference of the daily aggregates and the log factors, the patient-days that differ beyond
+1e-9 relative (a life that took the other branch at a threshold: expected now and then on
+a GPU; not under the simulator, which differs from the CPU lanes at most in exp's last
+bit), the difference of
 population medians, whether status and traces match, and with --throughput the patient-days/s
 of both backends on the same machine.
 """
@@ -27,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "docs" / "examples"))
 from engine.batch import sweep  # noqa: E402
 from engine.batch.config import parse_config  # noqa: E402
 from engine.model.glycaemia import DAILY_NAMES  # noqa: E402
@@ -57,6 +59,11 @@ CASES = {
         },
     },
     "aid_oref": {"sensor": {"kind": "johnson_su"}, "therapy": {"kind": "aid_oref"}},
+    # a plug-in controller (docs/examples/bang_bang.py), bound into the kernel
+    "plugin_bang_bang": {
+        "sensor": {"kind": "johnson_su"},
+        "therapy": {"kind": "sap", "controller": "bang_bang:pd_controller"},
+    },
 }
 
 

@@ -1089,19 +1089,34 @@ def delivery_rows(ds, days: slice) -> list[tuple[str, str, int, dict]]:
     out = []
     for s in range(ds.sizes["scenario"]):
         pp = _per_patient(ds, s, means, [], days, slice(0, days.stop))
-        everyone = np.ones(ds.sizes["patient"], bool)
-        splits = [("all", everyone)]
-        if "mean:closed_loop_pct" in pp:
-            looped = np.nan_to_num(pp["mean:closed_loop_pct"]) > 0.0
-            if looped.any() and not looped.all():
-                splits += [("on closed loop", looped), ("not on closed loop", ~looped)]
+        splits = [("all", np.ones(ds.sizes["patient"], bool))]
+        users = _aid_users(ds, s, pp)
+        if users is not None:
+            splits += [("on closed loop", users), ("not on closed loop", ~users)]
         for who, sel in splits:
             stats = {}
             for v in means:
                 x = pp[f"mean:{v}"][sel]
                 stats[v] = _mean_ci(x * 100.0 if v == "set_failures" else x)
-            out.append((labels[s], who, int(sel.sum()), stats))
+            n = int(np.isfinite(pp["mean:tdd"][sel]).sum()) if "mean:tdd" in pp else sel.sum()
+            out.append((labels[s], who, int(n), stats))
     return out
+
+
+def _aid_users(ds, s: int, pp: dict):
+    """The AID users (trait uses_aid) of scenario s where the controller ran for them only, as
+    in a mix of therapies (none of the others has time in closed loop); else None."""
+    if "uses_aid" not in ds or "mean:closed_loop_pct" not in pp:
+        return None
+    trait = ds["uses_aid"]
+    if "scenario" in trait.dims:
+        trait = trait.isel(scenario=s)
+    users = np.asarray(trait.values) == 1
+    if not users.any() or users.all():
+        return None
+    others = pp["mean:closed_loop_pct"][~users]
+    others = others[np.isfinite(others)]
+    return users if others.size and (others == 0.0).all() else None
 
 
 def delivery_table(rows: list[tuple[str, str, int, dict]]) -> str:

@@ -112,9 +112,10 @@ class CohortSection(_Section):
         ge=0.0,
         le=1.0,
         description=(
-            "share on automated insulin delivery (pump, CGM and therapy.controller), part of "
-            "pump_share and cgm_share; used by therapy.mix (T1D Exchange 2016-18, which "
-            "real_world is calibrated to: ~0; T1DX-QI 2022-23, children up to 6: 48%)"
+            "share on automated insulin delivery (therapy.controller), drawn among the "
+            "patients with a pump and a CGM, at most pump_share x cgm_share; used by "
+            "therapy.mix (T1D Exchange 2016-18, which real_world is calibrated to: ~0; "
+            "T1DX-QI, children up to 6: 48%)"
         ),
     )
     hypo_unaware_share: float = Field(
@@ -134,13 +135,15 @@ class CohortSection(_Section):
 
     @model_validator(mode="after")
     def _aid_within_devices(self):
-        # AID users wear both devices: they are counted in pump_share and cgm_share
-        for name in ("pump_share", "cgm_share"):
-            if self.aid_share > getattr(self, name):
-                raise ValueError(
-                    f"aid_share = {self.aid_share}: more than {name} = {getattr(self, name)} "
-                    "(AID users are pump and CGM users)"
-                )
+        # AID users are drawn among the patients with both a pump and a CGM (drawn
+        # independently), so that a patient's devices do not depend on aid_share
+        both = self.pump_share * self.cgm_share
+        if self.aid_share > both + 1e-12:
+            raise ValueError(
+                f"aid_share = {self.aid_share}: more than the share with both a pump and a CGM, "
+                f"pump_share x cgm_share = {self.pump_share} x {self.cgm_share} = {both:.4g} "
+                "(AID users are drawn among them)"
+            )
         return self
 
     @field_validator("groups")
@@ -822,12 +825,14 @@ class TherapySection(_Section):
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data):
-        data = _with_preset(data, "kind", "real_world", THERAPY_PRESETS)
-        if isinstance(data, dict) and isinstance(data.get("controller"), str):
-            name = data["controller"]
+        # the preset's fields, then the named controller's calibrated tuning over them, then
+        # the fields given: aid_pid with controller = "oref" runs oref at oref's tuning
+        full = _with_preset(data, "kind", "real_world", THERAPY_PRESETS)
+        if isinstance(full, dict) and isinstance(full.get("controller"), str):
+            name = full["controller"]
             defaults = CONTROLLER_DEFAULTS.get(name, PLUGIN_DEFAULTS if name != "none" else {})
-            data = {**defaults, **data}
-        return data
+            full = {**full, **defaults, **data}
+        return full
 
     @model_validator(mode="after")
     def _controller_known(self):

@@ -5,14 +5,16 @@ default `mvlognormal` sampler gives identical scenarios.
 
 Each rule says which fields, the condition under which they are inert, and why (the code that
 ignores them). "No effect" means on the simulated patients: a few fields still change a trait
-that the store records (`uses_cgm`, `uses_pump`, `dawn_amplitude`, `tod_amplitude`), which
-the rule's explanation says. tests/unit/batch/test_inert.py checks every rule against the
-kernel: under its condition, two values of each field give the same results bit for bit.
+that the store records (`uses_cgm`, `uses_pump`, `uses_aid`, `dawn_amplitude`,
+`tod_amplitude`), which the rule's explanation says. tests/unit/batch/test_inert.py checks
+every rule against the kernel: under its condition, two values of each field give the same
+results bit for bit.
 
 A second kind of inert field comes from sweeping a preset selector (`therapy.kind`,
-`lifestyle.profile`, `behaviour.profile`; engine/batch/scenarios.py): every scenario takes the
-whole preset, so a field of that preset given in the file or by `--set` is replaced wherever
-the preset's value differs, unless it is swept beside the selector.
+`therapy.controller`, `lifestyle.profile`, `behaviour.profile`; engine/batch/scenarios.py):
+every scenario takes the whole preset (a controller: its calibrated tuning), so a field of
+that preset given in the file or by `--set` is replaced wherever the preset's value differs,
+unless it is swept beside the selector.
 """
 
 from collections.abc import Callable, Iterable
@@ -96,10 +98,10 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         ("cohort.aid_share",),
-        lambda c: c.therapy.delivery != "mix" and c.therapy.hypo_detection != "mix",
-        'neither therapy.delivery nor therapy.hypo_detection is "mix"',
-        "each patient's own devices are used only under a mix (the uses_aid, uses_pump and "
-        "uses_cgm traits recorded still change)",
+        lambda c: c.therapy.delivery != "mix",
+        'therapy.delivery is not "mix"',
+        "only a mix of therapies gives its AID users the controller (the uses_aid trait "
+        "recorded still changes)",
     ),
     Rule(
         (

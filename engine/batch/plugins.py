@@ -93,14 +93,9 @@ def sample_arguments(tuning: np.ndarray):
 def check(spec: str, settings: dict, backend: str) -> None:
     """Refuse, naming the field, a plug-in that cannot run: not importable, not jitted, bad
     settings, a compile error with the controller signature, an answer that is not two
-    numbers, or a backend it cannot run on."""
+    numbers, or (backend "cuda") a function numba-cuda cannot compile in the kernel."""
     if not is_plugin(spec):
         return
-    if backend == "cuda":
-        raise ConfigError(
-            f"{FIELD} = {spec!r}: plug-in controllers run on the CPU backend; the CUDA kernel "
-            "runs the built-in controllers (pid, oref) only"
-        )
     func, _ = resolve(spec)
     args = sample_arguments(tuning_values(spec, settings))
     try:
@@ -120,3 +115,23 @@ def check(spec: str, settings: dict, backend: str) -> None:
             f"{FIELD} = {spec!r} must return (basal_u_per_h, bolus_u), two numbers; it "
             f"returned {answer!r}"
         )
+    if backend == "cuda":
+        _check_cuda(spec, func)
+
+
+def _check_cuda(spec: str, func) -> None:
+    """The CUDA kernel with the plug-in compiled for the current GPU (the compiled kernel is
+    kept for this process's launches). Under numba's CUDA simulator the kernel runs in Python
+    and calls the CPU-compiled function just checked, so there is nothing more to compile."""
+    from ..sim import cuda_driver
+
+    if cuda_driver.simulated():
+        return
+    try:
+        cuda_driver.ptx(func)
+    except Exception as err:  # noqa: BLE001 - numba-cuda's typing and lowering errors
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ConfigError(
+            f"{FIELD} = {spec!r} does not compile for the CUDA backend (numba-cuda supports "
+            f"a subset of what the CPU does): {first}"
+        ) from None

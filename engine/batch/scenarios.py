@@ -145,6 +145,11 @@ def scenario_seed(seed: int, index: int, common_random_numbers: bool) -> int:
     return (int(w[0]) << 32) | int(w[1])
 
 
+def _selector_rank(path: str) -> int:
+    selectors = list(PRESET_SELECTORS)
+    return selectors.index(path) if path in selectors else len(selectors)
+
+
 def expand(cfg: RunConfig) -> list[Scenario]:
     sw = cfg.sweep
     base = cfg.model_dump(mode="json", exclude_none=True)
@@ -159,8 +164,10 @@ def expand(cfg: RunConfig) -> list[Scenario]:
     for g, z, r in itertools.product(grid_points, zip_points, sampled):
         values = {**g, **z, **r}
         d = copy.deepcopy({k: v for k, v in base.items() if k != "sweep"})
-        # preset selectors first, so that fields swept beside them override the preset
-        for path, v in sorted(values.items(), key=lambda kv: kv[0] not in PRESET_SELECTORS):
+        # preset selectors first, in PRESET_SELECTORS's order whatever the file's (the
+        # controller's tuning goes over the therapy preset's), so that fields swept beside
+        # them override the presets
+        for path, v in sorted(values.items(), key=lambda kv: _selector_rank(kv[0])):
             _set_path(d, path, v)
         index = len(out)
         try:

@@ -319,17 +319,14 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     # the therapy mix, used by the real_world therapy preset (T1D Exchange 2016-18, Foster et
     # al., Diabetes Technol Ther 21:66, 2019: 30% CGM, 63% pump); impaired awareness of
     # hypoglycaemia in ~20% (Geddes et al., Diabet Med 25:501, 2008: 19.6%)
-    # automated insulin delivery (cohort.aid_share) needs a pump and a CGM: its users are
-    # drawn first and the others' pump and CGM shares lowered so that both totals stay as set
-    # (aid_share <= both, checked by the config); at aid_share 0 the draws are as before
-    aid = pop[POP.aid_share]
-    tr[T.uses_aid] = 1.0 if u(31) < aid else 0.0
-    if tr[T.uses_aid] > 0.5:
-        tr[T.uses_cgm] = 1.0
-        tr[T.uses_pump] = 1.0
-    else:
-        tr[T.uses_cgm] = 1.0 if u(25) < (pop[POP.cgm_share] - aid) / (1.0 - aid) else 0.0
-        tr[T.uses_pump] = 1.0 if u(26) < (pop[POP.pump_share] - aid) / (1.0 - aid) else 0.0
+    tr[T.uses_cgm] = 1.0 if u(25) < pop[POP.cgm_share] else 0.0
+    tr[T.uses_pump] = 1.0 if u(26) < pop[POP.pump_share] else 0.0
+    # automated insulin delivery (cohort.aid_share) among those with both devices, so that
+    # scenarios of different aid_share hold the same people with the same devices, only the
+    # controller added (aid_share <= pump_share x cgm_share, checked by the config)
+    both = pop[POP.cgm_share] * pop[POP.pump_share]
+    aid = tr[T.uses_cgm] * tr[T.uses_pump] > 0.5 and u(31) * both < pop[POP.aid_share]
+    tr[T.uses_aid] = 1.0 if aid else 0.0
     tr[T.hypo_unaware] = 1.0 if u(27) < pop[POP.unaware_share] else 0.0
     tr[T.basal_error_z] = z(28)
     tr[T.ratio_error_z] = z(29)

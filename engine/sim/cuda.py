@@ -2,6 +2,8 @@
 functions on lane 0 of its own local arrays around model/fast.py's rk4_step. Imported only
 through cuda_backend._kernel(), which checks numba-cuda first."""
 
+import types
+
 import numba as nb
 import numpy as np
 from numba import cuda
@@ -45,6 +47,8 @@ except ImportError:
     pass
 
 MAX_MEAL_SLOTS = 16  # config.RunConfig.meals allows at most 16
+# the run's controller: 0, the built-ins; plugin_kernel binds a plug-in's function here
+CONTROLLER = 0
 f8 = nb.float64
 i8 = nb.int64
 
@@ -125,8 +129,7 @@ def population_kernel(
         ctl_set=cuda.local.array((1, N_CONTROLLER_SETTINGS), f8),
         ctl_state=cuda.local.array((1, N_CONTROLLER_STATE), f8),
     )
-    # controller 0: the built-in controllers (plug-ins run on the CPU backend only)
-    run = RunSettings(seed, n_days, slots, th, beh, on, sp, cgm_interval_min, 0, 0, pump)
+    run = RunSettings(seed, n_days, slots, th, beh, on, sp, cgm_interval_min, 0, CONTROLLER, pump)
     rc = run_constants(run)
     li = t.li
     x = state_tuple(x_row)
@@ -160,3 +163,14 @@ def population_kernel(
         for k in range(N_MECH):
             log_phi_out[k, day, tid] = t.out[0, O_LOG_PHI + k]
         status[day, tid] = STATUS_OK
+
+
+def plugin_kernel(controller):
+    """population_kernel with a plug-in controller (a jitted function) in CONTROLLER's place:
+    the same code under a copy of this module's globals, since numba-cuda takes no function
+    as a kernel argument. Compiled on its first launch, once per plug-in and process; not
+    cached on disk (its globals are not this module's)."""
+    fn = getattr(population_kernel, "py_func", None) or population_kernel.fn  # simulator: fn
+    bound = dict(fn.__globals__, CONTROLLER=controller)
+    clone = types.FunctionType(fn.__code__, bound, fn.__name__, fn.__defaults__, fn.__closure__)
+    return cuda.jit(clone)

@@ -99,14 +99,41 @@ def device_name() -> str:
     return name.decode() if isinstance(name, bytes) else str(name)
 
 
-def _kernel():
-    """The compiled kernel's dispatcher; cuda_kernel.py imports numba.cuda at module level
-    (the simulator swaps the module it finds among a kernel's globals), so it is imported
-    only here, after _cuda() has checked that numba-cuda works."""
-    _cuda()
-    from .cuda import population_kernel
+_PLUGIN_KERNELS = {}  # a plug-in's function -> its kernel, for this process
 
-    return population_kernel
+
+def _kernel(controller=0):
+    """The compiled kernel's dispatcher for the run's controller (0: the built-ins; else a
+    plug-in's function, bound by cuda.plugin_kernel); cuda.py imports numba.cuda at module
+    level (the simulator swaps the module it finds among a kernel's globals), so it is
+    imported only here, after _cuda() has checked that numba-cuda works."""
+    _cuda()
+    from .cuda import plugin_kernel, population_kernel
+
+    if isinstance(controller, int):
+        return population_kernel
+    if controller not in _PLUGIN_KERNELS:
+        _PLUGIN_KERNELS[controller] = plugin_kernel(controller)
+    return _PLUGIN_KERNELS[controller]
+
+
+def kernel_signature():
+    """The kernel's argument types as _run_chunks launches it."""
+    from numba import types as T
+
+    f1, f2, f3 = T.float64[::1], T.float64[:, ::1], T.float64[:, :, ::1]
+    head = (f2, f2, f2, T.int64[::1], T.uint64, T.int64, f2, T.int64, f1, f1, f1, f1, T.int64)
+    return (*head, f1, f3, f3, T.int8[:, ::1])
+
+
+def ptx(controller=0, cc=None) -> str:
+    """The kernel for `controller` (0: the built-ins; else a plug-in's function) compiled to
+    PTX for compute capability `cc` (default: the current device's): whether it compiles
+    for a GPU, without launching it."""
+    cuda = _cuda()
+    if cc is None:
+        cc = cuda.get_current_device().compute_capability
+    return cuda.compile_ptx(_kernel(controller).py_func, kernel_signature(), cc=cc)[0]
 
 
 def bytes_per_patient(n_days: int) -> int:
@@ -151,8 +178,6 @@ def simulate_block(rows, run, outs, chunk=None):
         "aid": (run.aid, (N_AID,)),
         "trace_slot": (rows.trace_slot, (n,)),
     }
-    if not isinstance(run.controller, int):
-        raise ValueError("a plug-in controller runs on the CPU backend; CUDA runs the built-ins")
     for name, (array, shape) in expected.items():
         if array.shape != shape:
             raise ValueError(f"{name}: shape {array.shape}, the CUDA kernel expects {shape}")
@@ -171,7 +196,7 @@ def simulate_block(rows, run, outs, chunk=None):
 
 def _run_chunks(rows, run, outs, chunk):
     cuda = _cuda()
-    population_kernel = _kernel()
+    population_kernel = _kernel(run.controller)
     n, n_days = rows.params.shape[0], run.n_days
     chunk = chunk or chunk_size(n, n_days)
     settings = [

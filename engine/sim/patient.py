@@ -263,6 +263,8 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         lf[j, LF.bmi_z] = min(max(growth.bmi_sds(traits[T.bmi0], male, age0), -4.0), 4.0)
     li[j, LI.by_cgm] = detects_by_cgm(therapy, traits[T.uses_cgm])
     if aid.runs_for(run.aid, traits[T.uses_aid]):
+        if run.aid[aid.AID.aid_users_only] != 0.0:
+            li[j, LI.by_cgm] = 1  # an AID user of a mix wears a CGM, whatever hypo_detection
         li[j, LI.aid] = 1
         aid.start(
             t.ctl_set[j], t.cgm_hist[j], t.ctl_state[j], run.aid, p[P.BW], run.cgm_interval_min

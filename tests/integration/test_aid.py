@@ -3,6 +3,7 @@
 
 import sys
 import textwrap
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -82,7 +83,7 @@ def mix(aid_share, n=400, **therapy):
     )
 
 
-def test_aid_users_are_pump_and_cgm_users_and_the_shares_hold():
+def test_aid_users_are_drawn_among_pump_and_cgm_users_whose_devices_stay():
     n = 4000
     traits = {}
     for share in (0.0, 0.3):
@@ -95,25 +96,34 @@ def test_aid_users_are_pump_and_cgm_users_and_the_shares_hold():
     aid = some["uses_aid"] == 1.0
     assert abs(aid.mean() - 0.3) < 0.025
     assert (some["uses_pump"][aid] == 1.0).all() and (some["uses_cgm"][aid] == 1.0).all()
-    # the totals stay as configured: AID users are part of pump_share and cgm_share
+    # everyone keeps the devices drawn at aid_share 0: scenarios differ in the controller only
+    for device in ("uses_pump", "uses_cgm"):
+        np.testing.assert_array_equal(some[device], none[device])
     assert abs(some["uses_pump"].mean() - 0.63) < 0.025
     assert abs(some["uses_cgm"].mean() - 0.5) < 0.025
-    # the other draws are untouched
-    assert abs(none["uses_pump"].mean() - 0.63) < 0.025
+
+
+def daily_of(cfg):
+    n = cfg.run.n_patients
+    inputs = sweep.kernel_inputs(cfg)
+    cohort = sweep.cohort_of(inputs, np.arange(n))
+    return cohort, sweep.simulate(inputs, cohort, np.full(n, -1), 0).daily
 
 
 def test_only_the_aid_users_of_a_mix_run_the_controller():
     cfg = mix(0.3, n=40, controller="oref")
     assert (cfg.therapy.aid_target_mg_dl, cfg.therapy.max_basal_factor) == (130.0, 4.0)
-    inputs = sweep.kernel_inputs(cfg)
-    cohort = sweep.cohort_of(inputs, np.arange(40))
-    daily = sweep.simulate(inputs, cohort, np.full(40, -1), 0).daily
+    cohort, daily = daily_of(cfg)
     aid = cohort.traits[:, T.uses_aid] == 1.0
     assert 5 <= aid.sum() <= 20
     loop = daily[D.closed_loop_pct][:, 1:].mean(axis=1)
     assert (loop[aid] > 80.0).all() and (loop[~aid] == 0.0).all()
     assert np.isfinite(daily[D.aid_sensitivity_ratio][aid, 2:]).all()
     assert np.isnan(daily[D.aid_sensitivity_ratio][~aid]).all()
+    # the others' lives are bit for bit those of the same run without AID users
+    _, before = daily_of(mix(0.0, n=40))
+    np.testing.assert_array_equal(daily[:, ~aid], before[:, ~aid])
+    assert not np.array_equal(daily[D.tdd][aid], before[D.tdd][aid])
 
 
 def test_a_mix_without_aid_users_is_the_mix_of_before():
@@ -131,25 +141,56 @@ def test_a_mix_without_aid_users_is_the_mix_of_before():
 def test_a_mix_needs_a_controller_for_its_aid_users_and_room_in_the_devices():
     with pytest.raises(ConfigError, match="cohort.aid_share = 0.2: its AID users need"):
         mix(0.2)
-    with pytest.raises(ConfigError, match="aid_share = 0.6: more than cgm_share = 0.5"):
-        mix(0.6, controller="oref")
+    with pytest.raises(ConfigError, match="aid_share = 0.4: more than the share with both"):
+        mix(0.4, controller="oref")  # 0.63 x 0.5 = 0.315 have a pump and a CGM
 
 
-def test_a_swept_controller_brings_its_calibrated_tuning():
+@pytest.mark.parametrize(
+    "therapy, sweep_of, tuned",
+    [
+        # a controller swept over the everyday mix
+        ({"controller": "oref"}, {"therapy.controller": ["pid", "oref"]}, [(120, 1.5), (130, 4)]),
+        # over a preset that has its own controller's tuning: the swept one's wins
+        ({"kind": "aid_pid"}, {"therapy.controller": ["oref", "pid"]}, [(130, 4), (120, 1.5)]),
+        ({"kind": "aid_oref"}, {"therapy.controller": ["pid"]}, [(120, 1.5)]),
+        # beside a swept preset, in either order
+        ({}, {"therapy.controller": ["pid"], "therapy.kind": ["sap"]}, [(120, 1.5)]),
+        ({}, {"therapy.kind": ["sap"], "therapy.controller": ["pid"]}, [(120, 1.5)]),
+    ],
+)
+def test_a_swept_controller_brings_its_calibrated_tuning(therapy, sweep_of, tuned):
     from engine.batch.scenarios import expand
 
     cfg = parse_config(
         {
             "run": {"n_patients": 4, "days": 2},
-            "cohort": {"aid_share": 0.3},
-            "therapy": {"controller": "oref"},
-            "sweep": {"zip": {"therapy.controller": ["pid", "oref"]}},
+            "cohort": {"aid_share": 0.1 if "kind" not in therapy and therapy else 0.0},
+            "therapy": therapy,
+            "sweep": {"grid": sweep_of},
         }
     )
-    tuned = [
-        (s.config.therapy.aid_target_mg_dl, s.config.therapy.max_basal_factor) for s in expand(cfg)
+    got = [
+        (
+            s.config.therapy.controller,
+            s.config.therapy.aid_target_mg_dl,
+            s.config.therapy.max_basal_factor,
+        )
+        for s in expand(cfg)
     ]
-    assert tuned == [(120.0, 1.5), (130.0, 4.0)]
+    controllers = sweep_of["therapy.controller"]
+    assert got == [(c, *t) for c, t in zip(controllers, tuned, strict=True)]
+
+
+def test_a_named_controller_brings_its_tuning_over_the_presets_and_under_the_files():
+    oref = parse_config({"therapy": {"kind": "aid_pid", "controller": "oref"}}).therapy
+    assert (oref.aid_target_mg_dl, oref.max_basal_factor) == (130.0, 4.0)
+    mine = parse_config(
+        {"therapy": {"kind": "aid_pid", "controller": "oref", "aid_target_mg_dl": 110}}
+    ).therapy
+    assert (mine.aid_target_mg_dl, mine.max_basal_factor) == (110.0, 4.0)
+    # a stored config reads back the same
+    again = parse_config(tomllib.loads(parse_config({"therapy": {"kind": "aid_pid"}}).to_toml()))
+    assert (again.therapy.aid_target_mg_dl, again.therapy.max_basal_factor) == (120.0, 1.5)
 
 
 # --- plug-ins -----------------------------------------------------------------------------
@@ -204,9 +245,11 @@ def test_a_plugin_that_cannot_run_is_refused_naming_it(plugin_dir, spec, body, s
     assert "therapy.controller" in str(err.value)
 
 
-def test_a_plugin_is_refused_on_cuda_and_a_controller_needs_a_pump(plugin_dir):
-    with pytest.raises(ConfigError, match="run on the CPU backend"):
-        plugins.check(EXAMPLE, {}, "cuda")
+def test_a_plugin_runs_on_cuda_and_a_controller_needs_a_pump(plugin_dir, monkeypatch):
+    # under the simulator the kernel calls the CPU-compiled function that check compiled;
+    # on a GPU, check compiles the kernel with it (tests/unit/sim/test_cuda_driver.py)
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "1")
+    plugins.check(EXAMPLE, {}, "cuda")
     with pytest.raises(ConfigError, match='needs delivery = "pump", or "mix"'):
         parse_config({"therapy": {"kind": "real_world", "delivery": "mdi", "controller": "pid"}})
     with pytest.raises(ConfigError, match="controller_settings.gain = 50.0: outside"):

@@ -73,7 +73,7 @@ CASES = [
         "cohort.aid_share",
         {"therapy.kind": "intensive", "therapy.controller": "oref", "cohort.cgm_share": 0.5},
         0.0,
-        0.5,
+        0.3,
         {"therapy.controller": "oref", "cohort.cgm_share": 0.5, "cohort.pump_share": 0.9},
     ),
     *(

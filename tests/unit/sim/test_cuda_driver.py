@@ -61,6 +61,7 @@ def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
         "midpoint_integrator",
         "aid_pid_device_events",
         "aid_oref",
+        "plugin_bang_bang",
     }
     for c in cases.values():
         assert c["daily_max_rel_diff"] <= 1e-9, c
@@ -73,22 +74,23 @@ def test_gpu_kernel_agrees_with_cpu_under_the_simulator():
 
 
 PTX_CHECK = textwrap.dedent("""
-    import json, re, types
+    import json, re, sys, types
     import numpy as np
     if not hasattr(np, "row_stack"):
         np.row_stack = np.vstack
     import numba.cuda.dispatcher as dispatcher
-    from numba import cuda, types as T
     # device functions are compiled for the current device's compute capability; with no GPU
     # here, say it is an H100/H200's
     dispatcher.get_current_device = lambda: types.SimpleNamespace(compute_capability=(9, 0))
+    sys.path.insert(0, "docs/examples")
+    from engine.batch import plugins
     from engine.sim import cuda_driver
-    kernel = cuda_driver._kernel()
-    f2, f1, f3 = T.float64[:, ::1], T.float64[::1], T.float64[:, :, ::1]
-    sig = (f2, f2, f2, T.int64[::1], T.uint64, T.int64, f2, T.int64, f1, f1, f1, f1, T.int64,
-           f1, f3, f3, T.int8[:, ::1])
+    # the built-in controllers' kernel, or (argument "plugin") the example plug-in's
+    controller = 0
+    if sys.argv[1:] == ["plugin"]:
+        controller, _ = plugins.resolve("bang_bang:pd_controller")
     try:
-        ptx, _ = cuda.compile_ptx(kernel.py_func, sig, cc=(9, 0))
+        ptx = cuda_driver.ptx(controller, cc=(9, 0))
     except Exception as err:
         if "nvvm" in str(err).lower() or "nvrtc" in str(err).lower():
             print(json.dumps({"skip": str(err)[:300]})); raise SystemExit(0)
@@ -96,8 +98,18 @@ PTX_CHECK = textwrap.dedent("""
     local = [int(v) for v in re.findall(r"__local_depot\\d+\\[(\\d+)\\]", ptx)]
     print(json.dumps({"entries": len(re.findall(r"\\.entry ", ptx)),
                       "target": re.search(r"\\.target (\\S+)", ptx).group(1),
-                      "fmas": ptx.count("fma.rn.f64"), "local_bytes": max(local)}))
+                      "fmas": ptx.count("fma.rn.f64"), "local_bytes": max(local),
+                      "calls_plugin": "pd_controller" in ptx}))
 """)
+
+
+def _ptx_report(*args):
+    r = _python(["-c", PTX_CHECK, *args], timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    report = json.loads(r.stdout.strip().splitlines()[-1])
+    if "skip" in report:
+        pytest.skip(f"NVVM not installed: {report['skip']}")
+    return report
 
 
 @needs_numba_cuda
@@ -105,11 +117,7 @@ def test_gpu_kernel_compiles_for_sm90_without_a_gpu():
     """numba-cuda and NVVM compile the whole kernel, shared model functions included, to PTX for
     compute capability 9.0: what the simulator cannot show (types, local arrays, no Python
     objects in device code)."""
-    r = _python(PTX_CHECK, timeout=600)
-    assert r.returncode == 0, r.stderr[-3000:]
-    report = json.loads(r.stdout.strip().splitlines()[-1])
-    if "skip" in report:
-        pytest.skip(f"NVVM not installed: {report['skip']}")
+    report = _ptx_report()
     assert report["entries"] == 1 and report["target"] == "sm_90"
     # NVVM fuses multiply-adds (one rounding where the CPU rounds twice): why GPU results
     # differ from the CPU's in the last bits (cuda_backend's docstring)
@@ -117,6 +125,15 @@ def test_gpu_kernel_compiles_for_sm90_without_a_gpu():
     # per-thread scratch: the time-of-day tables (2 x 1440 doubles) dominate; far from the
     # 512 KiB a thread may have
     assert 23_040 <= report["local_bytes"] < 64 * 1024
+
+
+@needs_numba_cuda
+def test_a_plugin_controller_compiles_into_the_gpu_kernel():
+    """A plug-in (docs/examples/bang_bang.py) bound into the kernel (cuda.plugin_kernel)
+    compiles to sm_90 PTX: what plugins.check does before a cuda run on a GPU."""
+    report = _ptx_report("plugin")
+    assert report["entries"] == 1 and report["target"] == "sm_90"
+    assert report["calls_plugin"]
 
 
 def test_backend_cuda_without_a_gpu_is_a_clear_error_and_writes_nothing(tmp_path):
