@@ -42,8 +42,12 @@ def _illness_off(c: RunConfig) -> bool:
     return not c.episodes.illness or c.episodes.illness_per_year == 0
 
 
-def _no_aid_users(c: RunConfig) -> bool:
-    """In a mix of therapies only the AID users' pumps are modelled (engine/life/aid.py)."""
+def _no_aid_users(c: RunConfig, any_delivery: bool = False) -> bool:
+    """In a mix of therapies only the AID users' pumps are modelled (engine/life/aid.py):
+    whether a mix has none. any_delivery: whether no patient is an AID user at all (delivery
+    is not a mix, or a mix without AID users)."""
+    if any_delivery and c.therapy.delivery != "mix":
+        return True
     return c.therapy.delivery == "mix" and c.cohort.aid_share == 0
 
 
@@ -91,10 +95,12 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         ("cohort.cgm_share",),
-        lambda c: c.therapy.hypo_detection != "mix",
-        'therapy.hypo_detection is not "mix"',
-        "each patient's own CGM or finger-sticks are used only under hypo_detection = mix "
-        "(the uses_cgm trait recorded still changes)",
+        lambda c: c.therapy.hypo_detection != "mix" and _no_aid_users(c, any_delivery=True),
+        'therapy.hypo_detection is not "mix" (and no AID users are drawn: delivery is not '
+        '"mix" or cohort.aid_share is 0)',
+        "each patient's own CGM or finger-sticks are used only under hypo_detection = mix, "
+        "and AID users are drawn among the CGM wearers (the uses_cgm trait recorded still "
+        "changes)",
     ),
     Rule(
         ("cohort.aid_share",),

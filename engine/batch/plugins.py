@@ -101,10 +101,10 @@ def check(spec: str, settings: dict, backend: str) -> None:
     try:
         answer = func(*args)
     except Exception as err:  # noqa: BLE001 - numba's typing errors and the function's own
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise ConfigError(
             f"{FIELD} = {spec!r} does not compile or run with the controller signature "
-            f"(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, state): {first}"
+            f"(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, state): "
+            f"{error_summary(err)}"
         ) from None
     if not (
         isinstance(answer, tuple)
@@ -119,19 +119,36 @@ def check(spec: str, settings: dict, backend: str) -> None:
         _check_cuda(spec, func)
 
 
+def error_summary(err: Exception, lines: int = 3) -> str:
+    """The informative lines of an error: numba's start with "Failed in ... pipeline", a
+    header that says nothing about the cause."""
+    text = [ln.strip() for ln in str(err).strip().splitlines() if ln.strip()]
+    text = [ln for ln in text if not ln.startswith("Failed in ")]
+    return " ".join(text[:lines]) or type(err).__name__
+
+
+@functools.cache
 def _check_cuda(spec: str, func) -> None:
-    """The CUDA kernel with the plug-in compiled for the current GPU (the compiled kernel is
-    kept for this process's launches). Under numba's CUDA simulator the kernel runs in Python
-    and calls the CPU-compiled function just checked, so there is nothing more to compile."""
+    """The CUDA kernel with the plug-in compiled for the current GPU, once per plug-in and
+    process: the dispatcher compiled is the one this process's launches use (local workers
+    are its threads; a cluster's workers compile their own). Under numba's CUDA simulator the
+    kernel runs in Python and calls the CPU-compiled function just checked, so there is
+    nothing more to compile."""
+    from numba.core.errors import NumbaError
+
     from ..sim import cuda_driver
 
     if cuda_driver.simulated():
         return
     try:
-        cuda_driver.ptx(func)
-    except Exception as err:  # noqa: BLE001 - numba-cuda's typing and lowering errors
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        cuda_driver.compile_kernel(func)
+    except NumbaError as err:  # typing and lowering: the function's own
         raise ConfigError(
             f"{FIELD} = {spec!r} does not compile for the CUDA backend (numba-cuda supports "
-            f"a subset of what the CPU does): {first}"
+            f"a subset of what the CPU does): {error_summary(err)}"
+        ) from None
+    except Exception as err:  # noqa: BLE001 - the toolchain's (NVVM, driver), not the plug-in's
+        raise ConfigError(
+            f"execution.backend = 'cuda': the CUDA toolchain failed while compiling the kernel "
+            f"with {FIELD} = {spec!r}: {error_summary(err)}"
         ) from None

@@ -1,6 +1,6 @@
-"""The CUDA kernel of cuda_backend.py: one thread per patient, running patient.py's lane
+"""The CUDA kernel of cuda_driver.py: one thread per patient, running patient.py's lane
 functions on lane 0 of its own local arrays around model/fast.py's rk4_step. Imported only
-through cuda_backend._kernel(), which checks numba-cuda first."""
+through cuda_driver._kernel(), which checks numba-cuda first."""
 
 import types
 

@@ -126,6 +126,12 @@ def kernel_signature():
     return (*head, f1, f3, f3, T.int8[:, ::1])
 
 
+def compile_kernel(controller=0) -> None:
+    """The kernel for `controller` compiled for the current device, kept by its dispatcher
+    for this process's launches."""
+    _kernel(controller).compile(kernel_signature())
+
+
 def ptx(controller=0, cc=None) -> str:
     """The kernel for `controller` (0: the built-ins; else a plug-in's function) compiled to
     PTX for compute capability `cc` (default: the current device's): whether it compiles

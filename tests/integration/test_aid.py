@@ -225,6 +225,13 @@ def test_a_plugin_is_not_imported_when_a_config_is_read_or_translated(plugin_dir
             {},
             "does not compile or run with the controller signature",
         ),
+        (  # numba's error past its "Failed in ... pipeline" header
+            "bad_attribute:f",
+            "import numba\n@numba.njit\ndef f(c, i, a, g, m, s, st):\n"
+            "    return c.no_such_attribute, 0.0\n",
+            {},
+            "Unknown attribute 'no_such_attribute'",
+        ),
         (
             "wrong_answer:f",
             "import numba\n@numba.njit\ndef f(c, i, a, g, m, s, st):\n    return 1.0\n",

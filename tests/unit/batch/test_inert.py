@@ -210,6 +210,17 @@ def test_an_inert_field_changes_nothing_in_the_kernel(case):
         ), f"{field} shows no effect under {control} either: a weak case"
 
 
+def test_cgm_share_acts_where_aid_users_are_drawn_among_cgm_wearers():
+    """Under symptoms-only detection cgm_share still chooses who can be an AID user."""
+    rule = next(r for r in inert.RULES if r.fields == ("cohort.cgm_share",))
+    symptoms = {"therapy.hypo_detection": "symptoms", "therapy.controller": "oref"}
+    assert rule.inert_when(_config(symptoms, "cohort.aid_share", 0.0))
+    assert not rule.inert_when(_config(symptoms, "cohort.aid_share", 0.1))
+    a = _simulate(_config({**symptoms, "cohort.aid_share": 0.1}, "cohort.cgm_share", 0.2))
+    b = _simulate(_config({**symptoms, "cohort.aid_share": 0.1}, "cohort.cgm_share", 0.9))
+    assert not _same(a, b)
+
+
 def test_every_rule_and_field_of_the_table_is_tested():
     tested = set()
     for field, options, a, _, _ in CASES:
