@@ -125,6 +125,9 @@ DAILY = Quantities(
         ),
         ("set_failures", "1", "infusion-set failures started"),
         ("sensor_gap_min", "min", "minutes without CGM readings (sensor warm-up, signal loss)"),
+        # what trials report: time in ranges by the CGM's readings, sensor error included
+        ("cgm_tir", "%", "share of the day's CGM readings in 70-180 mg/dL"),
+        ("cgm_tbr70", "%", "share of the day's CGM readings below 70 mg/dL"),
     ),
 )
 DAILY_VARIABLES = DAILY.rows
@@ -159,6 +162,8 @@ A = index_family(
         "cgm_n",  # CGM readings, and the sums of their low and high risk
         "cgm_low_risk",
         "cgm_high_risk",
+        "cgm_below70",  # CGM readings below 70 mg/dL, and in 70-180
+        "cgm_in_range",
         "severe",
         "dka",
         "crisis",
@@ -219,7 +224,7 @@ def _risk_transform_outer(bg):
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def accumulate_cgm_risk(acc, j, cgm):
-    """Add one CGM reading's low or high risk to row j of the accumulators."""
+    """Add one CGM reading's low or high risk, and its range, to row j of the accumulators."""
     f = risk_transform(cgm)
     risk = RISK_FACTOR * f * f
     acc[j, A.cgm_n] += 1.0
@@ -227,6 +232,10 @@ def accumulate_cgm_risk(acc, j, cgm):
         acc[j, A.cgm_low_risk] += risk
     else:
         acc[j, A.cgm_high_risk] += risk
+    if cgm < LOW_70:
+        acc[j, A.cgm_below70] += 1.0
+    elif cgm <= HIGH_180:
+        acc[j, A.cgm_in_range] += 1.0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -282,6 +291,8 @@ def finish_day(acc, weight_kg, out):
     out[D.aid_sensitivity_ratio] = acc[A.estimate_sum] / n_est if n_est > 0.0 else math.nan
     out[D.set_failures] = acc[A.set_failures]
     out[D.sensor_gap_min] = acc[A.gap_min]
+    out[D.cgm_tir] = 100.0 * acc[A.cgm_in_range] / acc[A.cgm_n]
+    out[D.cgm_tbr70] = 100.0 * acc[A.cgm_below70] / acc[A.cgm_n]
 
 
 # --- glycaemic indices, each written once ---------------------------------------------------

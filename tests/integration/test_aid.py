@@ -64,6 +64,30 @@ def test_a_failed_infusion_set_raises_glucose_until_it_is_changed():
     assert mean(failing, "glucose_mean") > mean(fine, "glucose_mean") + 2.0
 
 
+def test_cgm_measured_ranges_are_the_readings_ranges():
+    """cgm_tir / cgm_tbr70 count the day's CGM readings: without sensor error they follow
+    blood glucose (sampled every 5 min); with it, readings spread and more fall below 70."""
+    out = {}
+    for kind in ("none", "johnson_su"):
+        cfg = parse_config(
+            {
+                "run": {"n_patients": 24, "days": 6, "seed": 3},
+                "cohort": {"groups": {"adult": 1.0, "adolescent": 1.0}},
+                "sensor": {"kind": kind},
+                "therapy": {"kind": "sap"},
+            }
+        )
+        out[kind] = daily_of(cfg)[1]
+    exact = out["none"]
+    np.testing.assert_allclose(
+        exact[D.cgm_tir].mean(axis=1), exact[D.tir].mean(axis=1), atol=1.0
+    )  # 288 samples a day against 1,440 minutes
+    assert abs(mean(exact, "cgm_tbr70") - mean(exact, "tbr70")) < 0.2
+    noisy = out["johnson_su"]
+    assert ((noisy[D.cgm_tir] >= 0) & (noisy[D.cgm_tir] + noisy[D.cgm_tbr70] <= 100)).all()
+    assert mean(noisy, "cgm_tbr70") > mean(noisy, "tbr70")
+
+
 def test_aid_runs_are_reproducible_bit_for_bit():
     a = run({"kind": "aid_oref"}, n=8, days=4)
     b = run({"kind": "aid_oref"}, n=8, days=4)

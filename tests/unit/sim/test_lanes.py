@@ -182,5 +182,7 @@ DAILY_BEFORE_LANES = [
         "aid_sensitivity_ratio",
         "set_failures",
         "sensor_gap_min",
+        "cgm_tir",
+        "cgm_tbr70",
     )
 ]
