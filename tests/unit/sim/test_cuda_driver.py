@@ -173,15 +173,23 @@ def test_chunks_fit_the_free_device_memory():
 
 
 @needs_numba_cuda
-def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
+@pytest.mark.parametrize(
+    "therapy",
+    ["", '[therapy]\nkind = "sap"\ncontroller = "bang_bang:pd_controller"\n'],
+    ids=["built-in", "plug-in"],
+)
+def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path, therapy):
     """The whole path, config to zarr, under the simulator: the same labelled results, value for
     value, as the CPU backend's run of the same config (two tasks, on two worker threads that
-    take turns on the device)."""
+    take turns on the device); also with a plug-in controller (docs/examples/bang_bang.py),
+    checked, resolved by the tasks and bound into the kernel."""
     cfg = tmp_path / "small.toml"
     cfg.write_text(
         '[run]\nname = "small"\nseed = 5\nn_patients = 3\ndays = 1\n'
-        "[output]\ntraced = 1\n[execution]\nblock_size = 2\n"
+        "[output]\ntraced = 1\n[execution]\nblock_size = 2\n" + therapy
     )
+    examples = str(ROOT / "docs" / "examples")
+    path = os.pathsep.join(p for p in (examples, os.environ.get("PYTHONPATH", "")) if p)
     stores = {}
     for backend in ("cpu", "cuda"):
         stores[backend] = tmp_path / f"{backend}.zarr"
@@ -197,7 +205,7 @@ def test_a_run_on_the_cuda_backend_writes_the_cpu_backend_s_store(tmp_path):
                 backend,
                 "-q",
             ],
-            {"NUMBA_ENABLE_CUDASIM": "1"},
+            {"NUMBA_ENABLE_CUDASIM": "1", "PYTHONPATH": path},
         )
         assert r.returncode == 0, r.stderr[-3000:]
     from engine.store.results import open_results
