@@ -77,15 +77,16 @@ def test_tasks_that_do_not_fit_name_the_block_size_and_workers():
     cfg = cfg_of(1_000_000, 365, execution={"block_size": 100_000})
     est = preflight.estimate(cfg, 1, workers=8)
     assert est.peak_bytes_per_worker > 100_000 * 365 * 329
-    with pytest.raises(ConfigError) as err:  # one task (35 daily variables) takes ~16.5 GiB
-        preflight.check_fits(est, available=20 * GIB)
+    # one task (48 daily variables since 0.6.0) takes ~20 GiB: one worker fits in 24 GiB
+    with pytest.raises(ConfigError) as err:
+        preflight.check_fits(est, available=24 * GIB)
     msg = str(err.value)
     assert msg.startswith("execution.block_size = 100000 with 8 workers: each task needs ")
     assert "set execution.block_size to at most" in msg and "--workers 1" in msg
     # the suggested block size fits
     block = int(msg.split("at most ")[1].split()[0].replace(",", ""))
     ok = preflight.estimate(cfg_of(1_000_000, 365, execution={"block_size": block}), 1, 8)
-    preflight.check_fits(ok, available=20 * GIB)
+    preflight.check_fits(ok, available=24 * GIB)
     # the automatic block size is named as such
     auto = preflight.estimate(cfg_of(1_000_000, 365), 1, workers=64)
     with pytest.raises(ConfigError, match=r"execution.block_size = 0 \(automatic: "):
