@@ -1,7 +1,7 @@
 """Config fields that have no effect under the options chosen beside them, in one table, so
 that `t1dmc run` and `t1dmc config check` can warn when a swept field (sweep.grid, sweep.zip,
-sweep.ranges) or a `--set` field changes nothing: sweeping `cohort.jitter_cv` under the
-default `mvlognormal` sampler gives identical scenarios.
+sweep.ranges), a `--set` field or a field of the file changes nothing: sweeping
+`cohort.jitter_cv` under the default `mvlognormal` sampler gives identical scenarios.
 
 Each rule says which fields, the condition under which they are inert, and why (the code that
 ignores them). "No effect" means on the simulated patients: a few fields still change a trait
@@ -335,9 +335,9 @@ def warnings(
     cfg: RunConfig, scenarios, set_paths: Iterable[str] = (), file_data: dict | None = None
 ) -> list[str]:
     """Every warning for `cfg` and its expanded `scenarios` (engine/batch/scenarios.expand):
-    swept fields inert in every scenario, `--set` fields (`set_paths`, dotted) inert under the
-    config or replaced by a swept preset, and fields of the file (`file_data`, its contents as
-    read) replaced by a swept preset."""
+    swept fields inert in every scenario, and `--set` fields (`set_paths`, dotted) and fields
+    of the file (`file_data`, its contents as read) replaced by a swept preset or inert under
+    the config (a controller's target with nobody on a controller)."""
     configs = [s.config for s in scenarios]
     swept = [*cfg.sweep.grid, *cfg.sweep.zip, *sorted(cfg.sweep.ranges)]
     out = []
@@ -352,7 +352,8 @@ def warnings(
         given = set(set_paths)
         for path in _leaf_paths({k: v for k, v in file_data.items() if k != "sweep"}):
             if path not in given:
-                out += preset_warnings(path, cfg, scenarios, "in the file")
+                found = preset_warnings(path, cfg, scenarios, "in the file")
+                out += found or rule_warnings(path, configs, "in the file")
     return out
 
 

@@ -293,6 +293,16 @@ def test_a_field_replaced_by_a_swept_preset_warns_naming_the_scenarios():
     assert warning.startswith("therapy.titrate_days (in the file) has no effect in any scenario")
 
 
+def test_a_file_field_that_acts_on_nobody_warns():
+    # a controller's target in the everyday mix, with nobody drawn onto AID
+    data = {"therapy": {"controller": "oref", "aid_target_mg_dl": 110.0}}
+    (warning,) = _warnings(data, file_data=data)
+    assert warning.startswith("therapy.aid_target_mg_dl (in the file) has no effect: ")
+    assert "cohort.aid_share is 0" in warning
+    with_users = {**data, "cohort": {"aid_share": 0.1}}
+    assert _warnings(with_users, file_data=with_users) == []
+
+
 def test_the_shipped_configs_warn_about_nothing():
     for path in sorted((ROOT / "configs").glob("*.toml")):
         data = read_config_dict(path)
