@@ -411,7 +411,8 @@ def _private_tls_dir() -> Path:
         ) from None
     # the paths go unquoted onto the worker's command line
     if any(ch.isspace() or ch in ";&|<>()`'\"\\*?$" for ch in str(path)):
-        shutil.rmtree(path, ignore_errors=True)
+        if _is_own_tls_dir(path):
+            shutil.rmtree(path, ignore_errors=True)
         raise ConfigError(
             f"cluster.tls = true: the certificate folder {str(path)!r} has "
             "spaces or shell characters; set dask's "
@@ -428,8 +429,13 @@ def _remove_tls_files(cluster, tls_dir: Path | None) -> None:
                 handle.close()  # a NamedTemporaryFile: closing deletes it
             except OSError:
                 pass
-    if tls_dir is not None:
+    # only the folder _tls_dir made (its prefix, a real folder, not a link), nothing else
+    if tls_dir is not None and _is_own_tls_dir(Path(tls_dir)):
         shutil.rmtree(tls_dir, ignore_errors=True)
+
+
+def _is_own_tls_dir(path: Path) -> bool:
+    return path.name.startswith(_TLS_DIR_PREFIX) and path.is_dir() and not path.is_symlink()
 
 
 def slurm_cluster(cfg: RunConfig, security=None, tls_dir: Path | None = None):

@@ -532,3 +532,21 @@ def test_slurm_with_tls_binds_one_address_and_leaves_nothing_behind(tmp_path, lo
             break
         time.sleep(0.2)
     assert jobs.stdout.strip() == "", f"jobs left behind: {jobs.stdout}"
+
+
+def test_tls_cleanup_removes_only_the_engine_s_own_folder(tmp_path):
+    """_remove_tls_files removes the folder _tls_dir made (its prefix, a real folder), never a
+    user's folder or a link to one."""
+
+    users = tmp_path / "my-certificates"
+    users.mkdir()
+    (users / "key.pem").write_text("mine")
+    link = tmp_path / f"{cluster_mod._TLS_DIR_PREFIX}link"
+    link.symlink_to(users, target_is_directory=True)
+    own = tmp_path / f"{cluster_mod._TLS_DIR_PREFIX}abc"
+    own.mkdir()
+    (own / "ca.pem").write_text("engine's")
+    for path in (users, link, own):
+        cluster_mod._remove_tls_files(object(), path)
+    assert (users / "key.pem").read_text() == "mine" and link.is_symlink()
+    assert not own.exists()
