@@ -6,6 +6,7 @@ No per-patient arithmetic here.
 import dataclasses
 import os
 import sys
+import threading
 import time
 import tomllib
 from pathlib import Path
@@ -148,6 +149,28 @@ def warm_jit() -> bool:
     return True
 
 
+def _interruptibly(function, *args) -> None:
+    """Call `function` in a daemon thread while this one waits. numba spends up to a minute of
+    a compile inside single LLVM calls, and Python raises Ctrl-C only between bytecodes of the
+    main thread: compiling there, an interrupt waited for the compile to finish. Waiting on a
+    thread, it is raised at once; the compile thread is left to die with the process (numba
+    writes its cache files by rename, so none is left half written)."""
+    failure: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            function(*args)
+        except BaseException as err:  # noqa: BLE001 - handed to the caller's thread
+            failure.append(err)
+
+    worker = threading.Thread(target=call, name="t1dmc-compile", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(0.2)
+    if failure:
+        raise failure[0]
+
+
 def prepare_kernels(inputs: KernelInputs, say) -> tuple[float, bool]:
     """Compile or load the kernels before the first task, saying so when they compile (not
     cached: the first run after an install or a change to the engine's sources). Returns
@@ -156,7 +179,10 @@ def prepare_kernels(inputs: KernelInputs, say) -> tuple[float, bool]:
     if cold:
         say("compiling kernels (first run only, about a minute) ...")
     start = time.perf_counter()
-    warm_kernels(inputs)
+    if inputs.backend == "cpu":
+        _interruptibly(warm_kernels, inputs)
+    else:  # a CUDA context belongs to a thread: the kernel is loaded where it will be launched
+        warm_kernels(inputs)
     seconds = time.perf_counter() - start
     if cold:
         say(f"compiled in {seconds:.0f} s")
