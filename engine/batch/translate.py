@@ -2,6 +2,7 @@
 never see pydantic and orchestration never does per-patient arithmetic. Each vector is indexed
 by its index family (TH, B, SW, SN, POP); `kernel_inputs` gathers them for a run."""
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,6 +76,7 @@ def aid_settings(cfg: RunConfig) -> np.ndarray:
     a[A.suspend_before_low] = float(t.suspend_before_low)
     a[A.suspend_threshold] = t.suspend_threshold_mg_dl
     a[A.insulin_peak_min] = t.insulin_peak_min
+    a[A.insulin_decay_per_min] = math.exp(-1.0 / t.insulin_peak_min)
     a[A.exercise_mode_share] = t.exercise_mode_share
     a[A.exercise_target] = t.exercise_target_mg_dl
     a[A.sensor_session_days] = t.sensor_session_days

@@ -49,6 +49,7 @@ AID = index_family(
         "suspend_before_low",
         "suspend_threshold",
         "insulin_peak_min",
+        "insulin_decay_per_min",  # exp(-1 / insulin_peak_min), taken once for the whole run
         "exercise_mode_share",
         "exercise_target",
         "sensor_session_days",
@@ -133,11 +134,12 @@ def plan_day(seed, pid, day, aid, exercise_start):
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
-def insulin_model_step(c1, c2, delivered_u, peak_min):
+def insulin_model_step(c1, c2, delivered_u, peak_min, d):
     """One minute of the pump's insulin-on-board model: two compartments in series, each
     with time constant `peak_min` (activity peaks at `peak_min`, as OpenAPS's rapid-acting
-    curve at 75 minutes), exact for a dose given at the start of the minute."""
-    d = math.exp(-1.0 / peak_min)
+    curve at 75 minutes), exact for a dose given at the start of the minute; d is
+    exp(-1 / peak_min) (AID.insulin_decay_per_min: an exponential a minute per patient cost
+    the pump therapies a tenth of their throughput)."""
     c1 += delivered_u
     return c1 * d, (c2 + c1 / peak_min) * d
 

@@ -129,6 +129,7 @@ PUMP_INCREMENT_U = 0.05
 # (insulin peak + 30 min), its guard (the low-glucose suspend) over the whole curve
 PREDICTION_STEPS = 48
 MIN_PREDICTION_STEP = 18
+DEVIATION_FADE_PER_STEP = 1.0 / 12.0  # the deviation fades out over an hour of 5-minute steps
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -235,19 +236,22 @@ def oref_controller(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, sta
     d = math.exp(-5.0 / tp)
     ci_total = cob * isf / settings[CS.cr]
     ci_steps = 2.0 * ci_total / ci if ci > 0.0 and cob > 0.0 else 0.0
+    # the loop runs 48 times a sample for every patient on oref: no division inside it (the
+    # reciprocals are taken once; a division's latency sat in each step's dependency chain)
+    per_step = 5.0 / tp
+    bgi_per_c2 = -per_step * isf
+    carb_start, carb_fall = (ci, ci / ci_steps) if ci_steps > 0.0 else (0.0, 0.0)
     pred_iob = bg
     pred_cob = bg
     min_iob = math.inf  # the minima from 90 minutes on, where a correction could still act
     min_cob = math.inf
     guard = bg  # the lowest of the whole curve, for the low-glucose suspend
     for k in range(1, PREDICTION_STEPS + 1):
-        c2 = (c2 + c1 * 5.0 / tp) * d
+        c2 = (c2 + c1 * per_step) * d
         c1 = c1 * d
-        pred_bgi = -c2 * 5.0 / tp * isf
-        fade = max(0.0, 1.0 - k / 12.0)
-        pred_iob += pred_bgi + deviation * fade
-        carb_ci = ci * max(0.0, 1.0 - k / ci_steps) if ci_steps > 0.0 else 0.0
-        pred_cob += pred_bgi + carb_ci
+        pred_bgi = c2 * bgi_per_c2
+        pred_iob += pred_bgi + deviation * max(0.0, 1.0 - k * DEVIATION_FADE_PER_STEP)
+        pred_cob += pred_bgi + max(0.0, carb_start - k * carb_fall)
         guard = min(guard, pred_cob if cob > 0.0 else pred_iob)
         if k >= MIN_PREDICTION_STEP:
             min_iob = min(min_iob, pred_iob)

@@ -612,7 +612,11 @@ def _pump_minute(j, m, cgm, meal_bolus_u, run, rc, t):
     acc[j, A.auto_bolus] += auto_u
     bolus_u = meal_bolus_u + auto_u
     lf[j, LF.aid_c1], lf[j, LF.aid_c2] = aid.insulin_model_step(
-        lf[j, LF.aid_c1], lf[j, LF.aid_c2], basal_u + bolus_u, peak
+        lf[j, LF.aid_c1],
+        lf[j, LF.aid_c2],
+        basal_u + bolus_u,
+        peak,
+        settings[AP.insulin_decay_per_min],
     )
     absorbed = 1.0 - settings[AP.set_failure_loss] if li[j, LI.set_failed] != 0 else 1.0
     return basal_u, bolus_u, absorbed
