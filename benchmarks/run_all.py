@@ -67,19 +67,21 @@ THERAPY_CELLS = {
 }
 
 
-def therapy_cells(n: int = 1000, days: int = 30, repeats: int = 3) -> list[dict]:
+def therapy_cells(n: int = 1000, days: int = 30, repeats: int = 5) -> list[dict]:
     """Kernel throughput of each therapy preset on the same patients, same run; best of
-    `repeats`, and its ratio to real_world's."""
+    `repeats`, and its ratio to real_world's. The repeats are interleaved (every cell once a
+    round): on a shared machine a slow spell then falls on all cells alike, where cell after
+    cell it moved one ratio by 0.1 between runs."""
     for therapy, cohort in THERAPY_CELLS.values():  # compile outside the timings
         kernel_throughput(4, 1, repeats=1, therapy=therapy, cohort=cohort)
+    best = dict.fromkeys(THERAPY_CELLS, 0.0)
+    for _ in range(repeats):
+        for name, (therapy, cohort) in THERAPY_CELLS.items():
+            pd_per_s = kernel_throughput(n, days, repeats=1, therapy=therapy, cohort=cohort)
+            best[name] = max(best[name], pd_per_s)
     cells = [
-        {
-            "therapy": name,
-            "n": n,
-            "days": days,
-            "pd_per_s": kernel_throughput(n, days, repeats=repeats, therapy=therapy, cohort=cohort),
-        }
-        for name, (therapy, cohort) in THERAPY_CELLS.items()
+        {"therapy": name, "n": n, "days": days, "pd_per_s": pd_per_s, "repeats": repeats}
+        for name, pd_per_s in best.items()
     ]
     for c in cells:
         c["ratio_to_real_world"] = c["pd_per_s"] / cells[0]["pd_per_s"]
