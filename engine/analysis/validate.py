@@ -338,12 +338,9 @@ KNOWN_MISSES = (
     "total daily dose, adolescents (pubertal)",
     "HbA1c, missing >= 15% of boluses - fewer (under 20)",
     "HbA1c, CGM users - non-users",
-    # closed loop (docs/model.md §3b): the model's lows come mostly from mis-set meal boluses
-    # and over-treatment, which suspending basal cannot undo (by the CGM, -0.54 points at 200
-    # patients an arm against -0.88; CI's 60 can meet it by chance); a paired simulation has no
-    # trial effect, and the PID matching the 670G's time in range lowers HbA1c 0.2 and the
-    # dose 2% (the trial: 0.5 and +7%)
-    "AID: TBR<70, closed loop - SAP",
+    # closed loop (docs/model.md §3b): a paired simulation has no trial effect, and the PID
+    # matching the 670G's time in range lowers HbA1c 0.2 and the dose 2% (the trial: 0.5
+    # and +7%)
     "670G: HbA1c, Auto Mode - run-in",
     "670G: TDD, Auto Mode / run-in",
 )

@@ -572,15 +572,19 @@ THERAPY_PRESETS["sap"] = {
 # - aid_oref: OpenAPS's defaults (temporary basals, no micro-boluses, autosens 0.7-1.2) at a
 #   target of 130 mg/dL, inside the 112.5-160 mg/dL range Control-IQ treats to (Brown 2019):
 #   time in range +11.8 points against Brown's +11 (9 to 14); at 110 with micro-boluses +17.8,
-#   at 120 +14.3.
+#   at 120 +14.3. Its maximum temporary basal is OpenAPS's, the lowest of the pump's maximum,
+#   3 x the profile's highest basal rate (max_daily_safety_multiplier) and 4 x the current
+#   one (current_basal_safety_multiplier): with the one programmed rate a day of the model, 3 x.
+#   At 4 x (0.6.0) the high temporary basals after evening lows brought more lows between
+#   02:00 and 07:00 than the pump alone had.
 # These are the controllers' defaults (CONTROLLER_DEFAULTS), so that the AID users of a mix
 # (cohort.aid_share) get the same tuning as the presets.
 CONTROLLER_DEFAULTS = {
     "pid": {"aid_target_mg_dl": 120.0, "max_basal_factor": 1.5},
-    "oref": {"aid_target_mg_dl": 130.0, "max_basal_factor": 4.0},
+    "oref": {"aid_target_mg_dl": 130.0, "max_basal_factor": 3.0},
 }
-# a plug-in's: the 670G's target and OpenAPS's "4 x current basal"
-PLUGIN_DEFAULTS = {"aid_target_mg_dl": 120.0, "max_basal_factor": 4.0}
+# a plug-in's: the 670G's target and OpenAPS's maximum temporary basal (3 x, as oref's)
+PLUGIN_DEFAULTS = {"aid_target_mg_dl": 120.0, "max_basal_factor": 3.0}
 THERAPY_PRESETS["aid_pid"] = {
     **THERAPY_PRESETS["sap"],
     "controller": "pid",
@@ -746,12 +750,12 @@ class TherapySection(_Section):
         ),
     )
     max_basal_factor: float = Field(
-        4.0,
+        3.0,
         ge=1.0,
         le=10.0,
         description=(
             "highest basal rate, x the programmed rate (default: pid 1.5, calibrated to the "
-            "670G trial; oref and plug-ins 4, OpenAPS's 4 x current basal)"
+            "670G trial; oref and plug-ins 3, OpenAPS's cap with one basal rate a day)"
         ),
     )
     max_iob_u_per_kg: float = Field(

@@ -8,8 +8,9 @@ Safety layers, applied to any controller's answer, built-in or plug-in (as a pum
 does, whatever algorithm proposes a dose):
 - no valid reading (warm-up, signal loss) or a non-finite answer: the programmed basal, no
   automatic bolus (the 670G's and Control-IQ's fallback to the pump's programme);
-- the basal rate within 0 .. max_basal_factor x the programmed rate (OpenAPS's
-  "4 x current basal" rule; a pump's maximum basal);
+- the basal rate within 0 .. max_basal_factor x the programmed rate (OpenAPS's maximum
+  temporary basal, the lowest of 3 x the profile's highest rate and 4 x the current one: 3 x
+  with one programmed rate a day; a pump's maximum basal);
 - automatic boluses only while the insulin on board above the programme's stays below
   max_iob (OpenAPS max_iob), and within the maximum bolus;
 - suspend before low: no insulin while the reading, or its 30-minute linear projection, is
