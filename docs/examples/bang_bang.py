@@ -18,7 +18,7 @@ import numba as nb
 
 # index of the settings row and the state vector (engine/life/controllers.py CS): the
 # programmed basal, correction factor, target, then the tuning below from CS.p0 on
-BASAL_U_PER_H, ISF, TARGET, P0 = 1, 2, 4, 11
+BASAL_U_PER_H, ISF, TARGET, MAX_BASAL_U_PER_H, P0 = 1, 2, 4, 6, 11
 SENSITIVITY = 0  # state[0]: the controller's estimate of insulin need (1 = as programmed)
 
 # (name, default, low, high, description): validated before the run, given in settings[P0 ...]
@@ -40,7 +40,8 @@ def pd_controller(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, state
         return 0.0, 0.0
     basal = settings[BASAL_U_PER_H]
     excess_u = (projected - settings[TARGET]) / settings[ISF]
-    rate = basal + settings[P0] * excess_u
+    rate = min(max(basal + settings[P0] * excess_u, 0.0), settings[MAX_BASAL_U_PER_H])
     # a crude estimate of insulin need: the share of the programme the controller delivers
-    state[SENSITIVITY] = max(rate, 0.0) / basal if basal > 0.0 else math.nan
-    return max(rate, 0.0), 0.0
+    # (within the pump's maximum, which the pump would apply anyway)
+    state[SENSITIVITY] = rate / basal if basal > 0.0 else math.nan
+    return rate, 0.0

@@ -854,6 +854,11 @@ class TherapySection(_Section):
                 f'controller = {name!r} needs delivery = "pump", or "mix" for the AID users of '
                 f"cohort.aid_share (delivery = {self.delivery!r})"
             )
+        if self.device_events and self.delivery == "mdi":
+            raise ValueError(
+                "device_events = true (infusion-set failures, sensor gaps: a pump's, as in "
+                f'kind = "sap") needs delivery = "pump" or "mix", not {self.delivery!r}'
+            )
         return self
 
     def runs_pump(self) -> bool:

@@ -110,6 +110,13 @@ RULES: tuple[Rule, ...] = (
         "recorded still changes)",
     ),
     Rule(
+        ("therapy.controller",),
+        lambda c: _no_aid_users(c),
+        'under delivery = "mix", cohort.aid_share is 0',
+        "a mix gives the controller to its AID users only, and there are none (a review found "
+        "a scenario labelled aid_oref under the mix with no closed loop)",
+    ),
+    Rule(
         (
             "therapy.controller_settings",
             "therapy.aid_target_mg_dl",

@@ -53,7 +53,29 @@ def resolve(spec: str):
             f"{FIELD} = {spec!r}: its TUNING must be at most {controllers.N_TUNING} rows of "
             "(name, default, low, high, description)"
         )
+    _check_rows(spec, rows)
     return func, rows
+
+
+def _check_rows(spec: str, rows: tuple) -> None:
+    """A plug-in's TUNING rows must be usable as the built-ins' are: distinct names, numbers,
+    and each default within its own range (a default outside it would run unchecked)."""
+    seen = set()
+    for name, default, low, high, _ in rows:
+        where = f"{FIELD} = {spec!r}: TUNING row {name!r}"
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ConfigError(f"{where}: the name must be an identifier")
+        if name in seen:
+            raise ConfigError(f"{where}: declared twice")
+        seen.add(name)
+        numbers = (default, low, high)
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in numbers):
+            raise ConfigError(f"{where}: default, low and high must be numbers")
+        if not all(np.isfinite(v) for v in numbers) or not low <= default <= high:
+            raise ConfigError(
+                f"{where}: needs finite low <= default <= high (got default {default}, "
+                f"low {low}, high {high})"
+            )
 
 
 def tuning_values(spec: str, settings: dict) -> np.ndarray:

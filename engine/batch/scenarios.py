@@ -25,8 +25,19 @@ from .config import (
 
 # Fields that fix the store's layout or how it is computed, not what is simulated.
 NOT_SWEEPABLE = ("run.n_patients", "run.days", "output", "execution", "sweep", "cluster")
-# Fields that change who the patients are: per-patient variables then vary by scenario.
-COHORT_FIELDS = ("cohort", "run.seed", "lifestyle", "genetics")
+# Fields that change who the patients are, or which devices they use (the stored uses_pump,
+# uses_cgm and uses_aid follow the scenario's therapy): per-patient variables then vary by
+# scenario.
+COHORT_FIELDS = (
+    "cohort",
+    "run.seed",
+    "lifestyle",
+    "genetics",
+    "therapy.kind",
+    "therapy.delivery",
+    "therapy.hypo_detection",
+    "therapy.controller",
+)
 SWEEP_SEED_PATIENT = 0xFFFFFFFF  # generator key of the sampler (no patient has this id)
 # Fields that select a preset of their section: sweeping one re-applies that preset's fields
 # (a scenario "conventional" gets all of the conventional preset, not the base's values).
@@ -189,7 +200,7 @@ def swept_paths(cfg: RunConfig) -> list[str]:
 
 
 def cohort_varies(cfg: RunConfig) -> bool:
-    """Whether scenarios may differ in who the patients are."""
+    """Whether scenarios may differ in who the patients are or in the devices they use."""
     if not cfg.sweep.common_random_numbers and not cfg.sweep.is_empty():
         return True
     return any(p == f or p.startswith(f + ".") for p in swept_paths(cfg) for f in COHORT_FIELDS)

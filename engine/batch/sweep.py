@@ -22,7 +22,7 @@ from ..store import results
 from . import plausibility, plugins
 from .config import ConfigError, RunConfig, parse_config
 from .scenarios import Scenario, cohort_varies, expand
-from .translate import KernelInputs, kernel_inputs  # noqa: F401 - the public entry, re-exported
+from .translate import KernelInputs, devices_used, kernel_inputs  # noqa: F401 - public entry
 
 
 def cohort_of(inputs: KernelInputs, ids) -> Cohort:
@@ -83,7 +83,11 @@ def run_task(
     trace_slot = np.full(ids.size, -1, dtype=np.int64)
     trace_slot[traced[trace_rows] - sl.start] = np.arange(trace_rows.size)
     daily, log_phi, status, traces = simulate(inputs, cohort, trace_slot, trace_rows.size)
-    patients = results.patient_values(cohort) if layout.writes_patients(scenario) else None
+    patients = (
+        results.patient_values(cohort, devices_used(inputs, cohort.traits))
+        if layout.writes_patients(scenario)
+        else None
+    )
     results.write_block(
         Path(path), layout, scenario, block, daily, log_phi, status, traces, trace_rows, patients
     )

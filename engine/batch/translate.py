@@ -12,6 +12,7 @@ from ..life.behaviour import B
 from ..life.sensor import N_SENSOR, SENSOR_JOHNSON_SU, SENSOR_NONE, SN
 from ..life.therapy import TH
 from ..model.glycaemia import eag_from_hba1c
+from ..model.traits import T
 from ..population.cohort import N_POP, POP, SAMPLERS
 from ..population.reference import sensor_models
 from ..sim.patient import N_SWITCHES, SW
@@ -195,6 +196,32 @@ class KernelInputs:
     aid: np.ndarray | None = None
     controller: str = "none"  # a plug-in's "package.module:function", resolved when running
     controller_settings: tuple = ()  # a plug-in's tuning, (name, value) pairs
+    delivery: str = "mix"  # therapy.delivery: which patients' stored uses_pump is their draw
+
+
+def devices_used(inputs: KernelInputs, traits: np.ndarray) -> dict[str, np.ndarray]:
+    """The devices each patient of a scenario uses (0/1 per patient), as the kernel decides
+    them: the cohort's drawn traits uses_pump, uses_cgm and uses_aid are read only under the
+    real-world mix; a therapy with one delivery or one way of noticing lows gives everyone
+    the same. These, not the draws, are what the results store under the traits' names."""
+    n = traits.shape[0]
+    drawn = {k: traits[:, getattr(T, k)] > 0.5 for k in ("uses_pump", "uses_cgm", "uses_aid")}
+    pump = drawn["uses_pump"] if inputs.delivery == "mix" else np.full(n, inputs.delivery == "pump")
+    detection = inputs.therapy[TH.detection]
+    if detection == therapy.DETECT_MIX:
+        cgm = drawn["uses_cgm"].copy()
+    else:
+        cgm = np.full(n, detection == therapy.DETECT_CGM)
+    a = inputs.aid if inputs.aid is not None else np.zeros(aid.N_AID)
+    controlled = a[aid.AID.on] != 0.0 and a[aid.AID.kind] != controllers.KIND_NONE
+    if not controlled:
+        on_aid = np.zeros(n, bool)
+    elif a[aid.AID.aid_users_only] != 0.0:
+        on_aid = drawn["uses_aid"].copy()
+        cgm |= on_aid  # an AID user of a mix notices lows by the CGM (engine/sim/patient.py)
+    else:
+        on_aid = np.ones(n, bool)
+    return {"uses_pump": pump, "uses_cgm": cgm, "uses_aid": on_aid}
 
 
 def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
@@ -238,4 +265,5 @@ def kernel_inputs(cfg: RunConfig, seed: int | None = None) -> KernelInputs:
         aid_settings(cfg),
         cfg.therapy.controller,
         tuple(sorted(cfg.therapy.controller_settings.items())),
+        cfg.therapy.delivery,
     )

@@ -35,13 +35,25 @@ TRAITS = Quantities(
         ("tod_peak_h", "h", "time of day of peak peripheral sensitivity"),
         ("dawn_amplitude", "1", "dawn rise of the glucose production drive (0 = no dawn)"),
         ("puberty_peak_age", "year", "age at Tanner stage III (peak pubertal resistance)"),
-        ("uses_cgm", "1", "1 = wears a CGM (real-world therapy mix)"),
-        ("uses_pump", "1", "1 = insulin pump, 0 = pens (real-world therapy mix)"),
+        (
+            "uses_cgm",
+            "1",
+            "1 = notices lows by a CGM: the therapy's hypo_detection, under mix the draw",
+        ),
+        (
+            "uses_pump",
+            "1",
+            "1 = insulin pump, 0 = pens: the therapy's delivery, under mix the draw",
+        ),
         ("hypo_unaware", "1", "1 = impaired awareness of hypoglycaemia"),
         ("basal_error_z", "1", "standard-normal error of the prescribed basal (real-world)"),
         ("ratio_error_z", "1", "standard-normal error of the prescribed ratios (real-world)"),
         ("advice_follow", "1", "probability of following a clinic visit's dose advice"),
-        ("uses_aid", "1", "1 = automated insulin delivery: pump, CGM and a controller"),
+        (
+            "uses_aid",
+            "1",
+            "1 = automated insulin delivery (a controller runs the pump), in this scenario",
+        ),
     ),
 )
 TRAIT_VARIABLES = TRAITS.rows

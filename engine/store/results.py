@@ -178,8 +178,10 @@ def patient_variables() -> list[tuple]:
     ]
 
 
-def patient_values(cohort: Cohort) -> dict[str, np.ndarray]:
-    """The values of `patient_variables()` for one block's cohort."""
+def patient_values(cohort: Cohort, devices: dict | None = None) -> dict[str, np.ndarray]:
+    """The values of `patient_variables()` for one block's cohort; `devices` (flag name -> 0/1
+    per patient: engine/batch/translate.py devices_used) replaces the drawn device traits
+    with those the scenario's therapy gives."""
     ref = reference_patients()
     values = {
         "group": np.array([str(g) for g in cohort.group], dtype=object),
@@ -189,7 +191,9 @@ def patient_values(cohort: Cohort) -> dict[str, np.ndarray]:
         "physiology": cohort.params,
     }
     for k, (name, _, _) in enumerate(TRAIT_VARIABLES):
-        if name in FLAG_TRAITS:
+        if devices is not None and name in devices:
+            values[name] = np.asarray(devices[name]).astype(np.int8)
+        elif name in FLAG_TRAITS:
             values[name] = (cohort.traits[:, k] > 0.5).astype(np.int8)
         elif name != "age0":
             values[name] = cohort.traits[:, k]

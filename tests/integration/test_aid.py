@@ -283,6 +283,9 @@ def test_a_plugin_runs_on_cuda_and_a_controller_needs_a_pump(plugin_dir, monkeyp
     plugins.check(EXAMPLE, {}, "cuda")
     with pytest.raises(ConfigError, match='needs delivery = "pump", or "mix"'):
         parse_config({"therapy": {"kind": "real_world", "delivery": "mdi", "controller": "pid"}})
+    # a sensor-augmented pump's device events are a pump's (a review ran sap on pens)
+    with pytest.raises(ConfigError, match='device_events = true .* needs delivery = "pump"'):
+        parse_config({"therapy": {"kind": "sap", "delivery": "mdi"}})
     with pytest.raises(ConfigError, match="controller_settings.gain = 50.0: outside"):
         parse_config({"therapy": {"kind": "aid_pid", "controller_settings": {"gain": 50.0}}})
     with pytest.raises(ConfigError, match="not none, pid, oref or a plug-in"):
@@ -302,6 +305,35 @@ def test_a_refused_plugin_writes_nothing(plugin_dir, tmp_path):
     assert not out.exists()
 
 
+@pytest.mark.parametrize(
+    "rows, says",
+    [
+        ('(("gain", 10.0, 0.0, 5.0, "x"),)', "low <= default <= high"),
+        ('(("x", 1.0, 5.0, 0.0, "x"),)', "low <= default <= high"),
+        ('(("g", 1.0, 0.0, 5.0, "x"), ("g", 2.0, 0.0, 5.0, "y"))', "declared twice"),
+        ('(("g", "1", 0.0, 5.0, "x"),)', "must be numbers"),
+        ('(("not a name", 1.0, 0.0, 5.0, "x"),)', "must be an identifier"),
+    ],
+)
+def test_a_plugins_tuning_table_is_checked_like_the_builtins(plugin_dir, rows, says):
+    """A default outside its own range ran unchecked (a review found gain 10 run with a
+    declared range 0-5); duplicate names and inverted ranges too."""
+    name = f"bad_tuning_{abs(hash(rows))}"
+    write_module(
+        plugin_dir,
+        name,
+        f"""
+        import numba as nb
+        TUNING = {rows}
+        @nb.njit
+        def f(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, state):
+            return settings[1], 0.0
+        """,
+    )
+    with pytest.raises(ConfigError, match=f"therapy.controller = '{name}:f': TUNING row .*{says}"):
+        plugins.check(f"{name}:f", {}, "cpu")
+
+
 def test_the_documented_example_plugin_runs(plugin_dir):
     """docs/examples/bang_bang.py through the kernel (compiled for it in this process)."""
     plugins.resolve.cache_clear()
@@ -312,5 +344,48 @@ def test_the_documented_example_plugin_runs(plugin_dir):
     assert mean(daily, "closed_loop_pct", start=0) > 80.0
     est = daily[D.aid_sensitivity_ratio]
     assert np.isfinite(est).all() and (est > 0.0).all()  # its own estimate reaches the results
+    assert (est <= 3.0).all()  # the share of the programme, within the pump's maximum (3 x)
     sap = run({"kind": "sap"}, n=4, days=3)
     assert not np.array_equal(daily[D.basal_u], sap[D.basal_u])
+
+
+def test_the_stored_device_flags_are_the_scenarios_not_the_draws(tmp_path):
+    """uses_pump, uses_cgm and uses_aid follow each scenario's therapy (a review found every
+    arm of a preset sweep stored with the real-world mix's draws: uses_aid 0 in the closed-loop
+    arms); under the mix they are the draws, AID users among the pump-and-CGM users."""
+    import xarray as xr
+
+    from engine.cli import main
+
+    cfg = tmp_path / "arms.toml"
+    cfg.write_text(
+        textwrap.dedent(
+            """
+            [run]
+            n_patients = 12
+            days = 1
+            [cohort]
+            cgm_share = 0.5
+            [sweep.zip]
+            "therapy.kind" = ["real_world", "real_world", "sap", "aid_oref", "real_world"]
+            "therapy.delivery" = ["mix", "mdi", "pump", "pump", "mix"]
+            "therapy.controller" = ["none", "none", "none", "oref", "oref"]
+            "cohort.aid_share" = [0.0, 0.0, 0.0, 0.0, 0.3]
+            """
+        )
+    )
+    out = tmp_path / "arms.zarr"
+    assert main(["run", str(cfg), "-o", str(out), "-q"]) == 0
+    with xr.open_zarr(out) as ds:
+        flags = {k: ds[k].values for k in ("uses_pump", "uses_cgm", "uses_aid")}
+        loop = ds["closed_loop_pct"].values[:, :, 0]
+    assert all(v.shape == (5, 12) for v in flags.values())
+    drawn_pump, drawn_cgm = flags["uses_pump"][0], flags["uses_cgm"][0]
+    assert 0 < drawn_pump.sum() < 12 and 0 < drawn_cgm.sum() < 12
+    assert (flags["uses_pump"][1] == 0).all() and (flags["uses_cgm"][1] == drawn_cgm).all()
+    assert (flags["uses_pump"][2:4] == 1).all() and (flags["uses_cgm"][2:4] == 1).all()
+    assert (flags["uses_aid"][:3] == 0).all() and (flags["uses_aid"][3] == 1).all()
+    users = flags["uses_aid"][4] == 1
+    assert users.any() and (drawn_pump[users] == 1).all() and (drawn_cgm[users] == 1).all()
+    # the flags say who ran the controller
+    assert ((loop > 0) == (flags["uses_aid"] == 1)).all()

@@ -76,6 +76,13 @@ CASES = [
         0.3,
         {"therapy.controller": "oref", "cohort.cgm_share": 0.5, "cohort.pump_share": 0.9},
     ),
+    (
+        "therapy.controller",
+        {},  # the real-world mix, cohort.aid_share 0
+        "pid",
+        "oref",
+        {"cohort.aid_share": 0.15, "cohort.cgm_share": 0.5},
+    ),
     *(
         (
             f"therapy.{field}",
@@ -296,9 +303,10 @@ def test_a_field_replaced_by_a_swept_preset_warns_naming_the_scenarios():
 def test_a_file_field_that_acts_on_nobody_warns():
     # a controller's target in the everyday mix, with nobody drawn onto AID
     data = {"therapy": {"controller": "oref", "aid_target_mg_dl": 110.0}}
-    (warning,) = _warnings(data, file_data=data)
-    assert warning.startswith("therapy.aid_target_mg_dl (in the file) has no effect: ")
-    assert "cohort.aid_share is 0" in warning
+    controller, target = _warnings(data, file_data=data)
+    assert controller.startswith("therapy.controller (in the file) has no effect: ")
+    assert target.startswith("therapy.aid_target_mg_dl (in the file) has no effect: ")
+    assert all("cohort.aid_share is 0" in w for w in (controller, target))
     with_users = {**data, "cohort": {"aid_share": 0.1}}
     assert _warnings(with_users, file_data=with_users) == []
 
