@@ -13,6 +13,7 @@ from pathlib import Path
 EXIT_RUN_FAILED = 1
 EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130  # the shell's code for a Ctrl-C (128 + SIGINT)
+EXIT_BROKEN_PIPE = 141  # the shell's code for a reader gone away (128 + SIGPIPE)
 
 
 def _fail(msg: str, code: int = EXIT_BAD_INPUT) -> int:
@@ -25,6 +26,7 @@ def cmd_run(args) -> int:
 
     from .batch import sweep
     from .batch.config import ConfigError, load_config
+    from .batch.plugins import PluginFailed
     from .store import results
     from .store.integrity import StoreDamaged
     from .store.storeguard import UnsafeOutput
@@ -63,6 +65,12 @@ def cmd_run(args) -> int:
         return _fail(str(err))
     except StoreDamaged as err:
         return _fail(str(err), EXIT_RUN_FAILED)
+    except PluginFailed as err:
+        return _fail(
+            f"{err}; the tasks already written are kept: fix the plug-in and start again "
+            f"with --overwrite (a changed plug-in cannot --resume {args.output!r})",
+            EXIT_RUN_FAILED,
+        )
     except OSError as err:
         # unwritable folder, full disk: blocks already written stay marked complete, the
         # failed one is not, so --resume finishes the run once the cause is fixed
@@ -975,9 +983,13 @@ def main(argv=None) -> int:
     import threading
 
     args = build_parser().parse_args(argv)
-    from .runtime import bind_fast_libm
+    try:
+        from .runtime import bind_fast_libm
 
-    bind_fast_libm()
+        bind_fast_libm()  # imports numba: a second or so in which Ctrl-C is common
+    except KeyboardInterrupt:
+        print(_interrupted_early(args), file=sys.stderr)
+        return EXIT_INTERRUPTED
     previous = {}
     if threading.current_thread() is threading.main_thread():
         # SIGTERM (scancel, kill) and SIGHUP (a closed login) end a run as Ctrl-C does: locks
@@ -1001,13 +1013,37 @@ def main(argv=None) -> int:
     return code
 
 
+def _interrupted_early(args) -> str:
+    """The line for Ctrl-C before a command got going: for a run whose output does not exist
+    yet, that nothing was written (a run's own interrupts say what they kept)."""
+    output = getattr(args, "output", None)
+    if getattr(args, "func", None) is cmd_run and output and not Path(output).exists():
+        return "t1dmc: interrupted before anything was written"
+    return "t1dmc: interrupted"
+
+
 def _dispatch(args) -> int:
     try:
         return args.func(args)
     except KeyboardInterrupt:
-        print("t1dmc: interrupted", file=sys.stderr)
+        print(_interrupted_early(args), file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away (`t1dmc compare ... | head`): stop quietly, as a program
+        # killed by SIGPIPE does, rather than report a failure
+        import os
+
+        try:  # the interpreter's final flush would fail on the closed pipe again
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):
+            pass
+        return EXIT_BROKEN_PIPE
     except Exception as err:  # noqa: BLE001 - one line for the user; --debug for the traceback
+        if isinstance(err.__context__, KeyboardInterrupt) or isinstance(
+            err.__cause__, KeyboardInterrupt
+        ):  # Ctrl-C inside an import turns into the import's error
+            print(_interrupted_early(args), file=sys.stderr)
+            return EXIT_INTERRUPTED
         if getattr(args, "debug", False):
             raise
         text = str(err).strip().splitlines()[0] if str(err).strip() else ""

@@ -1191,6 +1191,9 @@ def _model_at(loc) -> type[BaseModel]:
     return model
 
 
+FIELD_FIRST = re.compile(r"^[A-Za-z_][A-Za-z0-9_.]*( =|:)")
+
+
 def _format_errors(err: ValidationError) -> str:
     lines = []
     for e in err.errors():
@@ -1201,6 +1204,10 @@ def _format_errors(err: ValidationError) -> str:
             lines.append(f"{loc} = {e['input']!r}: unknown field; allowed here: {allowed}")
         elif e["type"] == "missing":
             lines.append(f"{loc}: required field is missing")
+        elif loc and isinstance(e["input"], dict) and FIELD_FIRST.match(msg):
+            # a whole section's check (model_validator) whose message names the field: the
+            # section's contents would bury it (a review saw the therapy section printed whole)
+            lines.append(f"{loc}.{msg}")
         elif loc:
             lines.append(f"{loc} = {e['input']!r}: {msg}")
         else:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -139,6 +141,38 @@ def check(spec: str, settings: dict, backend: str) -> None:
         )
     if backend == "cuda":
         _check_cuda(spec, func)
+
+
+class PluginFailed(RuntimeError):
+    """A plug-in controller raised while the kernel ran it (not the engine's failure)."""
+
+
+def failed(spec: str, err: Exception, where: str) -> PluginFailed:
+    return PluginFailed(
+        f"{FIELD} = {spec!r} raised {type(err).__name__} while simulating {where}: "
+        f"{error_summary(err)}"
+    )
+
+
+def identity(spec: str) -> str:
+    """A hash of the plug-in's module source (its file's bytes), so that --resume can refuse
+    a store that another version of the plug-in began: the engine's own identity does not
+    cover code outside it."""
+    import hashlib
+    import inspect
+
+    func, _ = resolve(spec)
+    module = sys.modules.get(func.py_func.__module__)
+    try:
+        data = Path(inspect.getsourcefile(module)).read_bytes()
+    except (TypeError, OSError):  # no file (built in a session): the function's own code
+        data = func.py_func.__code__.co_code
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def identities(controllers_named) -> dict[str, str]:
+    """{spec: identity} of the plug-ins among the controller names given."""
+    return {c: identity(c) for c in sorted(set(controllers_named)) if is_plugin(c)}
 
 
 def error_summary(err: Exception, lines: int = 3) -> str:

@@ -38,6 +38,9 @@ COHORT_FIELDS = (
     "therapy.hypo_detection",
     "therapy.controller",
 )
+# Tables whose keys are the user's (a controller's settings, the age groups): a sweep may
+# name one of their keys that the base config does not give; the scenario's validation checks it.
+OPEN_TABLES = ("therapy.controller_settings", "cohort.groups")
 SWEEP_SEED_PATIENT = 0xFFFFFFFF  # generator key of the sampler (no patient has this id)
 # Fields that select a preset of their section: sweeping one re-applies that preset's fields
 # (a scenario "conventional" gets all of the conventional preset, not the base's values).
@@ -66,7 +69,10 @@ def _check_path(cfg_dict: dict, path: str) -> None:
             f"execution (not sweepable: {', '.join(NOT_SWEEPABLE)})"
         )
     node = cfg_dict
-    for part in path.split("."):
+    parts = path.split(".")
+    for k, part in enumerate(parts):
+        if ".".join(parts[:k]) in OPEN_TABLES and k == len(parts) - 1:
+            return  # a key of a table of the user's own keys (checked with each scenario)
         if isinstance(node, list):
             if not (part.isdigit() and int(part) < len(node)):
                 raise ConfigError(
@@ -76,7 +82,7 @@ def _check_path(cfg_dict: dict, path: str) -> None:
         elif isinstance(node, dict):
             if part not in node:
                 raise ConfigError(
-                    f"sweep: {path}: no field {part!r}; allowed here: {', '.join(node)}"
+                    f"sweep: {path}: no field {part!r}; allowed here: {', '.join(node) or '(none)'}"
                 )
             node = node[part]
         else:

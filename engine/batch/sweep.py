@@ -62,11 +62,18 @@ def simulate(inputs: KernelInputs, cohort: Cohort, trace_slot: np.ndarray, n_tra
         from ..sim.cuda_driver import simulate_block as step
     else:
         step = simulate_block
-    step(
-        PatientRows(cohort.params, cohort.x0, cohort.traits, cohort.patient_id, trace_slot),
-        run_settings(inputs),
-        outs,
-    )
+    try:
+        step(
+            PatientRows(cohort.params, cohort.x0, cohort.traits, cohort.patient_id, trace_slot),
+            run_settings(inputs),
+            outs,
+        )
+    except Exception as err:
+        if plugins.is_plugin(inputs.controller):  # the plug-in's failure, named as such
+            ids = cohort.patient_id
+            where = f"patients {ids[0]}-{ids[-1]}" if len(ids) > 1 else f"patient {ids[0]}"
+            raise plugins.failed(inputs.controller, err, where) from err
+        raise
     return outs
 
 
@@ -270,8 +277,11 @@ def _run_distributed(calls, connection, progress: Progress, say) -> int:
     return total
 
 
-def check_resumable(out: Path, cfg: RunConfig, layout: results.Layout) -> None:
-    """The store at `out` was made by this config (execution and cluster may differ)."""
+def check_resumable(
+    out: Path, cfg: RunConfig, layout: results.Layout, plugin_ids: dict | None = None
+) -> None:
+    """The store at `out` was made by this config (execution and cluster may differ), by this
+    engine, and by the same plug-in controllers (`plugin_ids`, plugins.identities)."""
     import zarr
 
     try:
@@ -331,6 +341,16 @@ def check_resumable(out: Path, cfg: RunConfig, layout: results.Layout) -> None:
             f"{engine_identity()}; results would not be identical: finish the "
             "run with that engine, or start again with --overwrite"
         )
+    made_with = dict(attrs.get("controller_identity") or {})
+    if plugin_ids is not None and made_with != plugin_ids:
+        changed = sorted(
+            k for k in {*made_with, *plugin_ids} if made_with.get(k) != plugin_ids.get(k)
+        )
+        raise ConfigError(
+            f"--resume: the plug-in controller {', '.join(changed)} is not the one that began "
+            f"{str(out)!r} (its module's source changed); results would mix the two: start "
+            "again with --overwrite"
+        )
     if int(attrs.get("cohort_by_scenario", -1)) != int(layout.cohort_by_scenario):
         raise ConfigError(
             f"--resume: {str(out)!r} was written with another store layout "
@@ -351,10 +371,11 @@ def _prepare_store(
     (scenario, block) tasks already complete."""
     from ..store.integrity import check_store_readable, prepare_repair
 
+    plugin_ids = plugins.identities(s.config.therapy.controller for s in scenarios)
     if not resuming:
-        results.create_store(store, cfg, layout, scenarios)
+        results.create_store(store, cfg, layout, scenarios, plugin_ids)
         return np.zeros((layout.n_scenarios, layout.n_blocks), dtype=bool)
-    check_resumable(store, cfg, layout)
+    check_resumable(store, cfg, layout, plugin_ids)
     if repair:
         # marks the damaged tasks incomplete and removes their damaged shards, so `completed`
         # reads and the tasks rewrite them whole

@@ -212,7 +212,9 @@ def _daily_encoding(layout: Layout, extra: tuple = ()) -> dict:
     }
 
 
-def create_store(path: Path, cfg: "RunConfig", layout: Layout, scenarios: list) -> None:
+def create_store(
+    path: Path, cfg: "RunConfig", layout: Layout, scenarios: list, plugin_ids: dict | None = None
+) -> None:
     """Write the store's metadata and coordinates; every per-patient and per-day array stays
     empty until the tasks write their regions. `scenarios` are `engine.batch.scenarios.Scenario`s.
     Memory grows with the number of patients only through the patient coordinate."""
@@ -230,6 +232,8 @@ def create_store(path: Path, cfg: "RunConfig", layout: Layout, scenarios: list) 
             "engine_version": engine_version(),
             # version + source hash: --resume refuses a store another engine wrote
             "engine_identity": engine_identity(),
+            # {plug-in controller: hash of its module's source}: --resume refuses another one
+            "controller_identity": dict(plugin_ids or {}),
             "seed": str(cfg.run.seed),
             "config_toml": cfg.to_toml(),
             "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),

@@ -334,6 +334,42 @@ def test_a_plugins_tuning_table_is_checked_like_the_builtins(plugin_dir, rows, s
         plugins.check(f"{name}:f", {}, "cpu")
 
 
+def test_a_plugin_that_raises_in_the_run_is_named_and_a_changed_one_cannot_resume(
+    plugin_dir, tmp_path, capsys
+):
+    """A plug-in raising mid-run was reported as the engine's failure ("report it"); and the
+    engine's identity does not cover a plug-in's code, so a resume could mix two versions."""
+    from engine.cli import main
+
+    body = """
+        import numba as nb
+        @nb.njit
+        def ctl(cgm, iob_u, activity_u_per_h, carbs_g, minute, settings, state):
+            if minute == {when}:
+                raise ValueError("no dose for you")
+            return settings[1], 0.0
+        """
+    write_module(plugin_dir, "raises_late", body.format(when=700))
+    cfg = tmp_path / "p.toml"
+    cfg.write_text(
+        '[run]\nn_patients = 4\ndays = 1\n[therapy]\nkind = "sap"\ncontroller = "raises_late:ctl"\n'
+    )
+    out = tmp_path / "p.zarr"
+    assert main(["run", str(cfg), "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "therapy.controller = 'raises_late:ctl' raised ValueError while simulating " in err
+    assert "no dose for you" in err and "report it" not in err and "--overwrite" in err
+    # the fixed plug-in (another source) may not finish the store the first one began
+    write_module(plugin_dir, "raises_late", body.format(when=-1))
+    sys.modules.pop("raises_late", None)
+    plugins.resolve.cache_clear()
+    assert main(["run", str(cfg), "-o", str(out), "-q", "--resume"]) == 2
+    assert "the plug-in controller raises_late:ctl is not the one that began" in (
+        capsys.readouterr().err
+    )
+    assert main(["run", str(cfg), "-o", str(out), "-q", "--overwrite"]) == 0
+
+
 def test_the_documented_example_plugin_runs(plugin_dir):
     """docs/examples/bang_bang.py through the kernel (compiled for it in this process)."""
     plugins.resolve.cache_clear()

@@ -218,6 +218,50 @@ def test_an_interrupt_before_the_store_exists_says_nothing_was_written(
     assert not out.exists()
 
 
+def test_an_interrupt_while_numba_loads_or_before_the_run_says_so(
+    small, tmp_path, capsys, monkeypatch
+):
+    """Ctrl-C in the first second (numba's import, outside the run's own handling) gave a
+    bare traceback, or an import's error reported as the engine's failure (a review)."""
+    from engine import cli, runtime
+
+    out = tmp_path / "a.zarr"
+
+    def interrupt():
+        raise KeyboardInterrupt
+
+    def interrupted_import(args):
+        try:
+            interrupt()
+        except KeyboardInterrupt:
+            raise ImportError("numba._devicearray failed to import") from None
+
+    monkeypatch.setattr(runtime, "bind_fast_libm", interrupt)
+    assert main(["run", str(small), "-o", str(out)]) == 130
+    assert capsys.readouterr().err == "t1dmc: interrupted before anything was written\n"
+    monkeypatch.setattr(runtime, "bind_fast_libm", lambda: None)
+    monkeypatch.setattr(cli, "cmd_run", interrupted_import)
+    assert main(["run", str(small), "-o", str(out)]) == 130
+    assert capsys.readouterr().err == "t1dmc: interrupted before anything was written\n"
+    assert not out.exists()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly():
+    """`t1dmc compare ... | head` ended in "BrokenPipeError ... report it" (a review)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import argparse, sys\n"
+        "from engine import cli\n"
+        "def lots(args):\n"
+        "    raise BrokenPipeError(32, 'Broken pipe')\n"
+        "sys.exit(cli._dispatch(argparse.Namespace(func=lots, debug=False)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 141 and proc.stderr == "", proc.stderr
+
+
 # ------------------------------------------------------------------------ inert fields
 
 
