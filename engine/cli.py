@@ -98,7 +98,8 @@ def _timing_line(facts: dict, output) -> str:
     (the throughput leaves it out)."""
     compile_s, wall_s = facts.get("compile_s", 0.0), facts["wall_s"]
     if facts.get("compiled"):
-        kernels = f"{compile_s:.1f} s compiling the kernels (first run only)"
+        when = "every run with a plug-in" if facts.get("compiles_every_run") else "first run only"
+        kernels = f"{compile_s:.1f} s compiling the kernels ({when})"
     elif facts.get("compiled") is None:
         kernels = f"{compile_s:.1f} s preparing the kernels on the workers"
     else:
@@ -107,7 +108,8 @@ def _timing_line(facts: dict, output) -> str:
     return (
         f"{facts['patient_days']:,} patient-days in {wall_s:.1f} s: {kernels}, "
         f"{wall_s - compile_s:.1f} s simulating and writing "
-        f"({facts['patient_days_per_s']:,.0f} patient-days/s, {facts['tasks']} tasks, "
+        f"({facts['patient_days_per_s']:,.0f} patient-days/s, {facts['tasks']} "
+        f"task{'s' if facts['tasks'] != 1 else ''}, "
         f"{workers}) -> {output}"
     )
 

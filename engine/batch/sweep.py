@@ -186,8 +186,11 @@ def prepare_kernels(inputs: KernelInputs, say) -> tuple[float, bool]:
     """Compile or load the kernels before the first task, saying so when they compile (not
     cached: the first run after an install or a change to the engine's sources). Returns
     (seconds taken, whether they were compiled)."""
-    cold = not kernels_cached(inputs.backend)
-    if cold:
+    cold = not kernels_cached(inputs.backend) or plugins.is_plugin(inputs.controller)
+    if cold and plugins.is_plugin(inputs.controller):
+        # numba's cache keys a plug-in by its function object: compiled in every process
+        say("compiling kernels for the plug-in controller (every run, about a minute) ...")
+    elif cold:
         say("compiling kernels (first run only, about a minute) ...")
     start = time.perf_counter()
     if inputs.backend == "cpu":
@@ -569,6 +572,7 @@ def _run(
         "setup_s": t1 - t0 - compile_s,
         "compile_s": compile_s,
         "compiled": compiled,
+        "compiles_every_run": any(plugins.is_plugin(i.controller) for i in inputs),
         "compute_s": t2 - t1,
         "finalize_s": t3 - t2,
         "wall_s": t3 - t0,
