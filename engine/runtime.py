@@ -21,6 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -56,6 +57,62 @@ def kernel_cache_dir() -> str:
         os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "t1dmc"
     )
     return os.path.join(base, "numba-" + source_hash()[:16])
+
+
+# Kernel caches of other engine builds (an upgrade, an edited checkout) are kept this many,
+# the most recently used, and only those untouched for a day are removed, so that a second
+# engine running beside this one keeps its cache.
+KEPT_OTHER_CACHES = 4
+CACHE_IDLE_S = 24 * 3600
+CACHE_FOLDER = re.compile(r"numba-[0-9a-f]{16}")
+CACHE_FILE = re.compile(r".+\.(nbi|nbc)")
+
+
+def _is_engine_cache(folder: Path) -> bool:
+    """A kernel cache the engine made: a real folder named numba-<16 hex>, holding only
+    numba's index and data files (.nbi, .nbc) in real subfolders. Anything else is not the
+    engine's to remove."""
+    if folder.is_symlink() or not folder.is_dir() or not CACHE_FOLDER.fullmatch(folder.name):
+        return False
+    for sub in folder.iterdir():
+        if sub.is_symlink() or not sub.is_dir():
+            return False
+        for f in sub.iterdir():
+            if f.is_symlink() or not f.is_file() or not CACHE_FILE.fullmatch(f.name):
+                return False
+    return True
+
+
+def prune_kernel_caches(now: float | None = None) -> list[str]:
+    """Remove the kernel caches of other engine builds beyond the KEPT_OTHER_CACHES most
+    recently used, if idle for CACHE_IDLE_S; each build compiles into its own folder
+    (kernel_cache_dir), so an edited or upgraded engine otherwise leaves them all (a review
+    found 200 folders, 1.3 GB). Returns the folders removed."""
+    import shutil
+    import time
+
+    current = Path(kernel_cache_dir())
+    base = current.parent
+    if not base.is_dir():
+        return []
+    now = time.time() if now is None else now
+    others = []
+    for folder in base.iterdir():
+        if folder.name == current.name or not CACHE_FOLDER.fullmatch(folder.name):
+            continue
+        try:
+            used = max([folder.stat().st_mtime, *(s.stat().st_mtime for s in folder.iterdir())])
+        except OSError:
+            continue
+        others.append((used, folder))
+    others.sort(reverse=True)
+    removed = []
+    for used, folder in others[KEPT_OTHER_CACHES:]:
+        if now - used < CACHE_IDLE_S or not _is_engine_cache(folder):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(str(folder))
+    return removed
 
 
 def _engine_locator(caching):

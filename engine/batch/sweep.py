@@ -15,7 +15,7 @@ import numpy as np
 
 from ..life.aid import AID, N_AID
 from ..population.cohort import Cohort, sample_cohort
-from ..runtime import bind_fast_libm, engine_identity
+from ..runtime import bind_fast_libm, engine_identity, prune_kernel_caches
 from ..sim.bundles import PatientRows, RunSettings
 from ..sim.cpu import allocate_outputs, simulate_block
 from ..store import results
@@ -192,6 +192,12 @@ def prepare_kernels(inputs: KernelInputs, say) -> tuple[float, bool]:
         say("compiling kernels for the plug-in controller (every run, about a minute) ...")
     elif cold:
         say("compiling kernels (first run only, about a minute) ...")
+        try:  # a new build's cache: the stale ones of old builds go (runtime.py)
+            removed = prune_kernel_caches()
+        except OSError:
+            removed = []
+        if removed:
+            say(f"removed {len(removed)} unused kernel caches of other engine builds")
     start = time.perf_counter()
     if inputs.backend == "cpu":
         _interruptibly(warm_kernels, inputs)

@@ -124,3 +124,43 @@ def test_numba_exp_log_pow_agree_with_libm_once_bound():
     direct = runtime._libm_without_wrapper("exp")
     if direct:
         assert ll.address_of_symbol("exp") == direct
+
+
+def test_old_kernel_caches_are_pruned_and_nothing_else(tmp_path, monkeypatch):
+    """Every engine build compiles into its own cache folder; beyond the most recent few,
+    idle ones are removed (a review found 200, 1.3 GB). A folder that is not exactly an
+    engine cache (another name, a foreign file, a link) is left alone."""
+    import os
+
+    from engine import runtime
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    current = Path(runtime.kernel_cache_dir())
+    old = 10 * runtime.CACHE_IDLE_S
+
+    def cache(name, age_s, extra=None):
+        folder = tmp_path / name
+        sub = folder / "model_0123"
+        sub.mkdir(parents=True)
+        (sub / "fast.step-10.py311.nbi").write_bytes(b"i")
+        (sub / "fast.step-10.py311.1.nbc").write_bytes(b"c")
+        if extra:
+            (sub / extra).write_text("mine")
+        for p in (sub, folder, *sub.iterdir()):
+            os.utime(p, (1e9 - age_s, 1e9 - age_s))
+        return folder
+
+    recent = [cache(f"numba-{k:016x}", 60.0 + k) for k in range(runtime.KEPT_OTHER_CACHES)]
+    busy = cache("numba-00000000000000ff", 7200.0)  # beyond the few, but used 2 hours ago
+    stale = [cache(f"numba-{k:016x}", old + k) for k in range(10, 13)]
+    foreign = cache("numba-00000000000000aa", old + 500, extra="notes.txt")
+    other_name = cache("numba-mine", old + 600)
+    target = cache("numba-00000000000000bb", old + 700)
+    link = tmp_path / "numba-00000000000000cc"
+    link.symlink_to(target, target_is_directory=True)
+    removed = runtime.prune_kernel_caches(now=1e9)
+    assert sorted(removed) == sorted(str(p) for p in [*stale, target])
+    for kept in (*recent, busy, foreign, other_name):
+        assert kept.is_dir(), kept
+    assert link.is_symlink()
+    assert not current.exists() or current.is_dir()
