@@ -13,7 +13,12 @@ from engine.model.glycaemia import DAILY
 from engine.model.params import PARAM_NAMES, PARAM_UNITS
 from engine.model.slow import MECHANISMS
 from engine.sim.outputs import STATUS_MEANINGS, TRACES
-from engine.store.results import MATERIAL_LOG_SP, NOMINAL_START, patient_variables
+from engine.store.results import (
+    MATERIAL_LOG_SP,
+    NOMINAL_START,
+    SCENARIO_FLAGS,
+    patient_variables,
+)
 
 OUT = Path(__file__).resolve().parents[1] / "docs" / "results.md"
 
@@ -70,11 +75,16 @@ def render() -> str:
         "",
         "## Per patient: dims (patient) unless noted",
         "",
+        "Where scenarios differ in who the patients are (a swept cohort, lifestyle, genetics "
+        "or seed, or sweep.common_random_numbers false), each has a scenario dimension too.",
+        "",
         "| name | units | description |",
         "|---|---|---|",
     ]
     for name, _dtype, extra, attrs in patient_variables():
         dims = f" (dims patient, {', '.join(d for d, _ in extra)})" if extra else ""
+        if name in SCENARIO_FLAGS:
+            dims = " (dims scenario, patient: each scenario's therapy decides it)"
         units = attrs.get("units", "")
         if "flag_meanings" in attrs:  # int8 flags
             units = "int8 flag: " + ", ".join(

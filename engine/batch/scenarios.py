@@ -25,19 +25,9 @@ from .config import (
 
 # Fields that fix the store's layout or how it is computed, not what is simulated.
 NOT_SWEEPABLE = ("run.n_patients", "run.days", "output", "execution", "sweep", "cluster")
-# Fields that change who the patients are, or which devices they use (the stored uses_pump,
-# uses_cgm and uses_aid follow the scenario's therapy): per-patient variables then vary by
-# scenario.
-COHORT_FIELDS = (
-    "cohort",
-    "run.seed",
-    "lifestyle",
-    "genetics",
-    "therapy.kind",
-    "therapy.delivery",
-    "therapy.hypo_detection",
-    "therapy.controller",
-)
+# Fields that change who the patients are: per-patient variables then vary by scenario (the
+# device flags uses_pump, uses_cgm and uses_aid always do: results.SCENARIO_FLAGS).
+COHORT_FIELDS = ("cohort", "run.seed", "lifestyle", "genetics")
 # Tables whose keys are the user's (a controller's settings, the age groups): a sweep may
 # name one of their keys that the base config does not give; the scenario's validation checks it.
 OPEN_TABLES = ("therapy.controller_settings", "cohort.groups")
@@ -206,7 +196,7 @@ def swept_paths(cfg: RunConfig) -> list[str]:
 
 
 def cohort_varies(cfg: RunConfig) -> bool:
-    """Whether scenarios may differ in who the patients are or in the devices they use."""
+    """Whether scenarios may differ in who the patients are."""
     if not cfg.sweep.common_random_numbers and not cfg.sweep.is_empty():
         return True
     return any(p == f or p.startswith(f + ".") for p in swept_paths(cfg) for f in COHORT_FIELDS)

@@ -90,13 +90,19 @@ def run_task(
     trace_slot = np.full(ids.size, -1, dtype=np.int64)
     trace_slot[traced[trace_rows] - sl.start] = np.arange(trace_rows.size)
     daily, log_phi, status, traces = simulate(inputs, cohort, trace_slot, trace_rows.size)
-    patients = (
-        results.patient_values(cohort, devices_used(inputs, cohort.traits))
-        if layout.writes_patients(scenario)
-        else None
-    )
+    patients = results.patient_values(cohort) if layout.writes_patients(scenario) else None
     results.write_block(
-        Path(path), layout, scenario, block, daily, log_phi, status, traces, trace_rows, patients
+        Path(path),
+        layout,
+        scenario,
+        block,
+        daily,
+        log_phi,
+        status,
+        traces,
+        trace_rows,
+        patients,
+        devices_used(inputs, cohort.traits),
     )
     return ids.size * inputs.n_days
 

@@ -221,6 +221,7 @@ class _Store:
             | {v[0] for v in results.patient_variables()}
         )
         self.patient_vars = {v[0] for v in results.patient_variables()}
+        self.scenario_flags = set(results.SCENARIO_FLAGS)  # every scenario's task writes them
         nodes = attrs.get("t1dmc_nodes")
         if not nodes:
             with _quiet():
@@ -411,7 +412,11 @@ def _expected(store: _Store, name: str, region, done: np.ndarray) -> bool:
     tasks = store.tasks_of(name, region)
     if not tasks:
         return False
-    if name in store.patient_vars and not store.cohort_by_scenario:
+    if (
+        name in store.patient_vars
+        and name not in store.scenario_flags
+        and not store.cohort_by_scenario
+    ):
         writers = [(s, b) for s, b in tasks if s == 0]
     else:
         writers = tasks

@@ -139,6 +139,10 @@ FLAG_TRAITS = {
     "uses_aid": "no yes",
 }
 FLAG_FILL = -1  # never a value: a block of all-0 flags is still written (integrity checks it)
+# The devices each patient uses follow the scenario's therapy (one arm on pens, another on a
+# pump with a controller), so these per-patient flags always have a scenario dimension and
+# every scenario's task writes its own (engine/batch/translate.py devices_used).
+SCENARIO_FLAGS = ("uses_pump", "uses_cgm", "uses_aid")
 
 
 def _trait_variable(name, units, long_name):
@@ -178,10 +182,9 @@ def patient_variables() -> list[tuple]:
     ]
 
 
-def patient_values(cohort: Cohort, devices: dict | None = None) -> dict[str, np.ndarray]:
-    """The values of `patient_variables()` for one block's cohort; `devices` (flag name -> 0/1
-    per patient: engine/batch/translate.py devices_used) replaces the drawn device traits
-    with those the scenario's therapy gives."""
+def patient_values(cohort: Cohort) -> dict[str, np.ndarray]:
+    """The values of `patient_variables()` for one block's cohort, but the SCENARIO_FLAGS
+    (written per scenario: write_block's `devices`)."""
     ref = reference_patients()
     values = {
         "group": np.array([str(g) for g in cohort.group], dtype=object),
@@ -191,9 +194,9 @@ def patient_values(cohort: Cohort, devices: dict | None = None) -> dict[str, np.
         "physiology": cohort.params,
     }
     for k, (name, _, _) in enumerate(TRAIT_VARIABLES):
-        if devices is not None and name in devices:
-            values[name] = np.asarray(devices[name]).astype(np.int8)
-        elif name in FLAG_TRAITS:
+        if name in SCENARIO_FLAGS:
+            continue
+        if name in FLAG_TRAITS:
             values[name] = (cohort.traits[:, k] > 0.5).astype(np.int8)
         elif name != "age0":
             values[name] = cohort.traits[:, k]
@@ -375,9 +378,10 @@ def _add_patient_arrays(ds: xr.Dataset, encoding: dict, layout: Layout):
         if dtype is str:  # variable-length strings: dask would load them whole to type them
             strings.append((name, attrs))
             continue
-        dims = (*lead, *(d for d, _ in extra))
-        shape = (*lead_shape, *(n for _, n in extra))
-        chunks = (*lead_chunks, *(n for _, n in extra))
+        per_scenario = name in SCENARIO_FLAGS
+        dims = (*(("scenario", "patient") if per_scenario else lead), *(d for d, _ in extra))
+        shape = (*((S, N) if per_scenario else lead_shape), *(n for _, n in extra))
+        chunks = (*((1, B) if per_scenario else lead_chunks), *(n for _, n in extra))
         fill = FLAG_FILL if np.dtype(dtype).kind == "i" else np.nan
         ds[name] = (dims, da.full(shape, fill, dtype=dtype, chunks=chunks), attrs)
         encoding[name] = {"chunks": chunks, "compressors": codecs()}
@@ -473,6 +477,7 @@ def write_block(
     traces: np.ndarray,
     trace_rows: np.ndarray,
     patients: dict | None = None,
+    devices: dict | None = None,
 ) -> None:
     """Write one task's region: its patients' per-patient values (`patients`, when this task
     writes them: Layout.writes_patients), daily variables, status and traces, then mark them
@@ -484,6 +489,8 @@ def write_block(
         lead = (scenario, sl) if layout.cohort_by_scenario else (sl,)
         for name, values in patients.items():
             array(name)[lead] = values
+    for name, values in (devices or {}).items():  # every scenario's own (SCENARIO_FLAGS)
+        array(name)[scenario, sl] = np.asarray(values).astype(np.int8)
     for v, (name, _, _) in enumerate(DAILY_VARIABLES):
         array(name)[scenario, sl, :] = daily[v].astype(np.float32)
     array("log_phi")[scenario, sl, :, :] = np.moveaxis(log_phi, 0, -1).astype(np.float32)

@@ -45,7 +45,13 @@ def daily_names(ds):
 
 
 def patient_names(ds):
-    return [n for n, v in ds.data_vars.items() if v.dims == ("patient",)]
+    """Per-patient variables: the device flags, which follow each scenario's therapy, with a
+    scenario dimension (results.SCENARIO_FLAGS)."""
+    return [
+        n
+        for n, v in ds.data_vars.items()
+        if v.dims == ("patient",) or (v.dims == ("scenario", "patient") and n != "completed")
+    ]
 
 
 def test_per_patient_day_has_one_row_per_scenario_patient_day_with_the_stores_values(
