@@ -66,16 +66,19 @@ KEPT_OTHER_CACHES = 4
 CACHE_IDLE_S = 24 * 3600
 CACHE_FOLDER = re.compile(r"numba-[0-9a-f]{16}")
 CACHE_FILE = re.compile(r".+\.(nbi|nbc)")
+# the engine's locator names each source folder's cache <folder>_<sha1 of its path> (numba's
+# get_suitable_cache_subpath)
+CACHE_SUBFOLDER = re.compile(r"[A-Za-z0-9_.-]+_[0-9a-f]{40}")
 
 
 def _is_engine_cache(folder: Path) -> bool:
-    """A kernel cache the engine made: a real folder named numba-<16 hex>, holding only
-    numba's index and data files (.nbi, .nbc) in real subfolders. Anything else is not the
-    engine's to remove."""
+    """A kernel cache the engine made: a real folder named numba-<16 hex>, holding only real
+    subfolders named as the engine's cache locator names them, which hold only numba's index
+    and data files (.nbi, .nbc). Anything else is not the engine's to remove."""
     if folder.is_symlink() or not folder.is_dir() or not CACHE_FOLDER.fullmatch(folder.name):
         return False
     for sub in folder.iterdir():
-        if sub.is_symlink() or not sub.is_dir():
+        if sub.is_symlink() or not sub.is_dir() or not CACHE_SUBFOLDER.fullmatch(sub.name):
             return False
         for f in sub.iterdir():
             if f.is_symlink() or not f.is_file() or not CACHE_FILE.fullmatch(f.name):

@@ -58,11 +58,10 @@ def _check_path(cfg_dict: dict, path: str) -> None:
             f"sweep: {path} cannot be swept: it fixes the results' layout or "
             f"execution (not sweepable: {', '.join(NOT_SWEEPABLE)})"
         )
+    if path.rpartition(".")[0] in OPEN_TABLES:
+        return  # a key of a table of the user's own keys (checked with each scenario)
     node = cfg_dict
-    parts = path.split(".")
-    for k, part in enumerate(parts):
-        if ".".join(parts[:k]) in OPEN_TABLES and k == len(parts) - 1:
-            return  # a key of a table of the user's own keys (checked with each scenario)
+    for part in path.split("."):
         if isinstance(node, list):
             if not (part.isdigit() and int(part) < len(node)):
                 raise ConfigError(

@@ -140,7 +140,7 @@ def test_old_kernel_caches_are_pruned_and_nothing_else(tmp_path, monkeypatch):
 
     def cache(name, age_s, extra=None):
         folder = tmp_path / name
-        sub = folder / "model_0123"
+        sub = folder / ("model_" + "0123456789" * 4)  # as the locator names it
         sub.mkdir(parents=True)
         (sub / "fast.step-10.py311.nbi").write_bytes(b"i")
         (sub / "fast.step-10.py311.1.nbc").write_bytes(b"c")
