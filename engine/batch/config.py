@@ -6,6 +6,8 @@ is allowed, and unknown fields are refused so a typo never passes silently.
 
 import re
 import tomllib
+import types
+import typing
 import unicodedata
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -32,8 +34,29 @@ class ConfigError(ValueError):
     """A config that cannot run; the message names the field, the value and what is allowed."""
 
 
+def _wants_number(annotation) -> bool:
+    """Whether a field of this type takes a number and not a boolean: pydantic takes true and
+    false for numbers as 1 and 0, so `carb_count_cv = true` ran as 1.0."""
+    if annotation in (int, float):
+        return True
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        return bool not in args and any(a in (int, float) for a in args)
+    return False
+
+
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: a nan failed the bounds with "should be less than or equal to 1"
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _number_not_boolean(cls, value, info):
+        if isinstance(value, bool):
+            field = cls.model_fields.get(info.field_name)
+            if field is not None and _wants_number(field.annotation):
+                raise ValueError(f"a number is needed here, not {str(value).lower()}")
+        return value
 
 
 class RunSection(_Section):

@@ -43,12 +43,29 @@ def test_defaults_are_valid_and_shipped_configs_load():
         ),
         ({"output": {"traced": [1, 1]}}, "patient ids must be distinct"),
         ({"colour": "blue"}, "colour = 'blue': unknown field; allowed here: run, cohort, meals"),
+        # true and false are not numbers (pydantic alone ran carb_count_cv = true as 1.0)
+        (
+            {"behaviour": {"carb_count_cv": True}},
+            "behaviour.carb_count_cv = True: a number is needed here, not true",
+        ),
+        ({"run": {"days": False}}, "run.days = False: a number is needed here, not false"),
+        # a nan failed the bounds with "should be less than or equal to 1"
+        (
+            {"behaviour": {"carb_count_cv": float("nan")}},
+            "behaviour.carb_count_cv = nan: Input should be a finite number",
+        ),
+        ({"therapy": {"step": float("inf")}}, "therapy.step = inf: Input should be a finite"),
     ],
 )
 def test_bad_configs_name_the_field_the_value_and_what_is_allowed(data, needle):
     with pytest.raises(ConfigError) as err:
         parse_config(data)
     assert needle in str(err.value)
+
+
+def test_booleans_stay_booleans():
+    cfg = parse_config({"therapy": {"correct": False, "carb_counting": True}})
+    assert cfg.therapy.correct is False and cfg.therapy.carb_counting is True
 
 
 def test_bad_toml_says_where():
