@@ -8,6 +8,7 @@ no shard shared by two tasks.
 """
 
 import datetime as _dt
+import os
 import threading
 import uuid
 import warnings
@@ -521,6 +522,18 @@ def mark_incomplete(path: Path, layout: Layout, tasks: np.ndarray) -> None:
 
 def inspect_store(path: Path) -> str:
     """What a store holds and how far its run got, readable even when it is incomplete."""
+    from .storeguard import LOCK_NAME, writer_of
+
+    if path.is_dir() and os.listdir(path) == [LOCK_NAME]:
+        busy = writer_of(path)
+        raise ValueError(
+            f"{str(path)!r} holds only a t1dmc run's lock: "
+            + (
+                f"a run is starting on it ({busy})"
+                if busy
+                else "its run ended before writing anything; running on it again starts afresh"
+            )
+        )
     try:
         group = zarr.open_group(str(path), mode="r", use_consolidated=False)
         attrs = dict(group.attrs)

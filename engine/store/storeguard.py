@@ -138,6 +138,10 @@ def classify_store(path: Path) -> Classified:
     entries = os.listdir(path)
     if not entries:
         return Classified("empty")
+    if entries == [LOCK_NAME] and is_t1dmc_json(path / LOCK_NAME):
+        # only the engine's own lock: a run claimed the folder and ended (a crash, a kill)
+        # before it wrote anything; the lock decides whether that run is still going
+        return Classified("empty")
     attrs = read_attrs(path)
     has_lock = LOCK_NAME in entries and (path / LOCK_NAME).is_file()
     ours = attrs is not None and attrs.get("engine") == ENGINE_TAG

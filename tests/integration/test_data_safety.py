@@ -216,6 +216,41 @@ def test_an_empty_folder_is_used_in_place(tmp_path, clean):
     assert_same_arrays(store_arrays(out), clean["small"])
 
 
+def test_a_folder_left_holding_only_a_dead_runs_lock_is_used_in_place(tmp_path, clean, capsys):
+    # a run that crashed (a plug-in's segfault, kill -9) while compiling leaves the folder it
+    # claimed with its lock file alone: it said "exists ... (it is a t1dmc store)" and inspect
+    # "not a readable zarr store"
+    cfg = write_config(tmp_path)
+    out = tmp_path / "s.zarr"
+    out.mkdir()
+    holder = {"engine": "t1dmc", "pid": 999999, "host": "gone", "since": "2026-01-01T00:00:00"}
+    (out / storeguard.LOCK_NAME).write_text(json.dumps(holder))
+    assert main(["inspect", str(out)]) == 2
+    assert "ended before writing anything" in capsys.readouterr().err
+    assert main(["run", str(cfg), "-o", str(out), "-q"]) == 0
+    assert_same_arrays(store_arrays(out), clean["small"])
+
+
+def test_a_lock_only_folder_whose_run_is_alive_is_refused(tmp_path, capsys):
+    import fcntl
+
+    cfg = write_config(tmp_path)
+    out = tmp_path / "s.zarr"
+    out.mkdir()
+    lock = out / storeguard.LOCK_NAME
+    lock.write_text(json.dumps({"engine": "t1dmc", "pid": 4242, "host": "h", "since": "now"}))
+    fd = os.open(lock, os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        assert main(["run", str(cfg), "-o", str(out), "-q"]) == 2
+        assert "being written by another run (PID 4242 on h" in capsys.readouterr().err
+        assert main(["inspect", str(out)]) == 2
+        assert "a run is starting on it (PID 4242" in capsys.readouterr().err
+    finally:
+        os.close(fd)
+    assert os.listdir(out) == [storeguard.LOCK_NAME]
+
+
 # ---------------------------------------------------------------- 2. one writer per store
 
 
