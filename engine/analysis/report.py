@@ -167,6 +167,8 @@ DELIVERY = (
     ("aid_sensitivity_ratio", "controller's sensitivity ratio", "1", 3, True),
     ("si_peripheral", "s_p", "1 = lean healthy", 3, False),
 )
+# the pump's own outputs: "-" (not 0) for a row of patients none of whom has a pump
+PUMP_ONLY = frozenset(v for v, *_, optional in DELIVERY if optional)
 
 
 # ----------------------------------------------------------------------------- options
@@ -1093,14 +1095,28 @@ def delivery_rows(ds, days: slice) -> list[tuple[str, str, int, dict]]:
         users = _aid_users(ds, s, pp)
         if users is not None:
             splits += [("on closed loop", users), ("not on closed loop", ~users)]
+        pump = _scenario_trait(ds, "uses_pump", s)
         for who, sel in splits:
             stats = {}
             for v in means:
                 x = pp[f"mean:{v}"][sel]
+                if v in PUMP_ONLY and pump is not None and not pump[sel].any():
+                    stats[v] = (np.nan, np.nan, np.nan)  # nobody here has a pump: not 0 but "-"
+                    continue
                 stats[v] = _mean_ci(x * 100.0 if v == "set_failures" else x)
             n = int(np.isfinite(pp["mean:tdd"][sel]).sum()) if "mean:tdd" in pp else sel.sum()
             out.append((labels[s], who, int(n), stats))
     return out
+
+
+def _scenario_trait(ds, name: str, s: int):
+    """The per-patient trait `name` in scenario s as a bool array, or None if not stored."""
+    if name not in ds:
+        return None
+    trait = ds[name]
+    if "scenario" in trait.dims:
+        trait = trait.isel(scenario=s)
+    return np.asarray(trait.values) == 1
 
 
 def _aid_users(ds, s: int, pp: dict):
@@ -1108,10 +1124,7 @@ def _aid_users(ds, s: int, pp: dict):
     in a mix of therapies (none of the others has time in closed loop); else None."""
     if "uses_aid" not in ds or "mean:closed_loop_pct" not in pp:
         return None
-    trait = ds["uses_aid"]
-    if "scenario" in trait.dims:
-        trait = trait.isel(scenario=s)
-    users = np.asarray(trait.values) == 1
+    users = _scenario_trait(ds, "uses_aid", s)
     if not users.any() or users.all():
         return None
     others = pp["mean:closed_loop_pct"][~users]

@@ -166,6 +166,24 @@ def test_delivery_splits_the_aid_users_of_a_mix(tmp_path):
         assert needle in section, needle
 
 
+def test_delivery_device_columns_are_blank_not_zero_for_a_scenario_without_pumps(tmp_path):
+    cfg = parse_config(
+        {
+            "run": {"n_patients": 6, "days": 2, "seed": 2},
+            "sweep": {"zip": {"therapy.kind": ["conventional", "sap"]}},  # pens; a pump
+        }
+    )
+    sweep.run(cfg, tmp_path / "d.zarr", quiet=True)
+    ds = cmp.open_store(tmp_path / "d.zarr")
+    pens, pump = (st for *_, st in report.delivery_rows(ds, slice(0, 2)))
+    assert np.isfinite(pens["tdd"][0]) and np.isfinite(pump["tdd"][0])
+    for v in ("suspend_min", "sensor_gap_min", "set_failures"):
+        assert np.isnan(pens[v][0]) and np.isfinite(pump[v][0]), v
+    table = report.delivery_table(report.delivery_rows(ds, slice(0, 2)))
+    pens_row = table.split("<tr>")[2]
+    assert "infusion-set failures" in table and pens_row.count('<td class="n">-</td>') == 2, pens_row
+
+
 def test_attribution_on_the_page_is_the_ratio_of_sums(store, page):
     ds = cmp.open_store(store)
     pop = attribution.population_shares(ds, window=14)
