@@ -8,7 +8,6 @@ no shard shared by two tasks.
 """
 
 import datetime as _dt
-import os
 import threading
 import uuid
 import warnings
@@ -522,9 +521,9 @@ def mark_incomplete(path: Path, layout: Layout, tasks: np.ndarray) -> None:
 
 def inspect_store(path: Path) -> str:
     """What a store holds and how far its run got, readable even when it is incomplete."""
-    from .storeguard import LOCK_NAME, writer_of
+    from .storeguard import holds_only_a_lock, writer_of
 
-    if path.is_dir() and os.listdir(path) == [LOCK_NAME]:
+    if holds_only_a_lock(path):
         busy = writer_of(path)
         raise ValueError(
             f"{str(path)!r} holds only a t1dmc run's lock: "

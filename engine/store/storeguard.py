@@ -127,6 +127,17 @@ class Classified:
         return f"{str(path)!r} is not a t1dmc store: it holds {_describe(self.foreign)}"
 
 
+def holds_only_a_lock(path: Path, entries: list[str] | None = None) -> bool:
+    """Whether the folder `path` holds nothing but the engine's own lock file: a regular file
+    (not a link) naming the engine."""
+    if entries is None:
+        entries = os.listdir(path) if path.is_dir() and not path.is_symlink() else []
+    lock = path / LOCK_NAME
+    return (
+        entries == [LOCK_NAME] and not lock.is_symlink() and lock.is_file() and is_t1dmc_json(lock)
+    )
+
+
 def classify_store(path: Path) -> Classified:
     """What is at `path`, seen as a place for a results store."""
     if path.is_symlink():
@@ -138,9 +149,9 @@ def classify_store(path: Path) -> Classified:
     entries = os.listdir(path)
     if not entries:
         return Classified("empty")
-    if entries == [LOCK_NAME] and is_t1dmc_json(path / LOCK_NAME):
-        # only the engine's own lock: a run claimed the folder and ended (a crash, a kill)
-        # before it wrote anything; the lock decides whether that run is still going
+    if holds_only_a_lock(path, entries):
+        # a run claimed the folder and ended (a crash, a kill) before it wrote anything; the
+        # lock decides whether that run is still going
         return Classified("empty")
     attrs = read_attrs(path)
     has_lock = LOCK_NAME in entries and (path / LOCK_NAME).is_file()

@@ -231,6 +231,16 @@ def test_a_folder_left_holding_only_a_dead_runs_lock_is_used_in_place(tmp_path, 
     assert_same_arrays(store_arrays(out), clean["small"])
 
 
+def test_a_lock_that_is_a_link_does_not_make_a_folder_empty(tmp_path):
+    users = tmp_path / "users.json"
+    users.write_text(json.dumps({"engine": "t1dmc", "mine": True}))  # e.g. an exported file
+    out = tmp_path / "s.zarr"
+    out.mkdir()
+    (out / storeguard.LOCK_NAME).symlink_to(users)
+    assert not storeguard.holds_only_a_lock(out)
+    assert storeguard.classify_store(out).kind == "foreign"
+
+
 def test_a_lock_only_folder_whose_run_is_alive_is_refused(tmp_path, capsys):
     import fcntl
 
