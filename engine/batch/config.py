@@ -462,6 +462,18 @@ MechanismsSection = create_model(
         bool,
         Field(True, description="adrenaline raises glucose production in a low"),
     ),
+    appetite_feedback=(
+        bool,
+        Field(True, description="intake rises ~100 kcal/day per kg of weight lost"),
+    ),
+    kidney_glycosuria=(
+        bool,
+        Field(
+            True,
+            description="urinary glucose above TmG is GFR x glucose - TmG; off: UVA/Padova's "
+            "linear form alone",
+        ),
+    ),
 )
 
 

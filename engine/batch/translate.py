@@ -174,6 +174,7 @@ def population_settings(cfg) -> np.ndarray:
     pop[POP.bmi_scale] = coh.bmi_scale
     pop[POP.sampler] = float(SAMPLERS.index(coh.sampler))
     pop[POP.jitter_sigma] = np.sqrt(np.log1p(coh.jitter_cv**2))
+    pop[POP.kidney] = float(cfg.mechanisms.kidney_glycosuria)
     return pop
 
 

@@ -60,10 +60,36 @@ def gastric_emptying_rate(qsto, kmax, kmin, alpha, beta, b_dbar, c_dbar):
     return gastric_rate_from_exponentials(math.exp(xa), math.exp(xb), kmax, kmin, alpha)
 
 
+# The kidney's glucose handling in adults, per 1.73 m^2 of body surface: GFR ~120 ml/min and the
+# tubular reabsorption maximum TmG ~375 mg/min (DeFronzo et al., Diabetes Obes Metab 14(S1):5,
+# 2012). Normalised to surface, GFR reaches adult values by about 2 years (Hogg et al.,
+# Pediatrics 111:1416, 2003, K/DOQI); TmG is scaled the same way (no paediatric figure found).
+GFR_DL_PER_MIN_173 = 1.20  # dL/min per 1.73 m^2
+TMG_MG_PER_MIN_173 = 375.0  # mg/min per 1.73 m^2
+
+
+@nb.njit(cache=True, nogil=True)
+def kidney_rates(weight_kg, height_m):
+    """(gfr dL/kg/min, tmg mg/kg/min) of a body: the adult constants scaled by its surface
+    area (Mosteller, NEJM 317:1098, 1987: sqrt(height cm x weight kg / 3600)), per kg."""
+    surface = math.sqrt(100.0 * height_m * weight_kg / 3600.0) / 1.73
+    return (
+        GFR_DL_PER_MIN_173 * surface / weight_kg,
+        TMG_MG_PER_MIN_173 * surface / weight_kg,
+    )
+
+
 @nb.njit(cache=True, nogil=True, inline="always")
 def renal_excretion(gp, p):
-    """Glucose lost in urine (mg/kg/min) at plasma glucose mass `gp`."""
-    return p[P.ke1] * (gp - p[P.ke2]) if gp > p[P.ke2] else 0.0
+    """Glucose lost in urine (mg/kg/min) at plasma glucose mass `gp`: the larger of
+    UVA/Padova's linear form ke1 (Gp - ke2), which holds the threshold's splay near 180 mg/dL,
+    and the kidney's, the filtered load less the reabsorption maximum, GFR G - TmG (DeFronzo
+    et al., Diabetes Obes Metab 14(S1):5, 2012), which UVA/Padova's underestimates 10-15x at
+    500-1,000 mg/dL (docs/model.md §1). gfr = tmg = 0 (the reference patients) leaves
+    UVA/Padova's form alone."""
+    uva = p[P.ke1] * (gp - p[P.ke2]) if gp > p[P.ke2] else 0.0
+    kidney = p[P.gfr] * gp / p[P.Vg] - p[P.tmg]
+    return kidney if kidney > uva else uva
 
 
 @nb.njit(cache=True, nogil=True, inline="always")

@@ -101,6 +101,12 @@ DAILY = Quantities(
         ("gmi", "%", "glucose management indicator over the last 14 days"),
         ("egdr", "mg/kg/min", "estimated glucose disposal rate (Williams 2000)"),
         ("rescue_carbs_g", "g", "carbohydrate eaten to treat hypoglycaemia"),
+        (
+            "intake_kcal",
+            "kcal",
+            "energy eaten: meals, snacks, rescue carbohydrate and appetite's answer to weight lost",
+        ),
+        ("glycosuria_g", "g", "glucose lost in urine"),
         ("exercise_min", "min", "minutes of exercise"),
         ("illness", "1", "illness severity (0 = well)"),
         ("mean_insulin", "pmol/L", "day-mean peripheral plasma insulin"),

@@ -71,6 +71,10 @@ PARAM_NAMES = (
     "u2ss",
     "CR",
     "CF",
+    # the kidney's glucose excretion above the reabsorption maximum (fast.renal_excretion);
+    # not UVA/Padova's: 0 in the reference patients, which keeps its linear form alone
+    "gfr",
+    "tmg",
 )
 PARAM_UNITS = {
     "BW": "kg",
@@ -109,6 +113,8 @@ PARAM_UNITS = {
     "u2ss": "pmol/kg/min",
     "CR": "g/U",
     "CF": "mg/dL/U",
+    "gfr": "dL/kg/min",
+    "tmg": "mg/kg/min",
 }
 N_PARAMS = len(PARAM_NAMES)
 

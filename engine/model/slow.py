@@ -79,6 +79,10 @@ GAMMA_F = 3.2  # kcal/kg/day, metabolic cost of fat (Hall 2011)
 GAMMA_L = 22.0  # kcal/kg/day, metabolic cost of lean tissue (Hall 2011)
 TEF = 0.10  # thermic effect of food, share of intake (Hall 2011)
 KCAL_PER_G_GLUCOSE = 4.0  # energy lost per g of glycosuria (docs/model.md §2)
+# Appetite defends body weight: under the covert glycosuria of canagliflozin, intake rose
+# ~100 kcal/day per kg of weight lost (Polidori et al., Obesity 24:2289, 2016). Only losses
+# are answered: no such feedback against gain was measured (nor is it seen in the DCCT's).
+APPETITE_KCAL_PER_KG_LOST = 100.0
 LEAN_SHARE_REF = 0.75  # lean share of body mass of the reference (25% fat)
 # Poor control raises resting expenditure (protein turnover, gluconeogenesis): ~10% in T1D
 # withdrawn from insulin or poorly controlled (Nair et al., Diabetologia 27:13, 1984), i.e. up
@@ -297,6 +301,19 @@ def body_update(fat_kg, lean_kg, intake_kcal, expenditure_kcal):
     fat = fat_kg + (1.0 - p) * imbalance / RHO_F
     lean = lean_kg + p * imbalance / RHO_L
     return max(fat, 0.5), max(lean, 5.0)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def appetite_kcal(ref_weight, weight):
+    """Extra intake (kcal/day) of a body `weight` kg below the weight it defends."""
+    return APPETITE_KCAL_PER_KG_LOST * max(ref_weight - weight, 0.0)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def appetite_deficit_kg(urine_g_per_day):
+    """How far below its defended weight a body sits at steady state while it loses
+    `urine_g_per_day` of glucose: where appetite's extra intake replaces the loss."""
+    return KCAL_PER_G_GLUCOSE * urine_g_per_day / APPETITE_KCAL_PER_KG_LOST
 
 
 @nb.njit(cache=True, nogil=True)

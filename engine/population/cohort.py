@@ -21,6 +21,7 @@ import numba as nb
 import numpy as np
 
 from ..model import rng
+from ..model.fast import kidney_rates
 from ..model.layout import index_family
 from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P, X
 from ..model.slow import initial_body
@@ -183,6 +184,7 @@ POP = index_family(
         "unaware_share",
         "adolescent_adherence_dip",
         "aid_share",
+        "kidney",  # 1: the kidney's glycosuria (fast.renal_excretion); 0: UVA/Padova's alone
     ),
 )
 N_POP = len(POP)
@@ -377,6 +379,8 @@ def _sample(seed, patient_ids, groups, pop, drawn):
         else:
             traits_out[i, T.bmi0] = params_out[i, P.BW] / (h * h)
             traits_out[i, T.fat_mass0] = initial_body(traits_out[i])[0]
+        if pop[POP.kidney] != 0.0:
+            params_out[i, P.gfr], params_out[i, P.tmg] = kidney_rates(params_out[i, P.BW], h)
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,9 @@ def reference_patients() -> ReferenceSet:
     table = vp.set_index("Name")
     table["CR"] = quest["CR"].to_numpy()
     table["CF"] = quest["CF"].to_numpy()
+    # UVA/Padova has no kidney term: its renal excretion is ke1 (Gp - ke2) alone
+    table["gfr"] = 0.0
+    table["tmg"] = 0.0
     params = table[list(PARAM_NAMES)].to_numpy(dtype=np.float64)
     x0_cols = [c for c in vp.columns if c.startswith("x0_")]
     assert len(x0_cols) == N_STATES

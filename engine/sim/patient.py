@@ -83,6 +83,7 @@ SW = index_family(
         "weight_feedback",
         "growth",
         "hypo_counterregulation",
+        "appetite_feedback",
         "midpoint",
     ),
 )  # midpoint: 1 = the midpoint integrator, not RK4
@@ -140,6 +141,8 @@ LF = index_family(
         "aid_c2",
         "aid_carbs",  # carbohydrate announced since the controller's last call (g)
         "tdd_avg",  # the recent daily dose the controller sees (U/day)
+        "ref_weight",  # the weight appetite defends: the start's, plus growth (kg)
+        "habit_urine_g",  # the glycosuria the patient lived with before the run (g/day)
     ),
 )
 N_LANE_F = len(LF)
@@ -248,6 +251,7 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
     lf[j, LF.inv_vg] = 1.0 / p[P.Vg]
     lf[j, LF.inv_vi] = 1.0 / p[P.Vi]
     lf[j, LF.bw] = p[P.BW]
+    lf[j, LF.ref_weight] = p[P.BW]
     lf[j, LF.to_pmol_per_kg] = PMOL_PER_U / p[P.BW]
     # the prescription: the patient's needs, mis-set per patient (TH.dose_error_sd)
     basal_err, ratio_err = misset_factors(therapy, traits[T.basal_error_z], traits[T.ratio_error_z])
@@ -805,6 +809,14 @@ def lane_end_of_day(j, day, run, t, n_pend):
     agg[slow.G.intake_kcal] = slow.KCAL_PER_G_GLUCOSE * accj[A.carbs] + lf[j, LF.noncarb_kcal] * (
         1.0 - behaviour[B.illness_appetite] * ill
     )
+    if on[SW.appetite_feedback] != 0.0:
+        if day < slow.GMI_DAYS:
+            # the patient has lived with this control for a while: weight is steady, below
+            # the defended one by what appetite needs to replace the usual glycosuria (the
+            # mean of the days so far, as for HbA1c at the start)
+            lf[j, LF.habit_urine_g] += (agg[slow.G.urine_g] - lf[j, LF.habit_urine_g]) / (day + 1)
+        defended = lf[j, LF.ref_weight] + slow.appetite_deficit_kg(lf[j, LF.habit_urine_g])
+        agg[slow.G.intake_kcal] += slow.appetite_kcal(defended, stj[slow.S.fat] + stj[slow.S.lean])
     agg[slow.G.exercise_kcal] = acute.exercise_kcal(accj[A.exercise_dose] * 3600.0, bw)
     agg[slow.G.exercise_dose] = accj[A.exercise_dose]
     agg[slow.G.mean_glucose] = accj[A.sum] / n
@@ -855,6 +867,8 @@ def lane_end_of_day(j, day, run, t, n_pend):
     outj[D.gmi] = gmi_from_mean(gmi_sum / slow.GMI_DAYS)
     outj[D.egdr] = egdr(waist, trj[T.hypertension], hba1c)
     outj[D.rescue_carbs_g] = accj[A.rescue]
+    outj[D.intake_kcal] = agg[slow.G.intake_kcal]
+    outj[D.glycosuria_g] = agg[slow.G.urine_g]
     outj[D.severe_hypo_events] = accj[A.severe]
     outj[D.dka_events] = accj[A.dka]
     outj[D.hyperglycaemia_admissions] = accj[A.crisis]
@@ -904,6 +918,7 @@ def _grow_one_day(j, age, lf, trj, stj):
     stj[slow.S.fat] = fat + d_fat
     stj[slow.S.lean] = lean + d_lean
     trj[T.height_m] = height
+    lf[j, LF.ref_weight] += gained
     lf[j, LF.noncarb_kcal] += (
         trj[T.activity_pal] * slow.resting_expenditure(d_fat, d_lean) / (1.0 - slow.TEF)
     )

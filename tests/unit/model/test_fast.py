@@ -4,6 +4,7 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
+from engine.model.fast import kidney_rates, renal_excretion
 from engine.model.params import PMOL_PER_U, P, X
 from engine.population.reference import reference_patients
 from engine.population.replay import replay_kernel
@@ -64,3 +65,27 @@ def test_more_insulin_never_raises_glucose(case, extra_u, minute):
     # (the mass is held at 0 and cannot fall further)
     if minute < 300 and bg[-1] > 0.0:
         assert bg_more[-1] < bg[-1]
+
+
+def test_renal_excretion_is_uva_padovas_without_the_kidney_rates():
+    """gfr = tmg = 0 (the reference patients): ke1 (Gp - ke2) above the threshold, else 0."""
+    p = REF.params[0].copy()
+    assert p[P.gfr] == 0.0 and p[P.tmg] == 0.0
+    for gp in (0.5 * p[P.ke2], p[P.ke2], 2.0 * p[P.ke2], 5.0 * p[P.ke2]):
+        assert renal_excretion(gp, p) == max(p[P.ke1] * (gp - p[P.ke2]), 0.0)
+
+
+def test_the_kidney_excretes_the_filtered_load_less_tmg_above_the_threshold():
+    """A body of 1.73 m^2 (1.70 m, 63.4 kg) excretes GFR G - TmG = 1.2 x 500 - 375 = 225 mg/min
+    at 500 mg/dL (DeFronzo 2012), where UVA/Padova's form gives about a tenth of that; below
+    TmG / GFR = 312.5 mg/dL, UVA/Padova's splay near 180 mg/dL stands."""
+    p = REF.params[REF.index("adult#001")].copy()
+    weight = 1.73**2 * 3600.0 / (100.0 * 1.70)
+    p[P.gfr], p[P.tmg] = kidney_rates(weight, 1.70)
+    gp = 500.0 * p[P.Vg]
+    assert abs(renal_excretion(gp, p) * weight - 225.0) < 1e-9
+    uva = p[P.ke1] * (gp - p[P.ke2])
+    assert renal_excretion(gp, p) > 8.0 * uva
+    for mg_dl in (150.0, 200.0, 300.0):
+        gp = mg_dl * p[P.Vg]
+        assert renal_excretion(gp, p) == max(p[P.ke1] * (gp - p[P.ke2]), 0.0)

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
 
-from engine.batch.translate import default_population
-from engine.model.fast import derivatives, meal_shape, state_tuple
-from engine.model.params import N_STATES, P, X
+from engine.batch.config import parse_config
+from engine.batch.translate import default_population, population_settings
+from engine.model.fast import derivatives, kidney_rates, meal_shape, state_tuple
+from engine.model.params import N_STATES, PARAM_NAMES, P, X
 from engine.model.traits import T
 from engine.population.cohort import FITTED_INDEX, basal_steady_state, fit_groups, sample_cohort
 from engine.population.reference import reference_patients
@@ -99,8 +100,32 @@ def test_zero_jitter_resample_gives_the_reference_patients_exactly():
     c = sample_cohort(
         5, np.arange(40), GROUPS, default_population(sampler="resample", jitter_cv=0.0)
     )
-    # the derived Vm0, kp1, u2ss agree with the table to its printed digits
-    np.testing.assert_allclose(c.params, ref.params[c.source], rtol=1e-9)
+    # the derived Vm0, kp1, u2ss agree with the table to its printed digits; the kidney's
+    # rates are the engine's (the table has none), from each patient's weight and height
+    uva = [k for k in range(len(PARAM_NAMES)) if k not in (P.gfr, P.tmg)]
+    np.testing.assert_allclose(c.params[:, uva], ref.params[c.source][:, uva], rtol=1e-9)
+    assert (ref.params[:, [P.gfr, P.tmg]] == 0.0).all()
+    for i in range(len(c)):
+        gfr, tmg = kidney_rates(c.params[i, P.BW], c.traits[i, T.height_m])
+        assert c.params[i, P.gfr] == gfr and c.params[i, P.tmg] == tmg
+
+
+def test_kidney_rates_scale_with_body_surface_and_switch_off():
+    """GFR and TmG per 1.73 m^2 of surface are the adult's at every age (Hogg 2003), so per kg
+    a child's are higher; `mechanisms.kidney_glycosuria = false` leaves them 0 (UVA/Padova's
+    renal form alone)."""
+    c = sample_cohort(3, np.arange(300), GROUPS, MVLN)
+    surface = np.sqrt(100.0 * c.traits[:, T.height_m] * c.params[:, P.BW] / 3600.0)
+    np.testing.assert_allclose(c.params[:, P.gfr] * c.params[:, P.BW] / surface, 1.2 / 1.73)
+    np.testing.assert_allclose(c.params[:, P.tmg] * c.params[:, P.BW] / surface, 375.0 / 1.73)
+    child = c.params[c.group == "child", P.gfr].mean()
+    adult = c.params[c.group == "adult", P.gfr].mean()
+    assert child > 1.3 * adult
+    off = parse_config({"mechanisms": {"kidney_glycosuria": False}})
+    c0 = sample_cohort(3, np.arange(300), GROUPS, population_settings(off))
+    assert (c0.params[:, [P.gfr, P.tmg]] == 0.0).all()
+    uva = [k for k in range(len(PARAM_NAMES)) if k not in (P.gfr, P.tmg)]
+    np.testing.assert_array_equal(c0.params[:, uva], c.params[:, uva])
 
 
 @pytest.mark.parametrize("pop", [MVLN, RESAMPLE], ids=["mvlognormal", "resample"])
