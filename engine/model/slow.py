@@ -81,7 +81,7 @@ TEF = 0.10  # thermic effect of food, share of intake (Hall 2011)
 KCAL_PER_G_GLUCOSE = 4.0  # energy lost per g of glycosuria (docs/model.md §2)
 # Appetite defends body weight: under the covert glycosuria of canagliflozin, intake rose
 # ~100 kcal/day per kg of weight lost (Polidori et al., Obesity 24:2289, 2016). Only losses
-# are answered: no such feedback against gain was measured (nor is it seen in the DCCT's).
+# are answered: no such feedback against gain has been measured.
 APPETITE_KCAL_PER_KG_LOST = 100.0
 LEAN_SHARE_REF = 0.75  # lean share of body mass of the reference (25% fat)
 # Poor control raises resting expenditure (protein turnover, gluconeogenesis): ~10% in T1D
