@@ -1,28 +1,19 @@
 """The kidney's glycosuria and appetite's answer to weight lost, inside whole runs (0.7.0;
 docs/model.md §1-§2)."""
 
-from dataclasses import replace
-
 import numpy as np
 
-from engine.analysis.validate import _config, _fixed_therapy, _run
-from engine.batch.sweep import cohort_of, kernel_inputs
-from engine.life.therapy import TH
+from engine.analysis.validate import _config, _fixed_therapy
 from engine.model.glycaemia import DAILY_NAMES
 from engine.model.slow import APPETITE_KCAL_PER_KG_LOST, GMI_DAYS, KCAL_PER_G_GLUCOSE
+
+from .test_mechanisms import run as run_population
 
 V = {name: k for k, name in enumerate(DAILY_NAMES)}
 
 
 def run(cfg, dose_scale=None):
-    inputs = kernel_inputs(cfg)
-    if dose_scale is not None:
-        t = inputs.therapy.copy()
-        t[TH.dose_scale] = dose_scale
-        inputs = replace(inputs, therapy=t)
-    daily, _, status, _ = _run(inputs, cohort_of(inputs, np.arange(cfg.run.n_patients)))
-    assert (status == 0).all()
-    return daily
+    return run_population(cfg, dose_scale)[0]
 
 
 def test_appetite_answers_weight_lost_with_100_kcal_a_day_per_kg():
