@@ -443,8 +443,9 @@ class EpisodesSection(_Section):
 
 
 # one switch per mechanism, derived from its declaration (engine/model/slow.py MECHANISMS),
-# then the fast-model extensions; the kernel's switch vector (engine/sim/patient.py SW) has the
-# same names in the same order
+# then the fast-model extensions; the kernel's switch vector (engine/sim/patient.py SW) holds
+# each by name (translate.switch_settings), except kidney_glycosuria, which acts when the
+# patients are drawn (translate.population_settings)
 MechanismsSection = create_model(
     "MechanismsSection",
     __base__=_Section,

@@ -312,8 +312,9 @@ def appetite_kcal(ref_weight, weight):
 @nb.njit(cache=True, nogil=True, inline="always")
 def appetite_deficit_kg(urine_g_per_day):
     """How far below its defended weight a body sits at steady state while it loses
-    `urine_g_per_day` of glucose: where appetite's extra intake replaces the loss."""
-    return KCAL_PER_G_GLUCOSE * urine_g_per_day / APPETITE_KCAL_PER_KG_LOST
+    `urine_g_per_day` of glucose: where appetite's extra intake, less its thermic effect,
+    replaces the loss."""
+    return KCAL_PER_G_GLUCOSE * urine_g_per_day / ((1.0 - TEF) * APPETITE_KCAL_PER_KG_LOST)
 
 
 @nb.njit(cache=True, nogil=True)

@@ -21,7 +21,7 @@ import numba as nb
 import numpy as np
 
 from ..model import rng
-from ..model.fast import kidney_rates
+from ..model.fast import kidney_rates, renal_excretion
 from ..model.layout import index_family
 from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P, X
 from ..model.slow import initial_body
@@ -65,7 +65,7 @@ def basal_steady_state(p, x_out):
     parameters (UVA/Padova S2008 at rest: every derivative zero with no meal, X = 0,
     Id = I1 = Ib). Returns False if the parameters admit no physiological steady state."""
     gpb = p[P.Gb] * p[P.Vg]
-    renal = p[P.ke1] * (gpb - p[P.ke2]) if gpb > p[P.ke2] else 0.0
+    renal = renal_excretion(gpb, p)
     # dGp = 0: EGPb - Fsnc - E - k1 Gp + k2 Gt = 0
     gtb = (p[P.Fsnc] - p[P.EGPb] + renal + p[P.k1] * gpb) / p[P.k2]
     if not (gtb > 0.0):
@@ -106,7 +106,7 @@ def basal_insulin_need(p, s_h, e_cr):
     production drive scaled by e_cr and hepatic action by s_h (the quantity a glucose clamp
     measures, as in Perriello 1991). Bisection on I: dGp = dGt = 0 with X = I - Ib."""
     gpb = p[P.Gb] * p[P.Vg]
-    renal = p[P.ke1] * (gpb - p[P.ke2]) if gpb > p[P.ke2] else 0.0
+    renal = renal_excretion(gpb, p)
     lo, hi = 0.0, 50.0 * p[P.Ib]
     for _ in range(100):
         ins = 0.5 * (lo + hi)

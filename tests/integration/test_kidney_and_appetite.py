@@ -5,7 +5,7 @@ import numpy as np
 
 from engine.analysis.validate import _config, _fixed_therapy
 from engine.model.glycaemia import DAILY_NAMES
-from engine.model.slow import APPETITE_KCAL_PER_KG_LOST, GMI_DAYS, KCAL_PER_G_GLUCOSE
+from engine.model.slow import APPETITE_KCAL_PER_KG_LOST, GMI_DAYS, KCAL_PER_G_GLUCOSE, TEF
 
 from .test_mechanisms import run as run_population
 
@@ -30,7 +30,8 @@ def test_appetite_answers_weight_lost_with_100_kcal_a_day_per_kg():
     urine = on[V["glycosuria_g"]]
     first = np.minimum(np.arange(days), GMI_DAYS - 1)
     habit = (np.cumsum(urine, axis=1) / np.arange(1, days + 1))[:, first]
-    defended = weight_on[:, :1] + KCAL_PER_G_GLUCOSE * habit / APPETITE_KCAL_PER_KG_LOST
+    per_kg = (1.0 - TEF) * APPETITE_KCAL_PER_KG_LOST  # the extra food's thermic effect spent
+    defended = weight_on[:, :1] + KCAL_PER_G_GLUCOSE * habit / per_kg
     extra = APPETITE_KCAL_PER_KG_LOST * np.maximum(defended - weight_on, 0.0)
     assert extra[:, -1].min() > 200.0  # the feedback is acting by the end
 

@@ -137,3 +137,13 @@ def test_a_swept_cohort_field_gives_per_scenario_patients(tmp_path):
     ds = xr.open_zarr(tmp_path / "groups.zarr")
     assert set(ds.group.isel(scenario=0).values) == {"adult"}
     assert set(ds.group.isel(scenario=1).values) == {"child"}
+
+
+def test_a_swept_kidney_switch_stores_each_scenarios_kidney_rates(tmp_path):
+    """mechanisms.kidney_glycosuria acts when the patients are drawn (their gfr and tmg), so
+    a sweep over it stores each scenario's physiology."""
+    c = cfg({"grid": {"mechanisms.kidney_glycosuria": [True, False]}})
+    sweep.run(c, tmp_path / "kidney.zarr", quiet=True)
+    ds = xr.open_zarr(tmp_path / "kidney.zarr")
+    gfr = ds.physiology.sel(parameter="gfr")
+    assert (gfr.isel(scenario=0) > 0).all() and (gfr.isel(scenario=1) == 0).all()
