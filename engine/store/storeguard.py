@@ -555,14 +555,15 @@ def write_output(
     refuse_unsafe_target(path, what)
     _require_folder(path.parent, path, what)
     if path.exists():
-        if not overwrite:
-            raise FileExistsError(f"{what} {str(path)!r} exists; pass --overwrite to replace it")
+        # ownership first: --overwrite is offered only where it would be obeyed
         if not owned(path):
             kind = "folder" if path.is_dir() else "file"
             raise UnsafeOutput(
                 f"{what} {str(path)!r} is a {kind} the engine did not write; it "
                 "replaces only its own outputs: choose another path"
             )
+        if not overwrite:
+            raise FileExistsError(f"{what} {str(path)!r} exists; pass --overwrite to replace it")
     # a name no one else uses, created by `write` itself: whatever is there on failure is ours
     tmp = path.parent / f".{path.name}{TMP_MARKER}{os.getpid()}-{uuid.uuid4().hex[:8]}"
     try:

@@ -124,8 +124,10 @@ def test_a_users_folder_or_file_named_like_an_output_is_not_replaced(
     err = capsys.readouterr().err
     assert "the engine did not write" in err and "choose another path" in err
     assert tree_bytes(target) == before
-    assert main(with_out(argv, target)) == 2  # without --overwrite: exists
-    assert "exists; pass --overwrite" in capsys.readouterr().err
+    # without --overwrite: the same refusal, with no hint to pass a flag that would not be obeyed
+    assert main(with_out(argv, target)) == 2
+    err = capsys.readouterr().err
+    assert "the engine did not write" in err and "--overwrite" not in err
     assert tree_bytes(target) == before
 
 
@@ -332,6 +334,10 @@ def test_a_report_folder_with_a_users_file_added_is_not_replaced(store, tmp_path
     assert not report.is_t1dmc_report(out)
     assert main(["report", str(store), "-o", str(out), "--overwrite"]) == 2
     assert "the engine did not write" in capsys.readouterr().err
+    assert snapshot(out) == before
+    assert main(["report", str(store), "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "the engine did not write" in err and "--overwrite" not in err
     assert snapshot(out) == before
 
 
