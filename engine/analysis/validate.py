@@ -448,11 +448,13 @@ def row_real_world(n, seed, days=365):
     diff = np.nan
     ci = (np.nan, np.nan)
     num = weight = var = 0.0
-    for g in ("child", "adolescent"):
+    by_group = []
+    for g, label in (("child", "children"), ("adolescent", "adolescents")):
         high = (group == g) & (missed >= 0.15)
         low = (group == g) & (missed < 0.15)
         if high.sum() > 1 and low.sum() > 1:
             a, b = last_a1c[high], last_a1c[low]
+            by_group.append(f"{label} {a.mean() - b.mean():+.2f}, {a.size} of {a.size + b.size}")
             w = a.size * b.size / (a.size + b.size)
             num += w * (a.mean() - b.mean())
             var += w**2 * (a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
@@ -470,7 +472,7 @@ def row_real_world(n, seed, days=365):
             *ci,
             "points",
             bool(0.4 <= diff <= 1.3),
-            "within age group, pooled",
+            "within age group, pooled" + (f" ({'; '.join(by_group)})" if by_group else ""),
         )
     )
     cgm = cohort.traits[:, T.uses_cgm] > 0.5

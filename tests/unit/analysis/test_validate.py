@@ -2,6 +2,7 @@
 small enough for CI. Every row must meet its target; the rows are deterministic for a seed."""
 
 import json
+import re
 
 import pytest
 
@@ -88,6 +89,20 @@ def test_the_real_world_table_has_its_rows_each_with_a_source(real_world_rows):
     assert all(r.source for r in real_world_rows)
     real_world_misses = [k for k in validate.KNOWN_MISSES if k in names]
     assert len(real_world_misses) == 5
+
+
+def test_the_missed_bolus_row_shows_each_youth_groups_own_difference(real_world_rows):
+    # the pooled value hides the groups: the note gives each one's difference and how many
+    # of its patients miss 15% or more of their boluses
+    (row,) = [r for r in real_world_rows if "missing >= 15%" in r.quantity]
+    groups = re.findall(r"(children|adolescents) ([+-]\d\.\d\d), (\d+) of (\d+)", row.note)
+    assert [g[0] for g in groups] == ["children", "adolescents"][-len(groups) :] and groups
+    for _, diff, high, total in groups:
+        assert 1 < int(high) < int(total) and abs(float(diff)) < 3.0
+    low, high = row.low, row.high
+    assert low <= row.value <= high
+    assert min(float(g[1]) for g in groups) - 1e-9 <= row.value + 0.005
+    assert row.value - 0.005 <= max(float(g[1]) for g in groups) + 1e-9
 
 
 @pytest.mark.parametrize("k", range(12))
