@@ -582,7 +582,7 @@ THERAPY_PRESETS = {
         sick_day_extra=0.10,
         hypo_detection="mix",
         dose_error_sd=0.20,
-        dose_error_bias=0.45,
+        dose_error_bias=0.40,
         follow_advice=True,
         severe_hypo_cut=0.1,
         sick_day_rules=True,
@@ -728,7 +728,7 @@ class TherapySection(_Section):
         description="log-SD of each patient's mis-set basal and ratios (0: set right)",
     )
     dose_error_bias: float = Field(
-        0.45,
+        0.40,
         ge=-1.0,
         le=1.0,
         description=(

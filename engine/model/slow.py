@@ -68,6 +68,7 @@ G = index_family(
         "exercise_kcal",
         "exercise_dose",
         "mean_glucose",
+        "ree_constant_kcal",  # the constant term of resting expenditure (resting_constant_kcal)
     ),
 )
 N_AGG = len(G)
@@ -288,8 +289,49 @@ def waist_cm(tr, bmi, visceral_kg, fat_kg, age):
 
 @nb.njit(cache=True, nogil=True)
 def resting_expenditure(fat_kg, lean_kg):
-    """kcal/day; Hall's constant term cancels in the balance set at the start."""
+    """kcal/day, the part that moves with the body's fat and lean mass; the constant term
+    (resting_constant_kcal) is added where the level matters."""
     return GAMMA_F * fat_kg + GAMMA_L * lean_kg
+
+
+@nb.njit(cache=True, nogil=True)
+def schofield_bmr(age, male, weight_kg):
+    """Basal metabolic rate, kcal/day, by age band and sex (Schofield, Hum Nutr Clin Nutr
+    39C(S1):5, 1985; the WHO/FAO/UNU 1985 equations)."""
+    if male > 0.5:
+        if age < 3.0:
+            return 59.5 * weight_kg - 30.0
+        if age < 10.0:
+            return 22.7 * weight_kg + 495.0
+        if age < 18.0:
+            return 17.5 * weight_kg + 651.0
+        if age < 30.0:
+            return 15.3 * weight_kg + 679.0
+        if age < 60.0:
+            return 11.6 * weight_kg + 879.0
+        return 13.5 * weight_kg + 487.0
+    if age < 3.0:
+        return 58.3 * weight_kg - 31.0
+    if age < 10.0:
+        return 22.5 * weight_kg + 499.0
+    if age < 18.0:
+        return 12.2 * weight_kg + 746.0
+    if age < 30.0:
+        return 14.7 * weight_kg + 496.0
+    if age < 60.0:
+        return 8.7 * weight_kg + 829.0
+    return 10.5 * weight_kg + 596.0
+
+
+@nb.njit(cache=True, nogil=True)
+def resting_constant_kcal(age, male, fat_kg, lean_kg):
+    """Hall's constant term of resting expenditure (Hall et al., Lancet 378:826, 2011: fitted
+    to each person's measured or predicted rate at the start): Schofield's basal rate less
+    gamma_F F + gamma_L L. It does not change the dynamics (it is in intake and expenditure
+    alike) but sets the level of intake: without it a 31 kg child's resting expenditure was
+    ~600 kcal/day against Schofield's 1,100-1,200, and its food too little (docs/model.md §2)."""
+    basal = schofield_bmr(age, male, fat_kg + lean_kg)
+    return max(basal - resting_expenditure(fat_kg, lean_kg), 0.0)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -342,8 +384,10 @@ def daily_update(st, agg, tr, age, on, pal):
     reported) but its factor is exactly 1 and it drives nothing downstream."""
     if on[K.body_composition]:
         poor_control = 1.0 + REE_PER_A1C * max(hba1c_from_eag(st[S.eag]) - 7.0, 0.0)
+        # REE_PER_A1C was calibrated on the moving part alone: it stays there, in kcal as before
         expenditure = (
-            pal * poor_control * resting_expenditure(st[S.fat], st[S.lean])
+            pal
+            * (agg[G.ree_constant_kcal] + poor_control * resting_expenditure(st[S.fat], st[S.lean]))
             + TEF * agg[G.intake_kcal]
             + agg[G.exercise_kcal]
         )

@@ -143,6 +143,7 @@ LF = index_family(
         "tdd_avg",  # the recent daily dose the controller sees (U/day)
         "ref_weight",  # the weight appetite defends: the start's, plus growth (kg)
         "habit_urine_g",  # the glycosuria the patient lived with before the run (g/day)
+        "ree_constant",  # Hall's constant term of resting expenditure (kcal/day)
     ),
 )
 N_LANE_F = len(LF)
@@ -197,14 +198,13 @@ N_OUT = N_DAILY + slow.N_MECH
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
-def habitual_intake_kcal(fat, lean, tr, habitual_carbs_g):
+def habitual_intake_kcal(fat, lean, ree_constant, tr, habitual_carbs_g):
     """(intake kcal/day, of which not carbohydrate): the energy balance at the start, raised
     by the patient's habitual surplus; carbohydrate is what the meals give."""
     session_kcal = acute.exercise_kcal(tr[T.session_hr_excess] * tr[T.session_min], fat + lean)
     exercise = session_kcal * tr[T.sessions_per_week] / 7.0
-    balance = (tr[T.activity_pal] * slow.resting_expenditure(fat, lean) + exercise) / (
-        1.0 - slow.TEF
-    )
+    resting = ree_constant + slow.resting_expenditure(fat, lean)
+    balance = (tr[T.activity_pal] * resting + exercise) / (1.0 - slow.TEF)
     intake = balance * (1.0 + tr[T.energy_surplus])
     carbs_kcal = slow.KCAL_PER_G_GLUCOSE * habitual_carbs_g
     return intake, max(intake - carbs_kcal, 0.2 * intake)
@@ -288,8 +288,15 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         st[j, k] = 1.0
     st[j, slow.S.exercise] = 0.0
     lf[j, LF.appetite] = tr[j, T.carb_appetite]
+    lf[j, LF.ree_constant] = slow.resting_constant_kcal(
+        traits[T.age0], traits[T.sex_male], st[j, slow.S.fat], st[j, slow.S.lean]
+    )
     _, lf[j, LF.noncarb_kcal] = habitual_intake_kcal(
-        st[j, slow.S.fat], st[j, slow.S.lean], tr[j], lf[j, LF.appetite] * habitual_carbs_g
+        st[j, slow.S.fat],
+        st[j, slow.S.lean],
+        lf[j, LF.ree_constant],
+        tr[j],
+        lf[j, LF.appetite] * habitual_carbs_g,
     )
     # meal bookkeeping (carried across midnight: a late dinner finishes the next day)
     lf[j, LF.dbar_start] = x[0] + x[1]
@@ -316,7 +323,11 @@ def lane_plan_day(j, day, run, rc, t):
         trj[T.diet_sugar_share] = behaviour[B.diet_sugar]
         trj[T.energy_surplus] = behaviour[B.diet_surplus]
         _, lf[j, LF.noncarb_kcal] = habitual_intake_kcal(
-            st[j, slow.S.fat], st[j, slow.S.lean], trj, lf[j, LF.appetite] * habitual_carbs_g
+            st[j, slow.S.fat],
+            st[j, slow.S.lean],
+            lf[j, LF.ree_constant],
+            trj,
+            lf[j, LF.appetite] * habitual_carbs_g,
         )
     ill = illness_severity(seed, pid, day, behaviour)
     lf[j, LF.ill] = ill
@@ -817,6 +828,7 @@ def lane_end_of_day(j, day, run, t, n_pend):
             lf[j, LF.habit_urine_g] += (agg[slow.G.urine_g] - lf[j, LF.habit_urine_g]) / (day + 1)
         defended = lf[j, LF.ref_weight] + slow.appetite_deficit_kg(lf[j, LF.habit_urine_g])
         agg[slow.G.intake_kcal] += slow.appetite_kcal(defended, stj[slow.S.fat] + stj[slow.S.lean])
+    agg[slow.G.ree_constant_kcal] = lf[j, LF.ree_constant]
     agg[slow.G.exercise_kcal] = acute.exercise_kcal(accj[A.exercise_dose] * 3600.0, bw)
     agg[slow.G.exercise_dose] = accj[A.exercise_dose]
     agg[slow.G.mean_glucose] = accj[A.sum] / n

@@ -141,3 +141,41 @@ def test_a_switched_off_mechanism_contributes_exactly_nothing(k):
     assert math.log(s_p) == pytest.approx(log_phi.sum(), abs=1e-12)
     others = [j for j in range(slow.N_MECH) if j != k]
     assert any(log_phi[j] != 0.0 for j in others)
+
+
+@pytest.mark.parametrize(
+    "age,male,weight,expected",
+    [
+        (8.0, 1.0, 26.0, 22.7 * 26.0 + 495.0),
+        (10.0, 1.0, 31.0, 17.5 * 31.0 + 651.0),
+        (15.0, 0.0, 52.0, 12.2 * 52.0 + 746.0),
+        (45.0, 1.0, 80.0, 11.6 * 80.0 + 879.0),
+        (45.0, 0.0, 68.0, 8.7 * 68.0 + 829.0),
+        (65.0, 0.0, 70.0, 10.5 * 70.0 + 596.0),
+    ],
+)
+def test_schofields_basal_rate_by_age_band_and_sex(age, male, weight, expected):
+    assert slow.schofield_bmr(age, male, weight) == pytest.approx(expected)
+
+
+def test_halls_constant_term_brings_resting_expenditure_to_schofields_and_leaves_the_dynamics():
+    """A 31 kg boy of 10: Hall's moving part alone gave about half of Schofield's basal rate;
+    with the constant term the level is Schofield's, and a day at the start's balance moves no
+    weight, with or without it."""
+    fat, lean = 6.5, 24.5
+    moving = slow.resting_expenditure(fat, lean)
+    constant = slow.resting_constant_kcal(10.0, 1.0, fat, lean)
+    assert moving < 0.6 * slow.schofield_bmr(10.0, 1.0, fat + lean)
+    assert constant + moving == pytest.approx(slow.schofield_bmr(10.0, 1.0, fat + lean))
+    tr = traits(age=10.0)
+    on = np.zeros(slow.N_MECH)
+    on[slow.K.body_composition] = 1.0
+    pal = 1.6
+    for k in (0.0, constant):
+        st_ = healthy_state(tr)
+        st_[S.fat], st_[S.lean] = fat, lean
+        st_[S.eag] = 120.0  # HbA1c under 7%: no poor-control term
+        agg = day(intake=pal * (k + moving) / (1.0 - slow.TEF))
+        agg[slow.G.ree_constant_kcal] = k
+        slow.daily_update(st_, agg, tr, 10.0, on, pal)
+        assert st_[S.fat] + st_[S.lean] == pytest.approx(fat + lean, abs=1e-9)

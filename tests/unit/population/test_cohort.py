@@ -138,3 +138,23 @@ def test_sampled_patients_are_stably_integrable(pop):
     c = sample_cohort(20261127, np.arange(20000), GROUPS, pop)
     assert c.params[:, P.kabs].max() < STABLE_RATE_PER_MIN
     assert (c.params[:, P.m1] + c.params[:, P.m30]).max() < STABLE_RATE_PER_MIN
+
+
+def test_youths_eat_about_what_the_survey_gives_against_adults():
+    """What We Eat in America (NHANES 2013-2014): boys eat 0.90 (6-11 years) and 0.99
+    (12-19) of men's carbohydrate. The meal multiplier of children (7-13) and adolescents
+    (13-20) is near those, whatever their weight; (weight / 75)^0.6 had given 0.5-0.6."""
+    c = sample_cohort(5, np.arange(3000), GROUPS, MVLN)
+    group = np.asarray(c.group)
+    age = c.traits[:, T.age0]
+    appetite = c.traits[:, T.carb_appetite]
+    adults = np.median(appetite[group == "adult"])
+    children = np.median(appetite[(group == "child") & (age < 11.0)])
+    teens = np.median(appetite[(group == "adolescent") & (age >= 15.0)])
+    assert 0.85 <= children <= 0.95
+    assert 0.93 <= teens <= 1.05
+    assert 0.9 <= adults <= 1.1
+    # heavier children of the same age eat more
+    kids = (group == "child") & (age < 11.0)
+    weight = c.traits[kids, T.bmi0] * c.traits[kids, T.height_m] ** 2
+    assert np.corrcoef(weight, appetite[kids])[0, 1] > 0.3
