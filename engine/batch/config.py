@@ -262,6 +262,11 @@ class LifestyleSection(_Section):
     adherence: float = Field(
         0.9, gt=0.0, lt=1.0, description=("mean share of boluses given on time")
     )
+    youth_meals: bool = Field(
+        True,
+        description="under 20, meals scale around the median weight for age times 0.90-0.99 "
+        "of an adult's (NHANES 2013-14); off: (weight / 75 kg)^0.6 at every age",
+    )
     adolescent_adherence_dip: float = Field(
         1.0,
         ge=0.0,
@@ -473,6 +478,14 @@ MechanismsSection = create_model(
             True,
             description="urinary glucose above TmG is GFR x glucose - TmG; off: UVA/Padova's "
             "linear form alone",
+        ),
+    ),
+    resting_constant=(
+        bool,
+        Field(
+            True,
+            description="resting expenditure has Hall's constant term, fitted to Schofield's "
+            "basal rate (sets the level of intake); off: the fat and lean terms alone",
         ),
     ),
 )

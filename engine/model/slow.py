@@ -16,6 +16,7 @@ cited measurement.
 import math
 
 import numba as nb
+import numpy as np
 
 from .glycaemia import hba1c_from_eag
 from .layout import index_family
@@ -294,33 +295,29 @@ def resting_expenditure(fat_kg, lean_kg):
     return GAMMA_F * fat_kg + GAMMA_L * lean_kg
 
 
+# Schofield's basal metabolic rate, kcal/day = slope x weight + intercept, by age band (Hum
+# Nutr Clin Nutr 39C(S1):5, 1985; the WHO/FAO/UNU 1985 equations). Rows: age up to (years),
+# men's slope and intercept, women's slope and intercept.
+SCHOFIELD_BANDS = np.array(
+    [
+        [3.0, 59.5, -30.0, 58.3, -31.0],
+        [10.0, 22.7, 495.0, 22.5, 499.0],
+        [18.0, 17.5, 651.0, 12.2, 746.0],
+        [30.0, 15.3, 679.0, 14.7, 496.0],
+        [60.0, 11.6, 879.0, 8.7, 829.0],
+        [np.inf, 13.5, 487.0, 10.5, 596.0],
+    ]
+)
+
+
 @nb.njit(cache=True, nogil=True)
 def schofield_bmr(age, male, weight_kg):
-    """Basal metabolic rate, kcal/day, by age band and sex (Schofield, Hum Nutr Clin Nutr
-    39C(S1):5, 1985; the WHO/FAO/UNU 1985 equations)."""
-    if male > 0.5:
-        if age < 3.0:
-            return 59.5 * weight_kg - 30.0
-        if age < 10.0:
-            return 22.7 * weight_kg + 495.0
-        if age < 18.0:
-            return 17.5 * weight_kg + 651.0
-        if age < 30.0:
-            return 15.3 * weight_kg + 679.0
-        if age < 60.0:
-            return 11.6 * weight_kg + 879.0
-        return 13.5 * weight_kg + 487.0
-    if age < 3.0:
-        return 58.3 * weight_kg - 31.0
-    if age < 10.0:
-        return 22.5 * weight_kg + 499.0
-    if age < 18.0:
-        return 12.2 * weight_kg + 746.0
-    if age < 30.0:
-        return 14.7 * weight_kg + 496.0
-    if age < 60.0:
-        return 8.7 * weight_kg + 829.0
-    return 10.5 * weight_kg + 596.0
+    """Basal metabolic rate, kcal/day, by age band and sex (SCHOFIELD_BANDS)."""
+    k = 0
+    while age >= SCHOFIELD_BANDS[k, 0]:
+        k += 1
+    col = 1 if male > 0.5 else 3
+    return SCHOFIELD_BANDS[k, col] * weight_kg + SCHOFIELD_BANDS[k, col + 1]
 
 
 @nb.njit(cache=True, nogil=True)

@@ -185,6 +185,7 @@ POP = index_family(
         "adolescent_adherence_dip",
         "aid_share",
         "kidney",  # 1: the kidney's glycosuria (fast.renal_excretion); 0: UVA/Padova's alone
+        "youth_meals",  # 1: youths' meals from the survey (below); 0: (weight / 75)^0.6 for all
     ),
 )
 N_POP = len(POP)
@@ -297,7 +298,7 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     # 2013-2014, Table 1): 0.90 and 0.99, here at the bands' middles (9 and 16 years).
     # (weight / 75)^0.6 alone gave a 10-year-old 0.59 of an adult's carbohydrate.
     weight = bmi * height * height
-    if age < growth.GROWTH_END_YEARS:
+    if pop[POP.youth_meals] != 0.0 and age < growth.GROWTH_END_YEARS:
         median = growth.bmi_at(0.0, male, age) * growth.height_at(0.0, male, age) ** 2
         youth = 0.90 + 0.09 * min(max((age - 9.0) / 7.0, 0.0), 1.0)
         size = youth * (weight / median) ** 0.6

@@ -84,6 +84,7 @@ SW = index_family(
         "growth",
         "hypo_counterregulation",
         "appetite_feedback",
+        "resting_constant",
         "midpoint",
     ),
 )  # midpoint: 1 = the midpoint integrator, not RK4
@@ -288,9 +289,10 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         st[j, k] = 1.0
     st[j, slow.S.exercise] = 0.0
     lf[j, LF.appetite] = tr[j, T.carb_appetite]
-    lf[j, LF.ree_constant] = slow.resting_constant_kcal(
-        traits[T.age0], traits[T.sex_male], st[j, slow.S.fat], st[j, slow.S.lean]
-    )
+    if on[SW.resting_constant] != 0.0:
+        lf[j, LF.ree_constant] = slow.resting_constant_kcal(
+            traits[T.age0], traits[T.sex_male], st[j, slow.S.fat], st[j, slow.S.lean]
+        )
     _, lf[j, LF.noncarb_kcal] = habitual_intake_kcal(
         st[j, slow.S.fat],
         st[j, slow.S.lean],

@@ -158,3 +158,8 @@ def test_youths_eat_about_what_the_survey_gives_against_adults():
     kids = (group == "child") & (age < 11.0)
     weight = c.traits[kids, T.bmi0] * c.traits[kids, T.height_m] ** 2
     assert np.corrcoef(weight, appetite[kids])[0, 1] > 0.3
+    # lifestyle.youth_meals = false: the weight-only scaling of before 0.8.0, for every age
+    weight_only = population_settings(parse_config({"lifestyle": {"youth_meals": False}}))
+    old = sample_cohort(5, np.arange(3000), GROUPS, weight_only)
+    assert np.array_equal(old.traits[group == "adult"], c.traits[group == "adult"])
+    assert np.median(old.traits[(group == "child") & (age < 11.0), T.carb_appetite]) < 0.7

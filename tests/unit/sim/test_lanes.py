@@ -105,7 +105,8 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
     counter-regulation, growth, the adolescent adherence dip; 0.4.0 rescue carbohydrate by
     weight), so the run sets the kernel of then: intensive therapy with its CGM alarm, trial
     behaviour with the same rescue for all, no sick-day rules, no dose cut after a severe
-    low, none of the new mechanisms (0.7.0: nor the kidney's glycosuria and appetite).
+    low, none of the new mechanisms (0.7.0: nor the kidney's glycosuria and appetite; 0.8.0: nor
+    youths' meals from the survey and Hall's constant term).
     It compares the daily variables by name,
     on day 0, every minute of which runs the lanes: from day 1 0.3.0 changes the model by
     design (HbA1c at the start is the mean of the days so far; the titration rule raises the
@@ -131,12 +132,13 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
             "assist_delay_min": 240,
             "hypo_treatment_by_weight": False,
         },
-        "lifestyle": {"adolescent_adherence_dip": 0.0},
+        "lifestyle": {"adolescent_adherence_dip": 0.0, "youth_meals": False},
         "mechanisms": {
             "growth": False,
             "hypo_counterregulation": False,
             "appetite_feedback": False,
             "kidney_glycosuria": False,
+            "resting_constant": False,
         },
     }
     if case == "core":
