@@ -516,6 +516,8 @@ THERAPY_PRESETS = {
         follow_advice=False,
         severe_hypo_cut=0.0,
         sick_day_rules=False,
+        basal_absorption_cv=0.0,
+        rapid_absorption_cv=0.0,
     ),
     # DCCT conventional (DCCT Research Group, NEJM 329:977, 1993): one or two injections a day,
     # fixed doses, no counting; supplemental insulin only when glucose is high, changes only at
@@ -545,6 +547,8 @@ THERAPY_PRESETS = {
         follow_advice=False,
         severe_hypo_cut=0.1,
         sick_day_rules=True,
+        basal_absorption_cv=0.30,
+        rapid_absorption_cv=0.15,
     ),
     # DCCT intensive: carbohydrate counting, corrections with insulin on board, weekly
     # self-titration to fasting 70-120 mg/dL and HbA1c < 7%
@@ -571,6 +575,8 @@ THERAPY_PRESETS = {
         follow_advice=False,
         severe_hypo_cut=0.1,
         sick_day_rules=True,
+        basal_absorption_cv=0.30,
+        rapid_absorption_cv=0.15,
     ),
     # everyday care (T1D Exchange 2016-18, Foster et al. 2019): pumps or pens and CGM or
     # finger-sticks per patient (cohort shares), basal and ratios mis-set per patient, doses
@@ -599,6 +605,8 @@ THERAPY_PRESETS = {
         follow_advice=True,
         severe_hypo_cut=0.1,
         sick_day_rules=True,
+        basal_absorption_cv=0.30,
+        rapid_absorption_cv=0.15,
     ),
 }
 for _preset in THERAPY_PRESETS.values():
@@ -769,6 +777,24 @@ class TherapySection(_Section):
         True,
         description=(
             "above 250 mg/dL for 2 h: a correction of 10% of the daily dose every 3 h (ISPAD 2022)"
+        ),
+    )
+    basal_absorption_cv: float = Field(
+        0.30,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "day-to-day CV of an injected long-acting basal's absorption (Heise 2004: "
+            "glargine 33%, NPH 28%, detemir 14%); 0: the same every day"
+        ),
+    )
+    rapid_absorption_cv: float = Field(
+        0.15,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "CV of a rapid-acting or soluble insulin's action from one meal's bolus to the "
+            "next, and of a pump's basal from day to day (Heinemann 1998: 15-16%); 0: none"
         ),
     )
     controller: str = Field(

@@ -87,6 +87,12 @@ RULES: tuple[Rule, ...] = (
         "insulin on board (which dia_h decays) is only subtracted from corrections under use_iob",
     ),
     Rule(
+        ("therapy.basal_absorption_cv",),
+        lambda c: c.therapy.kind == SIMGLUCOSE or c.therapy.delivery == "pump",
+        f'therapy.delivery is "pump" (or therapy.kind is "{SIMGLUCOSE}")',
+        "a pump's basal is rapid-acting insulin, whose variability is rapid_absorption_cv",
+    ),
+    Rule(
         ("cohort.pump_share",),
         lambda c: c.therapy.delivery != "mix" or c.therapy.kind == SIMGLUCOSE,
         f'therapy.delivery is not "mix" (or therapy.kind is "{SIMGLUCOSE}")',

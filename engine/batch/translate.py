@@ -58,6 +58,8 @@ def therapy_settings(cfg: RunConfig) -> np.ndarray:
     th[TH.severe_cut] = t.severe_hypo_cut
     th[TH.sick_day_rules] = float(t.sick_day_rules)
     th[TH.max_bolus_per_kg] = t.max_bolus_u_per_kg
+    th[TH.basal_absorption_cv] = t.basal_absorption_cv
+    th[TH.rapid_absorption_cv] = t.rapid_absorption_cv
     return th
 
 

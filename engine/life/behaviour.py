@@ -20,7 +20,7 @@ from ..model.traits import T
 
 EAT_RATE_G_PER_MIN = 5.0  # simglucose's T1DPatient.EAT_RATE (docs/model.md §1: meals at 5 g/min)
 DRAWS_PER_SLOT = 3  # presence, time, amount
-DRAWS_PER_BOLUS = 3  # counting error, missed/late, (spare)
+DRAWS_PER_BOLUS = 3  # counting error, missed/late, absorption of the bolus
 
 # Behaviour settings vector (from the config's [behaviour] and [episodes]).
 B = index_family(
@@ -70,7 +70,8 @@ SNACK_CV = 0.4  # spread of an unannounced snack's carbohydrate (log-normal)
 SNACK_WINDOW_MIN = (9 * 60, 22 * 60)  # snacks between 09:00 and 22:00
 SNACK_DRAWS = 1000  # counter index of the snack draws in the MEALS stream, past any slot's
 LAPSE_DAY_DRAW = 1000  # counter index of the day's lapse draw in the BOLUS stream
-OMISSION_DRAW = 1001  # and of the day's missed-basal draws (whether, when)
+OMISSION_DRAW = 1001  # and of the day's missed-basal draws (whether, when: 1001, 1002)
+BASAL_ABSORPTION_DRAW = 1003  # and of the day's basal absorption
 
 
 @nb.njit(cache=True, nogil=True)
@@ -265,3 +266,11 @@ def basal_omission_minute(seed, patient_id, day, beh):
         return -1
     u = rng.uniform(seed, patient_id, day, rng.STREAM_BOLUS, OMISSION_DRAW + 1)
     return int(u * MINUTES_PER_DAY)
+
+
+@nb.njit(cache=True, nogil=True)
+def absorption_z(seed, patient_id, day, slot):
+    """The normal draw of an absorption factor (engine/life/therapy.py, absorption_factor):
+    of the bolus of the meal of `slot` today, or with slot -1 of today's basal."""
+    index = BASAL_ABSORPTION_DRAW if slot < 0 else slot * DRAWS_PER_BOLUS + 2
+    return rng.normal(seed, patient_id, day, rng.STREAM_BOLUS, index)

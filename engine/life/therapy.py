@@ -57,6 +57,8 @@ TH = index_family(
         "severe_cut",
         "sick_day_rules",
         "max_bolus_per_kg",
+        "basal_absorption_cv",
+        "rapid_absorption_cv",
     ),
 )
 # how lows are noticed (TH.detection)
@@ -173,6 +175,25 @@ def misset_factors(th, basal_error_z, ratio_error_z):
     sd = th[TH.dose_error_sd]
     b = th[TH.dose_error_bias]
     return math.exp(sd * basal_error_z - b), math.exp(sd * ratio_error_z + b)
+
+
+# Day-to-day variability of subcutaneous absorption: the same dose does not give the same
+# action twice. Within-subject CV of the absorbed insulin (AUC of plasma insulin over 24 h,
+# four identical clamps) is 33% for glargine, 28% for NPH and 14% for detemir (Heise et al.,
+# Diabetes 53:1614, 2004); of the metabolic effect of soluble insulin and insulin aspart, 10-20%
+# (maximal activity 15-16%; Heinemann et al., Diabetes Care 21:1910, 1998). Each is drawn as a
+# mean-one log-normal factor: an injected basal's once a day, a rapid-acting insulin's at each
+# meal (it holds for every bolus until the next meal) and, for a pump's basal, once a day
+# (draws: engine/life/behaviour.py, absorption_z).
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def absorption_factor(cv, z):
+    """A mean-one log-normal factor of coefficient of variation `cv` from the normal draw z."""
+    if cv <= 0.0:
+        return 1.0
+    s2 = math.log1p(cv * cv)
+    return math.exp(math.sqrt(s2) * z - 0.5 * s2)
 
 
 @nb.njit(cache=True, nogil=True)

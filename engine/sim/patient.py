@@ -22,6 +22,7 @@ from ..life.behaviour import (
     MINUTES_PER_DAY,
     SNACK_SLOT,
     B,
+    absorption_z,
     basal_omission_minute,
     bolus_decision,
     exercise_session,
@@ -38,6 +39,7 @@ from ..life.therapy import (
     N_TITRATION_ACC,
     TA,
     TH,
+    absorption_factor,
     after_severe_hypo,
     basal_rate_u_per_min,
     capped_bolus_u,
@@ -145,6 +147,8 @@ LF = index_family(
         "ref_weight",  # the weight appetite defends: the start's, plus growth (kg)
         "habit_urine_g",  # the glycosuria the patient lived with before the run (g/day)
         "ree_constant",  # Hall's constant term of resting expenditure (kcal/day)
+        "basal_abs",  # today's absorption factor of the basal insulin
+        "bolus_abs",  # the absorption factor of boluses since the last meal's
     ),
 )
 N_LANE_F = len(LF)
@@ -278,6 +282,8 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         li[j, LI.fail_in] = -1
     for k in (LF.basal_f, LF.bolus_f, LF.sp_rel, LF.sh_rel, LF.ecr_rel, LF.sp_day, LF.ecr_day):
         lf[j, k] = 1.0
+    for k in (LF.basal_abs, LF.bolus_abs):
+        lf[j, k] = 1.0
     li[j, LI.ex_start] = -1
     li[j, LI.st_start] = -1
     li[j, LI.omit_start] = -1
@@ -362,6 +368,11 @@ def lane_plan_day(j, day, run, rc, t):
     lf[j, LF.ecr_day] = lf[j, LF.ecr_rel] * (1.0 + acute.ILLNESS_KP1 * ill)
     sick_extra = 1.0 + therapy[TH.sick_day_extra] * (ill > 0.0)
     lf[j, LF.basal_u] = lf[j, LF.basal0_u] * lf[j, LF.basal_f] * sick_extra
+    # a pump's basal is rapid-acting insulin; a pen's, a long-acting one
+    on_pump = lf[j, LF.increment_u] < INCREMENT_PEN_U
+    basal_cv = therapy[TH.rapid_absorption_cv] if on_pump else therapy[TH.basal_absorption_cv]
+    if basal_cv > 0.0:
+        lf[j, LF.basal_abs] = absorption_factor(basal_cv, absorption_z(seed, pid, day, -1))
     if li[j, LI.aid] != 0:
         warm_at, gap_at, gap_len, change_today, new_fail_in, ex_mode = aid.plan_day(
             seed, pid, day, run.aid, li[j, LI.ex_start]
@@ -431,7 +442,8 @@ def lane_minute(j, m, day, x, run, rc, t):
         basal_u *= 0.0 if pump else events.OMITTED_PEN_SHARE_LEFT
     # intravenous insulin in hospital reaches the plasma but is not the patient's own dose:
     # it is left out of the daily dose (tdd, basal_u)
-    insulin_u = (basal_u + bolus_u) * absorbed + iv_u
+    # what the depot gives the plasma differs from day to day and injection to injection
+    insulin_u = (basal_u * lf[j, LF.basal_abs] + bolus_u * lf[j, LF.bolus_abs]) * absorbed + iv_u
     lf[j, LF.iob] = lf[j, LF.iob] * rc.iob_decay + bolus_u
     s_p, e_cr, vm0_f, gzw = _acute_modifiers(j, m, t)
     e_cr *= ecr_f
@@ -521,6 +533,10 @@ def _meal_boluses(j, m, day, cgm, run, t):
         meal_now = True
         factor, delay, given = bolus_decision(run.seed, pid, day, s, tr[j], run.behaviour)
         if given:
+            if therapy[TH.rapid_absorption_cv] > 0.0:
+                lf[j, LF.bolus_abs] = absorption_factor(
+                    therapy[TH.rapid_absorption_cv], absorption_z(run.seed, pid, day, s)
+                )
             if therapy[TH.carb_counting] != 0.0:
                 estimate = grams * factor
             else:

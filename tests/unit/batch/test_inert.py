@@ -53,6 +53,13 @@ CASES = [
     ),
     ("therapy.correct", {"therapy.kind": SIM}, True, False, {"therapy.kind": "intensive"}),
     (
+        "therapy.basal_absorption_cv",
+        {"therapy.delivery": "pump"},
+        0.0,
+        0.6,
+        {"therapy.delivery": "mdi"},
+    ),
+    (
         "therapy.correction_threshold_mg_dl",
         {"therapy.kind": SIM},
         100.0,

@@ -118,3 +118,50 @@ def test_titration_raises_no_dose_past_the_ceiling_and_boluses_are_capped():
     assert therapy.capped_bolus_u(40.0, 50.0, t) == pytest.approx(15.0)
     assert therapy.capped_bolus_u(4.0, 50.0, t) == 4.0
     assert therapy.capped_bolus_u(40.0, 50.0, th(kind="intensive", max_bolus_u_per_kg=0.0)) == 40.0
+
+
+def test_absorption_factors_are_mean_one_with_the_configured_spread():
+    z = np.random.default_rng(3).standard_normal(40_000)
+    f = np.array([therapy.absorption_factor(0.30, v) for v in z])
+    assert f.mean() == pytest.approx(1.0, abs=0.01)
+    assert f.std() / f.mean() == pytest.approx(0.30, abs=0.01)
+    assert f.min() > 0.0
+    assert therapy.absorption_factor(0.0, 2.5) == 1.0
+    # the everyday and DCCT presets vary; simglucose's rule is kept as simglucose has it
+    for kind in ("real_world", "intensive", "conventional", "sap", "aid_oref"):
+        t = th(kind=kind)
+        assert (t[TH.basal_absorption_cv], t[TH.rapid_absorption_cv]) == (0.30, 0.15), kind
+    t = th(kind="simglucose_basal_bolus")
+    assert (t[TH.basal_absorption_cv], t[TH.rapid_absorption_cv]) == (0.0, 0.0)
+
+
+def _daily(**therapy_fields):
+    from engine.batch import sweep
+    from engine.batch.translate import kernel_inputs
+    from engine.model.glycaemia import D
+
+    cfg = parse_config(
+        {
+            "run": {"seed": 5, "n_patients": 12, "days": 8},
+            "cohort": {"groups": {"adult": 1.0}},
+            "therapy": {"kind": "real_world", "delivery": "mdi", **therapy_fields},
+        }
+    )
+    inputs = kernel_inputs(cfg)
+    cohort = sweep.cohort_of(inputs, np.arange(12))
+    daily = sweep.simulate(inputs, cohort, np.full(12, -1, dtype=np.int64), 0)[0]
+    return {name: daily[getattr(D, name)] for name in ("glucose_mean", "basal_u", "mean_insulin")}
+
+
+def test_a_variable_basal_moves_the_days_apart_but_not_the_dose_given():
+    steady = _daily(basal_absorption_cv=0.0, rapid_absorption_cv=0.0)
+    varied = _daily(basal_absorption_cv=0.6, rapid_absorption_cv=0.0)
+    # day 0, before any titration or feedback: the same units injected, other plasma insulin
+    np.testing.assert_array_equal(steady["basal_u"][:, 0], varied["basal_u"][:, 0])
+    assert not np.allclose(steady["mean_insulin"][:, 0], varied["mean_insulin"][:, 0])
+
+    # the spread of each patient's daily mean glucose from day to day widens
+    def between_days(d):
+        return np.median(np.std(d["glucose_mean"][:, 1:], axis=1))
+
+    assert between_days(varied) > 1.2 * between_days(steady)

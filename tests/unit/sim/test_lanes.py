@@ -106,7 +106,7 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
     weight), so the run sets the kernel of then: intensive therapy with its CGM alarm, trial
     behaviour with the same rescue for all, no sick-day rules, no dose cut after a severe
     low, none of the new mechanisms (0.7.0: nor the kidney's glycosuria and appetite; 0.8.0: nor
-    youths' meals from the survey and Hall's constant term).
+    youths' meals from the survey and Hall's constant term; 0.9.0: nor day-to-day absorption).
     It compares the daily variables by name,
     on day 0, every minute of which runs the lanes: from day 1 0.3.0 changes the model by
     design (HbA1c at the start is the mean of the days so far; the titration rule raises the
@@ -126,6 +126,8 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
             "sick_day_rules": False,
             "severe_hypo_cut": 0.0,
             "max_bolus_u_per_kg": 0.0,
+            "basal_absorption_cv": 0.0,
+            "rapid_absorption_cv": 0.0,
         },
         "behaviour": {
             "profile": "trial",
