@@ -42,6 +42,7 @@ from ..life.therapy import (
     absorption_factor,
     after_severe_hypo,
     basal_rate_u_per_min,
+    bolus_absorption,
     capped_bolus_u,
     delivery_increment_u,
     detects_by_cgm,
@@ -534,9 +535,7 @@ def _meal_boluses(j, m, day, cgm, run, t):
         factor, delay, given = bolus_decision(run.seed, pid, day, s, tr[j], run.behaviour)
         if given:
             if therapy[TH.rapid_absorption_cv] > 0.0:
-                lf[j, LF.bolus_abs] = absorption_factor(
-                    therapy[TH.rapid_absorption_cv], absorption_z(run.seed, pid, day, s)
-                )
+                lf[j, LF.bolus_abs] = bolus_absorption(run.seed, pid, day, s, therapy)
             if therapy[TH.carb_counting] != 0.0:
                 estimate = grams * factor
             else:
