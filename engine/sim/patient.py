@@ -443,6 +443,7 @@ def lane_minute(j, m, day, x, run, rc, t):
         basal_u *= 0.0 if pump else events.OMITTED_PEN_SHARE_LEFT
     # intravenous insulin in hospital reaches the plasma but is not the patient's own dose:
     # it is left out of the daily dose (tdd, basal_u)
+    delivered_u = (basal_u + bolus_u) * absorbed + iv_u
     # what the depot gives the plasma differs from day to day and injection to injection
     insulin_u = (basal_u * lf[j, LF.basal_abs] + bolus_u * lf[j, LF.bolus_abs]) * absorbed + iv_u
     lf[j, LF.iob] = lf[j, LF.iob] * rc.iob_decay + bolus_u
@@ -453,7 +454,7 @@ def lane_minute(j, m, day, x, run, rc, t):
     acc[j, A.basal] += basal_u
     acc[j, A.bolus] += bolus_u
     acc[j, A.carbs] += carbs
-    lf[j, LF.insulin_u] = insulin_u
+    lf[j, LF.insulin_u] = delivered_u  # the trace's `insulin`: what was given
     lf[j, LF.carbs_g] = carbs
     lf[j, LF.s_p] = s_p
     return (
