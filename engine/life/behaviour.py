@@ -105,9 +105,8 @@ def plan_meals(
         base = SNACK_DRAWS + 1 + 2 * k
         u = rng.uniform(seed, patient_id, day, rng.STREAM_MEALS, base)
         minute = SNACK_WINDOW_MIN[0] + int(u * (SNACK_WINDOW_MIN[1] - SNACK_WINDOW_MIN[0]))
-        sigma2 = math.log1p(SNACK_CV * SNACK_CV)
         z = rng.normal(seed, patient_id, day, rng.STREAM_MEALS, base + 1)
-        grams = scale * snack_g * math.exp(math.sqrt(sigma2) * z - 0.5 * sigma2)
+        grams = scale * snack_g * rng.mean_one_lognormal(SNACK_CV, z)
         n = _insert_meal(n, minute, grams, SNACK_SLOT, meal_minute, meal_grams, meal_slot)
     for s in range(slot_time_min.shape[0]):
         base = s * DRAWS_PER_SLOT
@@ -116,10 +115,8 @@ def plan_meals(
         z_time = rng.normal(seed, patient_id, day, rng.STREAM_MEALS, base + 1)
         minute = int(math.floor(slot_time_min[s] + slot_time_sd_min[s] * z_time + 0.5))
         minute = min(max(minute, 0), MINUTES_PER_DAY - 1)
-        cv = slot_carbs_cv[s]
-        sigma2 = math.log1p(cv * cv)
         z_amount = rng.normal(seed, patient_id, day, rng.STREAM_MEALS, base + 2)
-        grams = scale * slot_carbs_g[s] * math.exp(math.sqrt(sigma2) * z_amount - 0.5 * sigma2)
+        grams = scale * slot_carbs_g[s] * rng.mean_one_lognormal(slot_carbs_cv[s], z_amount)
         n = _insert_meal(n, minute, grams, s, meal_minute, meal_grams, meal_slot)
     return n
 
@@ -165,9 +162,9 @@ def bolus_decision(seed, patient_id, day, slot, tr, beh):
     cv = beh[B.count_cv]
     factor = 1.0
     if cv > 0.0:
-        s2 = math.log1p(cv * cv)
-        z = rng.normal(seed, patient_id, day, rng.STREAM_BOLUS, base)
-        factor = math.exp(math.sqrt(s2) * z - 0.5 * s2)
+        factor = rng.mean_one_lognormal(
+            cv, rng.normal(seed, patient_id, day, rng.STREAM_BOLUS, base)
+        )
     u = rng.uniform(seed, patient_id, day, rng.STREAM_BOLUS, base + 1)
     lapse = 1.0 - tr[T.adherence]
     q = beh[B.lapse_day_share]

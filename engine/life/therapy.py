@@ -20,6 +20,7 @@ import math
 
 import numba as nb
 
+from ..model import rng
 from ..model.layout import index_family
 from ..model.params import PMOL_PER_U, P
 from .behaviour import absorption_z
@@ -193,8 +194,7 @@ def absorption_factor(cv, z):
     """A mean-one log-normal factor of coefficient of variation `cv` from the normal draw z."""
     if cv <= 0.0:
         return 1.0
-    s2 = math.log1p(cv * cv)
-    return math.exp(math.sqrt(s2) * z - 0.5 * s2)
+    return rng.mean_one_lognormal(cv, z)
 
 
 @nb.njit(cache=True, nogil=True)

@@ -97,6 +97,14 @@ def normal(seed, patient, day, stream, index):
     return math.sqrt(-2.0 * math.log(u1)) * math.cos(2.0 * math.pi * u2)
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def mean_one_lognormal(cv, z):
+    """exp(sigma z - sigma^2 / 2) with sigma^2 = log(1 + cv^2): a log-normal factor of mean 1
+    and coefficient of variation `cv` from the standard normal draw z (1 when cv is 0)."""
+    s2 = math.log1p(cv * cv)
+    return math.exp(math.sqrt(s2) * z - 0.5 * s2)
+
+
 @nb.njit(cache=True, nogil=True)
 def uniforms(seed, patients, day, stream, index):
     """Vectorised `uniform` over an array of patient ids."""

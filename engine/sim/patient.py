@@ -283,8 +283,7 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         li[j, LI.fail_in] = -1
     for k in (LF.basal_f, LF.bolus_f, LF.sp_rel, LF.sh_rel, LF.ecr_rel, LF.sp_day, LF.ecr_day):
         lf[j, k] = 1.0
-    for k in (LF.basal_abs, LF.bolus_abs):
-        lf[j, k] = 1.0
+    lf[j, LF.basal_abs] = lf[j, LF.bolus_abs] = 1.0
     li[j, LI.ex_start] = -1
     li[j, LI.st_start] = -1
     li[j, LI.omit_start] = -1
@@ -315,6 +314,13 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
     if has_noise:
         lf[j, LF.noise_e], lf[j, LF.err_next] = sensor.next_knot(seed, pid, 0, 0.0, sensor_params)
         li[j, LI.knot] = 1
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _on_pump(j, lf):
+    """Whether the patient's insulin comes from a pump (its bolus increment; simglucose's rule,
+    with none, counts as one)."""
+    return lf[j, LF.increment_u] < INCREMENT_PEN_U
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")
@@ -370,7 +376,7 @@ def lane_plan_day(j, day, run, rc, t):
     sick_extra = 1.0 + therapy[TH.sick_day_extra] * (ill > 0.0)
     lf[j, LF.basal_u] = lf[j, LF.basal0_u] * lf[j, LF.basal_f] * sick_extra
     # a pump's basal is rapid-acting insulin; a pen's, a long-acting one
-    on_pump = lf[j, LF.increment_u] < INCREMENT_PEN_U
+    on_pump = _on_pump(j, lf)
     basal_cv = therapy[TH.rapid_absorption_cv] if on_pump else therapy[TH.basal_absorption_cv]
     if basal_cv > 0.0:
         lf[j, LF.basal_abs] = absorption_factor(basal_cv, absorption_z(seed, pid, day, -1))
@@ -426,11 +432,7 @@ def lane_minute(j, m, day, x, run, rc, t):
     lf[j, LF.prev_carbs] = carbs
     bolus_u *= rc.dose_scale
     if m == li[j, LI.omit_start]:
-        li[j, LI.omit_left] = (
-            events.OMITTED_PUMP_MIN
-            if lf[j, LF.increment_u] < INCREMENT_PEN_U
-            else events.OMITTED_PEN_MIN
-        )
+        li[j, LI.omit_left] = events.OMITTED_PUMP_MIN if _on_pump(j, lf) else events.OMITTED_PEN_MIN
         li[j, LI.deficit_left] = events.DEFICIT_MIN
     absorbed = 1.0
     if li[j, LI.aid] != 0:
@@ -439,8 +441,7 @@ def lane_minute(j, m, day, x, run, rc, t):
         basal_u = lf[j, LF.basal_u] * rc.dose_scale
     if li[j, LI.omit_left] > 0:
         li[j, LI.omit_left] -= 1
-        pump = lf[j, LF.increment_u] < INCREMENT_PEN_U
-        basal_u *= 0.0 if pump else events.OMITTED_PEN_SHARE_LEFT
+        basal_u *= 0.0 if _on_pump(j, lf) else events.OMITTED_PEN_SHARE_LEFT
     # intravenous insulin in hospital reaches the plasma but is not the patient's own dose:
     # it is left out of the daily dose (tdd, basal_u)
     delivered_u = (basal_u + bolus_u) * absorbed + iv_u
