@@ -6,9 +6,10 @@ The fast model (UVA/Padova S2008) has no ketone body and no glucagon compartment
 events are rules on glucose and time, each with its source or named as a proxy.
 """
 
+import math
+
 import numba as nb
 
-from ..model import rng
 from ..model.params import MINUTES_PER_DAY
 
 # Noticing a low without a CGM: autonomic symptoms begin near 58 mg/dL (3.2 mmol/L; Mitrakou
@@ -146,4 +147,5 @@ def rescue_amount_g(mean_g, cv, z, body_weight_kg, by_weight):
         mean *= min(body_weight_kg / RESCUE_FULL_FROM_KG, 1.0)
     if cv <= 0.0:
         return mean
-    return min(mean * rng.mean_one_lognormal(cv, z), RESCUE_MAX_G)
+    sigma = math.sqrt(math.log1p(cv * cv))
+    return min(mean * math.exp(sigma * z - 0.5 * sigma * sigma), RESCUE_MAX_G)
