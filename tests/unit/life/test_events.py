@@ -67,8 +67,8 @@ def test_a_severe_episode_starts_after_the_assist_delay_once_until_glucose_is_ba
 def test_sick_day_corrections_come_after_two_hours_then_every_three():
     due = [m for m in range(1, 700) if events.sick_day_due(m)]
     assert due == [120, 300, 480, 660]
-    # 10% of the daily dose estimated as twice the basal: basal 12 U/day -> 2.4 U
-    assert events.sick_day_units(12.0 / 1440) == pytest.approx(2.4)
+    # 10% of the daily dose: of all of it, not of twice the basal (a child's basal is ~35%)
+    assert events.sick_day_units(24.0) == pytest.approx(2.4)
 
 
 def test_counterregulation_raises_production_only_below_its_threshold():

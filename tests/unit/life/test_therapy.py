@@ -144,7 +144,13 @@ def _daily(**therapy_fields):
         {
             "run": {"seed": 5, "n_patients": 12, "days": 8},
             "cohort": {"groups": {"adult": 1.0}},
-            "therapy": {"kind": "real_world", "delivery": "mdi", **therapy_fields},
+            # no sick-day corrections: they answer the highs, a feedback apart from absorption
+            "therapy": {
+                "kind": "real_world",
+                "delivery": "mdi",
+                "sick_day_rules": False,
+                **therapy_fields,
+            },
         }
     )
     inputs = kernel_inputs(cfg)
