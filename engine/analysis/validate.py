@@ -368,6 +368,9 @@ KNOWN_MISSES = (
     # and +7%)
     "670G: HbA1c, Auto Mode - run-in",
     "670G: TDD, Auto Mode / run-in",
+    # at 400 patients +8.5 (0.8.0) and +8.1 (0.9.0) against the band 3-8: the maximum basal
+    # that stands for the 670G's limits was chosen at 200 (docs/model.md §3b)
+    "670G: TIR, Auto Mode - run-in",
 )
 
 

@@ -144,7 +144,7 @@ LF = index_family(
         "aid_c1",  # the pump's insulin-on-board model, two compartments (U)
         "aid_c2",
         "aid_carbs",  # carbohydrate announced since the controller's last call (g)
-        "tdd_avg",  # the recent daily dose (U/day): what a controller and the sick-day rules see
+        "tdd_avg",  # the recent daily dose the controller sees (U/day)
         "ref_weight",  # the weight appetite defends: the start's, plus growth (kg)
         "habit_urine_g",  # the glycosuria the patient lived with before the run (g/day)
         "ree_constant",  # Hall's constant term of resting expenditure (kcal/day)
@@ -279,8 +279,8 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
         aid.start(
             t.ctl_set[j], t.cgm_hist[j], t.ctl_state[j], run.aid, p[P.BW], run.cgm_interval_min
         )
+        lf[j, LF.tdd_avg] = lf[j, LF.basal0_u] * MINUTES_PER_DAY / BASAL_SHARE_OF_TDD
         li[j, LI.fail_in] = -1
-    lf[j, LF.tdd_avg] = lf[j, LF.basal0_u] * MINUTES_PER_DAY / BASAL_SHARE_OF_TDD
     for k in (LF.basal_f, LF.bolus_f, LF.sp_rel, LF.sh_rel, LF.ecr_rel, LF.sp_day, LF.ecr_day):
         lf[j, k] = 1.0
     lf[j, LF.basal_abs] = lf[j, LF.bolus_abs] = 1.0
@@ -723,7 +723,7 @@ def _acute_events(j, m, day, bgj, run, t):
                 li[j, LI.omit_left] = 0
                 li[j, LI.deficit_left] = 0
                 extra_u = round_down(
-                    events.sick_day_units(lf[j, LF.tdd_avg]), lf[j, LF.increment_u]
+                    events.sick_day_units(lf[j, LF.basal_u]), lf[j, LF.increment_u]
                 )
     else:
         li[j, LI.high_run] = 0
@@ -917,7 +917,8 @@ def lane_end_of_day(j, day, run, t, n_pend):
     tacc[j, TA.below70] += accj[A.below70]
     tacc[j, TA.days] += 1.0
     tacc[j, TA.dose_per_kg] += outj[D.tdd_per_kg]
-    lf[j, LF.tdd_avg] += (outj[D.tdd] - lf[j, LF.tdd_avg]) / aid.TDD_AVERAGE_DAYS
+    if t.li[j, LI.aid] != 0:
+        lf[j, LF.tdd_avg] += (outj[D.tdd] - lf[j, LF.tdd_avg]) / aid.TDD_AVERAGE_DAYS
     if therapy[TH.titrate_days] > 0.0 and tacc[j, TA.days] >= therapy[TH.titrate_days]:
         # a clinic visit's advice is followed with the patient's own probability
         follows = therapy[TH.follow_advice] == 0.0 or (

@@ -13,9 +13,9 @@ N = 60
 
 
 def _met_or_known_miss(r):
-    """A row meets its target; a known miss (KNOWN_MISSES, docs/model.md §5) is reported as a
-    skip with its value."""
-    if validate.is_known_miss(r.quantity):
+    """A row meets its target; a known miss (KNOWN_MISSES, docs/model.md §5) that misses here
+    too is reported as a skip with its value (one that is met at this size passes)."""
+    if validate.is_known_miss(r.quantity) and not r.passed:
         pytest.skip(f"known miss (docs/model.md §5): {validate.table([r]).splitlines()[2]}")
     assert r.passed, validate.table([r])
 
