@@ -1,0 +1,35 @@
+"""scripts/missed_bolus_cost.py: a missed meal bolus costs glucose in every reference patient,
+more for a larger meal, and the bolused meal peaks lower."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from engine.model.params import P
+from engine.population.reference import reference_patients
+
+ROOT = Path(__file__).resolve().parents[3]
+_spec = importlib.util.spec_from_file_location(
+    "missed_bolus_cost", ROOT / "scripts" / "missed_bolus_cost.py"
+)
+script = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(script)
+
+
+def test_a_missed_bolus_raises_glucose_in_every_reference_patient_more_for_a_larger_meal():
+    small = script.missed_bolus_cost(carbs_per_kg=0.4, hours=6.0)
+    large = script.missed_bolus_cost(carbs_per_kg=0.8, hours=6.0)
+    assert len(large) == 30
+    assert all(c > 5.0 for c in large.values())
+    assert all(large[name] > small[name] for name in large)
+
+
+def test_the_bolus_lowers_the_meal_peak_and_both_start_at_the_basal_glucose():
+    p = reference_patients().params[12].copy()
+    carbs = 0.8 * p[P.BW]
+    missed = script.glucose_after_meal(p, carbs, 300, bolused=False)
+    given = script.glucose_after_meal(p, carbs, 300, bolused=True)
+    assert given.max() < missed.max()
+    np.testing.assert_allclose(missed[0], p[P.Gb], rtol=0.02)
+    np.testing.assert_allclose(given[0], p[P.Gb], rtol=0.02)
