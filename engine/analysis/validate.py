@@ -241,6 +241,7 @@ def row_dcct(n, seed, years=6):
     a1c_c = np.nanmean(out["conventional"][0][D.hba1c][ok, 365:])
     severe = {k: _rate_per_100py(out[k][0][D.severe_hypo_events][ok]) for k in out}
     conv_gain = _mean_ci(w_c[:, -1] - w_c[:, 0])
+    first_year = {k: _mean_ci(w[:, 365] - w[:, 0]) for k, w in (("i", w_i), ("c", w_c))}
     return [
         Row(
             "severe hypoglycaemia, intensive arm",
@@ -286,6 +287,27 @@ def row_dcct(n, seed, years=6):
             *conv_gain,
             "kg",
             conv_gain[0] > 0.0,
+        ),
+        # each arm's own gain in year 1 (DCCT Research Group, Diabetes Care 11:567, 1988:
+        # intensive 5.1 +- 4.6 kg, standard 2.4 +- 3.7 kg); met when the 95% interval comes
+        # within 1.5 kg (a spread of ~4 kg leaves a CI-sized population's mean uncertain)
+        Row(
+            "weight change, intensive arm, year 1",
+            "+5.1 kg (SD 4.6)",
+            "DCCT, Diabetes Care 11:567 (1988)",
+            *first_year["i"],
+            "kg",
+            _consistent(first_year["i"], 5.1 - 1.5, 5.1 + 1.5),
+            "passes when the 95% interval meets 3.6-6.6",
+        ),
+        Row(
+            "weight change, conventional arm, year 1",
+            "+2.4 kg (SD 3.7)",
+            "DCCT, Diabetes Care 11:567 (1988)",
+            *first_year["c"],
+            "kg",
+            _consistent(first_year["c"], 2.4 - 1.5, 2.4 + 1.5),
+            "passes when the 95% interval meets 0.9-3.9",
         ),
         Row(
             f"weight gain, intensive - conventional, {years:g} years",
@@ -355,6 +377,9 @@ KNOWN_MISSES = (
     "severe hypoglycaemia, intensive arm",
     "severe hypoglycaemia, conventional arm",
     "weight gain, intensive - conventional",
+    # the intensive arm's own year-1 gain is 1.4 kg against the DCCT's 5.1 (the conventional
+    # arm's is met): the missing weight is the intensive arm's (docs/model.md §5)
+    "weight change, intensive arm, year 1",
     # 0.7.0: with appetite answering weight lost, the gap between arms is below 1 kg, and the
     # share of it gained in year 1 is noise around that
     "share of that gain in year 1",
