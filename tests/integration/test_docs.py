@@ -1,17 +1,15 @@
-import importlib.util
 from pathlib import Path
 
 import pytest
+
+from tests.scripts import load_script
 
 ROOT = Path(__file__).parents[2]
 
 
 def _generated(script: str, doc: str) -> tuple[str, str]:
     """(what scripts/<script> renders now, what docs/<doc> holds)."""
-    spec = importlib.util.spec_from_file_location(script, ROOT / "scripts" / f"{script}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod.render(), (ROOT / "docs" / doc).read_text()
+    return load_script(script).render(), (ROOT / "docs" / doc).read_text()
 
 
 def test_configuration_reference_is_generated_from_the_current_schema():

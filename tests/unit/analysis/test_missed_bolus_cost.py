@@ -1,20 +1,13 @@
 """scripts/missed_bolus_cost.py: a missed meal bolus costs glucose in every reference patient,
 more for a larger meal, and the bolused meal peaks lower."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
 from engine.model.params import P
 from engine.population.reference import reference_patients
+from tests.scripts import load_script
 
-ROOT = Path(__file__).resolve().parents[3]
-_spec = importlib.util.spec_from_file_location(
-    "missed_bolus_cost", ROOT / "scripts" / "missed_bolus_cost.py"
-)
-script = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(script)
+script = load_script("missed_bolus_cost")
 
 
 def test_a_missed_bolus_raises_glucose_in_every_reference_patient_more_for_a_larger_meal():

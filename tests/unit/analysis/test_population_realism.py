@@ -1,18 +1,12 @@
 """scripts/population_realism.py: the CV over a period pools each day's spread with the spread
 of the days' means, as a CV computed on every minute of the period would."""
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-_spec = importlib.util.spec_from_file_location(
-    "population_realism", ROOT / "scripts" / "population_realism.py"
-)
-realism = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(realism)
+from tests.scripts import load_script
+
+realism = load_script("population_realism")
 
 
 def test_the_period_cv_is_the_cv_of_every_minute():
