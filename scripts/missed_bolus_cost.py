@@ -16,13 +16,11 @@ import sys
 
 import numpy as np
 
+from engine.life.behaviour import EAT_RATE_G_PER_MIN
 from engine.model.fast import rk4_step
-from engine.model.params import P, X
+from engine.model.params import PMOL_PER_U, P, X
 from engine.population.cohort import basal_steady_state
 from engine.population.reference import reference_patients
-
-EAT_G_PER_MIN = 5.0  # simglucose's eating rate, as the kernel's (docs/model.md §1)
-PMOL_PER_U = 6000.0  # pmol of insulin per unit (UVA/Padova's units, as the kernel's)
 
 
 def glucose_after_meal(p, carbs_g, minutes, bolused):
@@ -32,10 +30,10 @@ def glucose_after_meal(p, carbs_g, minutes, bolused):
     x = np.zeros(13)
     if not basal_steady_state(p, x):
         raise ValueError("no basal steady state for these parameters")
-    eat_min = int(np.ceil(carbs_g / EAT_G_PER_MIN))
+    eat_min = int(np.ceil(carbs_g / EAT_RATE_G_PER_MIN))
     glucose = np.empty(minutes)
     for m in range(minutes):
-        d_mg = EAT_G_PER_MIN * 1000.0 if m < eat_min else 0.0
+        d_mg = EAT_RATE_G_PER_MIN * 1000.0 if m < eat_min else 0.0
         u = p[P.u2ss]
         if bolused and m == 0:
             u += carbs_g / p[P.CR] * PMOL_PER_U / p[P.BW]
