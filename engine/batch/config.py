@@ -584,6 +584,11 @@ THERAPY_PRESETS = {
     # 10%, advice followed with the patient's own probability
     "real_world": dict(
         delivery="mix",
+        # the correction factor a clinic sets with the CR (the 1800 and 500 rules), not
+        # simglucose's, 2.5x stronger (engine/life/therapy.py CF_PER_CR); CGM users answer
+        # the high alert at 250 mg/dL (engine/life/events.py)
+        ratios="reference_cr",
+        cgm_high_alert_mg_dl=250.0,
         target_mg_dl=120.0,
         correction_threshold_mg_dl=150.0,
         correct=True,
@@ -601,7 +606,10 @@ THERAPY_PRESETS = {
         sick_day_extra=0.10,
         hypo_detection="mix",
         dose_error_sd=0.20,
-        dose_error_bias=0.40,
+        # calibrated to the registry's HbA1c in children and adults (docs/model.md §3): 0.40
+        # until 0.9.1; with the rules' correction factor and the high alert (0.10.0), 0.40
+        # gave 8.73% and 8.21%, 0.33 8.47% and 7.96%, 0.28 8.27% and 7.79% (1,200 x 365)
+        dose_error_bias=0.28,
         follow_advice=True,
         severe_hypo_cut=0.1,
         sick_day_rules=True,
@@ -627,10 +635,13 @@ THERAPY_PRESETS["sap"] = {
 #   Basal" and delivery limits); at 4 x the programme (the pump's usual maximum basal) time in
 #   range rose 19 points against the pivotal trial's 5.5, at 1.5 x 6.6 points (1.75 x: 10.8).
 # - aid_oref: OpenAPS's defaults (temporary basals, no micro-boluses, autosens 0.7-1.2) at a
-#   target of 130 mg/dL, inside the 112.5-160 mg/dL range Control-IQ treats to (Brown 2019):
-#   time in range +11.8 points against Brown's +11 (9 to 14); at 110 with micro-boluses +17.8,
-#   at 120 +14.3. Its maximum temporary basal is OpenAPS's, the lowest of the pump's maximum,
-#   3 x the profile's highest basal rate (max_daily_safety_multiplier) and 4 x the current
+#   target of 110 mg/dL, near the 112.5 mg/dL Control-IQ treats to (Brown 2019). Its ISF is
+#   the patient's correction factor: since 0.10.0 the rules' (CF = 3.6 CR), 2.5 times
+#   simglucose's, and with the comparator calibrated again (200 patients a scenario): time in
+#   range +10.8 points against Brown's +11 (9 to 14), at 120 +8.4, at 130 +5.7. Until 0.9.1,
+#   with simglucose's factors, 130 gave +11.8, 120 +14.3, 110 with micro-boluses +17.8.
+#   Its maximum temporary basal is OpenAPS's, the lowest of the pump's maximum, 3 x the
+#   profile's highest basal rate (max_daily_safety_multiplier) and 4 x the current
 #   one (current_basal_safety_multiplier): with the one programmed rate a day of the model, 3 x.
 #   At 4 x (0.6.0) the high temporary basals after evening lows brought more lows between
 #   02:00 and 07:00 than the pump alone had.
@@ -638,7 +649,7 @@ THERAPY_PRESETS["sap"] = {
 # (cohort.aid_share) get the same tuning as the presets.
 CONTROLLER_DEFAULTS = {
     "pid": {"aid_target_mg_dl": 120.0, "max_basal_factor": 1.5},
-    "oref": {"aid_target_mg_dl": 130.0, "max_basal_factor": 3.0},
+    "oref": {"aid_target_mg_dl": 110.0, "max_basal_factor": 3.0},
 }
 # a plug-in's: the 670G's target and OpenAPS's maximum temporary basal (3 x, as oref's)
 PLUGIN_DEFAULTS = {"aid_target_mg_dl": 120.0, "max_basal_factor": 3.0}
@@ -727,13 +738,33 @@ class TherapySection(_Section):
         le=10.0,
         description=("multiplies every dose delivered (for insulin-need experiments)"),
     )
-    ratios: Literal["reference", "tdd_rules"] = Field(
+    ratios: Literal["reference", "reference_cr", "tdd_rules"] = Field(
         "reference",
         description=(
             "carbohydrate ratio and correction factor: the patient's sampled CR/CF (the reference "
-            "table), or 500/TDD and 1800/TDD with TDD = 2 x basal"
+            "table); the sampled CR with CF = 1800/500 x CR (the rules' CF for that CR); or "
+            "500/TDD and 1800/TDD with TDD = 2 x basal"
         ),
     )
+    cgm_high_alert_mg_dl: float = Field(
+        0.0,
+        ge=0.0,
+        le=400.0,
+        description=(
+            "CGM users (not on a controller) give the usual correction less insulin on board "
+            "after an hour awake above this reading, again every 3 h (0: no high alert; "
+            "else 180-400)"
+        ),
+    )
+
+    @field_validator("cgm_high_alert_mg_dl")
+    @classmethod
+    def _high_alert(cls, v):
+        # level 1 hyperglycaemia begins at 180 mg/dL (Battelino et al., Diabetes Care 42:1593,
+        # 2019); an alert below it would correct the rise after every meal
+        if 0.0 < v < 180.0:
+            raise ValueError(f"{v:g}: 0 (no high alert) or 180-400 mg/dL")
+        return v
 
     hypo_detection: Literal["cgm", "symptoms", "mix"] = Field(
         "mix",
@@ -749,7 +780,7 @@ class TherapySection(_Section):
         description="log-SD of each patient's mis-set basal and ratios (0: set right)",
     )
     dose_error_bias: float = Field(
-        0.40,
+        0.28,
         ge=-1.0,
         le=1.0,
         description=(
@@ -820,7 +851,7 @@ class TherapySection(_Section):
         ge=80.0,
         le=200.0,
         description=(
-            "the controller's glucose target (default: its calibrated one, pid 120, oref 130, "
+            "the controller's glucose target (default: its calibrated one, pid 120, oref 110, "
             "a plug-in 120)"
         ),
     )

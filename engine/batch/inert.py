@@ -81,6 +81,12 @@ RULES: tuple[Rule, ...] = (
         "meal boluses carry no correction",
     ),
     Rule(
+        ("therapy.cgm_high_alert_mg_dl",),
+        lambda c: c.therapy.kind == SIMGLUCOSE or not c.therapy.correct,
+        f'therapy.kind is "{SIMGLUCOSE}" or therapy.correct is false',
+        "the high alert is answered with the usual correction, which these give none of",
+    ),
+    Rule(
         ("therapy.dia_h",),
         lambda c: c.therapy.kind == SIMGLUCOSE or not (c.therapy.correct and c.therapy.use_iob),
         f'therapy.kind is "{SIMGLUCOSE}", therapy.correct is false or therapy.use_iob is false',

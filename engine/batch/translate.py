@@ -50,6 +50,9 @@ def therapy_settings(cfg: RunConfig) -> np.ndarray:
     th[TH.increment_u] = 0.0 if t.kind == "simglucose_basal_bolus" else INCREMENT_U[t.delivery]
     th[TH.sick_day_extra] = t.sick_day_extra
     th[TH.ratios_from_tdd] = float(t.ratios == "tdd_rules")
+    th[TH.cf_from_cr] = float(t.ratios == "reference_cr")
+    # simglucose's rule has no corrections outside meals
+    th[TH.high_alert] = 0.0 if t.kind == "simglucose_basal_bolus" else t.cgm_high_alert_mg_dl
     th[TH.delivery_mix] = float(t.delivery == "mix" and t.kind != "simglucose_basal_bolus")
     th[TH.detection] = DETECTION[t.hypo_detection]
     th[TH.dose_error_sd] = t.dose_error_sd

@@ -1,6 +1,6 @@
 """Acute events at the edges of control (docs/model.md §3): noticing a low, severe
-hypoglycaemia and glucagon, sick-day corrections and ketoacidosis with its admission. Pure
-numba, called every minute by engine/sim/patient.py.
+hypoglycaemia and glucagon, a CGM's high alert, sick-day corrections and ketoacidosis with
+its admission. Pure numba, called every minute by engine/sim/patient.py.
 
 The fast model (UVA/Padova S2008) has no ketone body and no glucagon compartment, so the
 events are rules on glucose and time, each with its source or named as a proxy.
@@ -42,6 +42,16 @@ GLUCAGON_EGP_FACTOR = 2.0
 # tried in 0.9.1: children's severe hypoglycaemia 24 -> 44 per 100 patient-years. A
 # correction lapsing on the days boluses lapse, tried: children's crisis admissions 12 ->
 # 44, adolescents' ketoacidosis 3 -> 19. docs/model.md §3.)
+# A CGM's high alert (therapy.cgm_high_alert_mg_dl; Battelino et al., Diabetes Care 42:1593,
+# 2019: level 2 above 250 mg/dL): a CGM user who is awake and reads above it for an hour
+# gives the usual correction, (CGM - target) / CF less the insulin on board, as a bolus
+# calculator does, with the patient's adherence, and again every 3 h while it stays high
+# (the 2-3 h that correction advice waits for a dose to act). Controllers answer highs
+# themselves: not for AID users. With simglucose's correction factors it doubled severe
+# hypoglycaemia in CGM users (tried in 0.4.0 and 0.9.1); with factors by the 1800 rule (since
+# 0.10.0) it does not (docs/model.md §5, CGM users).
+HIGH_ALERT_FIRST_MIN = 60
+HIGH_ALERT_EVERY_MIN = 180
 KETONE_CHECK_MG_DL = 250.0
 SICK_DAY_FIRST_MIN = 120
 SICK_DAY_EVERY_MIN = 180
@@ -117,6 +127,16 @@ def sick_day_due(high_min):
     """Whether a sick-day correction is due after `high_min` minutes above 250 mg/dL."""
     return (
         high_min >= SICK_DAY_FIRST_MIN and (high_min - SICK_DAY_FIRST_MIN) % SICK_DAY_EVERY_MIN == 0
+    )
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def high_alert_due(alert_min):
+    """Whether a CGM high-alert correction is due after `alert_min` minutes awake above the
+    alert."""
+    return (
+        alert_min >= HIGH_ALERT_FIRST_MIN
+        and (alert_min - HIGH_ALERT_FIRST_MIN) % HIGH_ALERT_EVERY_MIN == 0
     )
 
 

@@ -51,6 +51,8 @@ TH = index_family(
         "increment_u",
         "sick_day_extra",
         "ratios_from_tdd",
+        "cf_from_cr",
+        "high_alert",
         "delivery_mix",
         "detection",
         "dose_error_sd",
@@ -95,6 +97,16 @@ def basal_rate_u_per_min(p):
 BASAL_SHARE_OF_TDD = 0.5
 RULE_500 = 500.0
 RULE_1800 = 1800.0
+
+
+# The correction factor a clinic prescribes with a carbohydrate ratio: both rules divide the
+# same daily dose, so CF = CR x 1800/500 = 3.6 CR (mg/dL per U, CR in g/U); for the reference
+# patients it is 0.85 (0.51-1.85) of 1800 over their own daily insulin. simglucose's table
+# (Quest.csv) gives factors 2.5x smaller than 1800/TDI (medians: children 2.5, adolescents
+# 2.4, adults 2.9): a correction by them at the peak of an unbolused 1 g/kg meal leaves 29 of
+# the 30 reference patients below 70 mg/dL (mean nadirs 18, 41 and 37 mg/dL); by 3.6 CR, 43,
+# 82 and 97 (scripts/correction_nadir.py; docs/model.md §3). Children go low with either.
+CF_PER_CR = RULE_1800 / RULE_500
 
 
 @nb.njit(cache=True, nogil=True)

@@ -33,6 +33,7 @@ from ..life.behaviour import (
 from ..life.controllers import CS
 from ..life.therapy import (
     BASAL_SHARE_OF_TDD,
+    CF_PER_CR,
     FASTING_WINDOW,
     INCREMENT_PEN_U,
     INCREMENT_PUMP_U,
@@ -195,6 +196,7 @@ LI = index_family(
         "fail_in",  # minutes until the current set fails, or -1
         "set_failed",
         "ex_mode",  # exercise mode (a raised target) around today's session
+        "alert_run",  # minutes awake with the CGM above therapy.cgm_high_alert_mg_dl
     ),
 )
 N_LANE_I = len(LI)
@@ -264,6 +266,8 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
     lf[j, LF.basal0_u] = basal_rate_u_per_min(p) * therapy[TH.initial_dose] * basal_err
     lf[j, LF.cr] = p[P.CR] * ratio_err
     lf[j, LF.cf] = p[P.CF] * ratio_err
+    if therapy[TH.cf_from_cr] != 0.0:
+        lf[j, LF.cf] = lf[j, LF.cr] * CF_PER_CR
     if therapy[TH.ratios_from_tdd] != 0.0:
         lf[j, LF.cr], lf[j, LF.cf] = ratios_from_tdd(lf[j, LF.basal0_u] * MINUTES_PER_DAY)
     lf[j, LF.increment_u] = delivery_increment_u(therapy, traits[T.uses_pump])
@@ -413,7 +417,7 @@ def lane_minute(j, m, day, x, run, rc, t):
     cgm = _sense(j, m, bgj, run, rc, t)
     bolus_u, meal_now = _meal_boluses(j, m, day, cgm, run, t)
     _rescue_carbs(j, m, day, bgj, cgm, meal_now, run, t)
-    extra_u, iv_u, ecr_f = _acute_events(j, m, day, bgj, run, t)
+    extra_u, iv_u, ecr_f = _acute_events(j, m, day, bgj, cgm, run, t)
     bolus_u += extra_u
     planned = lf[j, LF.planned_g]
     carbs = planned if planned < EAT_RATE_G_PER_MIN else EAT_RATE_G_PER_MIN
@@ -691,10 +695,11 @@ def _rescue_carbs(j, m, day, bgj, cgm, meal_now, run, t):
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
-def _acute_events(j, m, day, bgj, run, t):
-    """Severe hypoglycaemia (glucagon, a dose cut), sick-day corrections and ketoacidosis
-    (admission, intravenous insulin): engine/life/events.py. Returns (correction units now,
-    intravenous units this minute, factor on the production drive e_cr)."""
+def _acute_events(j, m, day, bgj, cgm, run, t):
+    """Severe hypoglycaemia (glucagon, a dose cut), a CGM's high alert, sick-day corrections
+    and ketoacidosis (admission, intravenous insulin): engine/life/events.py. Returns
+    (correction units now, intravenous units this minute, factor on the production drive
+    e_cr)."""
     lf, li, acc, tr = t.lf, t.li, t.acc, t.tr
     therapy = run.therapy
     extra_u = 0.0
@@ -727,6 +732,18 @@ def _acute_events(j, m, day, bgj, run, t):
                 )
     else:
         li[j, LI.high_run] = 0
+    alert = therapy[TH.high_alert]
+    if alert > 0.0 and therapy[TH.correct] != 0.0 and li[j, LI.by_cgm] != 0 and li[j, LI.aid] == 0:
+        if cgm > alert and not events.asleep(m):
+            li[j, LI.alert_run] += 1
+            if events.high_alert_due(li[j, LI.alert_run]):
+                u = rng.uniform(
+                    run.seed, li[j, LI.pid], day, rng.STREAM_THERAPY, 1 + MINUTES_PER_DAY + m
+                )
+                if u < tr[j, T.adherence]:
+                    extra_u += _alert_correction_u(j, cgm, therapy, lf)
+        else:
+            li[j, LI.alert_run] = 0
     if li[j, LI.deficit_left] > 0:
         li[j, LI.deficit_left] -= 1
     deficient = li[j, LI.deficit_left] > 0
@@ -745,6 +762,19 @@ def _acute_events(j, m, day, bgj, run, t):
         else:
             iv_u = events.iv_insulin_u_per_min(lf[j, LF.bw])
     return extra_u, iv_u, ecr_f
+
+
+@nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
+def _alert_correction_u(j, cgm, therapy, lf):
+    """A high alert's correction: the meal bolus's correction term alone, (CGM - target) /
+    CF at the bolus strength, less the insulin on board under use_iob; none when that is not
+    positive."""
+    units = lf[j, LF.bolus_f] * (cgm - therapy[TH.target]) / lf[j, LF.cf]
+    if therapy[TH.use_iob] != 0.0:
+        units -= lf[j, LF.iob]
+    if units <= 0.0:
+        return 0.0
+    return capped_bolus_u(round_down(units, lf[j, LF.increment_u]), lf[j, LF.bw], therapy)
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")

@@ -122,7 +122,8 @@ def test_the_kernel_gives_each_sick_day_correction_as_the_rule_sizes_it():
         {
             "run": {"seed": 3, "n_patients": n, "days": days},
             "cohort": {"groups": {"child": 1.0}},
-            "therapy": {"kind": "real_world", "delivery": "pump"},
+            # the CGM users' high alert off: its corrections are not the rule's
+            "therapy": {"kind": "real_world", "delivery": "pump", "cgm_high_alert_mg_dl": 0.0},
             "output": {"trace_interval_min": 1},
         }
     )
@@ -150,3 +151,42 @@ def test_the_kernel_gives_each_sick_day_correction_as_the_rule_sizes_it():
     assert len(given) <= due
     # rounded down to 0.05 U, and the basal's own minute beside it
     assert 0.85 <= np.median(given) <= 1.02
+
+
+def test_a_cgm_high_alert_corrects_cgm_users_and_no_one_else():
+    """Adults on pumps: with therapy.cgm_high_alert_mg_dl at 250, CGM users give more bolus
+    insulin and spend less time above 250 mg/dL than the same patients without it; patients
+    who notice lows by symptoms (no CGM), and AID users (their controller answers highs), are
+    bit for bit the same with or without the alert."""
+    from engine.batch import sweep
+    from engine.batch.config import parse_config
+    from engine.batch.translate import kernel_inputs
+    from engine.model.glycaemia import D
+
+    n, days = 30, 10
+
+    def daily(**therapy):
+        cfg = parse_config(
+            {
+                "run": {"seed": 5, "n_patients": n, "days": days},
+                "cohort": {"groups": {"adult": 1.0}},
+                "therapy": {"kind": "real_world", "delivery": "pump", **therapy},
+            }
+        )
+        inputs = kernel_inputs(cfg)
+        out = sweep.simulate(inputs, sweep.cohort_of(inputs, np.arange(n)), np.full(n, -1), 0)
+        assert (out[2] == 0).all()
+        return out[0]
+
+    on = daily(hypo_detection="cgm", cgm_high_alert_mg_dl=250.0)
+    off = daily(hypo_detection="cgm", cgm_high_alert_mg_dl=0.0)
+    assert on[D.bolus_u].sum() > 1.01 * off[D.bolus_u].sum()
+    assert on[D.tar250].mean() < 0.9 * off[D.tar250].mean()
+    np.testing.assert_array_equal(
+        daily(hypo_detection="symptoms", cgm_high_alert_mg_dl=250.0),
+        daily(hypo_detection="symptoms", cgm_high_alert_mg_dl=0.0),
+    )
+    np.testing.assert_array_equal(
+        daily(kind="aid_oref", cgm_high_alert_mg_dl=250.0),
+        daily(kind="aid_oref", cgm_high_alert_mg_dl=0.0),
+    )

@@ -89,6 +89,27 @@ def test_ratios_from_total_daily_dose_rules():
     assert t[TH.ratios_from_tdd] == 1.0 and th(kind="intensive")[TH.ratios_from_tdd] == 0.0
 
 
+def test_real_world_sets_the_correction_factor_by_the_rules_and_the_trials_keep_the_tables():
+    """real_world and the presets built on it prescribe CF = 3.6 CR and answer a CGM's high
+    alert at 250 mg/dL; the DCCT arms and simglucose's rule keep the reference CF, no alert."""
+    for kind in ("real_world", "sap", "aid_pid", "aid_oref"):
+        t = th(kind=kind)
+        assert t[TH.cf_from_cr] == 1.0 and t[TH.high_alert] == 250.0
+        assert t[TH.ratios_from_tdd] == 0.0
+    for kind in ("intensive", "conventional", "simglucose_basal_bolus"):
+        t = th(kind=kind)
+        assert t[TH.cf_from_cr] == 0.0 and t[TH.high_alert] == 0.0
+    t = th(kind="intensive", ratios="reference_cr", cgm_high_alert_mg_dl=300.0)
+    assert t[TH.cf_from_cr] == 1.0 and t[TH.high_alert] == 300.0
+
+
+def test_a_high_alert_below_level_1_hyperglycaemia_is_refused_naming_the_field():
+    with pytest.raises(ValueError, match=r"cgm_high_alert_mg_dl.*120: 0 \(no high alert\)"):
+        parse_config(
+            {"run": {"n_patients": 10, "days": 1}, "therapy": {"cgm_high_alert_mg_dl": 120.0}}
+        )
+
+
 def test_tdd_rule_ratios_change_the_boluses_of_a_run():
     from engine.analysis.validate import _config, _run
     from engine.batch.sweep import cohort_of, kernel_inputs
