@@ -47,9 +47,9 @@ GLUCAGON_EGP_FACTOR = 2.0
 # gives the usual correction, (CGM - target) / CF less the insulin on board, as a bolus
 # calculator does, with the patient's adherence, and again every 3 h while it stays high
 # (the 2-3 h that correction advice waits for a dose to act). Controllers answer highs
-# themselves: not for AID users. With simglucose's correction factors it doubled severe
-# hypoglycaemia in CGM users (tried in 0.4.0 and 0.9.1); with factors by the 1800 rule (since
-# 0.10.0) it does not (docs/model.md §5, CGM users).
+# themselves: not for AID users. With simglucose's correction factors it raised CGM users'
+# severe hypoglycaemia 2-6 fold (tried in 0.4.0 and on 0.9.1); with factors by the 1800 rule
+# (since 0.10.0) it does not (docs/model.md §5, CGM users).
 HIGH_ALERT_FIRST_MIN = 60
 HIGH_ALERT_EVERY_MIN = 180
 KETONE_CHECK_MG_DL = 250.0

@@ -136,7 +136,7 @@ def daily_of(cfg):
 
 def test_only_the_aid_users_of_a_mix_run_the_controller():
     cfg = mix(0.3, n=40, controller="oref")
-    assert (cfg.therapy.aid_target_mg_dl, cfg.therapy.max_basal_factor) == (130.0, 3.0)
+    assert (cfg.therapy.aid_target_mg_dl, cfg.therapy.max_basal_factor) == (110.0, 3.0)
     cohort, daily = daily_of(cfg)
     aid = cohort.traits[:, T.uses_aid] == 1.0
     assert 5 <= aid.sum() <= 20
@@ -173,9 +173,9 @@ def test_a_mix_needs_a_controller_for_its_aid_users_and_room_in_the_devices():
     "therapy, sweep_of, tuned",
     [
         # a controller swept over the everyday mix
-        ({"controller": "oref"}, {"therapy.controller": ["pid", "oref"]}, [(120, 1.5), (130, 3)]),
+        ({"controller": "oref"}, {"therapy.controller": ["pid", "oref"]}, [(120, 1.5), (110, 3)]),
         # over a preset that has its own controller's tuning: the swept one's wins
-        ({"kind": "aid_pid"}, {"therapy.controller": ["oref", "pid"]}, [(130, 3), (120, 1.5)]),
+        ({"kind": "aid_pid"}, {"therapy.controller": ["oref", "pid"]}, [(110, 3), (120, 1.5)]),
         ({"kind": "aid_oref"}, {"therapy.controller": ["pid"]}, [(120, 1.5)]),
         # beside a swept preset, in either order
         ({}, {"therapy.controller": ["pid"], "therapy.kind": ["sap"]}, [(120, 1.5)]),
@@ -207,11 +207,11 @@ def test_a_swept_controller_brings_its_calibrated_tuning(therapy, sweep_of, tune
 
 def test_a_named_controller_brings_its_tuning_over_the_presets_and_under_the_files():
     oref = parse_config({"therapy": {"kind": "aid_pid", "controller": "oref"}}).therapy
-    assert (oref.aid_target_mg_dl, oref.max_basal_factor) == (130.0, 3.0)
+    assert (oref.aid_target_mg_dl, oref.max_basal_factor) == (110.0, 3.0)
     mine = parse_config(
-        {"therapy": {"kind": "aid_pid", "controller": "oref", "aid_target_mg_dl": 110}}
+        {"therapy": {"kind": "aid_pid", "controller": "oref", "aid_target_mg_dl": 100}}
     ).therapy
-    assert (mine.aid_target_mg_dl, mine.max_basal_factor) == (110.0, 3.0)
+    assert (mine.aid_target_mg_dl, mine.max_basal_factor) == (100.0, 3.0)
     # a stored config reads back the same
     again = parse_config(tomllib.loads(parse_config({"therapy": {"kind": "aid_pid"}}).to_toml()))
     assert (again.therapy.aid_target_mg_dl, again.therapy.max_basal_factor) == (120.0, 1.5)
