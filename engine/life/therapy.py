@@ -136,12 +136,20 @@ def meal_bolus_u(carbs_est_g, cgm, iob_u, cr, cf, bolus_factor, th, increment_u)
         return bolus
     bolus = bolus_factor * carbs_est_g / cr
     if th[TH.correct] != 0.0 and cgm > th[TH.correction_threshold]:
-        correction = bolus_factor * (cgm - th[TH.target]) / cf
-        if th[TH.use_iob] != 0.0:
-            correction -= iob_u
+        correction = correction_u(cgm, iob_u, cf, bolus_factor, th)
         if correction > 0.0:
             bolus += correction
     return round_down(max(bolus, 0.0), increment_u)
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def correction_u(cgm, iob_u, cf, bolus_factor, th):
+    """The calculator's correction at CGM reading `cgm`: (cgm - target) / cf at the bolus
+    strength, less the insulin on board under use_iob (negative when that is more)."""
+    correction = bolus_factor * (cgm - th[TH.target]) / cf
+    if th[TH.use_iob] != 0.0:
+        correction -= iob_u
+    return correction
 
 
 # The largest single bolus a patient gives (TH.max_bolus_per_kg), like a pump's maximum-bolus

@@ -45,6 +45,7 @@ from ..life.therapy import (
     basal_rate_u_per_min,
     bolus_absorption,
     capped_bolus_u,
+    correction_u,
     delivery_increment_u,
     detects_by_cgm,
     meal_bolus_u,
@@ -766,12 +767,9 @@ def _acute_events(j, m, day, bgj, cgm, run, t):
 
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _alert_correction_u(j, cgm, therapy, lf):
-    """A high alert's correction: the meal bolus's correction term alone, (CGM - target) /
-    CF at the bolus strength, less the insulin on board under use_iob; none when that is not
-    positive."""
-    units = lf[j, LF.bolus_f] * (cgm - therapy[TH.target]) / lf[j, LF.cf]
-    if therapy[TH.use_iob] != 0.0:
-        units -= lf[j, LF.iob]
+    """A high alert's correction: the meal bolus's correction term alone
+    (therapy.correction_u), rounded and capped as a bolus; none when it is not positive."""
+    units = correction_u(cgm, lf[j, LF.iob], lf[j, LF.cf], lf[j, LF.bolus_f], therapy)
     if units <= 0.0:
         return 0.0
     return capped_bolus_u(round_down(units, lf[j, LF.increment_u]), lf[j, LF.bw], therapy)
