@@ -620,7 +620,10 @@ def cmd_validate(args) -> int:
     else:
         print("Trial table: the calibration targets\n")
         print(validate.table(rows))
-        print("\nReal-world table: the default population and therapy against registries\n")
+        print(
+            "\nReal-world table: the default population and therapy against registries "
+            "and a CGM trial\n"
+        )
         print(validate.table(real))
         print("\nClosed-loop table: the controllers against their trials, paired arms\n")
         print(validate.table(aid))

@@ -93,13 +93,15 @@ def test_the_real_world_table_has_its_rows_each_with_a_source(real_world_rows):
         "ketoacidosis",
         "missing >= 15% of boluses",
         "impossible patient-days and stopped patients",
+        "CGM - finger-sticks (randomised",
+        "time in range, CGM - finger-sticks",
     ):
         assert any(needle in n for n in names), needle
     assert all(r.source for r in real_world_rows)
     real_world_misses = [k for k in validate.KNOWN_MISSES if k in names]
-    # adolescents' HbA1c, dose per kg in children and adolescents, the missed-bolus effect;
-    # CGM users' HbA1c is met since 0.10.0 (the high alert)
-    assert len(real_world_misses) == 4
+    # adolescents' HbA1c, dose per kg in children and adolescents, the missed-bolus effect,
+    # DIAMOND's HbA1c; CGM users' HbA1c is met since 0.10.0 (the high alert)
+    assert len(real_world_misses) == 5
     assert "HbA1c, CGM users - non-users" not in validate.KNOWN_MISSES
 
 
@@ -117,11 +119,25 @@ def test_the_missed_bolus_row_shows_each_youth_groups_own_difference(real_world_
     assert row.value - 0.005 <= max(float(g[1]) for g in groups) + 1e-9
 
 
-def test_the_real_world_table_has_its_13_rows(real_world_rows):
-    assert len(real_world_rows) == 13  # the row tests below are parametrised by position
+def test_the_real_world_table_has_its_15_rows(real_world_rows):
+    assert len(real_world_rows) == 15  # the row tests below are parametrised by position
 
 
-@pytest.mark.parametrize("k", range(13))
+def test_the_cgm_trial_compares_the_same_adults_in_the_trials_range(real_world_rows):
+    # DIAMOND enrolled HbA1c 7.5-9.9% (mean 8.6%): the rows say how many of the model's
+    # adults on pens fall there and their usual-care mean, and a CGM lowers it, if too little
+    rows = [r for r in real_world_rows if "CGM - finger-sticks" in r.quantity]
+    assert len(rows) == 2 and rows[0].note == rows[1].note
+    picked, n, mean = re.fullmatch(
+        r"paired; (\d+) of (\d+) adults in HbA1c 7.5-9.9%, usual care (\d\.\d\d)%", rows[0].note
+    ).groups()
+    assert 0.25 * int(n) < int(picked) < 0.8 * int(n) and int(n) == N_REAL_WORLD
+    assert 8.2 <= float(mean) <= 9.1
+    a1c, tir = rows
+    assert a1c.high < 0.0 and tir.low > 0.0
+
+
+@pytest.mark.parametrize("k", range(15))
 def test_each_real_world_row_meets_its_target_or_is_a_known_miss(real_world_rows, k):
     _met_or_known_miss(real_world_rows[k])
 
