@@ -6,6 +6,7 @@ traceback."""
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -516,6 +517,28 @@ def test_validate_refuses_arguments_out_of_range_before_running(argv, capsys):
 def test_validate_refuses_a_table_it_cannot_produce(argv, needle, capsys):
     assert main(["validate", *argv]) == 2
     assert needle in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value,needle", [("trial,foo", "foo: not a table"), (",", "no table")])
+def test_validate_refuses_a_table_it_does_not_have(value, needle, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["validate", "--tables", value])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --tables" in err and needle in err
+    assert "trial, real_world, closed_loop" in err
+
+
+def test_validate_prints_only_the_tables_asked_for(capsys):
+    # the closed-loop table alone: its title and rows, no other table's, and the exit code
+    # says whether its own rows passed
+    code = main(["validate", "--tables", "closed_loop", "--patients", "10"])
+    out = capsys.readouterr().out
+    assert "Closed-loop table" in out and "670G: TIR" in out
+    assert "Trial table" not in out and "Real-world table" not in out
+    assert "HbA1c, adolescents" not in out
+    met, total = map(int, re.search(r"(\d+) of (\d+) targets met", out).groups())
+    assert total == 8 and code == (0 if met == total else 1)
 
 
 def test_validate_help_states_the_allowed_years(capsys):
