@@ -594,6 +594,26 @@ def cmd_export(args) -> int:
     return 0
 
 
+# t1dmc validate's tables, in the order printed, with their titles
+VALIDATE_TABLES = {
+    "trial": "Trial table: the calibration targets",
+    "real_world": "Real-world table: the default population and therapy against registries "
+    "and a CGM trial",
+    "closed_loop": "Closed-loop table: the controllers against their trials, paired arms",
+}
+
+
+def _table_names(text: str) -> set:
+    names = {t.strip() for t in text.split(",") if t.strip()}
+    unknown = sorted(names - set(VALIDATE_TABLES))
+    if unknown or not names:
+        what = f"{', '.join(unknown)}: not a table" if unknown else "no table named"
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {what}; choose from {', '.join(VALIDATE_TABLES)} (comma-separated)"
+        )
+    return names
+
+
 def cmd_validate(args) -> int:
     from .analysis import validate
     from .batch.config import ConfigError
@@ -633,26 +653,6 @@ def cmd_validate(args) -> int:
         if new:
             print(f"MISSED, not known before: {'; '.join(new)}")
     return 0 if all(r.passed for r in every) else 1
-
-
-# t1dmc validate's tables, in the order printed, with their titles
-VALIDATE_TABLES = {
-    "trial": "Trial table: the calibration targets",
-    "real_world": "Real-world table: the default population and therapy against registries "
-    "and a CGM trial",
-    "closed_loop": "Closed-loop table: the controllers against their trials, paired arms",
-}
-
-
-def _table_names(text: str) -> set:
-    names = {t.strip() for t in text.split(",") if t.strip()}
-    unknown = sorted(names - set(VALIDATE_TABLES))
-    if unknown or not names:
-        what = f"{', '.join(unknown)}: not a table" if unknown else "no table named"
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: {what}; choose from {', '.join(VALIDATE_TABLES)} (comma-separated)"
-        )
-    return names
 
 
 def _version() -> str:

@@ -725,6 +725,25 @@ def row_dawn(n, seed):
     ]
 
 
+# --- paired trial arms: the CGM trial and the closed-loop trials --------------------------
+SETTLING_DAYS = 14  # the first two weeks leave the comparison (prescriptions settle)
+
+
+def _trial_arm(n, days, seed, cohort, therapy=None):
+    """Daily outputs of `n` patients of `cohort` (its config section) under `therapy` (the
+    default's when None), CGM error as simglucose's; the same patients and random numbers in
+    every arm of a trial (paired)."""
+    sections = {"cohort": cohort, "sensor": {"kind": "johnson_su"}}
+    if therapy is not None:
+        sections["therapy"] = therapy
+    inputs = kernel_inputs(_config(n, days, seed, **sections))
+    return _run(inputs, cohort_of(inputs, np.arange(n)))[0]
+
+
+def _period_mean(daily, name, start):
+    return np.nanmean(daily[getattr(D, name)][:, start:], axis=1)
+
+
 # --- a CGM against finger-sticks, randomised (docs/model.md §5) ------------------------------
 # DIAMOND (Beck et al., JAMA 317:371, 2017): 158 adults on injections with HbA1c 7.5-9.9%
 # (mean 8.6%, age 48), CGM or usual care (finger-sticks) for 24 weeks: HbA1c -0.6 points
@@ -738,15 +757,8 @@ CGM_TRIAL_HBA1C = (7.5, 9.9)
 
 
 def _cgm_trial_arm(n, seed, cgm_share):
-    cfg = _config(
-        n,
-        CGM_TRIAL_DAYS,
-        seed,
-        cohort={"groups": {"adult": 1.0}, "cgm_share": cgm_share, "pump_share": 0.0},
-        sensor={"kind": "johnson_su"},
-    )
-    inputs = kernel_inputs(cfg)
-    return _run(inputs, cohort_of(inputs, np.arange(n)))[0]
+    cohort = {"groups": {"adult": 1.0}, "cgm_share": cgm_share, "pump_share": 0.0}
+    return _trial_arm(n, CGM_TRIAL_DAYS, seed, cohort)
 
 
 def row_cgm_trial(n, seed):
@@ -762,8 +774,8 @@ def row_cgm_trial(n, seed):
     )
     a1c = _mean_ci(cgm[D.hba1c][sel, -1] - a1c_usual[sel])
     tir = _mean_ci(
-        _period_mean(cgm, "tir", AID_SETTLING_DAYS)[sel]
-        - _period_mean(usual, "tir", AID_SETTLING_DAYS)[sel]
+        _period_mean(cgm, "tir", SETTLING_DAYS)[sel]
+        - _period_mean(usual, "tir", SETTLING_DAYS)[sel]
     )
     source = "Beck et al. (DIAMOND), JAMA 317:371 (2017)"
     return [
@@ -800,26 +812,12 @@ AID_TRIAL_GROUPS = {"adolescent": 0.25, "adult": 0.75}
 AID_TRIAL_DOSE_ERROR_BIAS = 0.10
 BROWN_DAYS = 182  # 6 months
 BERGENSTAL_DAYS = 91  # 3 months
-AID_SETTLING_DAYS = 14  # the first two weeks leave the comparison (prescriptions settle)
 
 
 def _aid_arm(n, days, seed, kind):
-    """Daily outputs of `n` trial-like patients under therapy preset `kind`; the same
-    patients and random numbers in every arm (paired)."""
-    cfg = _config(
-        n,
-        days,
-        seed,
-        cohort={"groups": AID_TRIAL_GROUPS},
-        sensor={"kind": "johnson_su"},
-        therapy={"kind": kind, "dose_error_bias": AID_TRIAL_DOSE_ERROR_BIAS},
-    )
-    inputs = kernel_inputs(cfg)
-    return _run(inputs, cohort_of(inputs, np.arange(n)))[0]
-
-
-def _period_mean(daily, name, start):
-    return np.nanmean(daily[getattr(D, name)][:, start:], axis=1)
+    """Daily outputs of `n` trial-like patients under therapy preset `kind`, paired."""
+    therapy = {"kind": kind, "dose_error_bias": AID_TRIAL_DOSE_ERROR_BIAS}
+    return _trial_arm(n, days, seed, {"groups": AID_TRIAL_GROUPS}, therapy)
 
 
 def row_aid_trials(n, seed):
@@ -827,7 +825,7 @@ def row_aid_trials(n, seed):
     controller, the built-in predictive one) and Bergenstal 2016 with Garg 2017 (the 670G
     pivotal, 3 months of Auto Mode after a run-in without automation; here the PID)."""
     rows = []
-    start = AID_SETTLING_DAYS
+    start = SETTLING_DAYS
     sap = _aid_arm(n, BROWN_DAYS, seed, "sap")
     loop = _aid_arm(n, BROWN_DAYS, seed, "aid_oref")
     # time in ranges as the trials measured it: by the CGM's readings, sensor error included
