@@ -113,6 +113,7 @@ def behaviour_settings(cfg: RunConfig) -> np.ndarray:
     b[B.lapse_day_share] = beh.lapse_day_share
     b[B.assist_delay_min] = beh.assist_delay_min
     b[B.basal_omissions_per_year] = beh.basal_omissions_per_year
+    b[B.meal_check_share] = beh.meal_check_share
     b[B.exercise_on] = float(beh.exercise)
     if beh.programme is not None:
         pr = beh.programme

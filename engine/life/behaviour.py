@@ -60,6 +60,7 @@ B = index_family(
         "lapse_day_share",
         "assist_delay_min",
         "basal_omissions_per_year",
+        "meal_check_share",
     ),
 )
 N_BEHAVIOUR = len(B)
@@ -72,6 +73,7 @@ SNACK_DRAWS = 1000  # counter index of the snack draws in the MEALS stream, past
 LAPSE_DAY_DRAW = 1000  # counter index of the day's lapse draw in the BOLUS stream
 OMISSION_DRAW = 1001  # and of the day's missed-basal draws (whether, when: 1001, 1002)
 BASAL_ABSORPTION_DRAW = 1003  # and of the day's basal absorption
+MEAL_CHECK_DRAWS = 1100  # and of each slot's glucose check: 1100 + slot
 
 
 @nb.njit(cache=True, nogil=True)
@@ -181,6 +183,17 @@ def bolus_decision(seed, patient_id, day, slot, tr, beh):
 
 
 @nb.njit(cache=True, nogil=True)
+def meal_checked(seed, patient_id, day, slot, beh):
+    """Whether a finger-stick user measures glucose at the meal of `slot` today: with
+    probability B.meal_check_share, drawn apart from the bolus (a CGM user always sees it).
+    A check sizes the bolus's correction and finds a low (docs/model.md §3, Behaviour)."""
+    share = beh[B.meal_check_share]
+    if share >= 1.0:
+        return True
+    return rng.uniform(seed, patient_id, day, rng.STREAM_BOLUS, MEAL_CHECK_DRAWS + slot) < share
+
+
+@nb.njit(cache=True, nogil=True)
 def exercise_session(seed, patient_id, day, tr, beh):
     """(start minute, duration min, heart-rate excess bpm) of today's session; start -1: none.
     From B.programme_day on, the programme's frequency, duration and intensity replace the
@@ -248,6 +261,7 @@ def default_behaviour() -> np.ndarray:
     b[B.programme_day] = b[B.diet_day] = b[B.force_ill_from] = b[B.force_ill_to] = -1.0
     b[B.force_exercise_day] = -1.0
     b[B.lapse_day_share] = 1.0
+    b[B.meal_check_share] = 1.0
     return b
 
 

@@ -125,17 +125,18 @@ def round_down(units, increment):
 
 
 @nb.njit(cache=True, nogil=True)
-def meal_bolus_u(carbs_est_g, cgm, iob_u, cr, cf, bolus_factor, th, increment_u):
+def meal_bolus_u(carbs_est_g, cgm, checked, iob_u, cr, cf, bolus_factor, th, increment_u):
     """Units for a meal of `carbs_est_g` (estimated, or habitual when not counting) announced
     at CGM reading `cgm`, with `iob_u` units of bolus insulin still on board, rounded down to
-    the patient's delivery increment."""
+    the patient's delivery increment. Without a glucose check (`checked` false: a finger-stick
+    user who did not measure) the bolus covers the carbohydrate alone, with no correction."""
     if th[TH.rule] == RULE_SIMGLUCOSE:
         bolus = carbs_est_g / cr
-        if cgm > SIMGLUCOSE_CORRECTION_THRESHOLD:
+        if checked and cgm > SIMGLUCOSE_CORRECTION_THRESHOLD:
             bolus += (cgm - th[TH.target]) / cf
         return bolus
     bolus = bolus_factor * carbs_est_g / cr
-    if th[TH.correct] != 0.0 and cgm > th[TH.correction_threshold]:
+    if checked and th[TH.correct] != 0.0 and cgm > th[TH.correction_threshold]:
         correction = correction_u(cgm, iob_u, cf, bolus_factor, th)
         if correction > 0.0:
             bolus += correction

@@ -27,6 +27,7 @@ from ..life.behaviour import (
     bolus_decision,
     exercise_session,
     illness_severity,
+    meal_checked,
     plan_meals,
     stress_episode,
 )
@@ -522,7 +523,8 @@ def _sense(j, m, bgj, run, rc, t):
 def _meal_boluses(j, m, day, cgm, run, t):
     """Meals announced this minute (eaten at 5 g/min), their boluses now or later, and the
     delayed boluses due now; returns (the units given this minute, whether a bolused meal
-    was announced: a moment the patient checks glucose). Unannounced snacks get none."""
+    was announced and glucose checked: every such meal with a CGM, behaviour.meal_check_share
+    of them with finger-sticks). Unannounced snacks get none."""
     lf, li, tr = t.lf, t.li, t.tr
     meal_minute, meal_grams, meal_slot = t.meal_minute, t.meal_grams, t.meal_slot
     pend_minute, pend_units = t.pend_minute, t.pend_units
@@ -538,7 +540,8 @@ def _meal_boluses(j, m, day, cgm, run, t):
         li[j, LI.next_meal] = nm + 1
         if s == SNACK_SLOT:
             continue
-        meal_now = True
+        checked = li[j, LI.by_cgm] != 0 or meal_checked(run.seed, pid, day, s, run.behaviour)
+        meal_now = meal_now or checked
         factor, delay, given = bolus_decision(run.seed, pid, day, s, tr[j], run.behaviour)
         if given:
             if therapy[TH.rapid_absorption_cv] > 0.0:
@@ -550,6 +553,7 @@ def _meal_boluses(j, m, day, cgm, run, t):
             units = meal_bolus_u(
                 estimate,
                 cgm,
+                checked,
                 lf[j, LF.iob],
                 lf[j, LF.cr],
                 lf[j, LF.cf],

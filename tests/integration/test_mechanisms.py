@@ -150,3 +150,26 @@ def test_more_insulin_brings_weight_through_less_glycosuria_and_more_eating_for_
     assert d["weight"].mean() > 0.2  # kg in half a year
     # weight per extra unit, of the order the 2-year loop measured (0.54 kg per U/day)
     assert 0.1 < d["weight"].mean() / d["tdd"].mean() < 2.0
+
+
+def test_finger_stick_users_correct_only_at_the_meals_they_check_and_a_cgm_sees_every_meal():
+    """behaviour.meal_check_share (Olinder 2009: about two thirds of meal boluses with a
+    glucose check): a CGM user sees every meal's glucose, so the share changes nothing for
+    them, bit for bit; finger-stick users who never check give no corrections and run
+    higher."""
+
+    def daily(share, cgm_share):
+        cfg = _config(
+            24,
+            60,
+            7,
+            therapy={"kind": "real_world"},
+            cohort={"groups": {"adult": 1.0}, "cgm_share": cgm_share},
+            behaviour={"meal_check_share": share},
+        )
+        return run(cfg)[0]
+
+    np.testing.assert_array_equal(daily(1.0, 1.0), daily(0.0, 1.0))
+    checked, unchecked = daily(1.0, 0.0), daily(0.0, 0.0)
+    assert unchecked[V["bolus_u"]].mean() < checked[V["bolus_u"]].mean() - 0.3
+    assert unchecked[V["glucose_mean"]].mean() > checked[V["glucose_mean"]].mean() + 3.0

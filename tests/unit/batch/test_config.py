@@ -104,9 +104,12 @@ def test_real_world_is_the_default_and_the_dcct_arms_get_trial_behaviour():
         cfg.behaviour.basal_omissions_per_year
         == BEHAVIOUR_PROFILES["real_world"]["basal_omissions_per_year"]
     )
+    assert cfg.behaviour.meal_check_share == BEHAVIOUR_PROFILES["real_world"]["meal_check_share"]
+    assert cfg.behaviour.meal_check_share == 0.65
     trial = parse_config({"therapy": {"kind": "intensive"}})
     assert trial.behaviour.unannounced_snacks_per_day == 0.0
     assert trial.behaviour.lapse_day_share == 1.0
+    assert trial.behaviour.meal_check_share == 1.0
     # a profile or a field given wins
     mixed = parse_config(
         {"therapy": {"kind": "intensive"}, "behaviour": {"unannounced_snacks_per_day": 1.0}}

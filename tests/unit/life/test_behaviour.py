@@ -126,6 +126,30 @@ def test_clustered_lapses_keep_the_lapse_rate_and_concentrate_it_on_some_days():
     assert lapse_days == pytest.approx(0.35 * (1 - (1 - 0.15 / 0.35) ** 3), abs=0.03)
 
 
+def test_finger_stick_users_check_glucose_at_their_share_of_meals_apart_from_the_bolus():
+    tr = np.zeros(N_TRAITS)
+    tr[T.adherence] = 0.85
+    b = B.default_behaviour()
+    b[B.B.miss_share] = 1.0
+    assert b[B.B.meal_check_share] == 1.0
+    assert all(B.meal_checked(SEED, 3, d, s, b) for d in range(200) for s in range(3))
+    b[B.B.meal_check_share] = 0.65
+    checked = np.array([[B.meal_checked(SEED, 3, d, s, b) for s in range(3)] for d in range(6000)])
+    assert checked.mean() == pytest.approx(0.65, abs=0.01)
+    # the check is drawn apart from the bolus: the same boluses are missed with or without it,
+    # and a missed bolus is checked as often as a given one
+    given = np.array(
+        [[B.bolus_decision(SEED, 3, d, s, tr, b)[2] for s in range(3)] for d in range(6000)]
+    )
+    b[B.B.meal_check_share] = 0.0
+    assert not any(B.meal_checked(SEED, 3, d, 0, b) for d in range(200))
+    again = np.array(
+        [[B.bolus_decision(SEED, 3, d, s, tr, b)[2] for s in range(3)] for d in range(6000)]
+    )
+    assert (given == again).all()
+    assert checked[~given].mean() == pytest.approx(0.65, abs=0.04)
+
+
 def test_basal_omissions_happen_at_their_yearly_rate():
     b = B.default_behaviour()
     b[B.B.basal_omissions_per_year] = 3.0

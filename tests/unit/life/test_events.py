@@ -163,7 +163,7 @@ def test_a_cgm_high_alert_corrects_cgm_users_and_no_one_else():
     from engine.batch.translate import kernel_inputs
     from engine.model.glycaemia import D
 
-    n, days = 30, 10
+    n, days = 60, 20  # 30 x 10 left the effect on time above 250 at the threshold (0.92)
 
     def daily(**therapy):
         cfg = parse_config(

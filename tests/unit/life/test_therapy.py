@@ -13,7 +13,7 @@ def th(**kw):
 
 def bolus(carbs, cgm, iob, cr, cf, factor, t, uses_pump=1.0):
     inc = therapy.delivery_increment_u(t, uses_pump)
-    return therapy.meal_bolus_u(carbs, cgm, iob, cr, cf, factor, t, inc)
+    return therapy.meal_bolus_u(carbs, cgm, True, iob, cr, cf, factor, t, inc)
 
 
 def test_bolus_calculator_counts_carbs_corrects_above_target_less_insulin_on_board():
@@ -26,6 +26,16 @@ def test_bolus_calculator_counts_carbs_corrects_above_target_less_insulin_on_boa
     # pens deliver half units
     mdi = th(kind="intensive", delivery="mdi")
     assert bolus(57.0, 110.0, 0.0, 10.0, 50.0, 1.0, mdi) == pytest.approx(5.5)
+
+
+def test_a_meal_without_a_glucose_check_gets_no_correction_and_no_insulin_on_board_off():
+    t = th(kind="intensive", delivery="pump")
+    inc = therapy.delivery_increment_u(t, 1.0)
+    unchecked = therapy.meal_bolus_u(60.0, 250.0, False, 1.0, 10.0, 50.0, 1.0, t, inc)
+    assert unchecked == pytest.approx(6.0)
+    assert bolus(60.0, 250.0, 1.0, 10.0, 50.0, 1.0, t) == pytest.approx(7.8)
+    sg = th(kind="simglucose_basal_bolus")
+    assert therapy.meal_bolus_u(60.0, 250.0, False, 0.0, 10.0, 50.0, 1.0, sg, 0.0) == 6.0
 
 
 def test_the_real_world_mix_gives_each_patient_their_own_device_and_alarm():
