@@ -276,6 +276,16 @@ class LifestyleSection(_Section):
             "Olinder 2009)"
         ),
     )
+    advice_adherence_correlation: float = Field(
+        0.0,
+        ge=-1.0,
+        le=1.0,
+        description=(
+            "correlation (of normal scores) between a patient's bolus adherence and their "
+            "chance of following a clinic visit's advice; 0: independent (no source gives it: "
+            "a knob for sensitivity analyses, docs/model.md §5)"
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod

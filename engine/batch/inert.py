@@ -271,6 +271,12 @@ RULES: tuple[Rule, ...] = (
         "cohort.groups has no adolescents",
         "the dip acts at 13-20 years, the adolescents' ages",
     ),
+    Rule(
+        ("lifestyle.advice_adherence_correlation",),
+        lambda c: not c.therapy.follow_advice or c.therapy.titrate_days == 0,
+        "therapy.follow_advice is off or therapy.titrate_days is 0",
+        "every visit's advice is followed, or there are no visits",
+    ),
 )
 
 

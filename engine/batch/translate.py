@@ -170,6 +170,7 @@ def population_settings(cfg) -> np.ndarray:
     pop[POP.stress] = life.chronic_stress
     pop[POP.adherence] = life.adherence
     pop[POP.adolescent_adherence_dip] = life.adolescent_adherence_dip
+    pop[POP.advice_adherence_rho] = life.advice_adherence_correlation
     pop[POP.youth_meals] = float(life.youth_meals)
     pop[POP.cgm_share] = coh.cgm_share
     pop[POP.pump_share] = coh.pump_share

@@ -13,6 +13,7 @@ A patient is a pure function of (seed, patient id): every draw comes from the co
 generator (streams COHORT and TRAITS, day 0).
 """
 
+import math
 from collections import namedtuple
 from dataclasses import dataclass
 from functools import lru_cache
@@ -183,6 +184,7 @@ POP = index_family(
         "pump_share",
         "unaware_share",
         "adolescent_adherence_dip",
+        "advice_adherence_rho",
         "aid_share",
         "kidney",  # 1: the kidney's glycosuria (fast.renal_excretion); 0: UVA/Padova's alone
         "youth_meals",  # 1: youths' meals from the survey (below); 0: (weight / 75)^0.6 for all
@@ -201,6 +203,17 @@ BMI_LOG_SD = {"adolescent": 0.17, "adult": 0.205, "child": 0.14}
 @nb.njit(cache=True, nogil=True, inline="always")
 def _sigmoid(v):
     return 1.0 / (1.0 + np.exp(-v))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def _advice_follow(rho, adherence_z, u, z_own):
+    """The chance of following a visit's advice, uniform 0-1: independent of adherence at
+    rho 0 (u itself, so runs are unchanged), else the normal score rho x adherence's own
+    (its z) + sqrt(1 - rho^2) x the patient's own, mapped back to 0-1."""
+    if rho == 0.0:
+        return u
+    score = rho * adherence_z + math.sqrt(1.0 - rho * rho) * z_own
+    return 0.5 * math.erfc(-score / math.sqrt(2.0))
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -343,7 +356,7 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     tr[T.hypo_unaware] = 1.0 if u(27) < pop[POP.unaware_share] else 0.0
     tr[T.basal_error_z] = z(28)
     tr[T.ratio_error_z] = z(29)
-    tr[T.advice_follow] = u(30)
+    tr[T.advice_follow] = _advice_follow(pop[POP.advice_adherence_rho], z(8), u(30), z(32))
     fat, lean = initial_body(tr)
     tr[T.fat_mass0] = fat
 

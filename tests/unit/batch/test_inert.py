@@ -192,6 +192,14 @@ CASES = [
         4.0,
         {},
     ),
+    (
+        "lifestyle.advice_adherence_correlation",
+        {"therapy.follow_advice": False, "therapy.titrate_days": 1},
+        0.0,
+        0.9,
+        {"therapy.titrate_days": 1},
+    ),
+    ("lifestyle.advice_adherence_correlation", {"therapy.titrate_days": 0}, 0.0, 0.9, None),
 ]
 
 

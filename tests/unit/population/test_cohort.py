@@ -95,6 +95,35 @@ def test_traits_are_within_their_bounds_and_adult_bmi_follows_nhis():
     assert 0.0 < tr[:, T.fat_mass0].min() and (tr[:, T.fat_mass0] < c.params[:, P.BW]).all()
 
 
+def _ranks(x):
+    return np.argsort(np.argsort(x))
+
+
+def test_following_advice_can_go_with_adherence_and_is_independent_of_it_by_default():
+    ids = np.arange(4000)
+    pop = population_settings(parse_config({}))
+    alone = sample_cohort(9, ids, GROUPS, pop).traits
+    pop = population_settings(parse_config({"lifestyle": {"advice_adherence_correlation": 0.8}}))
+    tied = sample_cohort(9, ids, GROUPS, pop).traits
+    for tr in (alone, tied):  # uniform 0-1 either way
+        follow = tr[:, T.advice_follow]
+        assert ((follow >= 0) & (follow <= 1)).all()
+        assert follow.mean() == pytest.approx(0.5, abs=0.02)
+        assert (follow < 0.25).mean() == pytest.approx(0.25, abs=0.03)
+    # only the chance of following advice changes: the same people, adherence and all
+    np.testing.assert_array_equal(
+        np.delete(alone, T.advice_follow, 1), np.delete(tied, T.advice_follow, 1)
+    )
+    adult = alone[:, T.age0] >= 20  # no adolescent dip: adherence's rank is its own draw's
+    rank_corr = [
+        np.corrcoef(_ranks(tr[adult, T.adherence]), _ranks(tr[adult, T.advice_follow]))[0, 1]
+        for tr in (alone, tied)
+    ]
+    assert abs(rank_corr[0]) < 0.06
+    # Spearman's rho of a normal copula with correlation r: (6/pi) asin(r/2) = 0.79 at 0.8
+    assert rank_corr[1] == pytest.approx(0.79, abs=0.04)
+
+
 def test_zero_jitter_resample_gives_the_reference_patients_exactly():
     ref = reference_patients()
     c = sample_cohort(
