@@ -272,6 +272,15 @@ RULES: tuple[Rule, ...] = (
         "the dip acts at 13-20 years, the adolescents' ages",
     ),
     Rule(
+        ("behaviour.meal_check_share",),
+        lambda c: (
+            c.therapy.hypo_detection == "cgm"
+            or (c.therapy.hypo_detection == "mix" and c.cohort.cgm_share == 1.0)
+        ),
+        'therapy.hypo_detection is "cgm", or "mix" with cohort.cgm_share 1',
+        "every patient wears a CGM, which shows every meal's glucose",
+    ),
+    Rule(
         ("lifestyle.advice_adherence_correlation",),
         lambda c: not c.therapy.follow_advice or c.therapy.titrate_days == 0,
         "therapy.follow_advice is off or therapy.titrate_days is 0",

@@ -200,6 +200,8 @@ CASES = [
         {"therapy.titrate_days": 1},
     ),
     ("lifestyle.advice_adherence_correlation", {"therapy.titrate_days": 0}, 0.0, 0.9, None),
+    ("behaviour.meal_check_share", {"therapy.hypo_detection": "cgm"}, 0.0, 1.0, {}),
+    ("behaviour.meal_check_share", {"cohort.cgm_share": 1.0}, 0.0, 1.0, None),
 ]
 
 
