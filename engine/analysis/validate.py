@@ -948,22 +948,28 @@ def validate(n: int = 200, seed: int = 20261127, years: float = 6.0) -> list[Row
     return rows
 
 
+def _value_text(r: Row) -> str:
+    """A row's value with its unit and 95% interval, as the table prints it."""
+    bare = r.unit in ("share", "relative change", "fraction lower")
+    if bare:
+        fmt = lambda v: f"{100 * v:.1f}%"  # noqa: E731
+    else:
+        fmt = lambda v: f"{v:.2f}"  # noqa: E731
+    ci = f" ({fmt(r.low)} - {fmt(r.high)})" if np.isfinite(r.low) else ""
+    return f"{fmt(r.value)}{'' if bare else ' ' + r.unit}{ci}"
+
+
 def table(rows: list[Row]) -> str:
     # columns as wide as their longest entry: a long target must not run into its value
     qw = max([54, *(len(r.quantity) + 2 for r in rows)])
     tw = max([34, *(len(r.target) + 2 for r in rows)])
-    head = f"{'quantity':<{qw}}{'target':<{tw}}{'simulated (95% CI)':<30}{'pass':<5} source"
+    values = [_value_text(r) for r in rows]
+    vw = max([30, *(len(v) + 2 for v in values)])
+    head = f"{'quantity':<{qw}}{'target':<{tw}}{'simulated (95% CI)':<{vw}}{'pass':<5} source"
     lines = [head, "-" * len(head)]
-    for r in rows:
-        if r.unit in ("share", "relative change", "fraction lower"):
-            fmt = lambda v: f"{100 * v:.1f}%"  # noqa: E731
-        else:
-            fmt = lambda v: f"{v:.2f}"  # noqa: E731
-        ci = f" ({fmt(r.low)} - {fmt(r.high)})" if np.isfinite(r.low) else ""
-        bare = r.unit in ("share", "relative change", "fraction lower")
-        value = f"{fmt(r.value)}{'' if bare else ' ' + r.unit}{ci}"
+    for r, value in zip(rows, values, strict=True):
         lines.append(
-            f"{r.quantity:<{qw}}{r.target:<{tw}}{value:<30}{'yes' if r.passed else 'NO':<5} "
+            f"{r.quantity:<{qw}}{r.target:<{tw}}{value:<{vw}}{'yes' if r.passed else 'NO':<5} "
             f"{r.source}" + (f"   [{r.note}]" if r.note else "")
         )
     passed = sum(r.passed for r in rows)

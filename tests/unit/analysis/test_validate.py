@@ -54,6 +54,19 @@ def test_each_row_meets_its_target_or_is_a_known_miss(rows, k):
     _met_or_known_miss(rows[k])
 
 
+def test_a_long_value_does_not_run_into_its_pass_column():
+    rows = [
+        validate.Row("a rate", "5-45", "src", 16.59, 13.75, 19.44, "per 100 py", True),
+        validate.Row("a share", "about 40-50%", "src", 0.466, 0.458, 0.473, "share", False),
+    ]
+    head, _, *lines, last = validate.table(rows).splitlines()
+    for name in ("simulated (95% CI)", "pass", "source"):
+        at = head.index(name)
+        assert all(line[at - 1] == " " and line[at] != " " for line in lines), name
+    assert lines[0].split()[-2:] == ["yes", "src"] and "(13.75 - 19.44)" in lines[0]
+    assert "46.6% (45.8% - 47.3%)" in lines[1] and last == "1 of 2 targets met"
+
+
 def test_the_table_prints_and_serialises(rows):
     text = validate.table(rows)
     met = sum(bool(r.passed) for r in rows)
