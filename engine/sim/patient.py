@@ -522,9 +522,9 @@ def _sense(j, m, bgj, run, rc, t):
 @nb.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 def _meal_boluses(j, m, day, cgm, run, t):
     """Meals announced this minute (eaten at 5 g/min), their boluses now or later, and the
-    delayed boluses due now; returns (the units given this minute, whether a bolused meal
-    was announced and glucose checked: every such meal with a CGM, behaviour.meal_check_share
-    of them with finger-sticks). Unannounced snacks get none."""
+    delayed boluses due now; returns (the units given this minute, whether glucose was
+    checked at a meal announced now, its bolus given or not: at every meal with a CGM, at
+    behaviour.meal_check_share of them with finger-sticks). Unannounced snacks get none."""
     lf, li, tr = t.lf, t.li, t.tr
     meal_minute, meal_grams, meal_slot = t.meal_minute, t.meal_grams, t.meal_slot
     pend_minute, pend_units = t.pend_minute, t.pend_units

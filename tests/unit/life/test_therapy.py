@@ -28,7 +28,7 @@ def test_bolus_calculator_counts_carbs_corrects_above_target_less_insulin_on_boa
     assert bolus(57.0, 110.0, 0.0, 10.0, 50.0, 1.0, mdi) == pytest.approx(5.5)
 
 
-def test_a_meal_without_a_glucose_check_gets_no_correction_and_no_insulin_on_board_off():
+def test_a_meal_without_a_glucose_check_covers_its_carbohydrate_alone():
     t = th(kind="intensive", delivery="pump")
     inc = therapy.delivery_increment_u(t, 1.0)
     unchecked = therapy.meal_bolus_u(60.0, 250.0, False, 1.0, 10.0, 50.0, 1.0, t, inc)
