@@ -1,7 +1,8 @@
 """The CUDA backend against the CPU backend on small populations, and its throughput.
 
     python scripts/check_cuda.py [--patients 5] [--days 2] [--chunk 3] [--throughput N DAYS]
-                                  [--cpu-patients 4000]
+                                  [--cpu-patients 4000] [--cases A,B] [--progress FILE]
+                                  [--therapies real_world,aid_pid] [--budget-s 120]
 
 On a GPU this is the agreement check of the real device; with NUMBA_ENABLE_CUDASIM=1 it runs
 numba's CUDA simulator (the kernel in Python, the model functions compiled for the CPU), which
@@ -14,7 +15,10 @@ difference of the daily aggregates and the log factors, the patient-days that di
 a GPU; not under the simulator, which differs from the CPU lanes at most in exp's last
 bit), the difference of
 population medians, whether status and traces match, and with --throughput the patient-days/s
-of both backends on the same machine.
+of both backends on the same machine: first at a tenth of N, and at N only where that
+projects within --budget-s; --therapies adds the GPU's throughput per therapy preset at the
+tenth. --progress appends each case's result to FILE as one JSON line the moment it is known,
+so a run stopped at a device's time limit still says what it measured.
 """
 
 import argparse
@@ -134,6 +138,19 @@ def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
     }
 
 
+def gpu_throughput(n: int, days: int, therapy: str | None = None, prepared=None) -> float:
+    """Patient-days/s of the GPU kernel on n patients, host-device copies included (the
+    cohort drawn before the clock starts)."""
+    raw = {"run": {"n_patients": n, "days": days, "seed": 11}, "cohort": {"groups": GROUPS}}
+    if therapy:
+        raw["therapy"] = {"kind": therapy}
+    ki, args = prepared or _args(raw, n, 0)
+    out = kernel.allocate_outputs(n, days, 0, ki.trace_interval_min)
+    t = time.perf_counter()
+    cuda_backend.simulate_block(*args, out)
+    return n * days / (time.perf_counter() - t)
+
+
 def throughput(n: int, days: int, cpu_n: int) -> dict:
     """GPU kernel on n patients (host-device copies included) and the CPU kernel on cpu_n of
     them, split over all this machine's cores in threads (the CPU kernel releases the GIL)."""
@@ -141,10 +158,7 @@ def throughput(n: int, days: int, cpu_n: int) -> dict:
 
     raw = {"run": {"n_patients": n, "days": days, "seed": 11}, "cohort": {"groups": GROUPS}}
     ki, args = _args(raw, n, 0)
-    out = kernel.allocate_outputs(n, days, 0, ki.trace_interval_min)
-    t = time.perf_counter()
-    cuda_backend.simulate_block(*args, out)
-    gpu = n * days / (time.perf_counter() - t)
+    gpu = gpu_throughput(n, days, prepared=(ki, args))
     threads = os.cpu_count() or 1
     parts = np.array_split(np.arange(min(cpu_n, n)), threads)
 
@@ -183,15 +197,41 @@ def main() -> int:
         default=4000,
         help="patients for the CPU side of --throughput (all cores)",
     )
+    ap.add_argument("--cases", default=",".join(CASES), help="comma-separated case names")
+    ap.add_argument("--progress", type=Path, default=None, help="append each result here")
+    ap.add_argument("--therapies", default="", help="GPU throughput per therapy preset")
+    ap.add_argument("--budget-s", type=float, default=120.0, help="for the largest GPU size")
     a = ap.parse_args()
-    report = {
-        "device": cuda_backend.require(),
-        "simulated": cuda_backend.simulated(),
-        "cases": [compare(k, v, a.patients, a.days, a.chunk) for k, v in CASES.items()],
-    }
+    unknown = sorted(set(a.cases.split(",")) - set(CASES))
+    if unknown:
+        ap.error(f"--cases: unknown {unknown}; known: {sorted(CASES)}")
+
+    def note(entry: dict) -> dict:
+        if a.progress:
+            with a.progress.open("a") as f:
+                f.write(json.dumps(entry) + "\n")
+        return entry
+
+    report = note({"device": cuda_backend.require(), "simulated": cuda_backend.simulated()})
+    report["cases"] = [
+        note(compare(k, CASES[k], a.patients, a.days, a.chunk)) for k in a.cases.split(",")
+    ]
     if a.throughput:
+        n, days = a.throughput
         throughput(64, 1, 64)  # the first launches compile; time the next
-        report["throughput"] = throughput(*a.throughput, a.cpu_patients)
+        tenth = note({"throughput": throughput(max(n // 10, 1), days, a.cpu_patients)})
+        report["throughput"] = tenth["throughput"]
+        projected = n * days / tenth["throughput"]["gpu_patient_days_per_s"]
+        if n // 10 < n and projected < a.budget_s:
+            report["throughput"] = note({"throughput": throughput(n, days, a.cpu_patients)})[
+                "throughput"
+            ]
+        report["per_therapy"] = {
+            t: note({"therapy": t, "gpu_patient_days_per_s": gpu_throughput(n // 10, days, t)})[
+                "gpu_patient_days_per_s"
+            ]
+            for t in filter(None, a.therapies.split(","))
+        }
     print(json.dumps(report))
     return 0
 

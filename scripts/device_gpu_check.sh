@@ -1,17 +1,38 @@
 #!/usr/bin/env bash
-# The GPU checks of issue 6 in one command on the lent H200 (see scripts/device_wheels.sh):
+# The GPU checks in one command on the lent H200 (see scripts/device_wheels.sh):
 #   device run, carry [".whl"]:  bash scripts/device_gpu_check.sh
-# 1. agreement of the CUDA and CPU backends on 256 patients x 3 days, and kernel throughput,
-#    GPU on 1,000,000 x 30 days against the CPU backend on all cores; 2. an end-to-end run
-#    (daily aggregates to zarr) of 200,000 x 30 days on the GPU. Output JSON lands in $OUT.
+# Steps in order of worth, each under its own time limit, each writing to $OUT as it goes
+# (a step that runs out of time still leaves what it measured in progress.jsonl):
+# 1. agreement of the CUDA and CPU backends for the built-in cases (real_world, a noisy
+#    sensor and a traced patient, patients who stop, the midpoint integrator, aid_pid with its
+#    device events, aid_oref) on 1,000 patients x 7 days, streamed in chunks of 300; then the
+#    kernel's throughput, GPU against the CPU backend on all cores, and the GPU's per therapy;
+# 2. the same agreement for a plug-in controller (docs/examples/bang_bang.py);
+# 3. an end-to-end run (daily aggregates to zarr) of 200,000 x 30 days on the GPU.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit 1
 export PYTHONUNBUFFERED=1 NUMBA_CACHE_DIR=/tmp/numba-cache
 OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
-python3 scripts/check_cuda.py --patients 256 --days 3 --chunk 100 \
-  --throughput 1000000 30 --cpu-patients 8000 | tee "$OUT/check_cuda.json"
+{
+  nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
+  python3 -c "import sys, numpy, numba, numba_cuda, llvmlite
+print(sys.version.split()[0], 'numpy', numpy.__version__, 'numba', numba.__version__,
+      'numba-cuda', numba_cuda.__version__, 'llvmlite', llvmlite.__version__)"
+  echo "cpus $(nproc)"; grep -m1 'model name' /proc/cpuinfo
+} 2>&1 | tee "$OUT/gpu.txt"
+step() {  # name, seconds, command...
+  local name=$1 limit=$2; shift 2
+  local t0=$SECONDS
+  timeout "$limit" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
+  echo "== $name: exit $? after $((SECONDS - t0)) s"; tail -c 1500 "$OUT/$name.err"
+}
+BUILTIN=noisy_sensor_traced,overdose_untreated,midpoint_integrator,aid_pid_device_events,aid_oref
+step builtin 330 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
+  --cases $BUILTIN --throughput 1000000 30 --cpu-patients 8000 --budget-s 60 \
+  --therapies real_world,sap,aid_pid,aid_oref --progress "$OUT/progress.jsonl"
+step plugin 150 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
+  --cases plugin_bang_bang --progress "$OUT/progress.jsonl"
 cat > /tmp/e2e.toml <<'TOML'
 [run]
 name = "gpu end to end"
@@ -20,5 +41,5 @@ days = 30
 [execution]
 backend = "cuda"
 TOML
-python3 -m engine.cli run /tmp/e2e.toml -o /tmp/e2e.zarr --overwrite 2>&1 | tail -4 \
-  | tee "$OUT/e2e.txt"
+step e2e 80 python3 -m engine.cli run /tmp/e2e.toml -o /tmp/e2e.zarr
+cat "$OUT/progress.jsonl"

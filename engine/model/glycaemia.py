@@ -209,10 +209,14 @@ def risk_transform(bg):
     """Kovatchev's f(BG) from the knot tables (RISK_KNOTS), linearly interpolated. A sensor's
     readings (40-400 mg/dL) take the inlined path; the rest a call."""
     mid = RISK_KNOTS[1]
+    # the table named once: numba-cuda gives each mention of a global array its own copy in
+    # the kernel's 64 KiB of constant memory (ptxas: "too much global constant data", seen on
+    # an H200 with RISK_F_MID three times over)
+    table = RISK_F_MID
     x = (bg - mid[0]) * mid[2]
-    if 0.0 <= x < RISK_F_MID.shape[0] - 1:
+    if 0.0 <= x < table.shape[0] - 1:
         k = int(x)
-        return RISK_F_MID[k] + (RISK_F_MID[k + 1] - RISK_F_MID[k]) * (x - k)
+        return table[k] + (table[k + 1] - table[k]) * (x - k)
     return _risk_transform_outer(bg)
 
 

@@ -23,16 +23,45 @@ GROWTH_START_YEARS = 2.0
 _DATA = Path(__file__).parent / "data"
 
 
+@nb.njit(cache=True, nogil=True)
+def chart_month(k):
+    """Age in months of row k of the CDC 2000 charts: 24, the half months 24.5 to 239.5, then
+    240 (and 240.5 for BMI). Computed, not stored beside L, M, S: a GPU kernel's tables share
+    64 KiB of constant memory (glycaemia.risk_transform)."""
+    if k == 0:
+        return 24.0
+    if k <= 216:
+        return k + 23.5
+    return 240.0 + 0.5 * (k - 217)
+
+
 def _lms_table(name: str) -> np.ndarray:
-    """(2 sexes, months, 4: agemos, L, M, S); row 0 female, row 1 male (the trait's 0/1)."""
+    """(2 sexes, months, 3: L, M, S); row 0 female, row 1 male (the trait's 0/1); the file's
+    months checked against chart_month."""
     raw = np.loadtxt(_DATA / name, delimiter=",", skiprows=1)
     rows = [raw[raw[:, 0] == sex, 1:5] for sex in (2.0, 1.0)]
     n = min(r.shape[0] for r in rows)
-    return np.ascontiguousarray(np.stack([r[:n] for r in rows]))
+    months = np.array([chart_month(k) for k in range(n)])
+    for r in rows:
+        if not np.array_equal(r[:n, 0], months):
+            raise ValueError(f"{name}: months are not the CDC 2000 grid of chart_month")
+    return np.ascontiguousarray(np.stack([r[:n, 1:] for r in rows]))
 
 
 STATURE_LMS = _lms_table("cdc2000_statage.csv")
 BMI_LMS = _lms_table("cdc2000_bmiage.csv")
+
+
+# Each chart is read in one function: numba gives every function that reads a global array its
+# own copy, and on a GPU the copies share a kernel's 64 KiB of constant memory.
+@nb.njit(cache=True, nogil=True)
+def _stature_lms(male, age_years):
+    return _lms_at(STATURE_LMS, male, age_years)
+
+
+@nb.njit(cache=True, nogil=True)
+def _bmi_lms(male, age_years):
+    return _lms_at(BMI_LMS, male, age_years)
 
 
 @nb.njit(cache=True, nogil=True)
@@ -40,16 +69,17 @@ def _lms_at(table, male, age_years):
     """(L, M, S) at `age_years`, linear in months between the chart's rows, clamped to its
     range."""
     t = table[1 if male > 0.5 else 0]
-    months = min(max(age_years * 12.0, t[0, 0]), t[t.shape[0] - 1, 0])
+    n = t.shape[0]
+    months = min(max(age_years * 12.0, chart_month(0)), chart_month(n - 1))
     k = 0
-    while k < t.shape[0] - 2 and t[k + 1, 0] < months:
+    while k < n - 2 and chart_month(k + 1) < months:
         k += 1
-    w = (months - t[k, 0]) / (t[k + 1, 0] - t[k, 0])
+    w = (months - chart_month(k)) / (chart_month(k + 1) - chart_month(k))
     w = min(max(w, 0.0), 1.0)
     return (
+        t[k, 0] + w * (t[k + 1, 0] - t[k, 0]),
         t[k, 1] + w * (t[k + 1, 1] - t[k, 1]),
         t[k, 2] + w * (t[k + 1, 2] - t[k, 2]),
-        t[k, 3] + w * (t[k + 1, 3] - t[k, 3]),
     )
 
 
@@ -72,14 +102,14 @@ def lms_value(z, lam, mu, sigma):
 
 @nb.njit(cache=True, nogil=True)
 def height_sds(height_m, male, age_years):
-    lam, mu, sigma = _lms_at(STATURE_LMS, male, age_years)
+    lam, mu, sigma = _stature_lms(male, age_years)
     return lms_z(100.0 * height_m, lam, mu, sigma)
 
 
 @nb.njit(cache=True, nogil=True)
 def height_at(z, male, age_years):
     """Height (m) at SDS z of the CDC stature-for-age chart."""
-    lam, mu, sigma = _lms_at(STATURE_LMS, male, age_years)
+    lam, mu, sigma = _stature_lms(male, age_years)
     return lms_value(z, lam, mu, sigma) / 100.0
 
 
@@ -88,13 +118,13 @@ def bmi_sds(bmi, male, age_years):
     """BMI SDS of the CDC BMI-for-age chart; NaN from 20 years."""
     if age_years >= GROWTH_END_YEARS:
         return np.nan
-    lam, mu, sigma = _lms_at(BMI_LMS, male, age_years)
+    lam, mu, sigma = _bmi_lms(male, age_years)
     return lms_z(bmi, lam, mu, sigma)
 
 
 @nb.njit(cache=True, nogil=True)
 def bmi_at(z, male, age_years):
-    lam, mu, sigma = _lms_at(BMI_LMS, male, age_years)
+    lam, mu, sigma = _bmi_lms(male, age_years)
     return lms_value(z, lam, mu, sigma)
 
 

@@ -313,11 +313,12 @@ SCHOFIELD_BANDS = np.array(
 @nb.njit(cache=True, nogil=True)
 def schofield_bmr(age, male, weight_kg):
     """Basal metabolic rate, kcal/day, by age band and sex (SCHOFIELD_BANDS)."""
+    bands = SCHOFIELD_BANDS  # named once: one copy on a GPU (glycaemia.risk_transform)
     k = 0
-    while age >= SCHOFIELD_BANDS[k, 0]:
+    while age >= bands[k, 0]:
         k += 1
     col = 1 if male > 0.5 else 3
-    return SCHOFIELD_BANDS[k, col] * weight_kg + SCHOFIELD_BANDS[k, col + 1]
+    return bands[k, col] * weight_kg + bands[k, col + 1]
 
 
 @nb.njit(cache=True, nogil=True)

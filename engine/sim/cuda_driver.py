@@ -142,6 +142,46 @@ def ptx(controller=0, cc=None) -> str:
     return cuda.compile_ptx(_kernel(controller).py_func, kernel_signature(), cc=cc)[0]
 
 
+CONSTANT_BANK_BYTES = 64 * 1024  # a kernel's user constant memory (ptxas, every arch)
+
+
+def constant_bytes(ptx_text: str) -> int:
+    """Bytes of the PTX's .const arrays: where numba-cuda puts the global arrays the kernel's
+    functions read (each mention its own copy), limited to CONSTANT_BANK_BYTES."""
+    import re
+
+    return sum(int(n) for n in re.findall(r"^\.const .*?\[(\d+)\]", ptx_text, re.M))
+
+
+def link(ptx_text: str, cc=(9, 0)) -> str:
+    """The PTX assembled and linked to a cubin for compute capability `cc` by nvJitLink
+    (ptxas inside), without a GPU: what the driver does at the first launch, where limits the
+    PTX does not show are met (constant memory, registers). Returns nvJitLink's info log
+    (registers, stack, spills, constant bytes); raises RuntimeError with its error log.
+    Needs NVIDIA's nvJitLink library (the [test] extra's nvidia-nvjitlink)."""
+    from cuda.bindings import nvjitlink
+
+    handle = nvjitlink.create(2, [f"-arch=sm_{cc[0]}{cc[1]}", "-verbose"])
+
+    def log(size_of, read) -> str:
+        buf = bytearray(size_of(handle))
+        read(handle, buf)
+        return buf.decode(errors="replace").rstrip("\x00")
+
+    try:
+        data = ptx_text.encode()
+        nvjitlink.add_data(handle, nvjitlink.InputType.PTX, data, len(data), "kernel")
+        nvjitlink.complete(handle)
+    except nvjitlink.nvJitLinkError as err:
+        raise RuntimeError(
+            f"nvJitLink: {err}: {log(nvjitlink.get_error_log_size, nvjitlink.get_error_log)}"
+        ) from None
+    finally:
+        info = log(nvjitlink.get_info_log_size, nvjitlink.get_info_log)
+        nvjitlink.destroy(handle)
+    return info
+
+
 def bytes_per_patient(n_days: int) -> int:
     """Device memory of one patient: its input rows and its daily outputs."""
     return 8 * (N_PARAMS + N_STATES + N_TRAITS + 1) + n_days * (8 * N_OUT + 1)

@@ -8,13 +8,23 @@ from engine.model import growth
 
 def test_the_charts_are_cdc_2000():
     # rows of statage.csv and bmiagerev.csv (sex 1 = male), cross-checked against a second
-    # copy of the CDC files when they were vendored
+    # copy of the CDC files when they were vendored; the tables hold L, M, S, the months are
+    # growth.chart_month's (checked against the files' when they are read)
     male_stature = growth.STATURE_LMS[1]
-    assert male_stature[0].tolist() == [24.0, 0.941523967, 86.45220101, 0.040321528]
+    assert male_stature[0].tolist() == [0.941523967, 86.45220101, 0.040321528]
     male_bmi = growth.BMI_LMS[1]
-    assert male_bmi[0].tolist() == [24.0, -2.01118107, 16.57502768, 0.080592465]
+    assert male_bmi[0].tolist() == [-2.01118107, 16.57502768, 0.080592465]
     female_bmi = growth.BMI_LMS[0]
-    assert female_bmi[-1].tolist() == [240.5, -2.342796948, 21.72190973, 0.153240872]
+    assert female_bmi[-1].tolist() == [-2.342796948, 21.72190973, 0.153240872]
+    n_bmi = growth.BMI_LMS.shape[1]
+    assert [growth.chart_month(k) for k in (0, 1, 2, 216, 217, n_bmi - 1)] == [
+        24.0,
+        24.5,
+        25.5,
+        239.5,
+        240.0,
+        240.5,
+    ]
 
 
 def test_median_heights_and_the_sds_round_trip():

@@ -4,6 +4,7 @@ numba-cuda or a GPU is missing."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -96,10 +97,19 @@ PTX_CHECK = textwrap.dedent("""
             print(json.dumps({"skip": str(err)[:300]})); raise SystemExit(0)
         raise
     local = [int(v) for v in re.findall(r"__local_depot\\d+\\[(\\d+)\\]", ptx)]
+    # assembled and linked for sm_90 by nvJitLink (ptxas), as the driver does at the first
+    # launch: where the limits the PTX does not show are met
+    try:
+        linked = cuda_driver.link(ptx, (9, 0))
+    except ImportError:
+        linked = None
+    except RuntimeError as err:
+        linked = "failed: " + str(err)[:1500]
     print(json.dumps({"entries": len(re.findall(r"\\.entry ", ptx)),
                       "target": re.search(r"\\.target (\\S+)", ptx).group(1),
                       "fmas": ptx.count("fma.rn.f64"), "local_bytes": max(local),
-                      "calls_plugin": "pd_controller" in ptx}))
+                      "constant_bytes": cuda_driver.constant_bytes(ptx),
+                      "linked": linked, "calls_plugin": "pd_controller" in ptx}))
 """)
 
 
@@ -125,6 +135,20 @@ def test_gpu_kernel_compiles_for_sm90_without_a_gpu():
     # per-thread scratch: the time-of-day tables (2 x 1440 doubles) dominate; far from the
     # 512 KiB a thread may have
     assert 23_040 <= report["local_bytes"] < 64 * 1024
+    _assert_it_links_for_sm90(report)
+
+
+def _assert_it_links_for_sm90(report):
+    """The global arrays the kernel reads (risk and growth tables) fit in its 64 KiB of
+    constant memory, and ptxas assembles it: on an H200 a kernel holding 126 KiB of them
+    (each mention of a table its own copy) compiled to PTX and failed at its first launch."""
+    assert report["constant_bytes"] <= 0.95 * cuda_backend.CONSTANT_BANK_BYTES, report
+    if report["linked"] is None:
+        pytest.skip("nvJitLink not installed (the [test] extra's nvidia-nvjitlink)")
+    assert not report["linked"].startswith("failed"), report["linked"]
+    bank = re.search(r"(\d+) bytes cmem\[3\]", report["linked"])
+    assert bank is None or int(bank.group(1)) == report["constant_bytes"], report["linked"]
+    assert re.search(r"used \d+ registers", report["linked"]), report["linked"]
 
 
 @needs_numba_cuda
@@ -133,6 +157,7 @@ def test_a_plugin_controller_compiles_into_the_gpu_kernel():
     compiles to sm_90 PTX: what plugins.check does before a cuda run on a GPU."""
     report = _ptx_report("plugin")
     assert report["entries"] == 1 and report["target"] == "sm_90"
+    _assert_it_links_for_sm90(report)
     assert report["calls_plugin"]
 
 
