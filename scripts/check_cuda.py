@@ -105,10 +105,13 @@ def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
     raw["run"] = {**extra.get("run", {}), "n_patients": n, "days": days, "seed": 11}
     n_traced = 1
     ki, args = _args(raw, n, n_traced)
+    t0 = time.perf_counter()
     cpu = kernel.allocate_outputs(n, days, n_traced, ki.trace_interval_min)
     kernel.simulate_block(*args, cpu)
+    t1 = time.perf_counter()
     gpu = kernel.allocate_outputs(n, days, n_traced, ki.trace_interval_min)
     cuda_backend.simulate_block(*args, gpu, chunk=chunk)
+    t2 = time.perf_counter()
     rel_daily = _relative(cpu[0], gpu[0])
     with np.errstate(invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: stopped patients
@@ -135,6 +138,10 @@ def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
         # traced patients are rerun on the CPU by the GPU backend: equal by construction,
         # checked so that their rows are put back in the right places
         "traces_equal": bool(np.array_equal(cpu[3], gpu[3], equal_nan=True)),
+        # wall seconds of each backend, compiling included where the case is the first to
+        # need a kernel
+        "cpu_s": round(t1 - t0, 2),
+        "gpu_s": round(t2 - t1, 2),
     }
 
 
