@@ -3,6 +3,7 @@
     python scripts/check_cuda.py [--patients 5] [--days 2] [--chunk 3] [--throughput N DAYS]
                                   [--cpu-patients 4000] [--cases A,B] [--progress FILE]
                                   [--therapies real_world,aid_pid] [--budget-s 120]
+                                  [--warm cpu|gpu]
 
 On a GPU this is the agreement check of the real device; with NUMBA_ENABLE_CUDASIM=1 it runs
 numba's CUDA simulator (the kernel in Python, the model functions compiled for the CPU), which
@@ -18,7 +19,8 @@ population medians, whether status and traces match, and with --throughput the p
 of both backends on the same machine: first at a tenth of N, and at N only where that
 projects within --budget-s; --therapies adds the GPU's throughput per therapy preset at the
 tenth. --progress appends each case's result to FILE as one JSON line the moment it is known,
-so a run stopped at a device's time limit still says what it measured.
+so a run stopped at a device's time limit still says what it measured. --warm only compiles
+the cases' kernels for one backend into NUMBA_CACHE_DIR (processes side by side).
 """
 
 import argparse
@@ -158,6 +160,19 @@ def gpu_throughput(n: int, days: int, therapy: str | None = None, prepared=None)
     return n * days / (time.perf_counter() - t)
 
 
+def warm(name: str, extra: dict, backend: str) -> dict:
+    """One patient-day of a case on one backend: its kernel compiled into NUMBA_CACHE_DIR, so
+    that processes started at once compile the CPU and GPU kernels side by side (a device's
+    time is short) and the checks after them load both."""
+    raw = {"cohort": {"groups": GROUPS}, **extra}
+    raw["run"] = {**extra.get("run", {}), "n_patients": 1, "days": 1, "seed": 11}
+    ki, args = _args(raw, 1, 0)
+    out = kernel.allocate_outputs(1, 1, 0, ki.trace_interval_min)
+    t = time.perf_counter()
+    (kernel.simulate_block if backend == "cpu" else cuda_backend.simulate_block)(*args, out)
+    return {"warm": name, "backend": backend, "seconds": round(time.perf_counter() - t, 1)}
+
+
 def throughput(n: int, days: int, cpu_n: int) -> dict:
     """GPU kernel on n patients (host-device copies included) and the CPU kernel on cpu_n of
     them, split over all this machine's cores in threads (the CPU kernel releases the GIL)."""
@@ -208,6 +223,9 @@ def main() -> int:
     ap.add_argument("--progress", type=Path, default=None, help="append each result here")
     ap.add_argument("--therapies", default="", help="GPU throughput per therapy preset")
     ap.add_argument("--budget-s", type=float, default=120.0, help="for the largest GPU size")
+    ap.add_argument(
+        "--warm", choices=("cpu", "gpu"), default=None, help="only compile the cases' kernels"
+    )
     a = ap.parse_args()
     unknown = sorted(set(a.cases.split(",")) - set(CASES))
     if unknown:
@@ -219,6 +237,10 @@ def main() -> int:
                 f.write(json.dumps(entry) + "\n")
         return entry
 
+    if a.warm:
+        for k in a.cases.split(","):
+            print(json.dumps(note(warm(k, CASES[k], a.warm))))
+        return 0
     report = note({"device": cuda_backend.require(), "simulated": cuda_backend.simulated()})
     report["cases"] = [
         note(compare(k, CASES[k], a.patients, a.days, a.chunk)) for k in a.cases.split(",")

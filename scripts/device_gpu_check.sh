@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The GPU checks in one command on the lent H200 (see scripts/device_wheels.sh):
 #   device run, carry [".whl"]:  bash scripts/device_gpu_check.sh
-# Steps in order of worth, each under its own time limit, each writing to $OUT as it goes
-# (a step that runs out of time still leaves what it measured in progress.jsonl):
+# After the kernels are compiled side by side (step 0), steps in order of worth, each under its
+# own time limit, each writing to $OUT as it goes (a step that runs out of time still leaves
+# what it measured in progress.jsonl):
 # 1. agreement of the CUDA and CPU backends for the built-in cases (real_world, a noisy
 #    sensor and a traced patient, patients who stop, the midpoint integrator, aid_pid with its
 #    device events, aid_oref) on 1,000 patients x 7 days, streamed in chunks of 300; then the
@@ -12,8 +13,8 @@
 # 3. the agreement for a plug-in controller (docs/examples/bang_bang.py): its own kernels.
 # Seen on 2026-12-04 (H200, 16 Xeon cores): the machine started in ~45 s; step 1 spent 244 s
 # compiling (the CPU kernel, then NVVM and ptxas) before its launch failed (since fixed); the
-# plug-in's compiles did not finish in 150 s. The whole command needs ~9 minutes of a
-# session's 15.
+# plug-in's compiles did not finish in 150 s. The limits add up to 580 s: run it with
+# timeout_s 590, in a session with the whole 15 minutes of device time left.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
   --target /tmp/site .whl/*.whl && export PYTHONPATH=/tmp/site:$PWD || exit 1
@@ -29,11 +30,22 @@ print(sys.version.split()[0], 'numpy', numpy.__version__, 'numba', numba.__versi
 step() {  # name, seconds, command...
   local name=$1 limit=$2; shift 2
   local t0=$SECONDS
-  timeout "$limit" "$@" > "$OUT/$name.out" 2> "$OUT/$name.err"
-  echo "== $name: exit $? after $((SECONDS - t0)) s"; tail -c 1500 "$OUT/$name.err"
+  timeout "$limit" "$@" > "$OUT/$name.log" 2>&1
+  echo "== $name: exit $? after $((SECONDS - t0)) s"; tail -c 1500 "$OUT/$name.log"
 }
 BUILTIN=noisy_sensor_traced,overdose_untreated,midpoint_integrator,aid_pid_device_events,aid_oref
-step builtin 300 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
+# 0. the kernels compiled side by side into the cache (numba compiles one at a time in a
+#    process): the CPU's and the GPU's for the built-ins, the CPU's for the plug-in
+t0=$SECONDS
+for w in "cpu noisy_sensor_traced" "gpu noisy_sensor_traced" "cpu plugin_bang_bang"; do
+  set -- $w
+  timeout 200 python3 scripts/check_cuda.py --warm "$1" --cases "$2" \
+    --progress "$OUT/progress.jsonl" >> "$OUT/warm.log" 2>&1 &
+done
+wait
+echo "== warm: $((SECONDS - t0)) s"; grep -v Warning "$OUT/warm.log" | tail -c 1500
+# (6 files come back: gpu.txt, progress.jsonl, warm.log and one log a step; the limit is 8)
+step builtin 200 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
   --cases $BUILTIN --throughput 1000000 30 --cpu-patients 8000 --budget-s 60 \
   --therapies real_world,sap,aid_pid,aid_oref --progress "$OUT/progress.jsonl"
 cat > /tmp/e2e.toml <<'TOML'
@@ -44,7 +56,7 @@ days = 30
 [execution]
 backend = "cuda"
 TOML
-step e2e 120 python3 -m engine.cli run /tmp/e2e.toml -o /tmp/e2e.zarr
-step plugin 150 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
+step e2e 90 python3 -m engine.cli run /tmp/e2e.toml -o /tmp/e2e.zarr
+step plugin 90 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
   --cases plugin_bang_bang --progress "$OUT/progress.jsonl"
 cat "$OUT/progress.jsonl"
