@@ -204,7 +204,14 @@ def _check_cuda(spec: str, func) -> None:
             f"a subset of what the CPU does): {error_summary(err)}"
         ) from None
     except Exception as err:  # noqa: BLE001 - the toolchain's (NVVM, driver), not the plug-in's
+        hint = ""
+        if "constant data" in str(err):  # ptxas: the kernel's global arrays past 64 KiB
+            hint = (
+                " (the plug-in's global arrays share the kernel's 64 KiB of constant memory "
+                "with the engine's tables, each mention of an array its own copy: name a "
+                "table once, or pass it in the controller's settings)"
+            )
         raise ConfigError(
             f"execution.backend = 'cuda': the CUDA toolchain failed while compiling the kernel "
-            f"with {FIELD} = {spec!r}: {error_summary(err)}"
+            f"with {FIELD} = {spec!r}: {error_summary(err)}{hint}"
         ) from None

@@ -292,6 +292,30 @@ def test_a_plugin_runs_on_cuda_and_a_controller_needs_a_pump(plugin_dir, monkeyp
         parse_config({"therapy": {"kind": "sap", "controller": "mpc"}})
 
 
+def test_a_plugin_over_the_gpu_s_constant_memory_is_refused_naming_it(plugin_dir, monkeypatch):
+    """On a GPU, check compiles the kernel with the plug-in; the toolchain's failure as the
+    H200 gave it (nvJitLink's ptxas log) is refused naming the plug-in, with what to do."""
+    from engine.sim import cuda_driver
+
+    def too_much_constant_data(func):
+        raise RuntimeError(
+            "ERROR_PTX_COMPILE (4)\nnvJitLink error log: ptxas error   : File uses too much "
+            "global constant data (0x1f8d8 bytes, 0x10000 max)"
+        )
+
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", "0")
+    monkeypatch.setattr(cuda_driver, "compile_kernel", too_much_constant_data)
+    plugins.resolve.cache_clear()
+    plugins._check_cuda.cache_clear()
+    with pytest.raises(ConfigError) as err:
+        plugins.check(EXAMPLE, {}, "cuda")
+    plugins._check_cuda.cache_clear()
+    message = str(err.value)
+    assert f"therapy.controller = {EXAMPLE!r}" in message
+    assert "too much global constant data" in message
+    assert "64 KiB of constant memory" in message and "controller's settings" in message
+
+
 def test_a_refused_plugin_writes_nothing(plugin_dir, tmp_path):
     cfg = parse_config(
         {
