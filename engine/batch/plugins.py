@@ -209,7 +209,7 @@ def _check_cuda(spec: str, func) -> None:
             hint = (
                 " (the plug-in's global arrays share the kernel's 64 KiB of constant memory "
                 "with the engine's tables, each mention of an array its own copy: name a "
-                "table once, or pass it in the controller's settings)"
+                "table once (bind it to a local), keep it small or compute it)"
             )
         raise ConfigError(
             f"execution.backend = 'cuda': the CUDA toolchain failed while compiling the kernel "
