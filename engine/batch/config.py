@@ -819,6 +819,16 @@ class TherapySection(_Section):
         True,
         description="a titration is applied with the patient's advice_follow probability",
     )
+    dose_rise_kept: float = Field(
+        1.0,
+        ge=0.0,
+        le=1.0,
+        description=(
+            "chance that a visit's advice to raise the basal, or the bolus doses, is kept "
+            "(each apart; cuts are always kept): below 1 a reluctance to raise doses, for "
+            "sensitivity analyses (no source gives its size in type 1 diabetes)"
+        ),
+    )
     severe_hypo_cut: float = Field(
         0.1,
         ge=0.0,

@@ -165,6 +165,7 @@ RULES: tuple[Rule, ...] = (
             "therapy.hba1c_target",
             "therapy.tbr_limit_pct",
             "therapy.follow_advice",
+            "therapy.dose_rise_kept",
         ),
         lambda c: c.therapy.titrate_days == 0,
         "therapy.titrate_days is 0",

@@ -58,6 +58,7 @@ def therapy_settings(cfg: RunConfig) -> np.ndarray:
     th[TH.dose_error_sd] = t.dose_error_sd
     th[TH.dose_error_bias] = t.dose_error_bias
     th[TH.follow_advice] = float(t.follow_advice)
+    th[TH.rise_kept] = t.dose_rise_kept
     th[TH.severe_cut] = t.severe_hypo_cut
     th[TH.sick_day_rules] = float(t.sick_day_rules)
     th[TH.max_bolus_per_kg] = t.max_bolus_u_per_kg

@@ -63,6 +63,7 @@ TH = index_family(
         "max_bolus_per_kg",
         "basal_absorption_cv",
         "rapid_absorption_cv",
+        "rise_kept",
     ),
 )
 # how lows are noticed (TH.detection)

@@ -958,12 +958,33 @@ def lane_end_of_day(j, day, run, t, n_pend):
             < trj[T.advice_follow]
         )
         if follows:
-            lf[j, LF.basal_f], lf[j, LF.bolus_f] = titrate(
-                lf[j, LF.basal_f], lf[j, LF.bolus_f], tacc[j], therapy
-            )
+            basal_f, bolus_f = titrate(lf[j, LF.basal_f], lf[j, LF.bolus_f], tacc[j], therapy)
+            if therapy[TH.rise_kept] < 1.0:
+                basal_f, bolus_f = _keep_rises(j, day, basal_f, bolus_f, lf, therapy, run, t)
+            lf[j, LF.basal_f], lf[j, LF.bolus_f] = basal_f, bolus_f
         for a in range(N_TITRATION_ACC):
             tacc[j, a] = 0.0
     return bw
+
+
+# the visit's draws of therapy.dose_rise_kept, past the minutes' (1 + 2 x MINUTES_PER_DAY)
+RISE_DRAW_INDEX = 1 + 2 * MINUTES_PER_DAY
+
+
+@nb.njit(cache=True, nogil=True)
+def _keep_rises(j, day, basal_f, bolus_f, lf, therapy, run, t):
+    """A visit's rises of the basal and of the bolus doses, each kept with chance
+    TH.rise_kept (its own draw); cuts are kept."""
+    pid = t.li[j, LI.pid]
+    if basal_f > lf[j, LF.basal_f]:
+        u = rng.uniform(run.seed, pid, day, rng.STREAM_THERAPY, RISE_DRAW_INDEX)
+        if u >= therapy[TH.rise_kept]:
+            basal_f = lf[j, LF.basal_f]
+    if bolus_f > lf[j, LF.bolus_f]:
+        u = rng.uniform(run.seed, pid, day, rng.STREAM_THERAPY, RISE_DRAW_INDEX + 1)
+        if u >= therapy[TH.rise_kept]:
+            bolus_f = lf[j, LF.bolus_f]
+    return basal_f, bolus_f
 
 
 @nb.njit(cache=True, nogil=True, error_model="numpy")

@@ -202,3 +202,31 @@ def test_a_variable_basal_moves_the_days_apart_but_not_the_dose_given():
         return np.median(np.std(d["glucose_mean"][:, 1:], axis=1))
 
     assert between_days(varied) > 1.2 * between_days(steady)
+
+
+def test_rises_kept_at_a_share_of_visits_hold_under_dosed_patients_back():
+    """therapy.dose_rise_kept: under-dosed adults whose visits advise rises take less
+    insulin and run higher the fewer rises they keep; at 1 (the default) the run draws
+    nothing more and is the run of before."""
+    from engine.analysis.validate import _config, _run
+    from engine.batch.sweep import cohort_of, kernel_inputs
+    from engine.model.glycaemia import DAILY_NAMES
+
+    tdd, glucose = DAILY_NAMES.index("tdd"), DAILY_NAMES.index("glucose_mean")
+    out = {}
+    for kept in (None, 1.0, 0.5, 0.0):
+        extra = {} if kept is None else {"dose_rise_kept": kept}
+        therapy_section = {"dose_error_bias": 0.6, "titrate_days": 14, **extra}
+        cfg = _config(16, 150, 9, therapy=therapy_section)
+        ki = kernel_inputs(cfg)
+        out[kept] = _run(ki, cohort_of(ki, np.arange(16)))[0]
+    np.testing.assert_array_equal(out[None], out[1.0])
+    late = slice(120, 150)
+    dose = {k: np.nanmean(out[k][tdd][:, late]) for k in (1.0, 0.5, 0.0)}
+    mean = {k: np.nanmean(out[k][glucose][:, late]) for k in (1.0, 0.5, 0.0)}
+    assert dose[1.0] > dose[0.5] > dose[0.0]
+    assert mean[1.0] < mean[0.5] < mean[0.0]
+    # no rise kept: the doses of the last month are the first fortnight's or lower (cuts
+    # still apply), up to the day-to-day variation of meals and corrections
+    first = np.nanmean(out[0.0][tdd][:, :14], axis=1)
+    assert np.all(np.nanmean(out[0.0][tdd][:, late], axis=1) <= 1.15 * first)
