@@ -138,6 +138,7 @@ CASES = [
         {"therapy.kind": "intensive", "therapy.titrate_days": 1},
     ),
     ("therapy.tbr_limit_pct", {"therapy.titrate_days": 0}, 0.0, 100.0, None),
+    ("therapy.dose_rise_kept", {"therapy.titrate_days": 0}, 1.0, 0.0, {"therapy.titrate_days": 1}),
     (
         "therapy.follow_advice",
         {"therapy.titrate_days": 0},
