@@ -597,6 +597,7 @@ def row_real_world_years(n, seed, years=YEARS_OF_CARE):
     inputs = kernel_inputs(cfg)
     daily = _run(inputs, cohort_of(inputs, np.arange(n)))[0]
     a1c = daily[D.hba1c]
+    a1c = a1c[np.isfinite(a1c[:, 364]) & np.isfinite(a1c[:, -1])]  # one set of patients
     m = _mean_ci(a1c[:, -1])
     change = _mean_ci(a1c[:, -1] - a1c[:, 364])
     return [

@@ -157,11 +157,16 @@ def link(ptx_text: str, cc=(9, 0)) -> str:
     """The PTX assembled and linked to a cubin for compute capability `cc` by nvJitLink
     (ptxas inside), without a GPU: what the driver does at the first launch, where limits the
     PTX does not show are met (constant memory, registers). Returns nvJitLink's info log
-    (registers, stack, spills, constant bytes); raises RuntimeError with its error log.
-    Needs NVIDIA's nvJitLink library (the [test] extra's nvidia-nvjitlink)."""
+    (registers, stack, spills, constant bytes); raises RuntimeError with its error log, and
+    ImportError without NVIDIA's nvJitLink library (the [test] extra's nvidia-nvjitlink)."""
     from cuda.bindings import nvjitlink
 
-    handle = nvjitlink.create(2, [f"-arch=sm_{cc[0]}{cc[1]}", "-verbose"])
+    try:
+        handle = nvjitlink.create(2, [f"-arch=sm_{cc[0]}{cc[1]}", "-verbose"])
+    except nvjitlink.nvJitLinkError:
+        raise
+    except Exception as err:  # noqa: BLE001 - cuda.pathfinder: the library is not there
+        raise ImportError(f"NVIDIA's nvJitLink library was not found ({err})") from None
 
     def log(size_of, read) -> str:
         buf = bytearray(size_of(handle))

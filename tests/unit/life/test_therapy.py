@@ -206,8 +206,9 @@ def test_a_variable_basal_moves_the_days_apart_but_not_the_dose_given():
 
 def test_rises_kept_at_a_share_of_visits_hold_under_dosed_patients_back():
     """therapy.dose_rise_kept: under-dosed adults whose visits advise rises take less
-    insulin and run higher the fewer rises they keep; at 1 (the default) the run draws
-    nothing more and is the run of before."""
+    insulin and run higher the fewer rises they keep; set to 1 it is the default's run (that
+    the default is 0.11.0's, visits included, validate-400-0.11.1.txt shows: every year-long
+    row as 0.11.0 printed it)."""
     from engine.analysis.validate import _config, _run
     from engine.batch.sweep import cohort_of, kernel_inputs
     from engine.model.glycaemia import DAILY_NAMES
