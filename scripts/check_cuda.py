@@ -74,7 +74,11 @@ CASES = {
 }
 
 
-def _args(raw: dict, n: int, n_traced: int):
+def _args(extra: dict, n: int, days: int, n_traced: int = 0):
+    """A case's kernel inputs and block arguments: `extra` over the three age groups, n
+    patients x days, seed 11, patients 1..n_traced traced."""
+    raw = {"cohort": {"groups": GROUPS}, **extra}
+    raw["run"] = {**extra.get("run", {}), "n_patients": n, "days": days, "seed": 11}
     ki = sweep.kernel_inputs(parse_config(raw))
     c = sweep.cohort_of(ki, np.arange(n))
     slot = np.full(n, -1, dtype=np.int64)
@@ -104,10 +108,8 @@ def _median_difference(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
-    raw = {"cohort": {"groups": GROUPS}, **extra}
-    raw["run"] = {**extra.get("run", {}), "n_patients": n, "days": days, "seed": 11}
     n_traced = 1
-    ki, args = _args(raw, n, n_traced)
+    ki, args = _args(extra, n, days, n_traced)
     t0 = time.perf_counter()
     cpu = kernel.allocate_outputs(n, days, n_traced, ki.trace_interval_min)
     kernel.simulate_block(*args, cpu)
@@ -151,10 +153,7 @@ def compare(name: str, extra: dict, n: int, days: int, chunk: int) -> dict:
 def gpu_throughput(n: int, days: int, therapy: str | None = None, prepared=None) -> float:
     """Patient-days/s of the GPU kernel on n patients, host-device copies included (the
     cohort drawn before the clock starts)."""
-    raw = {"run": {"n_patients": n, "days": days, "seed": 11}, "cohort": {"groups": GROUPS}}
-    if therapy:
-        raw["therapy"] = {"kind": therapy}
-    ki, args = prepared or _args(raw, n, 0)
+    ki, args = prepared or _args({"therapy": {"kind": therapy}} if therapy else {}, n, days)
     out = kernel.allocate_outputs(n, days, 0, ki.trace_interval_min)
     t = time.perf_counter()
     cuda_backend.simulate_block(*args, out)
@@ -165,9 +164,7 @@ def warm(name: str, extra: dict, backend: str) -> dict:
     """One patient-day of a case on one backend: its kernel compiled into NUMBA_CACHE_DIR, so
     that processes started at once compile the CPU and GPU kernels side by side (a device's
     time is short) and the checks after them load both."""
-    raw = {"cohort": {"groups": GROUPS}, **extra}
-    raw["run"] = {**extra.get("run", {}), "n_patients": 1, "days": 1, "seed": 11}
-    ki, args = _args(raw, 1, 0)
+    ki, args = _args(extra, 1, 1)
     out = kernel.allocate_outputs(1, 1, 0, ki.trace_interval_min)
     t = time.perf_counter()
     (kernel.simulate_block if backend == "cpu" else cuda_backend.simulate_block)(*args, out)
@@ -179,8 +176,7 @@ def throughput(n: int, days: int, cpu_n: int) -> dict:
     them, split over all this machine's cores in threads (the CPU kernel releases the GIL)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    raw = {"run": {"n_patients": n, "days": days, "seed": 11}, "cohort": {"groups": GROUPS}}
-    ki, args = _args(raw, n, 0)
+    ki, args = _args({}, n, days)
     gpu = gpu_throughput(n, days, prepared=(ki, args))
     threads = os.cpu_count() or 1
     parts = np.array_split(np.arange(min(cpu_n, n)), threads)

@@ -32,6 +32,7 @@ numba-cuda is optional (pip install 't1dmc[cuda]'); `require()` says clearly wha
 """
 
 import os
+import re
 import threading
 
 import numpy as np
@@ -148,8 +149,6 @@ CONSTANT_BANK_BYTES = 64 * 1024  # a kernel's user constant memory (ptxas, every
 def constant_bytes(ptx_text: str) -> int:
     """Bytes of the PTX's .const arrays: where numba-cuda puts the global arrays the kernel's
     functions read (each mention its own copy), limited to CONSTANT_BANK_BYTES."""
-    import re
-
     return sum(int(n) for n in re.findall(r"^\.const .*?\[(\d+)\]", ptx_text, re.M))
 
 
