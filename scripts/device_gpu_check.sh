@@ -14,8 +14,8 @@
 #    compiled in each process, so it starts first and runs beside the others.
 # Seen on 2026-12-04 (H200, 16 Xeon cores): the machine started in ~45 s; step 1 spent 244 s
 # compiling (the CPU kernel, then NVVM and ptxas) before its launch failed (since fixed); the
-# plug-in's compiles did not finish in 150 s. Steps 0-2 are limited to 490 s and step 3 to
-# 540 s beside them: run it with timeout_s 590, in a session with the whole 15 minutes of
+# plug-in's compiles did not finish in 150 s. Steps 0-2 are limited to 530 s and step 3 to
+# 560 s beside them: run it with timeout_s 590, in a session with the whole 15 minutes of
 # device time left.
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -39,21 +39,21 @@ BUILTIN=noisy_sensor_traced,overdose_untreated,midpoint_integrator,aid_pid_devic
 # 3 first, in the background: a plug-in's kernels are compiled in each process (numba's cache
 # keys a plug-in by its object) and took over 150 s, so its compiles overlap steps 0-2 on the
 # spare cores
-timeout 540 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
+timeout 560 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
   --cases plugin_bang_bang --progress "$OUT/progress.jsonl" > "$OUT/plugin.log" 2>&1 &
 plugin=$!
 # 0. the built-in kernels compiled side by side into the cache (numba compiles one at a time
 #    in a process): the CPU's and the GPU's
 t0=$SECONDS; warming=()
 for backend in cpu gpu; do
-  timeout 200 python3 scripts/check_cuda.py --warm "$backend" --cases noisy_sensor_traced \
+  timeout 250 python3 scripts/check_cuda.py --warm "$backend" --cases noisy_sensor_traced \
     --progress "$OUT/progress.jsonl" >> "$OUT/warm.log" 2>&1 &
   warming+=($!)
 done
 wait "${warming[@]}"
 echo "== warm: $((SECONDS - t0)) s"; grep -v Warning "$OUT/warm.log" | tail -c 1500
 # (6 files come back: gpu.txt, progress.jsonl, warm.log and one log a step; the limit is 8)
-step builtin 200 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
+step builtin 195 python3 scripts/check_cuda.py --patients 1000 --days 7 --chunk 300 \
   --cases $BUILTIN --throughput 1000000 30 --cpu-patients 8000 --budget-s 90 \
   --therapies real_world,sap,aid_pid,aid_oref --progress "$OUT/progress.jsonl"
 cat > /tmp/e2e.toml <<'TOML'
@@ -65,7 +65,7 @@ days = 30
 backend = "cuda"
 TOML
 rm -rf /tmp/e2e.zarr  # a rerun on a warm machine: the engine refuses to replace a store
-step e2e 90 python3 -m engine.cli run /tmp/e2e.toml -o /tmp/e2e.zarr
+step e2e 85 python3 -m engine.cli run /tmp/e2e.toml -o /tmp/e2e.zarr
 t0=$SECONDS; wait "$plugin"
 echo "== plugin: exit $? (waited $((SECONDS - t0)) s more)"; tail -c 1500 "$OUT/plugin.log"
 cat "$OUT/progress.jsonl"
