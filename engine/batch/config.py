@@ -100,7 +100,17 @@ class CohortSection(_Section):
         ge=0.5,
         le=2.0,
         description=(
-            "multiplies the median BMI of every group (1: US adults with T1D, NHIS 2016-21)"
+            "multiplies the BMI drawn for every group (1: US adults with T1D, NHIS 2016-21; "
+            "youths, SEARCH 2001-04)"
+        ),
+    )
+    youth_bmi: Literal["charts", "group_lognormal"] = Field(
+        "charts",
+        description=(
+            "under 20, BMI from the CDC 2000 BMI-for-age chart at an SDS fitted to SEARCH's "
+            "youths with T1D (charts); group_lognormal: every BMI drawn as before 0.12.0, to "
+            "reproduce older runs (youths log-normal around one median a group, 11% of them "
+            "below SDS -2; the ceiling at 60, not 55)"
         ),
     )
     dawn_prevalence: float = Field(

@@ -181,6 +181,7 @@ def population_settings(cfg) -> np.ndarray:
     pop[POP.dawn_mean] = coh.dawn_amplitude
     pop[POP.tod_max] = coh.time_of_day_amplitude
     pop[POP.bmi_scale] = coh.bmi_scale
+    pop[POP.youth_bmi_charts] = float(coh.youth_bmi == "charts")
     pop[POP.sampler] = float(SAMPLERS.index(coh.sampler))
     pop[POP.jitter_sigma] = np.sqrt(np.log1p(coh.jitter_cv**2))
     pop[POP.kidney] = float(cfg.mechanisms.kidney_glycosuria)

@@ -188,16 +188,27 @@ POP = index_family(
         "aid_share",
         "kidney",  # 1: the kidney's glycosuria (fast.renal_excretion); 0: UVA/Padova's alone
         "youth_meals",  # 1: youths' meals from the survey (below); 0: (weight / 75)^0.6 for all
+        "youth_bmi_charts",  # 1: youths' BMI from the CDC charts (below); 0: before 0.12.0
     ),
 )
 N_POP = len(POP)
 # Group age ranges (years) of the reference patients' groups; BMI of US adults with T1D
 # (NHIS 2016-21: mean 27.6, 34% overweight, 28% obese) as a log-normal of median 26.6 and
-# log-SD 0.205, which puts 28% at >= 30 and 62% at >= 25; children and adolescents: CDC
-# median BMI-for-age around 16.5 at 7-12 and 20.5 at 13-19 years.
+# log-SD 0.205, which puts 28% at >= 30 and 62% at >= 25. Under 20 (children, adolescents)
+# BMI is drawn from the CDC 2000 BMI-for-age chart at an SDS of normal mean
+# YOUTH_BMI_SDS_MEAN and SD YOUTH_BMI_SDS_SD, the normal through SEARCH's youths with T1D
+# (Liu et al., Pediatr Diabetes 11:4, 2010; 3-19 years): 12.6% obese (>= 95th percentile,
+# SDS 1.645) and 22.1% + 12.6% = 34.7% at or above the 85th (SDS 1.036). Until 0.12.0 a
+# log-normal around a median per group (16.5 and 20.5) put 11% of youths below SDS -2 (the
+# chart: 2.3%) and 0.7% above +2, 4.6% of children at the floor of 13: children who then lost
+# weight crossed the BMI guard of 12 (4 of 33,000 in a year under real_world, an H200 run).
 AGE_RANGE = {"adolescent": (13.0, 20.0), "adult": (20.0, 70.0), "child": (7.0, 13.0)}
+# (cohort.youth_bmi = "group_lognormal" keeps the old draw, to reproduce older runs)
 BMI_MEDIAN = {"adolescent": 20.5, "adult": 26.6, "child": 16.5}
 BMI_LOG_SD = {"adolescent": 0.17, "adult": 0.205, "child": 0.14}
+YOUTH_BMI_SDS_MEAN = 0.72
+YOUTH_BMI_SDS_SD = 0.81
+BMI_SAMPLED_MAX = 55.0
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -284,8 +295,17 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     adult_h = 1.76 if male > 0.5 else 1.62
     height = min(adult_h, 0.77 + 0.06 * age) + 0.065 * z(2)
     height = min(max(height, 1.0), 2.1)
-    bmi = bmi_median * pop[POP.bmi_scale] * np.exp(bmi_log_sd * z(3))
-    bmi = min(max(bmi, 13.0), 60.0)
+    charts = pop[POP.youth_bmi_charts] != 0.0 and age < growth.GROWTH_END_YEARS
+    if charts:
+        sds = YOUTH_BMI_SDS_MEAN + YOUTH_BMI_SDS_SD * z(3)
+        bmi = growth.bmi_at(sds, male, age) * pop[POP.bmi_scale]
+    else:
+        bmi = bmi_median * pop[POP.bmi_scale] * np.exp(bmi_log_sd * z(3))
+    # kept inside the plausibility guards (12-60, engine/batch/plausibility.py) with room to
+    # move: a ceiling at the guard's 60 let 8 of 200,000 sampled adults cross it by 0.06 in
+    # their first days (an H200 run, 2026-12-04); above 55 are ~2 in 10,000 adults here
+    ceiling = BMI_SAMPLED_MAX if pop[POP.youth_bmi_charts] != 0.0 else 60.0  # 60: before 0.12.0
+    bmi = min(max(bmi, 13.0), ceiling)
     tr[T.sex_male] = male
     tr[T.age0] = age
     tr[T.height_m] = height
@@ -305,14 +325,18 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     tr[T.diet_sugar_share] = min(max(pop[POP.sugar_share] + 0.03 * z(11), 0.0), 0.4)
     tr[T.energy_surplus] = pop[POP.surplus] + 0.02 * z(12)
     # the configured meals are an adult's; they scale with body size around 75 kg (an
-    # assumption). Under 20 they scale around the median weight for age and sex (CDC 2000
-    # charts) times what youths eat against adults: US boys eat 270 g carbohydrate a day at
-    # 6-11 years and 298 g at 12-19, men 286-310 g at 20-59 (What We Eat in America, NHANES
-    # 2013-2014, Table 1): 0.90 and 0.99, here at the bands' middles (9 and 16 years).
-    # (weight / 75)^0.6 alone gave a 10-year-old 0.59 of an adult's carbohydrate.
+    # assumption). Under 20 they scale around the median youth's weight for age and sex (the
+    # CDC 2000 charts at the sampled SDS's median) times what youths eat against adults: US
+    # boys eat 270 g carbohydrate a day at 6-11 years and 298 g at 12-19, men 286-310 g at
+    # 20-59 (What We Eat in America, NHANES 2013-2014, Table 1): 0.90 and 0.99, here at the
+    # bands' middles (9 and 16 years). The survey's youths were no lighter than SEARCH's
+    # (obese at 2-19 years in 2013-2014: 17%, Ogden et al., JAMA 315:2292, 2016; SEARCH's
+    # 12.6%), so the median sampled youth eats the survey's share. (weight / 75)^0.6 alone gave a
+    # 10-year-old 0.59 of an adult's carbohydrate.
     weight = bmi * height * height
     if pop[POP.youth_meals] != 0.0 and age < growth.GROWTH_END_YEARS:
-        median = growth.bmi_at(0.0, male, age) * growth.height_at(0.0, male, age) ** 2
+        median_sds = YOUTH_BMI_SDS_MEAN if charts else 0.0
+        median = growth.bmi_at(median_sds, male, age) * growth.height_at(0.0, male, age) ** 2
         youth = 0.90 + 0.09 * min(max((age - 9.0) / 7.0, 0.0), 1.0)
         size = youth * (weight / median) ** 0.6
     else:

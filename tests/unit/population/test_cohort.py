@@ -95,6 +95,40 @@ def test_traits_are_within_their_bounds_and_adult_bmi_follows_nhis():
     assert 0.0 < tr[:, T.fat_mass0].min() and (tr[:, T.fat_mass0] < c.params[:, P.BW]).all()
 
 
+def _youth_bmi_sds(c):
+    from engine.model.growth import bmi_sds
+
+    tr = c.traits
+    return np.array(
+        [bmi_sds(b, m, a) for b, m, a in zip(tr[:, T.bmi0], tr[:, T.sex_male], tr[:, T.age0])]
+    )
+
+
+def test_youth_bmi_follows_the_cdc_charts_at_searchs_overweight_and_obesity():
+    """Under 20, BMI-for-age SDS of the CDC 2000 charts as SEARCH's youths with T1D had it
+    (Liu et al., Pediatr Diabetes 11:4, 2010): 12.6% at or above the 95th percentile and 34.7%
+    at or above the 85th; few thin (the old log-normal: 11% below SDS -2, children at the
+    floor of 13). cohort.youth_bmi = "group_lognormal" draws as before 0.12.0."""
+    youths = {"child": 1.0, "adolescent": 1.0}
+    c = sample_cohort(11, np.arange(6000), youths, MVLN)
+    sds = _youth_bmi_sds(c)
+    assert (sds >= 1.645).mean() == pytest.approx(0.126, abs=0.015)
+    assert (sds >= 1.036).mean() == pytest.approx(0.347, abs=0.02)
+    assert (sds < -2.0).mean() < 0.005
+    assert c.traits[:, T.bmi0].min() > 13.0
+    legacy = default_population(youth_bmi="group_lognormal")
+    old = sample_cohort(11, np.arange(6000), youths, legacy)
+    old_sds = _youth_bmi_sds(old)
+    assert (old_sds < -2.0).mean() > 0.08
+    assert (old.traits[:, T.bmi0] == 13.0).mean() > 0.01
+    # adults are drawn alike either way but for the ceiling: 55 now, 60 before
+    adults = sample_cohort(11, np.arange(2000), {"adult": 1.0}, MVLN)
+    adults_old = sample_cohort(11, np.arange(2000), {"adult": 1.0}, legacy)
+    above = adults_old.traits[:, T.bmi0] > 55.0
+    assert 0 < above.sum() < 5 and (adults.traits[above, T.bmi0] == 55.0).all()
+    np.testing.assert_array_equal(adults.traits[~above], adults_old.traits[~above])
+
+
 def _ranks(x):
     return np.argsort(np.argsort(x))
 

@@ -118,7 +118,8 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
             "days": {"full": 12, "core": 5, "illness": 15}[case],
             "seed": 7,
         },
-        "cohort": {"groups": GROUPS},
+        # the reference's cohort: BMI as drawn before 0.12.0
+        "cohort": {"groups": GROUPS, "youth_bmi": "group_lognormal"},
         "output": {"traced": 3},
         "therapy": {
             "kind": "intensive",
