@@ -6,8 +6,9 @@ group, the mean HbA1c at set days and the dose per kg over the 30 days before ea
     python scripts/hba1c_over_years.py [-n 900] [--years 3] [--seed 20261127]
         [--set therapy.dose_rise_kept=0.5 ...] [--json FILE]
 
-At 0.11.1 the defaults give benchmarks/results/years-dose_rise_kept-0.11.1.json's first run:
-adults 8.01% at day 90 and 7.24% at day 1,095, where registries' adults hold about 8%.
+At 0.12.0 the defaults give benchmarks/results/years-0.12.0.json (0.11.1's youths:
+years-dose_rise_kept-0.11.1.json's first run): adults 8.01% at day 90 and 7.24% at day
+1,095, where registries' adults hold about 8%.
 """
 
 import argparse
