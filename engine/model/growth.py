@@ -113,19 +113,38 @@ def height_at(z, male, age_years):
     return lms_value(z, lam, mu, sigma) / 100.0
 
 
+# Above SDS +2 the BMI chart is extended in a straight line, by the distance between +1 and +2
+# per SDS unit: the CDC 2000 BMI LMS curves have their asymptote (1 + L S z = 0) between +2.5
+# and +3 SDS in adolescent girls (BMI 48 at +2.5 and 8,624 at +3 at 18 years), so a patient on
+# such a centile gained 8 BMI units in 2 years of growth. The WHO restricts its LMS the same
+# way beyond +3 (WHO Child Growth Standards: Methods and development, 2006, the distance
+# between +2 and +3); here from +2, below every asymptote of the chart.
+BMI_LINEAR_FROM_SDS = 2.0
+
+
 @nb.njit(cache=True, nogil=True)
 def bmi_sds(bmi, male, age_years):
-    """BMI SDS of the CDC BMI-for-age chart; NaN from 20 years."""
+    """BMI SDS of the CDC BMI-for-age chart (linear above BMI_LINEAR_FROM_SDS); NaN from 20
+    years."""
     if age_years >= GROWTH_END_YEARS:
         return np.nan
     lam, mu, sigma = _bmi_lms(male, age_years)
-    return lms_z(bmi, lam, mu, sigma)
+    top = lms_value(BMI_LINEAR_FROM_SDS, lam, mu, sigma)
+    if bmi <= top:
+        return lms_z(bmi, lam, mu, sigma)
+    step = top - lms_value(BMI_LINEAR_FROM_SDS - 1.0, lam, mu, sigma)
+    return BMI_LINEAR_FROM_SDS + (bmi - top) / step
 
 
 @nb.njit(cache=True, nogil=True)
 def bmi_at(z, male, age_years):
+    """BMI at SDS z of the CDC BMI-for-age chart (linear above BMI_LINEAR_FROM_SDS)."""
     lam, mu, sigma = _bmi_lms(male, age_years)
-    return lms_value(z, lam, mu, sigma)
+    if z <= BMI_LINEAR_FROM_SDS:
+        return lms_value(z, lam, mu, sigma)
+    top = lms_value(BMI_LINEAR_FROM_SDS, lam, mu, sigma)
+    step = top - lms_value(BMI_LINEAR_FROM_SDS - 1.0, lam, mu, sigma)
+    return top + (z - BMI_LINEAR_FROM_SDS) * step
 
 
 @nb.njit(cache=True, nogil=True)
