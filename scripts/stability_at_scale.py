@@ -20,17 +20,16 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import get_args
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from engine.batch.config import TherapySection, parse_config  # noqa: E402
+from engine.batch.config import THERAPY_PRESETS, parse_config  # noqa: E402
 from engine.batch.plausibility import GUARDS  # noqa: E402
 from engine.batch.sweep import cohort_of, kernel_inputs, simulate  # noqa: E402
 from engine.model.glycaemia import DAILY_NAMES  # noqa: E402
 
-PRESETS = get_args(TherapySection.model_fields["kind"].annotation)  # every therapy preset
+PRESETS = tuple(THERAPY_PRESETS)  # every therapy preset
 GROUPS = {"child": 1.0, "adolescent": 1.0, "adult": 1.0}
 MAX_NAMED = 20  # offenders named per preset and guard
 

@@ -122,6 +122,13 @@ def height_at(z, male, age_years):
 BMI_LINEAR_FROM_SDS = 2.0
 
 
+@nb.njit(cache=True, nogil=True, inline="always")
+def _bmi_line(lam, mu, sigma):
+    """(BMI at BMI_LINEAR_FROM_SDS, BMI per SDS unit above it) of one age's LMS."""
+    top = lms_value(BMI_LINEAR_FROM_SDS, lam, mu, sigma)
+    return top, top - lms_value(BMI_LINEAR_FROM_SDS - 1.0, lam, mu, sigma)
+
+
 @nb.njit(cache=True, nogil=True)
 def bmi_sds(bmi, male, age_years):
     """BMI SDS of the CDC BMI-for-age chart (linear above BMI_LINEAR_FROM_SDS); NaN from 20
@@ -129,10 +136,9 @@ def bmi_sds(bmi, male, age_years):
     if age_years >= GROWTH_END_YEARS:
         return np.nan
     lam, mu, sigma = _bmi_lms(male, age_years)
-    top = lms_value(BMI_LINEAR_FROM_SDS, lam, mu, sigma)
+    top, step = _bmi_line(lam, mu, sigma)
     if bmi <= top:
         return lms_z(bmi, lam, mu, sigma)
-    step = top - lms_value(BMI_LINEAR_FROM_SDS - 1.0, lam, mu, sigma)
     return BMI_LINEAR_FROM_SDS + (bmi - top) / step
 
 
@@ -142,8 +148,7 @@ def bmi_at(z, male, age_years):
     lam, mu, sigma = _bmi_lms(male, age_years)
     if z <= BMI_LINEAR_FROM_SDS:
         return lms_value(z, lam, mu, sigma)
-    top = lms_value(BMI_LINEAR_FROM_SDS, lam, mu, sigma)
-    step = top - lms_value(BMI_LINEAR_FROM_SDS - 1.0, lam, mu, sigma)
+    top, step = _bmi_line(lam, mu, sigma)
     return top + (z - BMI_LINEAR_FROM_SDS) * step
 
 

@@ -295,7 +295,8 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     adult_h = 1.76 if male > 0.5 else 1.62
     height = min(adult_h, 0.77 + 0.06 * age) + 0.065 * z(2)
     height = min(max(height, 1.0), 2.1)
-    charts = pop[POP.youth_bmi_charts] != 0.0 and age < growth.GROWTH_END_YEARS
+    since_0_12 = pop[POP.youth_bmi_charts] != 0.0  # cohort.youth_bmi = "charts"
+    charts = since_0_12 and age < growth.GROWTH_END_YEARS
     if charts:
         sds = YOUTH_BMI_SDS_MEAN + YOUTH_BMI_SDS_SD * z(3)
         bmi = growth.bmi_at(sds, male, age) * pop[POP.bmi_scale]
@@ -304,7 +305,7 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     # kept inside the plausibility guards (12-60, engine/batch/plausibility.py) with room to
     # move: a ceiling at the guard's 60 let 8 of 200,000 sampled adults cross it by 0.06 in
     # their first days (an H200 run, 2026-12-04); above 55 are ~2 in 10,000 adults here
-    ceiling = BMI_SAMPLED_MAX if pop[POP.youth_bmi_charts] != 0.0 else 60.0  # 60: before 0.12.0
+    ceiling = BMI_SAMPLED_MAX if since_0_12 else 60.0
     bmi = min(max(bmi, 13.0), ceiling)
     tr[T.sex_male] = male
     tr[T.age0] = age

@@ -9,13 +9,12 @@ names the offenders at 100,000 a preset, on a GPU)."""
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import get_args
 
 import numpy as np
 import pytest
 
 from engine.analysis.validate import _run
-from engine.batch.config import TherapySection, parse_config
+from engine.batch.config import THERAPY_PRESETS, parse_config
 from engine.batch.plausibility import implausible_days
 from engine.batch.sweep import cohort_of, kernel_inputs
 from engine.model.glycaemia import DAILY_NAMES
@@ -23,7 +22,7 @@ from engine.model.glycaemia import DAILY_NAMES
 N = int(os.environ.get("T1DMC_STABILITY_PATIENTS", "2000"))
 BLOCK = 250
 GROUPS = {"child": 1.0, "adolescent": 1.0, "adult": 1.0}
-PRESETS = get_args(TherapySection.model_fields["kind"].annotation)  # every preset, AID too
+PRESETS = tuple(THERAPY_PRESETS)  # every preset, AID too
 
 
 def _block(inputs, first):
