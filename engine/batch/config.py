@@ -484,8 +484,8 @@ class EpisodesSection(_Section):
 
 # one switch per mechanism, derived from its declaration (engine/model/slow.py MECHANISMS),
 # then the fast-model extensions; the kernel's switch vector (engine/sim/patient.py SW) holds
-# each by name (translate.switch_settings), except kidney_glycosuria, which acts when the
-# patients are drawn (translate.population_settings)
+# each by name (translate.switch_settings), except kidney_glycosuria and brain_uptake_in_lows,
+# which act when the patients are drawn (translate.population_settings)
 MechanismsSection = create_model(
     "MechanismsSection",
     __base__=_Section,
@@ -513,6 +513,14 @@ MechanismsSection = create_model(
             True,
             description="urinary glucose above TmG is GFR x glucose - TmG; off: UVA/Padova's "
             "linear form alone",
+        ),
+    ),
+    brain_uptake_in_lows=(
+        bool,
+        Field(
+            True,
+            description="insulin-independent uptake (Fsnc, mostly the brain's) falls in "
+            "proportion to glucose below 45 mg/dL; off: UVA/Padova's constant Fsnc",
         ),
     ),
     resting_constant=(

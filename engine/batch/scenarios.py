@@ -27,8 +27,16 @@ from .config import (
 NOT_SWEEPABLE = ("run.n_patients", "run.days", "output", "execution", "sweep", "cluster")
 # Fields that change who the patients are: per-patient variables then vary by scenario (the
 # device flags uses_pump, uses_cgm and uses_aid always do: results.SCENARIO_FLAGS).
-# mechanisms.kidney_glycosuria sets the kidney's rates when the patients are drawn.
-COHORT_FIELDS = ("cohort", "run.seed", "lifestyle", "genetics", "mechanisms.kidney_glycosuria")
+# mechanisms.kidney_glycosuria and brain_uptake_in_lows set parameters when the patients are
+# drawn.
+COHORT_FIELDS = (
+    "cohort",
+    "run.seed",
+    "lifestyle",
+    "genetics",
+    "mechanisms.kidney_glycosuria",
+    "mechanisms.brain_uptake_in_lows",
+)
 # Tables whose keys are the user's (a controller's settings, the age groups): a sweep may
 # name one of their keys that the base config does not give; the scenario's validation checks it.
 OPEN_TABLES = ("therapy.controller_settings", "cohort.groups")

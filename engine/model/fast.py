@@ -92,6 +92,30 @@ def renal_excretion(gp, p):
     return kidney if kidney > uva else uva
 
 
+# Below about 2.5 mmol/L the brain's glucose supply falls short of its use: brain glucose
+# uptake was intact at 2.5 mmol/L only after 56 h of recurrent hypoglycaemia, and fell from
+# 3.6 mmol/L before it (Boyle et al., PNAS 91:9352, 1994); in T1D it was intact at 3.0 mmol/L
+# in the best-controlled third and 30% lower in the others (Boyle, Diabetologia 40(S2):S69,
+# 1997); whole-brain glucose metabolism fell between 3.3 and 2.5 mmol/L (Diabetes 66:2964,
+# 2017). UVA/Padova's insulin-independent uptake Fsnc (mostly the brain's) is constant at any
+# glucose, so a deep low drains plasma glucose past zero. Below BRAIN_UPTAKE_FALLS_BELOW it
+# falls in proportion to glucose, the form Hovorka et al. give their F01 below 4.5 mmol/L
+# (Physiol Meas 25:905, 2004); 2.5 mmol/L, the lowest level measured intact, leaves every low
+# above it as UVA/Padova's.
+BRAIN_UPTAKE_FALLS_BELOW_MG_DL = 45.0
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def insulin_independent_uptake(gp, p):
+    """Fsnc (mg/kg/min) at plasma glucose mass `gp`: constant, or, where p[P.g_brain] > 0,
+    in proportion to glucose below g_brain mg/dL. g_brain = 0 (the reference patients)
+    keeps UVA/Padova's constant."""
+    g_limit = p[P.g_brain] * p[P.Vg]
+    if 0.0 < g_limit and gp < g_limit:
+        return p[P.Fsnc] * max(gp, 0.0) / g_limit
+    return p[P.Fsnc]
+
+
 @nb.njit(cache=True, nogil=True, inline="always")
 def derivatives(x, p, d_mg, u_pmol, meal, s_p, s_h, e_cr, vm0_f, gzw):
     """dx/dt of the 13 states. `x` is the state tuple, `p` one patient's parameter row,
@@ -124,7 +148,8 @@ def derivatives_at_kgut(x, p, kgut, d_mg, u_pmol, s_p, s_h, e_cr, vm0_f, gzw):
         egp = 0.0
     k1 = p[P.k1]
     k2 = p[P.k2]
-    d_gp = egp + ra - p[P.Fsnc] - renal_excretion(gp, p) - k1 * gp + k2 * gt
+    fsnc = insulin_independent_uptake(gp, p)
+    d_gp = egp + ra - fsnc - renal_excretion(gp, p) - k1 * gp + k2 * gt
     km = p[P.Km0] * (1.0 - gzw * x_act)
     if km < 1e-3 * p[P.Km0]:
         km = 1e-3 * p[P.Km0]

@@ -75,6 +75,9 @@ PARAM_NAMES = (
     # not UVA/Padova's: 0 in the reference patients, which keeps its linear form alone
     "gfr",
     "tmg",
+    # glucose below which insulin-independent uptake falls in proportion to it
+    # (fast.insulin_independent_uptake); not UVA/Padova's: 0 in the reference patients
+    "g_brain",
 )
 PARAM_UNITS = {
     "BW": "kg",
@@ -115,6 +118,7 @@ PARAM_UNITS = {
     "CF": "mg/dL/U",
     "gfr": "dL/kg/min",
     "tmg": "mg/kg/min",
+    "g_brain": "mg/dL",
 }
 N_PARAMS = len(PARAM_NAMES)
 

@@ -22,7 +22,7 @@ import numba as nb
 import numpy as np
 
 from ..model import growth, rng
-from ..model.fast import kidney_rates, renal_excretion
+from ..model.fast import BRAIN_UPTAKE_FALLS_BELOW_MG_DL, kidney_rates, renal_excretion
 from ..model.layout import index_family
 from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P, X
 from ..model.slow import initial_body
@@ -187,6 +187,7 @@ POP = index_family(
         "advice_adherence_rho",
         "aid_share",
         "kidney",  # 1: the kidney's glycosuria (fast.renal_excretion); 0: UVA/Padova's alone
+        "brain",  # 1: Fsnc falls below fast.BRAIN_UPTAKE_FALLS_BELOW_MG_DL; 0: constant
         "youth_meals",  # 1: youths' meals from the survey (below); 0: (weight / 75)^0.6 for all
         "youth_bmi_charts",  # 1: youths' BMI from the CDC charts (below); 0: before 0.12.0
     ),
@@ -430,6 +431,8 @@ def _sample(seed, patient_ids, groups, pop, drawn):
             traits_out[i, T.fat_mass0] = initial_body(traits_out[i])[0]
         if pop[POP.kidney] != 0.0:
             params_out[i, P.gfr], params_out[i, P.tmg] = kidney_rates(params_out[i, P.BW], h)
+        if pop[POP.brain] != 0.0:
+            params_out[i, P.g_brain] = BRAIN_UPTAKE_FALLS_BELOW_MG_DL
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,12 @@ import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine.model.fast import kidney_rates, renal_excretion
+from engine.model.fast import (
+    BRAIN_UPTAKE_FALLS_BELOW_MG_DL,
+    insulin_independent_uptake,
+    kidney_rates,
+    renal_excretion,
+)
 from engine.model.params import PMOL_PER_U, P, X
 from engine.population.reference import reference_patients
 from engine.population.replay import replay_kernel
@@ -89,3 +94,40 @@ def test_the_kidney_excretes_the_filtered_load_less_tmg_above_the_threshold():
     for mg_dl in (150.0, 200.0, 300.0):
         gp = mg_dl * p[P.Vg]
         assert renal_excretion(gp, p) == max(p[P.ke1] * (gp - p[P.ke2]), 0.0)
+
+
+def test_insulin_independent_uptake_falls_with_glucose_only_below_the_threshold():
+    """g_brain = 0 (the reference patients): Fsnc at any glucose. Set: Fsnc down to the
+    threshold, in proportion to glucose below it, 0 at or below 0."""
+    p = REF.params[REF.index("adult#001")].copy()
+    assert p[P.g_brain] == 0.0
+    for mg_dl in (-5.0, 0.0, 1.0, 30.0, 45.0, 200.0):
+        assert insulin_independent_uptake(mg_dl * p[P.Vg], p) == p[P.Fsnc]
+    p[P.g_brain] = BRAIN_UPTAKE_FALLS_BELOW_MG_DL
+    for mg_dl in (45.0, 60.0, 400.0):
+        assert insulin_independent_uptake(mg_dl * p[P.Vg], p) == p[P.Fsnc]
+    half = insulin_independent_uptake(22.5 * p[P.Vg], p)
+    assert abs(half - 0.5 * p[P.Fsnc]) < 1e-12
+    assert insulin_independent_uptake(0.0, p) == 0.0
+    assert insulin_independent_uptake(-1.0, p) == 0.0
+
+
+def test_an_overdose_drains_glucose_past_zero_only_with_a_constant_fsnc():
+    """A fasting adult given 30 U at once: with UVA/Padova's constant Fsnc plasma glucose
+    is exhausted (held at 0) within 4 hours; with the uptake falling below 45 mg/dL its
+    nadir is above 10 mg/dL, and both lives agree until glucose first reaches 45. (Larger
+    overdoses still exhaust it, hours later: insulin-dependent uptake goes on.)"""
+    i = REF.index("adult#005")
+    minutes = 720
+    insulin = np.full(minutes, basal_u_per_min(i))
+    insulin[0] += 30.0
+    p = REF.params[i].copy()
+    constant = replay_kernel(REF.x0[i], p, np.zeros(minutes), insulin)[:, X.Gp] / p[P.Vg]
+    p[P.g_brain] = BRAIN_UPTAKE_FALLS_BELOW_MG_DL
+    falling = replay_kernel(REF.x0[i], p, np.zeros(minutes), insulin)[:, X.Gp] / p[P.Vg]
+    assert constant.min() <= 0.0
+    assert falling.min() > 10.0
+    first = np.argmax(constant < BRAIN_UPTAKE_FALLS_BELOW_MG_DL)
+    assert first > 0
+    # (the step into `first` may already evaluate a stage below 45)
+    np.testing.assert_array_equal(falling[:first], constant[:first])

@@ -3,7 +3,13 @@ import pytest
 
 from engine.batch.config import parse_config
 from engine.batch.translate import default_population, population_settings
-from engine.model.fast import derivatives, kidney_rates, meal_shape, state_tuple
+from engine.model.fast import (
+    BRAIN_UPTAKE_FALLS_BELOW_MG_DL,
+    derivatives,
+    kidney_rates,
+    meal_shape,
+    state_tuple,
+)
 from engine.model.params import N_STATES, PARAM_NAMES, P, X
 from engine.model.traits import T
 from engine.population.cohort import FITTED_INDEX, basal_steady_state, fit_groups, sample_cohort
@@ -164,10 +170,13 @@ def test_zero_jitter_resample_gives_the_reference_patients_exactly():
         5, np.arange(40), GROUPS, default_population(sampler="resample", jitter_cv=0.0)
     )
     # the derived Vm0, kp1, u2ss agree with the table to its printed digits; the kidney's
-    # rates are the engine's (the table has none), from each patient's weight and height
-    uva = [k for k in range(len(PARAM_NAMES)) if k not in (P.gfr, P.tmg)]
+    # rates are the engine's (the table has none), from each patient's weight and height, as
+    # is the glucose below which Fsnc falls
+    engine_own = (P.gfr, P.tmg, P.g_brain)
+    uva = [k for k in range(len(PARAM_NAMES)) if k not in engine_own]
     np.testing.assert_allclose(c.params[:, uva], ref.params[c.source][:, uva], rtol=1e-9)
-    assert (ref.params[:, [P.gfr, P.tmg]] == 0.0).all()
+    assert (ref.params[:, list(engine_own)] == 0.0).all()
+    assert (c.params[:, P.g_brain] == BRAIN_UPTAKE_FALLS_BELOW_MG_DL).all()
     for i in range(len(c)):
         gfr, tmg = kidney_rates(c.params[i, P.BW], c.traits[i, T.height_m])
         assert c.params[i, P.gfr] == gfr and c.params[i, P.tmg] == tmg
@@ -189,6 +198,18 @@ def test_kidney_rates_scale_with_body_surface_and_switch_off():
     assert (c0.params[:, [P.gfr, P.tmg]] == 0.0).all()
     uva = [k for k in range(len(PARAM_NAMES)) if k not in (P.gfr, P.tmg)]
     np.testing.assert_array_equal(c0.params[:, uva], c.params[:, uva])
+
+
+def test_brain_uptake_switch_sets_the_threshold_and_nothing_else():
+    """`mechanisms.brain_uptake_in_lows = false` leaves g_brain 0 (UVA/Padova's constant
+    Fsnc) and every other parameter as drawn with it on."""
+    c = sample_cohort(3, np.arange(200), GROUPS, MVLN)
+    assert (c.params[:, P.g_brain] == BRAIN_UPTAKE_FALLS_BELOW_MG_DL).all()
+    off = parse_config({"mechanisms": {"brain_uptake_in_lows": False}})
+    c0 = sample_cohort(3, np.arange(200), GROUPS, population_settings(off))
+    assert (c0.params[:, P.g_brain] == 0.0).all()
+    rest = [k for k in range(len(PARAM_NAMES)) if k != P.g_brain]
+    np.testing.assert_array_equal(c0.params[:, rest], c.params[:, rest])
 
 
 @pytest.mark.parametrize("pop", [MVLN, RESAMPLE], ids=["mvlognormal", "resample"])
