@@ -138,7 +138,12 @@ def _interrupted_line(args, err: BaseException) -> str:
     import shlex
 
     sets = "".join(f" --set {shlex.quote(item)}" for item in args.set)
-    command = f"t1dmc run {args.config} -o {args.output}{sets}"
+    # the flags that change the config: --resume refuses a different one
+    if args.block_size is not None:
+        sets += f" --block-size {args.block_size}"
+    if args.backend is not None:
+        sets += f" --backend {args.backend}"
+    command = f"t1dmc run {shlex.quote(str(args.config))} -o {shlex.quote(str(args.output))}{sets}"
     store = getattr(err, "store", "unknown")
     if store is None:  # sweep.RunInterrupted before the store was claimed
         again = " --resume" if args.resume else (" --overwrite" if args.overwrite else "")
@@ -154,9 +159,16 @@ def _interrupted_line(args, err: BaseException) -> str:
         else ""
     )
     during = " while compiling the kernels" if err.stage == "compiling" else ""
+    staged = getattr(err, "staged", None)
+    kept = (
+        f"{staged}, the replacement of {args.output} (which stays as it was until the "
+        "replacement is finished)"
+        if staged
+        else str(args.output)
+    )
     return (
         f"t1dmc: interrupted{during}: {err.done} of {err.total} tasks written and kept in "
-        f"{args.output}{running}; finish with: {command} --resume"
+        f"{kept}{running}; finish with: {command} --resume"
     )
 
 
@@ -174,6 +186,8 @@ def _read_inputs_csv(path: str):
             f"{path}: missing column(s) {', '.join(missing)}; the CSV needs "
             f"columns {', '.join(need)} (one row per minute)"
         )
+    if df.empty:
+        raise ValueError(f"{path}: no rows; the CSV needs one row per minute")
     for c in need:
         if not pd.api.types.is_numeric_dtype(df[c]):
             raise ValueError(f"{path}: column {c} is not numeric")
@@ -233,21 +247,29 @@ def _output_owner(out: Path, owners: dict) -> "tuple[object, int | None]":
     return owned, None
 
 
-def _idle_t1dmc_zarr(path: Path) -> bool:
-    """A zarr store the engine wrote that no run is writing now (owned, for write_output)."""
-    from .store.storeguard import StoreBusy, is_t1dmc_zarr, writer_of
+def _idle_t1dmc_zarr(kind: str):
+    """The `owned` check of write_output for a zarr output of `kind` (storeguard.OUTPUT_KINDS):
+    a store the engine wrote, that no run is writing now, holding that kind of output (an
+    UnsafeOutput naming what it holds otherwise)."""
+    from .store.storeguard import StoreBusy, is_t1dmc_zarr, refuse_other_kind, writer_of
 
-    writer = writer_of(path)
-    if writer:
-        raise StoreBusy(
-            f"output {str(path)!r} is being written by a run ({writer}); choose another output"
-        )
-    return is_t1dmc_zarr(path)
+    def owned(path: Path) -> bool:
+        writer = writer_of(path)
+        if writer:
+            raise StoreBusy(
+                f"output {str(path)!r} is being written by a run ({writer}); choose another output"
+            )
+        if not is_t1dmc_zarr(path):
+            return False
+        refuse_other_kind(path, kind)
+        return True
+
+    return owned
 
 
-def _to_zarr_new(ds, path: Path, consolidated: bool) -> None:
+def _to_zarr_new(ds, path: Path, consolidated: bool, kind: str) -> None:
     """Write `ds` as a new zarr store at `path` (never replacing: mode w-), tagged as the
-    engine's own."""
+    engine's own output of `kind`."""
     import warnings
 
     from .store.storeguard import tag_dataset
@@ -257,7 +279,7 @@ def _to_zarr_new(ds, path: Path, consolidated: bool) -> None:
     for name in list(ds.variables):  # variable-length strings, as in a results store
         if ds[name].dtype.kind == "U":
             ds[name] = ds[name].astype(object)
-    tag_dataset(ds)
+    tag_dataset(ds, kind)
     with warnings.catch_warnings():  # zarr: consolidated metadata is not in the v3 spec yet
         warnings.simplefilter("ignore", category=UserWarning)
         ds.to_zarr(path, mode="w-", zarr_format=3, consolidated=consolidated)
@@ -269,7 +291,7 @@ def cmd_replay(args) -> int:
 
     out = Path(args.output)
     kind = out.suffix.lower()
-    owned, failed = _output_owner(out, {".csv": is_t1dmc_csv, ".zarr": _idle_t1dmc_zarr})
+    owned, failed = _output_owner(out, {".csv": is_t1dmc_csv, ".zarr": _idle_t1dmc_zarr("replay")})
     if failed is not None:
         return failed
     what = "output"
@@ -288,7 +310,7 @@ def cmd_replay(args) -> int:
             ds.to_dataframe().to_csv(f)
 
     def write_zarr(tmp: Path) -> None:
-        _to_zarr_new(ds, tmp, consolidated=True)
+        _to_zarr_new(ds, tmp, consolidated=True, kind="replay")
 
     failed = _write_small_output(
         out, args.overwrite, owned, write_csv if kind == ".csv" else write_zarr, what
@@ -339,7 +361,9 @@ def cmd_compare(args) -> int:
     out = Path(args.output) if args.output is not None else None
     if out is not None:
         kind = out.suffix.lower()
-        owned, failed = _output_owner(out, {".json": is_t1dmc_json, ".zarr": _idle_t1dmc_zarr})
+        owned, failed = _output_owner(
+            out, {".json": is_t1dmc_json, ".zarr": _idle_t1dmc_zarr("comparison")}
+        )
         if failed is not None:
             return failed
         try:
@@ -374,7 +398,7 @@ def cmd_compare(args) -> int:
         else:
 
             def write(tmp: Path) -> None:
-                _to_zarr_new(cmp, tmp, consolidated=True)
+                _to_zarr_new(cmp, tmp, consolidated=True, kind="comparison")
 
         failed = _write_small_output(out, args.overwrite, owned, write, "output")
         if failed is not None:
@@ -444,11 +468,14 @@ def cmd_verify(args) -> int:
 
 
 def cmd_inspect(args) -> int:
-    from .store.integrity import StoreDamaged, check_store_readable
+    from .store.integrity import StoreDamaged, check_metadata_readable, check_store_readable
     from .store.results import inspect_store
 
     store = Path(args.store)
     try:  # inspect_store names what is not a t1dmc store, and describes a damaged one
+        # unreadable metadata, which zarr's reader meets with a flood of tracebacks (a lost
+        # variable it describes, and the check below names)
+        check_metadata_readable(store, missing_ok=True)
         text = _reading(args.store, lambda: inspect_store(store), check=False)
     except StoreDamaged as err:
         return _fail(str(err), EXIT_RUN_FAILED)

@@ -360,13 +360,22 @@ def format_table(cmp: xr.Dataset, mmol: bool = False) -> str:
                 k: glucose_display(float(cmp[k].values[s, j]), units, mmol)[0]
                 for k in ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")
             }
-            ci = f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+            ci = (
+                f"[{r['ci_low']:+.3f}, {r['ci_high']:+.3f}]"
+                if np.isfinite(r["ci_low"])
+                else "(n < 2: none)"
+            )
             lines.append(
                 f"  {labels[o] + ' (' + shown_units[j] + ')':<{width}}"
                 f"{r['baseline_mean']:>10.3f}{r['scenario_mean']:>10.3f}"
                 f"{r['difference']:>+12.3f}{ci:>24}"
                 f"{int(cmp['n_patients'].values[s, j]):>9,}"
             )
+    if cmp.sizes["scenario"] < 2:
+        lines.append(
+            "nothing to compare: the store has one scenario (a sweep, [sweep.grid] or "
+            "[sweep.zip], gives it more)"
+        )
     return "\n".join(lines)
 
 

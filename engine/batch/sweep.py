@@ -107,6 +107,16 @@ def run_task(
     return ids.size * inputs.n_days
 
 
+def _differences(a, b, prefix: str = "") -> list[tuple[str, object, object]]:
+    """(dotted field, value in a, value in b) of every leaf where two config dumps differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        found = []
+        for k in sorted(set(a) | set(b), key=str):
+            found += _differences(a.get(k), b.get(k), f"{prefix}{k}.")
+        return found
+    return [] if a == b else [(prefix.rstrip("."), a, b)]
+
+
 class RunInterrupted(KeyboardInterrupt):
     """A run stopped by Ctrl-C (or SIGTERM, SIGHUP), with what it leaves behind: `store`, the
     store being written (None when nothing was written yet), `done` of `total` tasks written
@@ -118,6 +128,7 @@ class RunInterrupted(KeyboardInterrupt):
         super().__init__(f"interrupted while {stage}")
         self.store, self.done, self.total = store, done, total
         self.running, self.stage = running, stage
+        self.staged = None  # the replacement written beside `store` (--overwrite), if any
 
 
 def _has_cached_overload(dispatcher) -> bool:
@@ -338,16 +349,25 @@ def check_resumable(
     a = stored.model_dump(exclude=ignore)
     b = cfg.model_dump(exclude=ignore)
     if a != b:
-        diff = sorted(k for k in a if a[k] != b[k])
+        # the run's size and the presets' selectors first: a preset fills many fields
+        diff = sorted(
+            _differences(a, b),
+            key=lambda d: (
+                not d[0].startswith("run.") and not d[0].endswith((".kind", ".profile")),
+                d[0],
+            ),
+        )
+        shown = "; ".join(f"{k}: {x!r} in the store, {y!r} now" for k, x, y in diff[:5])
+        more = f"; and {len(diff) - 5} more" if len(diff) > 5 else ""
         raise ConfigError(
             f"--resume: the config differs from the one that made {str(out)!r} "
-            f"(sections: {', '.join(diff)}); resume with the same config"
+            f"({shown}{more}); resume with the same config"
         )
     if int(attrs.get("block_size", -1)) != layout.block_size:
         raise ConfigError(
             f"--resume: the store's block size is {attrs.get('block_size')}, "
-            f"this run's is {layout.block_size}; set execution.block_size = "
-            f"{attrs.get('block_size')}"
+            f"this run's is {layout.block_size}; pass --block-size {attrs.get('block_size')} "
+            f"(or set execution.block_size = {attrs.get('block_size')})"
         )
     if attrs.get("engine_identity") != engine_identity():
         made_by = attrs.get("engine_identity") or f"{attrs.get('engine_version')} (no identity)"
@@ -440,6 +460,7 @@ def run(
         "total": 0,
         "progress": None,
         "written": None,  # () -> the tasks marked complete in the store
+        "staged": None,  # the replacement being written beside the store (--overwrite)
     }
     try:
         return _run(
@@ -469,9 +490,9 @@ def run(
             except Exception:  # noqa: BLE001 - unreadable mid-creation: what was reported
                 pass
         running = max(running - (done - reported), 0)
-        raise RunInterrupted(
-            where["store"], done, where["total"], running, where["stage"]
-        ) from None
+        err = RunInterrupted(where["store"], done, where["total"], running, where["stage"])
+        err.staged = where["staged"]
+        raise err from None
 
 
 def _run(
@@ -529,7 +550,12 @@ def _run(
             reading_store(claim.write_path),
         ):
             store = claim.write_path
-            where.update(stage="setup", store=out, total=layout.n_scenarios * layout.n_blocks)
+            where.update(
+                stage="setup",
+                store=out,
+                total=layout.n_scenarios * layout.n_blocks,
+                staged=store if claim.staged else None,
+            )
             done = _prepare_store(store, claim.resuming, cfg, layout, scenarios, repair, say)
             calls = [
                 (str(store), layout, inputs[s], s, b)

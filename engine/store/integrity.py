@@ -666,6 +666,7 @@ def check_store_readable(path) -> None:
         store = _Store(path)
     except NotAStore:
         return  # the reader's own checks name what is there
+    _raise_metadata_errors(store)
     done, completed_findings = _read_completed(store)
     listings = {name: store.listing(name) for name in store.arrays}
     problems = [f"completed {f.where()}" for f in completed_findings]
@@ -686,6 +687,35 @@ def check_store_readable(path) -> None:
         raise StoreDamaged(
             f"{path}: {len(problems)} storage object(s) of completed tasks are "
             f"missing, empty or damaged ({shown}): the store is damaged; " + _repair_hint(path)
+        )
+
+
+def check_metadata_readable(path, missing_ok: bool = False) -> None:
+    """StoreDamaged naming each array of the engine's whose metadata (NAME/zarr.json) is
+    unreadable, or missing unless `missing_ok`; quiet when `path` is not a readable t1dmc
+    store. Readers that use the root's consolidated metadata would not notice, and zarr's own
+    error on unreadable metadata names no file."""
+    try:
+        store = _Store(path)
+    except NotAStore:
+        return
+    _raise_metadata_errors(store, missing_ok)
+
+
+def _raise_metadata_errors(store: "_Store", missing_ok: bool = False) -> None:
+    errors = {
+        name: why
+        for name, why in store.meta_errors.items()
+        if not (missing_ok and why.startswith("metadata missing"))
+    }
+    if errors:
+        shown = "; ".join(
+            f"{name}: {why} [{name}/zarr.json]" for name, why in sorted(errors.items())
+        )
+        raise StoreDamaged(
+            f"{store.path}: the metadata of {len(errors)} array(s) cannot be read "
+            f"({shown}): the store is damaged and --resume --repair cannot mend metadata; "
+            "recreate the store: t1dmc run CONFIG -o STORE --overwrite"
         )
 
 

@@ -539,6 +539,12 @@ def inspect_store(path: Path) -> str:
     except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
         raise ValueError(f"{str(path)!r} is not a readable zarr store: {err}") from None
     if "config_toml" not in attrs:
+        kind = attrs.get("t1dmc_output") if attrs.get("engine") == "t1dmc" else None
+        if kind in ("comparison", "replay") or "t1dmc_nodes" in attrs:
+            what = (
+                f"a t1dmc {kind}" if kind else "another output of t1dmc (a comparison or a replay)"
+            )
+            raise ValueError(f"{str(path)!r} is {what}, not a results store")
         raise ValueError(
             f"{str(path)!r} is not a t1dmc store (no config_toml attribute): "
             "its creation may have been interrupted"

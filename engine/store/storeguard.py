@@ -61,8 +61,7 @@ def refuse_unsafe_target(path: Path, what: str = "output") -> None:
     text = str(path)
     if text.strip() in ("", ".", "./"):
         raise UnsafeOutput(
-            f"{what} {text!r}: the working folder is never an output; name a new "
-            "path, e.g. results.zarr"
+            f"{what} {text!r}: the working folder is never an output; name a new path"
         )
     if path.is_symlink():
         raise UnsafeOutput(
@@ -78,6 +77,15 @@ def refuse_unsafe_target(path: Path, what: str = "output") -> None:
             "the root, home or working folder (or a parent of it) is never an "
             "output"
         )
+    for folder in real.parents:
+        attrs = read_attrs(folder)
+        if attrs is not None and attrs.get("engine") == ENGINE_TAG:
+            # a store's folder holds its arrays only: a store inside it could not be told
+            # from damage, and the outer store could no longer be replaced
+            raise UnsafeOutput(
+                f"{what} {text!r} lies inside the t1dmc store {str(folder)!r}; a store holds "
+                "only its own arrays: name a path outside it"
+            )
 
 
 def _require_folder(folder: Path, path: Path, what: str) -> None:
@@ -397,6 +405,8 @@ class StoreClaim:
                 c.describe(path) + "; the engine replaces only its own stores: "
                 "choose another output"
             )
+        if c.kind == "store":
+            refuse_other_kind(path, "results")
 
     def _open(self, overwrite: bool, resume: bool) -> None:
         out, staged = self.out, staged_path(self.out)
@@ -625,7 +635,44 @@ def remove_own(path: Path) -> None:
         path.unlink(missing_ok=True)
 
 
-def tag_dataset(ds) -> None:
-    """Mark an xarray Dataset written as a store so the engine recognises it later."""
+def tag_dataset(ds, kind: str) -> None:
+    """Mark an xarray Dataset written as a store so the engine recognises it later, and what
+    it holds (`kind`: OUTPUT_KINDS), so that one command's --overwrite never replaces
+    another's output."""
     ds.attrs["engine"] = ENGINE_TAG
+    ds.attrs["t1dmc_output"] = kind
     ds.attrs["t1dmc_nodes"] = sorted(str(v) for v in ds.variables)
+
+
+# what a t1dmc zarr store holds, with the command that writes it
+OUTPUT_KINDS = {
+    "results": "results store (written by t1dmc run)",
+    "comparison": "comparison (written by t1dmc compare)",
+    "replay": "replay (written by t1dmc replay)",
+}
+
+
+def output_kind(path: Path) -> str | None:
+    """What the t1dmc zarr store at `path` holds (a key of OUTPUT_KINDS): a run's results
+    store has the run's config; the others are tagged by tag_dataset. None: no readable
+    attributes, or a comparison or replay written before 0.13.0 (untagged)."""
+    attrs = read_attrs(path)
+    if attrs is None:
+        return None
+    if "config_toml" in attrs:
+        return "results"
+    kind = attrs.get("t1dmc_output")
+    return kind if kind in OUTPUT_KINDS else None
+
+
+def refuse_other_kind(path: Path, kind: str, what: str = "output") -> None:
+    """UnsafeOutput when the t1dmc store at `path` holds another kind of output than `kind`:
+    --overwrite replaces an output only with the command that wrote it (a comparison must not
+    replace the results of a run that took hours)."""
+    found = output_kind(path)
+    if found is not None and found != kind:
+        raise UnsafeOutput(
+            f"{what} {str(path)!r} is a t1dmc {OUTPUT_KINDS[found]}, not a "
+            f"{OUTPUT_KINDS[kind].split(' (')[0]}; --overwrite replaces only an output of the "
+            "same kind: choose another path"
+        )

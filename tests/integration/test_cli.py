@@ -83,6 +83,7 @@ def test_replay_command_writes_csv(tmp_path, s1_traces):
         ("carbs,insulin\n0,0\n", "missing column(s) carbs_g_per_min, insulin_u_per_min"),
         ("carbs_g_per_min,insulin_u_per_min\n0,0.01\n-3,0.01\n", "negative value -3.0 at minute 1"),
         ("carbs_g_per_min,insulin_u_per_min\n0,x\n", "column insulin_u_per_min is not numeric"),
+        ("carbs_g_per_min,insulin_u_per_min\n", "no rows; the CSV needs one row per minute"),
     ],
 )
 def test_replay_command_rejects_bad_inputs(tmp_path, capsys, content, needle):

@@ -51,7 +51,11 @@ def test_run_writes_the_overridden_config(small_config_path, tmp_path, capsys):
     assert "days = 2" in ds.attrs["config_toml"]
     # a resume needs the same overrides: without them the config differs and is refused
     assert main([*argv, "--resume"]) == 2
-    assert "the config differs" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "the config differs" in err
+    # each differing field named, with both values
+    assert "run.days: 2 in the store, 3 now" in err
+    assert "therapy.kind: 'conventional' in the store, 'real_world' now" in err
     assert (
         main([*argv, "--resume", "--set", "run.days=2", "--set", "therapy.kind=conventional"]) == 0
     )
@@ -70,3 +74,43 @@ def test_the_resume_hint_after_an_interrupt_repeats_the_overrides(
     argv = ["run", str(small_config_path), "-o", str(out), "--set", "run.name=my run"]
     assert main(argv) == 130
     assert f"-o {out} --set 'run.name=my run' --resume" in capsys.readouterr().err
+
+
+def test_the_resume_hint_names_the_flags_that_change_the_config(tmp_path):
+    """--block-size and --backend change the config that --resume compares, so the line
+    printed after an interrupt repeats them (quoted for the shell); during --overwrite it
+    says the tasks are in the replacement, and that the old store is as it was."""
+    from argparse import Namespace
+
+    from engine.batch.sweep import RunInterrupted
+    from engine.cli import _interrupted_line
+
+    args = Namespace(
+        config="my run.toml",
+        output="s.zarr",
+        set=["run.days=5"],
+        block_size=2,
+        backend="cpu",
+        resume=False,
+        overwrite=False,
+    )
+    err = RunInterrupted("s.zarr", 6, 25, 0, "running")
+    line = _interrupted_line(args, err)
+    assert line == (
+        "t1dmc: interrupted: 6 of 25 tasks written and kept in s.zarr; finish with: "
+        "t1dmc run 'my run.toml' -o s.zarr --set run.days=5 --block-size 2 --backend cpu "
+        "--resume"
+    )
+    err.staged = "/w/.s.zarr.t1dmc-new"
+    assert "kept in /w/.s.zarr.t1dmc-new, the replacement of s.zarr (which stays as it was" in (
+        _interrupted_line(args, err)
+    )
+
+
+def test_resume_with_another_block_size_names_the_flag(small_config_path, tmp_path, capsys):
+    out = tmp_path / "o.zarr"
+    argv = ["run", str(small_config_path), "-o", str(out), "-q", "--set", "run.days=1"]
+    assert main([*argv, "--block-size", "6"]) == 0
+    assert main([*argv, "--resume"]) == 2
+    assert "pass --block-size 6" in capsys.readouterr().err
+    assert main([*argv, "--resume", "--block-size", "6"]) == 0

@@ -157,8 +157,11 @@ def test_a_damaged_store_is_named_by_inspect_and_resume(tmp_path, capsys):
     )
     assert main(["run", str(cfg), "-o", str(out), "--resume", "-q"]) == 2
     assert "lacks tir" in capsys.readouterr().err
-    assert main(["inspect", str(out)]) == 0
-    assert "missing variables: tir" in capsys.readouterr().out
+    # what it can say, it says; then it names the damage
+    assert main(["inspect", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert "missing variables: tir" in captured.out
+    assert "tir: metadata missing (zarr.json not found) [tir/zarr.json]" in captured.err
     # garbage instead of the group metadata
     (out / "zarr.json").write_text("{ not json")
     assert main(["inspect", str(out)]) == 2

@@ -205,7 +205,8 @@ def test_an_output_is_never_the_store_read_or_inside_it(store, tmp_path, capsys,
     before = snapshot(s)
     out = s / inside if inside else s
     assert main([cmd, str(s), "-o", str(out), "--overwrite"]) == 2
-    assert "the store being read" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert ("the store being read" if not inside else "lies inside the t1dmc store") in err
     assert snapshot(s) == before and sorted(p.name for p in s.iterdir()) == sorted(
         p.name for p in store.iterdir()
     )
@@ -444,6 +445,30 @@ def test_inspect_names_an_empty_chunk_exit_1(store, tmp_path, capsys):
     assert "damaged" in captured.err and "t1dmc verify" in captured.err
 
 
+@pytest.mark.parametrize("how", ["garbage", "missing"])
+def test_damaged_array_metadata_is_named_by_every_reader_exit_1(store, tmp_path, capsys, how):
+    """One variable's NAME/zarr.json unreadable or gone: the readers that use the root's
+    consolidated metadata would read on regardless, and zarr's own error names no file and
+    floods stderr from its pending tasks. Each command names the file, in one message."""
+    bad = copy_store(store, tmp_path, "bad.zarr")
+    meta = bad / "tir" / "zarr.json"
+    if how == "garbage":
+        meta.write_text('{"x":')
+    else:
+        meta.unlink()
+    for argv in (
+        ["inspect", str(bad)],
+        ["compare", str(bad)],
+        ["export", str(bad), "-o", str(tmp_path / "x.csv")],
+        ["report", str(bad), "-o", str(tmp_path / "r")],
+    ):
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        assert "[tir/zarr.json]" in err and "--overwrite" in err, argv
+        assert "Traceback" not in err and err.count("\n") == 1, err
+    assert not (tmp_path / "x.csv").exists() and not (tmp_path / "r").exists()
+
+
 # --------------------------------------------------------------------------------- inspect
 
 
@@ -576,3 +601,61 @@ def test_remove_own_refuses_a_path_the_engine_did_not_name(tmp_path):
     (own / "chunk").write_text("x")
     remove_own(own)
     assert not own.exists()
+
+
+def test_overwrite_replaces_only_an_output_of_the_same_kind(store, tmp_path, capsys):
+    """`compare -o` and `replay -o` with --overwrite never replace a run's results store (hours
+    of work) nor each other's output, and `run --overwrite` replaces neither of theirs: each
+    says what is there, and nothing changes."""
+    results = copy_store(store, tmp_path, "results.zarr")
+    before = snapshot(results)
+    for argv in (["compare", str(store)], ["replay", "adult#001", str(REPLAY_INPUTS)]):
+        assert main(argv + ["-o", str(results), "--overwrite"]) == 2
+        err = capsys.readouterr().err
+        assert "is a t1dmc results store (written by t1dmc run)" in err
+        assert "choose another path" in err
+    assert snapshot(results) == before
+    cmp, rep = tmp_path / "c.zarr", tmp_path / "r.zarr"
+    assert main(["compare", str(store), "-o", str(cmp)]) == 0
+    assert main(["replay", "adult#001", str(REPLAY_INPUTS), "-o", str(rep)]) == 0
+    capsys.readouterr()
+    kept = snapshot(cmp), snapshot(rep)
+    assert main(["replay", "adult#001", str(REPLAY_INPUTS), "-o", str(cmp), "--overwrite"]) == 2
+    assert "is a t1dmc comparison (written by t1dmc compare), not a replay" in (
+        capsys.readouterr().err
+    )
+    assert main(["compare", str(store), "-o", str(rep), "--overwrite"]) == 2
+    assert "is a t1dmc replay (written by t1dmc replay)" in capsys.readouterr().err
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    for target in (cmp, rep):
+        assert main(["run", str(cfg), "-o", str(target), "--overwrite", "-q"]) == 2
+        assert "not a results store" in capsys.readouterr().err
+    assert (snapshot(cmp), snapshot(rep)) == kept
+    assert main(["inspect", str(cmp)]) == 2
+    assert "is a t1dmc comparison, not a results store" in capsys.readouterr().err
+
+
+def test_no_output_is_written_inside_a_store(store, tmp_path, capsys, small_config_path):
+    """A store's folder holds its own arrays only: a run, a comparison or a report inside it
+    is refused, naming the store, and the store stays as it was."""
+    outer = copy_store(store, tmp_path, "outer.zarr")
+    before = snapshot(outer)
+    for argv in (
+        ["run", str(small_config_path), "-o", str(outer / "inner.zarr"), "-q"],
+        ["compare", str(store), "-o", str(outer / "c.zarr")],
+        ["report", str(store), "-o", str(outer / "tir" / "rep")],
+    ):
+        assert main(argv) == 2, argv
+        assert f"lies inside the t1dmc store {str(outer)!r}" in capsys.readouterr().err
+    assert snapshot(outer) == before
+
+
+def test_compare_on_one_scenario_says_there_is_nothing_to_compare(
+    small_config_path, tmp_path, capsys
+):
+    out = tmp_path / "one.zarr"
+    assert main(["run", str(small_config_path), "-o", str(out), "-q", "--set", "run.days=1"]) == 0
+    capsys.readouterr()
+    assert main(["compare", str(out)]) == 0
+    assert "nothing to compare: the store has one scenario" in capsys.readouterr().out
