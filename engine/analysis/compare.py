@@ -155,12 +155,13 @@ def _lacking_message(path, lacking) -> str:
 def open_store(path) -> xr.Dataset:
     """A t1dmc results store opened for reading (lazily); ValueError saying why when the path
     holds none."""
-    from ..store.results import with_ir_share
+    from ..store.results import quiet_zarr, with_ir_share
 
     require_store(path)
     path = Path(path)
     try:
-        ds = with_ir_share(xr.open_zarr(path, decode_times=False))
+        with quiet_zarr():  # an unfinished store has no consolidated metadata yet
+            ds = with_ir_share(xr.open_zarr(path, decode_times=False))
     except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
         raise ValueError(f"cannot open {str(path)!r} as a results store: {err}") from None
     lacking = [v for v in STORE_NEEDS if v not in ds.variables]

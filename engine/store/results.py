@@ -585,10 +585,14 @@ def inspect_store(path: Path) -> str:
 def quiet_zarr():
     """zarr-python warns that consolidated metadata is not yet in the v3 specification
     (xarray reads it, and without it opening still works) and that a store's lock file
-    (storeguard.LOCK_NAME) is not a zarr node: neither is news to the user."""
+    (storeguard.LOCK_NAME) is not a zarr node, and xarray that an unfinished store (consolidated
+    only when its run ends) has no consolidated metadata: none is news to the user."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", category=UserWarning)
         warnings.filterwarnings("ignore", message=".*not recognized as a component")
+        warnings.filterwarnings(
+            "ignore", message=".*consolidated metadata", category=RuntimeWarning
+        )
         yield
 
 
