@@ -4,9 +4,10 @@ outcomes, with 95% intervals.
 With common random numbers every patient lives the same life in every scenario, so the
 difference is taken patient by patient (paired) and its variance is small. Without them the
 scenarios hold different patients and the difference of means is unpaired.
-Intervals use the normal approximation (mean +- 1.96 SE), apt for the hundreds to millions of
-patients of a population run. Only the patients whose results are written (`completed`) are
-used; `n_patients` says how many each difference rests on.
+Intervals are Student's t (mean +- t SE; Welch's df when unpaired): a pilot run of 20
+patients gets intervals 7% wider than the normal approximation's, a population run the same
+(t tends to 1.96). Only the patients whose results are written (`completed`) are used;
+`n_patients` says how many each difference rests on.
 """
 
 import os
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+
+from .stats import t975
 
 ENGINE_TAG = "t1dmc"
 # what a results store has that `compare` and `report` read
@@ -37,7 +40,6 @@ OUTCOMES = (
 # the mechanisms add up to the change in log sensitivity (engine.analysis.attribution)
 LOST_PREFIX = "lost_to_"
 LOG_POINTS = "log-% of s_p"
-Z_95 = 1.959963984540054
 
 
 def _baseline_index(ds: xr.Dataset, baseline) -> int:
@@ -260,18 +262,27 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
                 n = d.size
                 mean_d = d.mean() if n else np.nan
                 se = d.std(ddof=1) / np.sqrt(n) if n > 1 else np.nan
+                df = n - 1
                 bm, sm = base[ok].mean() if n else np.nan, cur[ok].mean() if n else np.nan
             else:
                 x, y = cur[np.isfinite(cur)], base[np.isfinite(base)]
                 n = min(x.size, y.size)
                 bm, sm = y.mean(), x.mean()
                 mean_d = sm - bm
-                se = np.sqrt(x.var(ddof=1) / x.size + y.var(ddof=1) / y.size)
+                vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+                se = np.sqrt(vx + vy)
+                # Welch-Satterthwaite
+                df = (
+                    (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+                    if n > 1 and vx + vy > 0
+                    else 0
+                )
             stats["baseline_mean"][s, j] = bm
             stats["scenario_mean"][s, j] = sm
             stats["difference"][s, j] = mean_d
-            stats["ci_low"][s, j] = mean_d - Z_95 * se
-            stats["ci_high"][s, j] = mean_d + Z_95 * se
+            half = t975(df) * se if se > 0 else 0.0 * se  # no spread: the interval is the point
+            stats["ci_low"][s, j] = mean_d - half
+            stats["ci_high"][s, j] = mean_d + half
             n_used[s, j] = n
     coords = {
         "scenario": ds["scenario"].values,
@@ -290,7 +301,7 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
         first_day=int(days.start),
         last_day=int(days.stop - 1),
         method="paired" if paired else "unpaired",
-        interval="95%, normal",
+        interval="95%, Student t",
         patients_in_store=int(ds.sizes["patient"]),
     )
     if written is not None:

@@ -39,6 +39,7 @@ from ..model.params import MINUTES_PER_DAY
 from ..model.units import MG_PER_MMOL
 from . import attribution
 from . import compare as cmp_mod
+from .stats import t975
 
 # the consensus thresholds in mmol/L (181 mg/dL is 10.05: written 10.1, above 10.0)
 MMOL_LEVELS = {54: "3.0", 69: "3.8", 70: "3.9", 180: "10.0", 181: "10.1", 250: "13.9"}
@@ -239,14 +240,14 @@ def _group_labels(ds) -> tuple[list[str], np.ndarray]:
 
 
 def _mean_ci(x: np.ndarray) -> tuple[float, float, float]:
-    """Mean and its normal 95% interval over the finite values of `x`."""
+    """Mean and its 95% interval (Student's t) over the finite values of `x`."""
     x = x[np.isfinite(x)]
     if x.size == 0:
         return (np.nan, np.nan, np.nan)
     m = float(x.mean())
     if x.size < 2:
         return (m, np.nan, np.nan)
-    h = Z95 * float(x.std(ddof=1)) / math.sqrt(x.size)
+    h = t975(x.size - 1) * float(x.std(ddof=1)) / math.sqrt(x.size)
     return (m, m - h, m + h)
 
 

@@ -5,6 +5,7 @@ import pytest
 import xarray as xr
 
 from engine.analysis.compare import compare
+from engine.analysis.stats import t975
 from engine.batch import sweep
 from engine.batch.config import parse_config
 from engine.cli import main
@@ -33,8 +34,9 @@ def test_paired_differences_match_a_direct_computation(sweep_store):
     assert cmp.difference.values[1, j] == pytest.approx(d.mean())
     se = d.std(ddof=1) / np.sqrt(d.size)
     assert cmp.ci_high.values[1, j] - cmp.ci_low.values[1, j] == pytest.approx(
-        2 * 1.96 * se, rel=1e-3
+        2 * t975(d.size - 1) * se, rel=1e-6
     )
+    assert cmp.attrs["interval"] == "95%, Student t" and d.size == 30
     # the baseline against itself: exactly zero
     assert np.all(cmp.difference.values[0] == 0)
     # a lower correction target gives more insulin, a higher one less (the sign is physiology)
