@@ -104,6 +104,12 @@ def run(
     from .batch import sweep
     from .store.results import open_results
 
+    if workers is not None and (
+        isinstance(workers, bool) or not isinstance(workers, int) or workers < 0
+    ):
+        raise ValueError(
+            f"workers={workers!r}: a whole number of threads, 1 or more (None or 0: all cores)"
+        )
     cfg = load_config(config, overrides)
     warn_inert_fields(config, cfg, overrides)
     folder = None

@@ -515,7 +515,8 @@ def cmd_config_check(args) -> int:
         return _fail(str(err))
     print(
         f"{args.config}: valid; {len(scenarios)} scenario(s) x {cfg.run.n_patients} patients "
-        f"x {cfg.run.days} days = {len(scenarios) * cfg.run.n_patients * cfg.run.days:,} "
+        f"x {cfg.run.days} day{'s' if cfg.run.days != 1 else ''} = "
+        f"{len(scenarios) * cfg.run.n_patients * cfg.run.days:,} "
         f"patient-days in tasks of {cfg.block_size()} patients"
     )
     import os

@@ -35,12 +35,13 @@ def render() -> str:
         "its `units` and `long_name` as attributes.",
         "",
         "The coordinates `day` (days) and `time` (minutes, of the traces) are CF time "
-        f'coordinates (`standard_name = "time"`, `units = "days since {NOMINAL_START}"`): '
+        f'coordinates (`standard_name = "time"`; `units = "days since {NOMINAL_START}"` and '
+        f'`"minutes since {NOMINAL_START}"`): '
         "a run has no calendar, so they count from a nominal start date. CF readers "
         "(`xr.open_zarr`) decode them to dates from it; `engine.open` keeps them as numbers "
         "(day 0, 1, ...; minute 0, 5, ...), so `ds.sel(day=364)` works.",
         "",
-        f"## Daily variables ({len(DAILY)}): dims (scenario, patient, day), float64",
+        f"## Daily variables ({len(DAILY)}): dims (scenario, patient, day), float32",
         "",
         "Glucose metrics are computed from blood glucose at every minute, except LBGI and "
         "HBGI, which follow their clinical definition on the CGM readings.",

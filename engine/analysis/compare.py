@@ -38,6 +38,8 @@ OUTCOMES = (
 # then, where the store has log_phi, the sensitivity each mechanism takes: -100 x its mean log
 # factor, in log points (~% for small values); they add up to -100 x log s_p, so the rows of
 # the mechanisms add up to the change in log sensitivity (engine.analysis.attribution)
+# the thresholds in the labels, as --units mmol shows them (the report's 3.9-10.0)
+MMOL_LABELS = {"TIR 70-180": "TIR 3.9-10.0", "TBR <70": "TBR <3.9", "TBR <54": "TBR <3.0"}
 LOST_PREFIX = "lost_to_"
 LOG_POINTS = "log-% of s_p"
 
@@ -225,6 +227,17 @@ def window_days(ds: xr.Dataset, day: int | None, window: int) -> slice:
     return slice(max(0, last - window + 1), last + 1)
 
 
+def _pairing(ds: xr.Dataset, b: int) -> np.ndarray:
+    """Per scenario, whether its patients are the baseline's people: common random numbers,
+    and the same run.seed (a swept seed draws other patients: docs/results.md)."""
+    S = ds.sizes["scenario"]
+    crn = int(ds.attrs.get("common_random_numbers", 1)) == 1
+    seeds = ds.attrs.get("scenario_seeds")
+    if seeds is None or len(seeds) != S:
+        return np.full(S, crn)
+    return np.array([crn and str(seeds[s]) == str(seeds[b]) for s in range(S)])
+
+
 def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int = 14) -> xr.Dataset:
     """Differences (scenario - baseline) of each outcome's per-patient mean over the `window`
     days ending at `day` (default: the last day). Patients not marked `completed` are left
@@ -238,8 +251,8 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
         outcomes += [(LOST_PREFIX + m, f"s_p lost to {m}", LOG_POINTS) for m in mechanisms]
         lost = -100.0 * ds["log_phi"].isel(day=days).astype(np.float64).mean("day")
         lost = lost.transpose("scenario", "patient", "mechanism").values
-    paired = int(ds.attrs.get("common_random_numbers", 1)) == 1
     S = ds.sizes["scenario"]
+    pairing = _pairing(ds, b)
     stats = {
         k: np.full((S, len(outcomes)), np.nan)
         for k in ("baseline_mean", "scenario_mean", "difference", "ci_low", "ci_high")
@@ -256,7 +269,7 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
         base = per_patient[b]
         for s in range(S):
             cur = per_patient[s]
-            if paired:
+            if pairing[s]:
                 ok = np.isfinite(base) & np.isfinite(cur)
                 d = cur[ok] - base[ok]
                 n = d.size
@@ -294,13 +307,21 @@ def compare(ds: xr.Dataset, baseline=None, day: int | None = None, window: int =
     for k, v in stats.items():
         out[k] = (("scenario", "outcome"), v)
     out["n_patients"] = (("scenario", "outcome"), n_used)
+    out["paired"] = (("scenario",), pairing)
+    out["paired"].attrs["long_name"] = "differences taken patient by patient (the same people)"
     out["difference"].attrs["long_name"] = "scenario minus baseline"
     out.attrs.update(
         baseline=int(b),
         baseline_name=coords["scenario_name"][1][b],
         first_day=int(days.start),
         last_day=int(days.stop - 1),
-        method="paired" if paired else "unpaired",
+        method=(
+            "paired"
+            if pairing.all()
+            else "unpaired"
+            if not pairing[np.arange(S) != b].any()
+            else "paired where the seed is the baseline's, else unpaired"
+        ),
         interval="95%, Student t",
         patients_in_store=int(ds.sizes["patient"]),
     )
@@ -316,10 +337,14 @@ def n_line(cmp: xr.Dataset) -> str:
     n = cmp["n_patients"].values[others] if others else cmp["n_patients"].values
     lo, hi = (int(n.min()), int(n.max())) if n.size else (0, 0)
     count = f"{lo:,}" if lo == hi else f"{lo:,}-{hi:,}"
+    method = cmp.attrs["method"]
     pairing = (
         "paired: the same patients in both scenarios"
-        if cmp.attrs["method"] == "paired"
+        if method == "paired"
         else "unpaired: each scenario its own patients"
+        if method == "unpaired"
+        else "paired where a scenario has the baseline's seed, unpaired where another seed "
+        "drew other patients"
     )
     line = f"n = {count} patients per scenario ({pairing}"
     store_n = cmp.attrs.get("patients_in_store")
@@ -341,7 +366,7 @@ def format_table(cmp: xr.Dataset, mmol: bool = False) -> str:
     mg/dL)."""
     from ..model.units import glucose_display
 
-    labels = {o[0]: o[1] for o in OUTCOMES}
+    labels = {o[0]: MMOL_LABELS.get(o[1], o[1]) if mmol else o[1] for o in OUTCOMES}
     labels |= {
         str(o): f"s_p lost to {str(o)[len(LOST_PREFIX) :]}"
         for o in cmp["outcome"].values
@@ -364,7 +389,12 @@ def format_table(cmp: xr.Dataset, mmol: bool = False) -> str:
     for s in range(cmp.sizes["scenario"]):
         if s == cmp.attrs["baseline"]:
             continue
-        lines.append(f"scenario {s}: {cmp['scenario_name'].values[s]}")
+        alone = (
+            ""
+            if cmp.attrs["method"] in ("paired", "unpaired")
+            else (" (paired)" if bool(cmp["paired"].values[s]) else " (unpaired: another seed)")
+        )
+        lines.append(f"scenario {s}: {cmp['scenario_name'].values[s]}{alone}")
         lines.append(header)
         for j, o in enumerate(cmp["outcome"].values):
             units = str(cmp["outcome_units"].values[j])
@@ -412,10 +442,13 @@ def to_json(cmp: xr.Dataset) -> dict:
                         )
                     },
                     "n_patients": int(cmp["n_patients"].values[s, j]),
+                    "paired": bool(cmp["paired"].values[s]),
                 }
             )
     return {
         "engine": ENGINE_TAG,
-        **{k: v for k, v in cmp.attrs.items() if k not in ("engine", "t1dmc_nodes")},
+        **{
+            k: v for k, v in cmp.attrs.items() if k not in ("engine", "t1dmc_nodes", "t1dmc_output")
+        },
         "rows": rows,
     }

@@ -1067,8 +1067,9 @@ class ExecutionSection(_Section):
         ge=0,
         le=1_000_000,
         description=(
-            "patients per task and per zarr shard; 0 picks up to 1,000,000 patient-days per task "
-            "(backend cuda: ~8 million patient-days)"
+            "patients per task and per zarr shard; 0 picks it: at least 16 tasks when there "
+            "are enough patients, at least 64 patients and at most ~1,000,000 patient-days a "
+            "task (backend cuda: ~8 million patient-days)"
         ),
     )
     workers: int = Field(
@@ -1321,8 +1322,8 @@ class RunConfig(_Section):
     def block_size(self) -> int:
         if self.execution.block_size:
             return min(self.execution.block_size, self.run.n_patients)
-        # about 20,000 patient-days per task (seconds of work), but at least 16 tasks when
-        # there are enough patients, so progress and load balance stay fine-grained
+        # at least 16 tasks when there are enough patients, so progress and load balance
+        # stay fine-grained, each of at least 64 patients (the cuda and CPU caps below)
         n, d = self.run.n_patients, self.run.days
         if self.execution.backend == "cuda":
             # a GPU needs tens of thousands of threads per launch to be busy (an H100/H200

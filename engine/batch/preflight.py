@@ -409,7 +409,7 @@ def format_estimate(est: Estimate) -> str:
         workers = f"per worker {size(est.peak_bytes_per_worker)} (on the cluster's workers)"
     lines = [
         f"  patient-days  {est.patient_days:,} ({est.n_scenarios} scenario{s} x "
-        f"{est.n_patients:,} patients x {est.n_days:,} days)",
+        f"{est.n_patients:,} patients x {est.n_days:,} day{'s' if est.n_days != 1 else ''})",
         f"  tasks         {est.tasks:,} x {est.block_size:,} patients",
         f"  store         ~{size(est.store_bytes)} on disk in ~{est.files:,} files "
         f"({size(est.store_bytes_raw)} uncompressed)",

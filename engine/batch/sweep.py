@@ -4,6 +4,7 @@ No per-patient arithmetic here.
 """
 
 import dataclasses
+import io
 import os
 import sys
 import threading
@@ -581,9 +582,7 @@ def _run(
                 say(f"workers ready in {compile_s:.0f} s")
             where["stage"] = "running"
             pd_per_task = cfg.run.n_patients * cfg.run.days / layout.n_blocks
-            progress = Progress(
-                len(calls), pd_per_task, stream=open(os.devnull, "w") if quiet else None
-            )
+            progress = Progress(len(calls), pd_per_task, stream=io.StringIO() if quiet else None)
             where["progress"] = progress
             t1 = time.perf_counter()
             scheduler_address = None
@@ -642,7 +641,8 @@ def summary_table(ds, mmol: bool = False) -> str:
         n = sub.sizes["patient"]
         lines.append(
             f"scenario {str(sub['scenario_name'].values)}: {n} patients"
-            f" x {sub.sizes['day']} days: {ok} simulated to the end, {n - ok} stopped "
+            f" x {sub.sizes['day']} day{'s' if sub.sizes['day'] != 1 else ''}: {ok} simulated "
+            f"to the end, {n - ok} stopped "
             "(glucose left the range the model can integrate; status 1, NaN after)"
         )
         lines.append(f"  {'metric':<14}{'median':>10}{'IQR':>22}  units")
@@ -652,6 +652,10 @@ def summary_table(ds, mmol: bool = False) -> str:
                 np.nanpercentile(per_patient, [25, 50, 75]), units, mmol
             )
             q1, med, q3 = quartiles
+            if mmol:
+                from ..analysis.compare import MMOL_LABELS
+
+                label = MMOL_LABELS.get(label, label)
             lines.append(f"  {label:<14}{med:>10.2f}{f'{q1:.2f} - {q3:.2f}':>22}  {shown}")
         lines.append(plausibility.summary_line(sub))
     return "\n".join(lines)

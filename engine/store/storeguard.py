@@ -448,7 +448,8 @@ class StoreClaim:
             )
             raise FileExistsError(
                 f"output {str(out)!r} exists; pass --overwrite to replace it "
-                f"or --resume to finish it (it is a t1dmc store){hint}"
+                f"or --resume to finish it (engine.run: overwrite=True, resume=True; it is a "
+                f"t1dmc store){hint}"
             )
         self._out_lock = self._lock(out)  # nobody writes the old store while we replace it
         pending = classify_store(staged)

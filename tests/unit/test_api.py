@@ -178,3 +178,11 @@ def test_a_field_that_changes_nothing_is_warned_about_as_the_cli_does():
     with warnings.catch_warnings():
         warnings.simplefilter("error", InertFieldWarning)  # a field that acts: no warning
         engine.run({"run": {"n_patients": 4, "days": 1}}, quiet=True, workers=1)
+
+
+@pytest.mark.parametrize("workers", [-1, 1.5, True, "2"])
+def test_bad_workers_are_named_before_anything_is_written(tmp_path, workers):
+    out = tmp_path / "o.zarr"
+    with pytest.raises(ValueError, match=f"workers={workers!r}: a whole number"):
+        engine.run({"run": {"n_patients": 5, "days": 1}}, out, workers=workers, quiet=True)
+    assert list(tmp_path.iterdir()) == []

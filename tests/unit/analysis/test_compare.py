@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from engine.analysis.compare import compare
+from engine.analysis.compare import compare, format_table
 from engine.analysis.stats import t975
 from engine.batch import sweep
 from engine.batch.config import parse_config
@@ -70,3 +70,35 @@ def test_compare_command_table_json_and_baseline_by_name(sweep_store, tmp_path, 
     assert "out of range 0..2" in capsys.readouterr().err
     assert main(["compare", str(sweep_store), "--day", "9"]) == 2
     assert main(["compare", str(tmp_path / "missing.zarr")]) == 2
+
+
+def test_a_swept_seed_is_compared_unpaired(tmp_path):
+    """Another run.seed draws other people (docs/results.md): those scenarios are compared
+    unpaired (Welch), the ones with the baseline's seed still paired."""
+    path = tmp_path / "seeds.zarr"
+    cfg = parse_config(
+        {
+            "run": {"n_patients": 12, "days": 1, "seed": 1},
+            "sweep": {"grid": {"run.seed": [1, 2], "therapy.target_mg_dl": [140, 110]}},
+        }
+    )
+    sweep.run(cfg, path, quiet=True)
+    ds = xr.open_zarr(path)
+    seeds = list(ds.attrs["scenario_seeds"])
+    cmp = compare(ds, baseline=0, window=1)
+    assert list(cmp.paired.values) == [seeds[s] == seeds[0] for s in range(4)]
+    assert cmp.attrs["method"] == "paired where the seed is the baseline's, else unpaired"
+    j = list(cmp.outcome.values).index("tir")
+    per = ds.tir.isel(day=0).values.astype(np.float64)
+    other = next(s for s in range(4) if seeds[s] != seeds[0])
+    x, y = per[other], per[0]
+    vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
+    df = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
+    half = (cmp.ci_high.values[other, j] - cmp.ci_low.values[other, j]) / 2
+    assert half == pytest.approx(t975(df) * np.sqrt(vx + vy), rel=1e-6)
+    table = format_table(cmp)
+    assert f"scenario {other}: " in table and "(unpaired: another seed)" in table
+    two = ds.isel(scenario=[0, other])
+    two.attrs["scenario_seeds"] = [seeds[0], seeds[other]]
+    only_seeds = compare(two, baseline=0, window=1)
+    assert only_seeds.attrs["method"] == "unpaired"

@@ -1,7 +1,6 @@
 """Glucose in mmol/L for display (engine/model/units.py): the compare table and the run
 summary convert glucose and nothing else; stores and JSON keep mg/dL."""
 
-import numpy as np
 import pytest
 
 from engine.analysis.compare import compare, format_table, to_json
@@ -39,6 +38,8 @@ def test_the_compare_table_shows_glucose_in_mmol(two_scenarios):
     base = float(cmp.baseline_mean.values[1, j])
     line = next(ln for ln in mmol.splitlines() if "mean glucose (mmol/L)" in ln)
     assert f"{base / MG_PER_MMOL:.3f}" in line
+    # the thresholds in the labels too, as the report shows them
+    assert "TIR 3.9-10.0 (%)" in mmol and "TBR <3.9 (%)" in mmol and "70-180" not in mmol
     hba1c = next(ln for ln in mmol.splitlines() if ln.strip().startswith("HbA1c"))
     assert hba1c == next(ln for ln in mg.splitlines() if ln.strip().startswith("HbA1c"))
     # the JSON keeps the engine's units
@@ -54,7 +55,9 @@ def test_the_run_summary_shows_glucose_in_mmol(two_scenarios):
     assert float(line_mmol.split()[2]) == pytest.approx(
         float(line_mg.split()[2]) / MG_PER_MMOL, abs=0.006
     )
-    assert np.array_equal(
-        [ln for ln in mg.splitlines() if "TIR" in ln],
-        [ln for ln in mmol.splitlines() if "TIR" in ln],
-    )
+    # the same numbers, the thresholds named in the units shown
+    tir_mg = [ln.split() for ln in mg.splitlines() if "TIR" in ln]
+    tir_mmol = [ln.split() for ln in mmol.splitlines() if "TIR" in ln]
+    assert tir_mg and {t[1] for t in tir_mg} == {"70-180"}
+    assert {t[1] for t in tir_mmol} == {"3.9-10.0"}
+    assert [t[2:] for t in tir_mg] == [t[2:] for t in tir_mmol]
