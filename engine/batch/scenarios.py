@@ -142,12 +142,18 @@ def _sample_ranges(cfg: RunConfig) -> list[dict]:
 
 
 def _label(values: dict) -> str:
+    """`field=value, ...`, each field by the shortest end of its path that no other swept
+    field shares (`kind` alone, or `therapy.kind, sensor.kind` when both are swept)."""
     if not values:
         return "baseline"
+    paths = [p.split(".") for p in values]
     parts = []
-    for path, v in values.items():
+    for path, v in zip(paths, values.values(), strict=True):
+        k = 1
+        while k < len(path) and any(q != path and q[-k:] == path[-k:] for q in paths):
+            k += 1
         v = f"{v:.4g}" if isinstance(v, float) else str(v)
-        parts.append(f"{path.split('.')[-1]}={v}")
+        parts.append(f"{'.'.join(path[-k:])}={v}")
     return ", ".join(parts)
 
 

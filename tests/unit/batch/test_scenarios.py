@@ -147,3 +147,22 @@ def test_a_swept_kidney_switch_stores_each_scenarios_kidney_rates(tmp_path):
     ds = xr.open_zarr(tmp_path / "kidney.zarr")
     gfr = ds.physiology.sel(parameter="gfr")
     assert (gfr.isel(scenario=0) > 0).all() and (gfr.isel(scenario=1) == 0).all()
+
+
+def test_scenario_names_tell_apart_fields_that_end_alike():
+    """Each field by the shortest end of its path no other swept field shares."""
+    sc = expand(
+        cfg(
+            {
+                "grid": {
+                    "therapy.kind": ["intensive", "conventional"],
+                    "sensor.kind": ["none", "johnson_su"],
+                    "therapy.target_mg_dl": [120],
+                }
+            }
+        )
+    )
+    assert sc[0].name == "therapy.kind=intensive, sensor.kind=none, target_mg_dl=120"
+    assert len({s.name for s in sc}) == 4
+    one = expand(cfg({"grid": {"therapy.kind": ["intensive", "conventional"]}}))
+    assert [s.name for s in one] == ["kind=intensive", "kind=conventional"]
