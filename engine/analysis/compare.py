@@ -38,8 +38,6 @@ OUTCOMES = (
 # then, where the store has log_phi, the sensitivity each mechanism takes: -100 x its mean log
 # factor, in log points (~% for small values); they add up to -100 x log s_p, so the rows of
 # the mechanisms add up to the change in log sensitivity (engine.analysis.attribution)
-# the thresholds in the labels, as --units mmol shows them (the report's 3.9-10.0)
-MMOL_LABELS = {"TIR 70-180": "TIR 3.9-10.0", "TBR <70": "TBR <3.9", "TBR <54": "TBR <3.0"}
 LOST_PREFIX = "lost_to_"
 LOG_POINTS = "log-% of s_p"
 
@@ -364,7 +362,7 @@ def n_line(cmp: xr.Dataset) -> str:
 def format_table(cmp: xr.Dataset, mmol: bool = False) -> str:
     """The comparison as a text table; glucose in mmol/L when `mmol` (the store and JSON keep
     mg/dL)."""
-    from ..model.units import glucose_display
+    from ..model.units import MMOL_LABELS, glucose_display
 
     labels = {o[0]: MMOL_LABELS.get(o[1], o[1]) if mmol else o[1] for o in OUTCOMES}
     labels |= {

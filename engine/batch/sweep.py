@@ -621,7 +621,7 @@ def _run(
 def summary_table(ds, mmol: bool = False) -> str:
     """Population median and IQR over patients of their per-day means, per scenario; glucose
     in mmol/L when `mmol`."""
-    from ..model.units import glucose_display
+    from ..model.units import MMOL_LABELS, glucose_display
 
     rows = [
         ("TIR 70-180", "tir", "%"),
@@ -653,8 +653,6 @@ def summary_table(ds, mmol: bool = False) -> str:
             )
             q1, med, q3 = quartiles
             if mmol:
-                from ..analysis.compare import MMOL_LABELS
-
                 label = MMOL_LABELS.get(label, label)
             lines.append(f"  {label:<14}{med:>10.2f}{f'{q1:.2f} - {q3:.2f}':>22}  {shown}")
         lines.append(plausibility.summary_line(sub))

@@ -10,3 +10,7 @@ def glucose_display(value, units: str, mmol: bool):
     if mmol and units == "mg/dL":
         return value / MG_PER_MMOL, "mmol/L"
     return value, units
+
+
+# the glucose thresholds in metric labels, as --units mmol shows them (3.9-10.0 mmol/L)
+MMOL_LABELS = {"TIR 70-180": "TIR 3.9-10.0", "TBR <70": "TBR <3.9", "TBR <54": "TBR <3.0"}

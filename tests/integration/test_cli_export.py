@@ -51,7 +51,7 @@ def test_export_refuses_bad_input_with_exit_2_and_writes_nothing(store, tmp_path
     assert main(["export", str(tmp_path / "notes.txt"), "-o", str(out)]) == 2
     assert "not a t1dmc results store" in capsys.readouterr().err
     assert main(["export", str(store), "-o", str(store / "t.csv")]) == 2
-    assert "inside the store being read" in capsys.readouterr().err
+    assert "inside the t1dmc store" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_:
         main(["export", str(store), "-o", str(out), "--per", "day"])
     assert exit_.value.code == 2

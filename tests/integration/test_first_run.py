@@ -314,11 +314,11 @@ def test_compare_takes_the_swept_value_alone_and_refuses_an_ambiguous_one(small,
     assert main(["compare", str(out), "--baseline", "conventional"]) == 2
     assert capsys.readouterr().err == (
         "t1dmc: error: --baseline 'conventional' is ambiguous: it fits scenarios 2: "
-        "kind=conventional, kind=none, 3: kind=conventional, kind=johnson_su; give the "
-        "index or the whole name\n"
+        "therapy.kind=conventional, sensor.kind=none, 3: therapy.kind=conventional, "
+        "sensor.kind=johnson_su; give the index or the whole name\n"
     )
     for baseline in ("conventional, none", "therapy.kind=conventional,sensor.kind=none"):
         assert main(["compare", str(out), "--baseline", baseline]) == 0
-        assert "differences from scenario 2 (kind=conventional, kind=none)" in (
+        assert "differences from scenario 2 (therapy.kind=conventional, sensor.kind=none)" in (
             capsys.readouterr().out
         )
