@@ -173,17 +173,14 @@ def open_store(path) -> xr.Dataset:
 
 
 def refuse_output_in_store(out, store, what: str = "output") -> None:
-    """UnsafeOutput when `out` is the store being read or lies inside it: an output there would
-    replace the results, or add a file of the user's to the store."""
+    """UnsafeOutput when `out` is the store being read: an output there would replace the
+    results. (A path inside any t1dmc store, storeguard.refuse_unsafe_target refuses.)"""
     from ..store.storeguard import UnsafeOutput
 
     out, store = Path(os.path.abspath(out)), Path(os.path.abspath(store))
-    where = out.parent.resolve() / out.name  # the output itself is never followed
-    home = store.resolve()
-    if where == home or where.is_relative_to(home):
+    if out.parent.resolve() / out.name == store.resolve():  # the output is never followed
         raise UnsafeOutput(
-            f"{what} {str(out)!r} is {'' if where == home else 'inside '}the "
-            f"store being read, {str(store)!r}: choose a path outside it"
+            f"{what} {str(out)!r} is the store being read, {str(store)!r}: choose a path outside it"
         )
 
 

@@ -521,7 +521,7 @@ def mark_incomplete(path: Path, layout: Layout, tasks: np.ndarray) -> None:
 
 def inspect_store(path: Path) -> str:
     """What a store holds and how far its run got, readable even when it is incomplete."""
-    from .storeguard import holds_only_a_lock, writer_of
+    from .storeguard import holds_only_a_lock, output_kind, writer_of
 
     if holds_only_a_lock(path):
         busy = writer_of(path)
@@ -539,8 +539,8 @@ def inspect_store(path: Path) -> str:
     except Exception as err:  # noqa: BLE001 - whatever makes it unreadable, say so
         raise ValueError(f"{str(path)!r} is not a readable zarr store: {err}") from None
     if "config_toml" not in attrs:
-        kind = attrs.get("t1dmc_output") if attrs.get("engine") == "t1dmc" else None
-        if kind in ("comparison", "replay") or "t1dmc_nodes" in attrs:
+        kind = output_kind(path)
+        if kind is not None or "t1dmc_nodes" in attrs:
             what = (
                 f"a t1dmc {kind}" if kind else "another output of t1dmc (a comparison or a replay)"
             )
