@@ -484,8 +484,8 @@ class EpisodesSection(_Section):
 
 # one switch per mechanism, derived from its declaration (engine/model/slow.py MECHANISMS),
 # then the fast-model extensions; the kernel's switch vector (engine/sim/patient.py SW) holds
-# each by name (translate.switch_settings), except kidney_glycosuria and brain_uptake_in_lows,
-# which act when the patients are drawn (translate.population_settings)
+# each by name (translate.switch_settings), except kidney_glycosuria, renal_splay and
+# brain_uptake_in_lows, which act when the patients are drawn (translate.population_settings)
 MechanismsSection = create_model(
     "MechanismsSection",
     __base__=_Section,
@@ -513,6 +513,15 @@ MechanismsSection = create_model(
             True,
             description="urinary glucose above TmG is GFR x glucose - TmG; off: UVA/Padova's "
             "linear form alone",
+        ),
+    ),
+    renal_splay=(
+        bool,
+        Field(
+            True,
+            description="with kidney_glycosuria, the kidney of T1D (Johansen 1984): TmG 262 "
+            "mg/min per 1.73 m2 and a threshold that splays over 20 mg/dL; off: a sharp threshold "
+            "at the healthy TmG of 375 (before 0.14.0)",
         ),
     ),
     brain_uptake_in_lows=(
@@ -653,8 +662,10 @@ THERAPY_PRESETS = {
         # until 0.9.1; with the rules' correction factor and the high alert (0.10.0), 0.40
         # gave 8.73% and 8.21%, 0.33 8.47% and 7.96%, 0.28 8.27% and 7.79% (1,200 x 365);
         # with finger-stick users checking at 65% of meals (0.11.0), 0.28 gave 8.39% and
-        # 7.85%, 0.22 8.16% and 7.65%: 0.25
-        dose_error_bias=0.25,
+        # 7.85%, 0.22 8.16% and 7.65%: 0.25; with T1D's splayed kidney (0.14.0), 0.25 gave
+        # 7.87% and 7.53%, 0.32 8.11% and 7.76% (3,000 x 365), 0.34 8.21% and 7.83% (1,200 x
+        # 365): 0.34
+        dose_error_bias=0.34,
         follow_advice=True,
         severe_hypo_cut=0.1,
         sick_day_rules=True,

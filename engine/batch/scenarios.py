@@ -27,14 +27,15 @@ from .config import (
 NOT_SWEEPABLE = ("run.n_patients", "run.days", "output", "execution", "sweep", "cluster")
 # Fields that change who the patients are: per-patient variables then vary by scenario (the
 # device flags uses_pump, uses_cgm and uses_aid always do: results.SCENARIO_FLAGS).
-# mechanisms.kidney_glycosuria and brain_uptake_in_lows set parameters when the patients are
-# drawn.
+# mechanisms.kidney_glycosuria, renal_splay and brain_uptake_in_lows set parameters when the
+# patients are drawn.
 COHORT_FIELDS = (
     "cohort",
     "run.seed",
     "lifestyle",
     "genetics",
     "mechanisms.kidney_glycosuria",
+    "mechanisms.renal_splay",
     "mechanisms.brain_uptake_in_lows",
 )
 # Tables whose keys are the user's (a controller's settings, the age groups): a sweep may

@@ -185,6 +185,7 @@ def population_settings(cfg) -> np.ndarray:
     pop[POP.sampler] = float(SAMPLERS.index(coh.sampler))
     pop[POP.jitter_sigma] = np.sqrt(np.log1p(coh.jitter_cv**2))
     pop[POP.kidney] = float(cfg.mechanisms.kidney_glycosuria)
+    pop[POP.splay] = float(cfg.mechanisms.renal_splay)
     pop[POP.brain] = float(cfg.mechanisms.brain_uptake_in_lows)
     return pop
 

@@ -12,6 +12,7 @@ action), `e_cr` scales kp1 (glucose production drive).
 import math
 
 import numba as nb
+import numpy as np
 
 from .params import MG_PER_G, P, X
 
@@ -60,35 +61,78 @@ def gastric_emptying_rate(qsto, kmax, kmin, alpha, beta, b_dbar, c_dbar):
     return gastric_rate_from_exponentials(math.exp(xa), math.exp(xb), kmax, kmin, alpha)
 
 
-# The kidney's glucose handling in adults, per 1.73 m^2 of body surface: GFR ~120 ml/min and the
-# tubular reabsorption maximum TmG ~375 mg/min (DeFronzo et al., Diabetes Obes Metab 14(S1):5,
-# 2012). Normalised to surface, GFR reaches adult values by about 2 years (Hogg et al.,
-# Pediatrics 111:1416, 2003, K/DOQI); TmG is scaled the same way (no paediatric figure found).
+# The kidney's glucose handling, per 1.73 m^2 of body surface. GFR ~120 ml/min (DeFronzo et
+# al., Diabetes Obes Metab 14(S1):5, 2012); normalised to surface, GFR reaches adult values by
+# about 2 years (Hogg et al., Pediatrics 111:1416, 2003, K/DOQI). The tubular reabsorption
+# maximum TmG measured in 23 people with T1D, 0.93-1.98 mmol/min (Johansen et al., Diabetologia
+# 26:180, 1984): the range's middle, 1.46 mmol/min (262 mg/min). Until 0.14.0 (and with
+# mechanisms.renal_splay off) the healthy adult's ~375 mg/min (DeFronzo 2012), which with a
+# sharp threshold put the first glycosuria at 312 mg/dL where Johansen's patients began between
+# 6.0 and 14.3 mmol/L (108-257 mg/dL). TmG is scaled by surface like GFR (no paediatric figure
+# found).
 GFR_DL_PER_MIN_173 = 1.20  # dL/min per 1.73 m^2
-TMG_MG_PER_MIN_173 = 375.0  # mg/min per 1.73 m^2
+TMG_MG_PER_MIN_173 = 262.0  # mg/min per 1.73 m^2
+TMG_HEALTHY_MG_PER_MIN_173 = 375.0  # mg/min per 1.73 m^2
 
 
 @nb.njit(cache=True, nogil=True)
-def kidney_rates(weight_kg, height_m):
-    """(gfr dL/kg/min, tmg mg/kg/min) of a body: the adult constants scaled by its surface
-    area (Mosteller, NEJM 317:1098, 1987: sqrt(height cm x weight kg / 3600)), per kg."""
+def kidney_rates(weight_kg, height_m, tmg_per_173):
+    """(gfr dL/kg/min, tmg mg/kg/min) of a body: the adult constants (TmG `tmg_per_173` mg/min
+    per 1.73 m^2) scaled by its surface area (Mosteller, NEJM 317:1098, 1987:
+    sqrt(height cm x weight kg / 3600)), per kg."""
     surface = math.sqrt(100.0 * height_m * weight_kg / 3600.0) / 1.73
     return (
         GFR_DL_PER_MIN_173 * surface / weight_kg,
-        TMG_MG_PER_MIN_173 * surface / weight_kg,
+        tmg_per_173 * surface / weight_kg,
     )
+
+
+# The titration curve's splay: nephrons' thresholds differ, so glycosuria rises smoothly
+# around TmG / GFR. Spread logistically with scale w, the expected excess is
+# w softplus((G - TmG/GFR) / w), which grows e-fold every w mg/dL below TmG / GFR. In Johansen
+# et al.'s 23 patients (above) excretion rose from its first trace to 1.1 mmol per 20 min
+# (~10 mg/min, about 50-fold) over 1.1-7.6 mmol/L, the middle 4.35 mmol/L (78 mg/dL):
+# w = 78 / ln 50 = 20 mg/dL. With TmG above, the first trace (0.2 mg/min) comes at ~120 mg/dL
+# and 10 mg/min at ~205 mg/dL in an adult; 7 mg/min at 11 mmol/L, inside the 25-163 umol/min
+# (4.5-29 mg/min) measured there in T2D (Wolf et al., Horm Metab Res 41:600, 2009). Checked
+# against a day's glycosuria in docs/model.md §1 (DapaDream's placebo day: 49 +- 23 g at 50%
+# time in range; Biester et al., Diabetes Obes Metab 23:599, 2021).
+RENAL_SPLAY_MG_DL = 20.0  # mg/dL
+
+# softplus(x) = ln(1 + e^x), tabled on [-12, 12] every 1/16 and read by linear interpolation
+# (error < 2e-4; beyond the table softplus is 0 or x within 1e-5): exp and log1p at every
+# derivative evaluation cost the kernel a fifth of its throughput, the table ~1%
+_SOFTPLUS_LO = -12.0
+_SOFTPLUS_PER_UNIT = 16.0
+_SOFTPLUS_TABLE = np.log1p(np.exp(np.arange(385) / _SOFTPLUS_PER_UNIT + _SOFTPLUS_LO))
+
+
+@nb.njit(cache=True, nogil=True, inline="always")
+def softplus(x):
+    """ln(1 + e^x) from _SOFTPLUS_TABLE."""
+    u = (x - _SOFTPLUS_LO) * _SOFTPLUS_PER_UNIT
+    if u <= 0.0:
+        return 0.0
+    if u >= 384.0:
+        return x
+    k = int(u)
+    f = u - k
+    return _SOFTPLUS_TABLE[k] + f * (_SOFTPLUS_TABLE[k + 1] - _SOFTPLUS_TABLE[k])
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def renal_excretion(gp, p):
     """Glucose lost in urine (mg/kg/min) at plasma glucose mass `gp`: the larger of
-    UVA/Padova's linear form ke1 (Gp - ke2), which holds the threshold's splay near 180 mg/dL,
-    and the kidney's, the filtered load less the reabsorption maximum, GFR G - TmG (DeFronzo
-    et al., Diabetes Obes Metab 14(S1):5, 2012), which UVA/Padova's underestimates 10-15x at
-    500-1,000 mg/dL (docs/model.md §1). gfr = tmg = 0 (the reference patients) leaves
-    UVA/Padova's form alone."""
+    UVA/Padova's linear form ke1 (Gp - ke2) and the kidney's, the filtered load less the
+    reabsorption maximum, GFR G - TmG (DeFronzo et al., Diabetes Obes Metab 14(S1):5, 2012),
+    with the threshold's splay of width p[P.renal_splay] mg/dL (RENAL_SPLAY_MG_DL; 0: a
+    sharp threshold). UVA/Padova's form underestimates the kidney's 10-15x at 500-1,000 mg/dL
+    and about 5x on a day of 50% time in range (docs/model.md §1). gfr = tmg = 0 (the reference
+    patients) leaves UVA/Padova's form alone."""
     uva = p[P.ke1] * (gp - p[P.ke2]) if gp > p[P.ke2] else 0.0
-    kidney = p[P.gfr] * gp / p[P.Vg] - p[P.tmg]
+    excess = p[P.gfr] * gp / p[P.Vg] - p[P.tmg]
+    scale = p[P.gfr] * p[P.renal_splay]
+    kidney = scale * softplus(excess / scale) if scale > 0.0 else excess
     return kidney if kidney > uva else uva
 
 

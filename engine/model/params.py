@@ -75,6 +75,9 @@ PARAM_NAMES = (
     # not UVA/Padova's: 0 in the reference patients, which keeps its linear form alone
     "gfr",
     "tmg",
+    # the splay of the kidney's titration curve, mg/dL (fast.renal_excretion); 0: a sharp
+    # threshold at TmG / GFR (before 0.14.0), and in the reference patients
+    "renal_splay",
     # glucose below which insulin-independent uptake falls in proportion to it
     # (fast.insulin_independent_uptake); not UVA/Padova's: 0 in the reference patients
     "g_brain",
@@ -118,6 +121,7 @@ PARAM_UNITS = {
     "CF": "mg/dL/U",
     "gfr": "dL/kg/min",
     "tmg": "mg/kg/min",
+    "renal_splay": "mg/dL",
     "g_brain": "mg/dL",
 }
 N_PARAMS = len(PARAM_NAMES)

@@ -54,9 +54,17 @@ TRAITS = Quantities(
             "1",
             "1 = automated insulin delivery (a controller runs the pump), in this scenario",
         ),
+        (
+            "prior_glycosuria_g",
+            "g/day",
+            "glycosuria lived with before the run; NaN (drawn): the run's own first two weeks",
+        ),
     ),
 )
 TRAIT_VARIABLES = TRAITS.rows
 TRAIT_NAMES = TRAITS.names
 N_TRAITS = len(TRAITS)
 T = TRAITS.index  # traits[i, T.age0]
+# traits the results do not store: age0 is the variable `age`; prior_glycosuria_g is a
+# scenario's input (validate's DCCT arms), NaN in every drawn cohort
+UNSTORED_TRAITS = ("age0", "prior_glycosuria_g")

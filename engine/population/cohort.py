@@ -22,7 +22,14 @@ import numba as nb
 import numpy as np
 
 from ..model import growth, rng
-from ..model.fast import BRAIN_UPTAKE_FALLS_BELOW_MG_DL, kidney_rates, renal_excretion
+from ..model.fast import (
+    BRAIN_UPTAKE_FALLS_BELOW_MG_DL,
+    RENAL_SPLAY_MG_DL,
+    TMG_HEALTHY_MG_PER_MIN_173,
+    TMG_MG_PER_MIN_173,
+    kidney_rates,
+    renal_excretion,
+)
 from ..model.layout import index_family
 from ..model.params import N_PARAMS, N_STATES, PARAM_NAMES, P, X
 from ..model.slow import initial_body
@@ -187,6 +194,7 @@ POP = index_family(
         "advice_adherence_rho",
         "aid_share",
         "kidney",  # 1: the kidney's glycosuria (fast.renal_excretion); 0: UVA/Padova's alone
+        "splay",  # 1: T1D's TmG and splay (fast.RENAL_SPLAY_MG_DL); 0: healthy TmG, sharp
         "brain",  # 1: Fsnc falls below fast.BRAIN_UPTAKE_FALLS_BELOW_MG_DL; 0: constant
         "youth_meals",  # 1: youths' meals from the survey (below); 0: (weight / 75)^0.6 for all
         "youth_bmi_charts",  # 1: youths' BMI from the CDC charts (below); 0: before 0.12.0
@@ -379,6 +387,7 @@ def _draw_traits(seed, pid, g_age_lo, g_age_hi, bmi_median, bmi_log_sd, pop, tr)
     both = pop[POP.cgm_share] * pop[POP.pump_share]
     aid = tr[T.uses_cgm] * tr[T.uses_pump] > 0.5 and u(31) * both < pop[POP.aid_share]
     tr[T.uses_aid] = 1.0 if aid else 0.0
+    tr[T.prior_glycosuria_g] = math.nan  # the run's own first two weeks (patient.py)
     tr[T.hypo_unaware] = 1.0 if u(27) < pop[POP.unaware_share] else 0.0
     tr[T.basal_error_z] = z(28)
     tr[T.ratio_error_z] = z(29)
@@ -430,7 +439,18 @@ def _sample(seed, patient_ids, groups, pop, drawn):
             traits_out[i, T.bmi0] = params_out[i, P.BW] / (h * h)
             traits_out[i, T.fat_mass0] = initial_body(traits_out[i])[0]
         if pop[POP.kidney] != 0.0:
-            params_out[i, P.gfr], params_out[i, P.tmg] = kidney_rates(params_out[i, P.BW], h)
+            splay = pop[POP.splay] != 0.0
+            tmg_173 = TMG_MG_PER_MIN_173 if splay else TMG_HEALTHY_MG_PER_MIN_173
+            params_out[i, P.gfr], params_out[i, P.tmg] = kidney_rates(
+                params_out[i, P.BW], h, tmg_173
+            )
+            if splay:
+                params_out[i, P.renal_splay] = RENAL_SPLAY_MG_DL
+                # the splayed kidney loses a little glucose at the basal glucose too: the
+                # steady state is solved again with it (the sharp one loses none below
+                # TmG / GFR, so its steady state is UVA/Padova's)
+                if redraws_out[i] >= 0 and not basal_steady_state(params_out[i], x0_out[i]):
+                    redraws_out[i] = -1
         if pop[POP.brain] != 0.0:
             params_out[i, P.g_brain] = BRAIN_UPTAKE_FALLS_BELOW_MG_DL
 

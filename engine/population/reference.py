@@ -45,6 +45,7 @@ def reference_patients() -> ReferenceSet:
     # UVA/Padova has no kidney term: its renal excretion is ke1 (Gp - ke2) alone
     table["gfr"] = 0.0
     table["tmg"] = 0.0
+    table["renal_splay"] = 0.0
     # nor a fall of its insulin-independent uptake in a deep low: Fsnc is constant
     table["g_brain"] = 0.0
     params = table[list(PARAM_NAMES)].to_numpy(dtype=np.float64)

@@ -53,7 +53,7 @@ W_EXP_ARG = W_K + 4 * N_STATES * LANES  # the gastric exponents, 2 rows
 W_EXP = W_EXP_ARG + 2 * LANES  # their exponentials, 2 rows
 W_SIZE = W_EXP + 2 * LANES
 
-assert N_STATES == 13 and N_PARAMS == 39, "lane_state/lane_params list every row"
+assert N_STATES == 13 and N_PARAMS == 40, "lane_state/lane_params list every row"
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -139,6 +139,7 @@ def lane_params(w, j):
         w[o + 36 * n],
         w[o + 37 * n],
         w[o + 38 * n],
+        w[o + 39 * n],
     )
 
 

@@ -262,6 +262,10 @@ def lane_start(j, p, x, traits, pid, run, rc, t):
     lf[j, LF.inv_vi] = 1.0 / p[P.Vi]
     lf[j, LF.bw] = p[P.BW]
     lf[j, LF.ref_weight] = p[P.BW]
+    # a scenario may say what glycosuria the patient lived with before the run (the DCCT's
+    # arms entered from the same care); NaN: the run's own first two weeks (lane_end_of_day)
+    prior = traits[T.prior_glycosuria_g]
+    lf[j, LF.habit_urine_g] = prior if prior == prior else 0.0
     lf[j, LF.to_pmol_per_kg] = PMOL_PER_U / p[P.BW]
     # the prescription: the patient's needs, mis-set per patient (TH.dose_error_sd)
     basal_err, ratio_err = misset_factors(therapy, traits[T.basal_error_z], traits[T.ratio_error_z])
@@ -872,7 +876,8 @@ def lane_end_of_day(j, day, run, t, n_pend):
         1.0 - behaviour[B.illness_appetite] * ill
     )
     if on[SW.appetite_feedback] != 0.0:
-        if day < slow.GMI_DAYS:
+        prior = trj[T.prior_glycosuria_g]
+        if day < slow.GMI_DAYS and prior != prior:
             # the patient has lived with this control for a while: weight is steady, below
             # the defended one by what appetite needs to replace the usual glycosuria (the
             # mean of the days so far, as for HbA1c at the start)

@@ -24,7 +24,7 @@ import zarr
 from ..model.glycaemia import DAILY_VARIABLES
 from ..model.params import MINUTES_PER_DAY, PARAM_NAMES, PARAM_UNITS
 from ..model.slow import MECHANISM_NAMES, MECHANISMS
-from ..model.traits import TRAIT_VARIABLES
+from ..model.traits import TRAIT_VARIABLES, UNSTORED_TRAITS
 from ..population.cohort import Cohort
 from ..population.reference import reference_patients
 from ..runtime import engine_identity, engine_version
@@ -177,7 +177,7 @@ def patient_variables() -> list[tuple]:
         *(
             _trait_variable(name, units, ln)
             for name, units, ln in TRAIT_VARIABLES
-            if name != "age0"
+            if name not in UNSTORED_TRAITS
         ),
     ]
 
@@ -198,7 +198,7 @@ def patient_values(cohort: Cohort) -> dict[str, np.ndarray]:
             continue
         if name in FLAG_TRAITS:
             values[name] = (cohort.traits[:, k] > 0.5).astype(np.int8)
-        elif name != "age0":
+        elif name not in UNSTORED_TRAITS:
             values[name] = cohort.traits[:, k]
     return values
 

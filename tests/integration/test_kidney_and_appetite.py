@@ -46,16 +46,22 @@ def test_appetite_answers_weight_lost_with_100_kcal_a_day_per_kg():
 
 
 def test_the_kidney_caps_glucose_and_loses_the_glucose_filtered_above_tmg():
-    """Under-dosed adults (half the insulin): the kidney's form spills more glucose than
-    UVA/Padova's and holds the highest day means lower; below ~300 mg/dL the two agree
-    (days of low glucose lose none in either)."""
+    """Under-dosed adults (a third of the insulin): the kidney's form spills more glucose than
+    UVA/Padova's and holds the highest day means lower. Well dosed, the sharp kidney (0.13.0's)
+    and UVA/Padova's agree (below ~300 mg/dL neither loses more than UVA/Padova's splay); the
+    splayed kidney of T1D (0.14.0) loses several times more on the same days, and their mean
+    glucose is lower."""
     cfg = _fixed_therapy(10, 20, 5)
     off_cfg = _fixed_therapy(10, 20, 5, mechanisms={"kidney_glycosuria": False})
+    sharp_cfg = _fixed_therapy(10, 20, 5, mechanisms={"renal_splay": False})
     on, off = run(cfg, dose_scale=0.35), run(off_cfg, dose_scale=0.35)
     assert on[V["glycosuria_g"]].sum() > 1.5 * off[V["glycosuria_g"]].sum()
     assert on[V["glucose_mean"]].max() < off[V["glucose_mean"]].max() - 30.0
     assert on[V["glucose_mean"]].mean() < off[V["glucose_mean"]].mean()
-    # the same patients well dosed barely reach the threshold: the forms give the same run
-    well_on, well_off = run(cfg), run(off_cfg)
-    assert well_on[V["glucose_mean"]].max() < 250.0
-    np.testing.assert_allclose(well_on[V["glucose_mean"]], well_off[V["glucose_mean"]], rtol=1e-3)
+    well_on, well_off, well_sharp = run(cfg), run(off_cfg), run(sharp_cfg)
+    assert well_off[V["glucose_mean"]].max() < 250.0
+    np.testing.assert_allclose(
+        well_sharp[V["glucose_mean"]], well_off[V["glucose_mean"]], rtol=1e-3
+    )
+    assert well_on[V["glycosuria_g"]].sum() > 3.0 * well_sharp[V["glycosuria_g"]].sum()
+    assert well_on[V["glucose_mean"]].mean() < well_sharp[V["glucose_mean"]].mean()

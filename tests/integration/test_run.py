@@ -34,7 +34,7 @@ def test_store_follows_the_results_contract(small_run):
         "day": 3,
         "traced": 3,
         "time": 3 * 288,
-        "parameter": 39,
+        "parameter": 40,
         "mechanism": 8,
     }
     for name in DAILY_NAMES + ("status",):

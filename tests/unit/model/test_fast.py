@@ -6,9 +6,13 @@ from hypothesis import strategies as st
 
 from engine.model.fast import (
     BRAIN_UPTAKE_FALLS_BELOW_MG_DL,
+    RENAL_SPLAY_MG_DL,
+    TMG_HEALTHY_MG_PER_MIN_173,
+    TMG_MG_PER_MIN_173,
     insulin_independent_uptake,
     kidney_rates,
     renal_excretion,
+    softplus,
 )
 from engine.model.params import PMOL_PER_U, P, X
 from engine.population.reference import reference_patients
@@ -81,12 +85,14 @@ def test_renal_excretion_is_uva_padovas_without_the_kidney_rates():
 
 
 def test_the_kidney_excretes_the_filtered_load_less_tmg_above_the_threshold():
-    """A body of 1.73 m^2 (1.70 m, 63.4 kg) excretes GFR G - TmG = 1.2 x 500 - 375 = 225 mg/min
-    at 500 mg/dL (DeFronzo 2012), where UVA/Padova's form gives about a tenth of that; below
-    TmG / GFR = 312.5 mg/dL, UVA/Padova's splay near 180 mg/dL stands."""
+    """With a sharp threshold (renal_splay 0) and the healthy TmG, a body of 1.73 m^2 (1.70 m,
+    63.4 kg) excretes GFR G - TmG = 1.2 x 500 - 375 = 225 mg/min at 500 mg/dL (DeFronzo 2012),
+    where UVA/Padova's form gives about a tenth of that; below TmG / GFR = 312.5 mg/dL,
+    UVA/Padova's splay near 180 mg/dL stands."""
     p = REF.params[REF.index("adult#001")].copy()
     weight = 1.73**2 * 3600.0 / (100.0 * 1.70)
-    p[P.gfr], p[P.tmg] = kidney_rates(weight, 1.70)
+    p[P.gfr], p[P.tmg] = kidney_rates(weight, 1.70, TMG_HEALTHY_MG_PER_MIN_173)
+    assert p[P.renal_splay] == 0.0
     gp = 500.0 * p[P.Vg]
     assert abs(renal_excretion(gp, p) * weight - 225.0) < 1e-9
     uva = p[P.ke1] * (gp - p[P.ke2])
@@ -94,6 +100,55 @@ def test_the_kidney_excretes_the_filtered_load_less_tmg_above_the_threshold():
     for mg_dl in (150.0, 200.0, 300.0):
         gp = mg_dl * p[P.Vg]
         assert renal_excretion(gp, p) == max(p[P.ke1] * (gp - p[P.ke2]), 0.0)
+
+
+def test_the_tabled_softplus_is_close_and_continuous():
+    """The table's softplus is ln(1 + e^x) within 2e-4 everywhere, nondecreasing, and jumps by
+    less than 1e-5 where the table ends (0 below -12, x above +12)."""
+    xs = np.linspace(-20.0, 20.0, 200_001)
+    got = np.array([softplus(x) for x in xs])
+    assert np.abs(got - np.logaddexp(0.0, xs)).max() < 2e-4
+    assert (np.diff(got) >= 0.0).all()
+    for edge in (-12.0, 12.0):
+        assert abs(softplus(edge + 1e-9) - softplus(edge - 1e-9)) < 1e-5
+
+
+def _kidney_of_t1d(weight, height=1.70):
+    p = REF.params[REF.index("adult#001")].copy()
+    p[P.gfr], p[P.tmg] = kidney_rates(weight, height, TMG_MG_PER_MIN_173)
+    p[P.renal_splay] = RENAL_SPLAY_MG_DL
+    return p
+
+
+def test_the_splayed_kidney_matches_johansens_titration_curve():
+    """T1D's kidney (Johansen 1984: TmG 262 mg/min, splay 20 mg/dL), a body of 1.73 m^2: the
+    first trace of glycosuria (0.2 mg/min) between 6.0 and 14.3 mmol/L (108-257 mg/dL), ~10
+    mg/min (1.1 mmol per 20 min) 1.1-7.6 mmol/L above it, 4.5-29 mg/min at 11 mmol/L (Wolf
+    2009), almost nothing at normal glucose (< 0.2 g/day at 100 mg/dL), and far above TmG the
+    filtered load less TmG, 1.2 x 500 - 262 = 338 mg/min."""
+    weight = 1.73**2 * 3600.0 / (100.0 * 1.70)
+    p = _kidney_of_t1d(weight)
+
+    def mg_per_min(mg_dl):
+        return renal_excretion(mg_dl * p[P.Vg], p) * weight
+
+    grid = np.arange(60.0, 400.0, 0.5)
+    rates = np.array([mg_per_min(g) for g in grid])
+    assert (np.diff(rates) > 0.0).all()
+    first_trace = grid[np.argmax(rates >= 0.2)]
+    ten = grid[np.argmax(rates >= 1.1 * 180.16 / 20.0)]
+    assert 108.0 <= first_trace <= 257.0
+    assert 1.1 * 18.016 <= ten - first_trace <= 7.6 * 18.016
+    assert 25e-3 * 180.16 <= mg_per_min(11.0 * 18.016) <= 163e-3 * 180.16
+    assert mg_per_min(100.0) * 1440.0 / 1000.0 < 0.2
+    assert abs(mg_per_min(500.0) - (1.2 * 500.0 - 262.0)) < 1e-3
+    # smooth: no step where the softplus changes branch, at G = TmG / GFR
+    at = 262.0 / 1.2
+    assert abs(mg_per_min(at + 1e-7) - mg_per_min(at - 1e-7)) < 1e-5
+    # never less than UVA/Padova's own form
+    for mg_dl in grid:
+        gp = mg_dl * p[P.Vg]
+        assert renal_excretion(gp, p) >= max(p[P.ke1] * (gp - p[P.ke2]), 0.0)
 
 
 def test_insulin_independent_uptake_falls_with_glucose_only_below_the_threshold():

@@ -5,6 +5,8 @@ from engine.batch.config import parse_config
 from engine.batch.translate import default_population, population_settings
 from engine.model.fast import (
     BRAIN_UPTAKE_FALLS_BELOW_MG_DL,
+    RENAL_SPLAY_MG_DL,
+    TMG_MG_PER_MIN_173,
     derivatives,
     kidney_rates,
     meal_shape,
@@ -55,7 +57,7 @@ def test_a_patient_is_a_pure_function_of_seed_and_id():
     b = sample_cohort(11, np.array([49, 7, 30]), GROUPS, MVLN)
     for k, pid in enumerate([49, 7, 30]):
         assert np.array_equal(a.params[pid], b.params[k])
-        assert np.array_equal(a.traits[pid], b.traits[k])
+        assert np.array_equal(a.traits[pid], b.traits[k], equal_nan=True)
     c = sample_cohort(12, np.arange(50), GROUPS, MVLN)
     assert not np.array_equal(a.params, c.params)
 
@@ -171,15 +173,29 @@ def test_zero_jitter_resample_gives_the_reference_patients_exactly():
     )
     # the derived Vm0, kp1, u2ss agree with the table to its printed digits; the kidney's
     # rates are the engine's (the table has none), from each patient's weight and height, as
-    # is the glucose below which Fsnc falls
-    engine_own = (P.gfr, P.tmg, P.g_brain)
-    uva = [k for k in range(len(PARAM_NAMES)) if k not in engine_own]
+    # is the glucose below which Fsnc falls. The splayed kidney loses a trace of glucose at
+    # the basal glucose, which the steady state's basal uptake Vm0 gives up: at most 2% of it
+    engine_own = (P.gfr, P.tmg, P.renal_splay, P.g_brain)
+    uva = [k for k in range(len(PARAM_NAMES)) if k not in engine_own + (P.Vm0,)]
     np.testing.assert_allclose(c.params[:, uva], ref.params[c.source][:, uva], rtol=1e-9)
+    vm0 = c.params[:, P.Vm0] / ref.params[c.source, P.Vm0]
+    assert (vm0 < 1.0).all() and (vm0 > 0.98).all()
     assert (ref.params[:, list(engine_own)] == 0.0).all()
     assert (c.params[:, P.g_brain] == BRAIN_UPTAKE_FALLS_BELOW_MG_DL).all()
     for i in range(len(c)):
-        gfr, tmg = kidney_rates(c.params[i, P.BW], c.traits[i, T.height_m])
+        gfr, tmg = kidney_rates(c.params[i, P.BW], c.traits[i, T.height_m], TMG_MG_PER_MIN_173)
         assert c.params[i, P.gfr] == gfr and c.params[i, P.tmg] == tmg
+    # with the sharp kidney (0.13.0's), no glucose is lost below TmG / GFR: Vm0 is the table's
+    sharp = population_settings(
+        parse_config(
+            {
+                "mechanisms": {"renal_splay": False},
+                "cohort": {"sampler": "resample", "jitter_cv": 0.0},
+            }
+        )
+    )
+    c0 = sample_cohort(5, np.arange(40), GROUPS, sharp)
+    np.testing.assert_allclose(c0.params[:, P.Vm0], ref.params[c0.source, P.Vm0], rtol=1e-9)
 
 
 def test_kidney_rates_scale_with_body_surface_and_switch_off():
@@ -189,15 +205,32 @@ def test_kidney_rates_scale_with_body_surface_and_switch_off():
     c = sample_cohort(3, np.arange(300), GROUPS, MVLN)
     surface = np.sqrt(100.0 * c.traits[:, T.height_m] * c.params[:, P.BW] / 3600.0)
     np.testing.assert_allclose(c.params[:, P.gfr] * c.params[:, P.BW] / surface, 1.2 / 1.73)
-    np.testing.assert_allclose(c.params[:, P.tmg] * c.params[:, P.BW] / surface, 375.0 / 1.73)
+    np.testing.assert_allclose(c.params[:, P.tmg] * c.params[:, P.BW] / surface, 262.0 / 1.73)
     child = c.params[c.group == "child", P.gfr].mean()
     adult = c.params[c.group == "adult", P.gfr].mean()
     assert child > 1.3 * adult
     off = parse_config({"mechanisms": {"kidney_glycosuria": False}})
     c0 = sample_cohort(3, np.arange(300), GROUPS, population_settings(off))
-    assert (c0.params[:, [P.gfr, P.tmg]] == 0.0).all()
-    uva = [k for k in range(len(PARAM_NAMES)) if k not in (P.gfr, P.tmg)]
+    assert (c0.params[:, [P.gfr, P.tmg, P.renal_splay]] == 0.0).all()
+    # and Vm0, which the steady state solves with the kidney's trace of basal glycosuria
+    own = (P.gfr, P.tmg, P.renal_splay, P.Vm0)
+    uva = [k for k in range(len(PARAM_NAMES)) if k not in own]
     np.testing.assert_array_equal(c0.params[:, uva], c.params[:, uva])
+
+
+def test_renal_splay_switch_gives_the_healthy_sharp_kidney_and_nothing_else():
+    """`mechanisms.renal_splay = false` restores 0.13.0's kidney: TmG 375 mg/min per 1.73 m^2
+    (DeFronzo 2012) with a sharp threshold (renal_splay 0); on, T1D's 262 (Johansen 1984) with
+    a splay of RENAL_SPLAY_MG_DL. Every other parameter is as drawn but the steady state's Vm0
+    (the splayed kidney's trace of basal glycosuria)."""
+    c = sample_cohort(3, np.arange(200), GROUPS, MVLN)
+    assert (c.params[:, P.renal_splay] == RENAL_SPLAY_MG_DL).all()
+    off = parse_config({"mechanisms": {"renal_splay": False}})
+    c0 = sample_cohort(3, np.arange(200), GROUPS, population_settings(off))
+    assert (c0.params[:, P.renal_splay] == 0.0).all()
+    np.testing.assert_allclose(c0.params[:, P.tmg] / c.params[:, P.tmg], 375.0 / 262.0)
+    rest = [k for k in range(len(PARAM_NAMES)) if k not in (P.tmg, P.renal_splay, P.Vm0)]
+    np.testing.assert_array_equal(c0.params[:, rest], c.params[:, rest])
 
 
 def test_brain_uptake_switch_sets_the_threshold_and_nothing_else():
@@ -245,5 +278,5 @@ def test_youths_eat_about_what_the_survey_gives_against_adults():
     # lifestyle.youth_meals = false: the weight-only scaling of before 0.8.0, for every age
     weight_only = population_settings(parse_config({"lifestyle": {"youth_meals": False}}))
     old = sample_cohort(5, np.arange(3000), GROUPS, weight_only)
-    assert np.array_equal(old.traits[group == "adult"], c.traits[group == "adult"])
+    assert np.array_equal(old.traits[group == "adult"], c.traits[group == "adult"], equal_nan=True)
     assert np.median(old.traits[(group == "child") & (age < 11.0), T.carb_appetite]) < 0.7

@@ -141,6 +141,7 @@ def test_matches_the_one_patient_at_a_time_kernel(case):
             "hypo_counterregulation": False,
             "appetite_feedback": False,
             "kidney_glycosuria": False,
+            "renal_splay": False,
             "brain_uptake_in_lows": False,
             "resting_constant": False,
         },
