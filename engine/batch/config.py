@@ -663,7 +663,7 @@ THERAPY_PRESETS = {
         # gave 8.73% and 8.21%, 0.33 8.47% and 7.96%, 0.28 8.27% and 7.79% (1,200 x 365);
         # with finger-stick users checking at 65% of meals (0.11.0), 0.28 gave 8.39% and
         # 7.85%, 0.22 8.16% and 7.65%: 0.25; with T1D's splayed kidney (0.14.0), 0.25 gave
-        # 7.87% and 7.53%, 0.32 8.11% and 7.76% (3,000 x 365), 0.34 8.21% and 7.83% (1,200 x
+        # 7.87% and 7.53%, 0.32 8.11% and 7.76% (3,000 x 365), 0.34 8.21% and 7.84% (1,200 x
         # 365): 0.34
         dose_error_bias=0.34,
         follow_advice=True,
@@ -836,7 +836,7 @@ class TherapySection(_Section):
         description="log-SD of each patient's mis-set basal and ratios (0: set right)",
     )
     dose_error_bias: float = Field(
-        0.25,
+        0.34,
         ge=-1.0,
         le=1.0,
         description=(

@@ -99,25 +99,34 @@ def kidney_rates(weight_kg, height_m, tmg_per_173):
 # time in range; Biester et al., Diabetes Obes Metab 23:599, 2021).
 RENAL_SPLAY_MG_DL = 20.0  # mg/dL
 
-# softplus(x) = ln(1 + e^x), tabled on [-12, 12] every 1/16 and read by linear interpolation
-# (error < 2e-4; beyond the table softplus is 0 or x within 1e-5): exp and log1p at every
-# derivative evaluation cost the kernel a fifth of its throughput, the table ~1%
+# softplus(x) = ln(1 + e^x), tabled on [-12, 0] every 1/16 and read by linear interpolation
+# (error < 2e-4; 0 below -12, within 1e-5), and softplus(x) = x + softplus(-x) above 0: exp and
+# log1p at every derivative evaluation cost the kernel a fifth of its throughput
 _SOFTPLUS_LO = -12.0
 _SOFTPLUS_PER_UNIT = 16.0
-_SOFTPLUS_TABLE = np.log1p(np.exp(np.arange(385) / _SOFTPLUS_PER_UNIT + _SOFTPLUS_LO))
+_SOFTPLUS_TABLE = np.log1p(np.exp(np.arange(193) / _SOFTPLUS_PER_UNIT + _SOFTPLUS_LO))
+
+
+@nb.njit(cache=True, nogil=True)
+def _softplus_at_most_zero(x):
+    """softplus(x) for x <= 0 from _SOFTPLUS_TABLE. The table's only mention, in a function
+    of its own: a GPU kernel holds a copy of a global array for each mention in its constant
+    memory (docs/performance.md, GPU)."""
+    u = (x - _SOFTPLUS_LO) * _SOFTPLUS_PER_UNIT
+    if not (u > 0.0):
+        return 0.0
+    k = min(int(u), _SOFTPLUS_TABLE.shape[0] - 2)
+    return _SOFTPLUS_TABLE[k] + (u - k) * (_SOFTPLUS_TABLE[k + 1] - _SOFTPLUS_TABLE[k])
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
 def softplus(x):
-    """ln(1 + e^x) from _SOFTPLUS_TABLE."""
-    u = (x - _SOFTPLUS_LO) * _SOFTPLUS_PER_UNIT
-    if u <= 0.0:
-        return 0.0
-    if u >= 384.0:
+    """ln(1 + e^x) from the table; NaN stays NaN."""
+    if x != x:
         return x
-    k = int(u)
-    f = u - k
-    return _SOFTPLUS_TABLE[k] + f * (_SOFTPLUS_TABLE[k + 1] - _SOFTPLUS_TABLE[k])
+    if x > 0.0:
+        return x + _softplus_at_most_zero(-x)
+    return _softplus_at_most_zero(x)
 
 
 @nb.njit(cache=True, nogil=True, inline="always")
@@ -127,7 +136,7 @@ def renal_excretion(gp, p):
     reabsorption maximum, GFR G - TmG (DeFronzo et al., Diabetes Obes Metab 14(S1):5, 2012),
     with the threshold's splay of width p[P.renal_splay] mg/dL (RENAL_SPLAY_MG_DL; 0: a
     sharp threshold). UVA/Padova's form underestimates the kidney's 10-15x at 500-1,000 mg/dL
-    and about 5x on a day of 50% time in range (docs/model.md §1). gfr = tmg = 0 (the reference
+    and about 6x on days of 40-60% time in range (docs/model.md §1). gfr = tmg = 0 (the reference
     patients) leaves UVA/Padova's form alone."""
     uva = p[P.ke1] * (gp - p[P.ke2]) if gp > p[P.ke2] else 0.0
     excess = p[P.gfr] * gp / p[P.Vg] - p[P.tmg]

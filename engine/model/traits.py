@@ -66,5 +66,6 @@ TRAIT_NAMES = TRAITS.names
 N_TRAITS = len(TRAITS)
 T = TRAITS.index  # traits[i, T.age0]
 # traits the results do not store: age0 is the variable `age`; prior_glycosuria_g is a
-# scenario's input (validate's DCCT arms), NaN in every drawn cohort
+# scenario's input (validate's DCCT arms), NaN in every drawn cohort (a traits array built by
+# hand must hold NaN there for the default: 0 means a patient who lived with no glycosuria)
 UNSTORED_TRAITS = ("age0", "prior_glycosuria_g")

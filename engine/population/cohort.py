@@ -256,14 +256,17 @@ def stably_integrable(p):
 
 
 @nb.njit(cache=True, nogil=True)
-def _draw_physiology(seed, pid, src, g, ref_params, mean, chol, sd, pop, p_out, x_out):
+def _draw_physiology(seed, pid, src, g, ref_params, mean, chol, sd, pop, kidney, p_out, x_out):
     """One patient's UVA/Padova row; returns the number of redraws, or -1. A draw that a
-    fixed 1-minute step cannot integrate stably (stably_integrable) is redrawn."""
+    fixed 1-minute step cannot integrate stably (stably_integrable) is redrawn. `kidney`
+    (gfr, tmg, renal_splay) enters the basal steady state: the splayed kidney loses a trace of
+    glucose at the basal glucose."""
     n_f = FITTED_INDEX.shape[0]
     z = np.empty(n_f)
     for attempt in range(MAX_REDRAWS):
         for j in range(N_PARAMS):
             p_out[j] = ref_params[src, j]
+        p_out[P.gfr], p_out[P.tmg], p_out[P.renal_splay] = kidney
         base = 2 + attempt * n_f
         for q in range(n_f):
             z[q] = rng.normal(seed, pid, 0, rng.STREAM_COHORT, base + q)
@@ -424,9 +427,8 @@ def _sample(seed, patient_ids, groups, pop, drawn):
         src = group_members[g, k]
         source_out[i] = src
         group_out[i] = g
-        redraws_out[i] = _draw_physiology(
-            seed, pid, src, g, ref_params, mean, chol, sd, pop, params_out[i], x0_out[i]
-        )
+        # the traits first (their own stream: the same draws in either order), for the
+        # weight and height that size the kidney, which the basal steady state needs
         _draw_traits(
             seed, pid, age_lo[g], age_hi[g], bmi_median[g], bmi_log_sd[g], pop, traits_out[i]
         )
@@ -434,23 +436,24 @@ def _sample(seed, patient_ids, groups, pop, drawn):
         # when resampling the reference patients, who keep theirs (BMI follows from it)
         h = traits_out[i, T.height_m]
         if pop[POP.sampler] == 0.0:
-            params_out[i, P.BW] = traits_out[i, T.bmi0] * h * h
+            bw = traits_out[i, T.bmi0] * h * h
+        else:
+            bw = ref_params[src, P.BW]
+        kidney = (0.0, 0.0, 0.0)
+        if pop[POP.kidney] != 0.0:
+            splay = pop[POP.splay] != 0.0
+            gfr, tmg = kidney_rates(
+                bw, h, TMG_MG_PER_MIN_173 if splay else TMG_HEALTHY_MG_PER_MIN_173
+            )
+            kidney = (gfr, tmg, RENAL_SPLAY_MG_DL if splay else 0.0)
+        redraws_out[i] = _draw_physiology(
+            seed, pid, src, g, ref_params, mean, chol, sd, pop, kidney, params_out[i], x0_out[i]
+        )
+        if pop[POP.sampler] == 0.0:
+            params_out[i, P.BW] = bw
         else:
             traits_out[i, T.bmi0] = params_out[i, P.BW] / (h * h)
             traits_out[i, T.fat_mass0] = initial_body(traits_out[i])[0]
-        if pop[POP.kidney] != 0.0:
-            splay = pop[POP.splay] != 0.0
-            tmg_173 = TMG_MG_PER_MIN_173 if splay else TMG_HEALTHY_MG_PER_MIN_173
-            params_out[i, P.gfr], params_out[i, P.tmg] = kidney_rates(
-                params_out[i, P.BW], h, tmg_173
-            )
-            if splay:
-                params_out[i, P.renal_splay] = RENAL_SPLAY_MG_DL
-                # the splayed kidney loses a little glucose at the basal glucose too: the
-                # steady state is solved again with it (the sharp one loses none below
-                # TmG / GFR, so its steady state is UVA/Padova's)
-                if redraws_out[i] >= 0 and not basal_steady_state(params_out[i], x0_out[i]):
-                    redraws_out[i] = -1
         if pop[POP.brain] != 0.0:
             params_out[i, P.g_brain] = BRAIN_UPTAKE_FALLS_BELOW_MG_DL
 

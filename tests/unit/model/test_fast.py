@@ -103,14 +103,17 @@ def test_the_kidney_excretes_the_filtered_load_less_tmg_above_the_threshold():
 
 
 def test_the_tabled_softplus_is_close_and_continuous():
-    """The table's softplus is ln(1 + e^x) within 2e-4 everywhere, nondecreasing, and jumps by
-    less than 1e-5 where the table ends (0 below -12, x above +12)."""
+    """The table's softplus is ln(1 + e^x) within 2e-4 everywhere, nondecreasing, continuous
+    at 0 (where x + softplus(-x) takes over), jumps by less than 1e-5 where the table ends (0
+    below -12, x above +12), and NaN stays NaN (a non-finite state must not index the table)."""
     xs = np.linspace(-20.0, 20.0, 200_001)
     got = np.array([softplus(x) for x in xs])
     assert np.abs(got - np.logaddexp(0.0, xs)).max() < 2e-4
     assert (np.diff(got) >= 0.0).all()
-    for edge in (-12.0, 12.0):
+    for edge in (-12.0, 0.0, 12.0):
         assert abs(softplus(edge + 1e-9) - softplus(edge - 1e-9)) < 1e-5
+    assert np.isnan(softplus(np.nan))
+    assert softplus(np.inf) == np.inf and softplus(-np.inf) == 0.0
 
 
 def _kidney_of_t1d(weight, height=1.70):
