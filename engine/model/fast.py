@@ -101,17 +101,22 @@ RENAL_SPLAY_MG_DL = 20.0  # mg/dL
 
 # softplus(x) = ln(1 + e^x), tabled on [-12, 0] every 1/16 and read by linear interpolation
 # (error < 2e-4; 0 below -12, within 1e-5), and softplus(x) = x + softplus(-x) above 0: exp and
-# log1p at every derivative evaluation cost the kernel a fifth of its throughput
+# log1p at every derivative evaluation cost the kernel a fifth of its throughput. float32 (7
+# digits, far below the interpolation's error): the GPU kernel holds the table three times in
+# its constant memory, which it had 7.6 kB of left (docs/performance.md, GPU)
 _SOFTPLUS_LO = -12.0
 _SOFTPLUS_PER_UNIT = 16.0
-_SOFTPLUS_TABLE = np.log1p(np.exp(np.arange(193) / _SOFTPLUS_PER_UNIT + _SOFTPLUS_LO))
+_SOFTPLUS_TABLE = np.log1p(np.exp(np.arange(193) / _SOFTPLUS_PER_UNIT + _SOFTPLUS_LO)).astype(
+    np.float32
+)
 
 
 @nb.njit(cache=True, nogil=True)
 def _softplus_at_most_zero(x):
     """softplus(x) for x <= 0 from _SOFTPLUS_TABLE. The table's only mention, in a function
     of its own: a GPU kernel holds a copy of a global array for each mention in its constant
-    memory (docs/performance.md, GPU)."""
+    memory (docs/performance.md, GPU); it still holds one for each of the three kernel
+    functions that reach this one (rk4_step, midpoint_step, lane_after_step)."""
     u = (x - _SOFTPLUS_LO) * _SOFTPLUS_PER_UNIT
     if not (u > 0.0):
         return 0.0
