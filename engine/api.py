@@ -54,7 +54,10 @@ def load_config(config, overrides=None) -> RunConfig:
     as the TOML, or a RunConfig; `overrides` (`{"run.days": 10}` or `["run.days=10"]`, as
     `--set`) are applied to its contents first. An invalid config raises pydantic's
     ValidationError, which names each field, its value and what is allowed; an unreadable file
-    or a bad override raises ConfigError (a ValueError). `config` itself is not changed."""
+    or a bad override raises ConfigError (a ValueError). `config` itself is not changed.
+    Fields of the RunConfig returned may be set (`cfg.run.days = 10`): each assignment is
+    checked at once, its error naming the field as the file's would (`run.days`), and a refused
+    one leaves the field as it was."""
     if isinstance(config, RunConfig):
         data = config.model_dump(mode="json", exclude_none=True)  # what a store records
     elif isinstance(config, dict):

@@ -459,6 +459,16 @@ def _row_label(r: Row) -> str:
     return _wrap(r.label) + ("" if r.group == "all" else f"\n  {r.group}")
 
 
+TICK_LINE_IN = 9 * 1.25 / 72  # one line of a 9-point tick label, inches
+
+
+def _row_in(labels, base: float) -> float:
+    """Inches per row of a chart whose rows carry these tick labels: `base`, or more where a
+    label wraps to so many lines that it would run into its neighbours'."""
+    lines = max((str(t).count("\n") + 1 for t in labels), default=1)
+    return max(base, TICK_LINE_IN * lines + 0.12)
+
+
 def _separate_scenarios(ax, scenario_of_row: list, y) -> None:
     """A thin line between the rows of two scenarios."""
     for i in range(1, len(scenario_of_row)):
@@ -522,7 +532,8 @@ def fig_trajectories(ds, plt, path, shown, days: slice, colors, glu: Glucose) ->
 
 def fig_time_in_ranges(rows: list[Row], plt, path, glu: Glucose) -> None:
     rows = [r for r in rows if "bands" in r.stats]
-    fig, ax = plt.subplots(figsize=(FIG_W, 0.42 * len(rows) + 1.6))
+    row_in = _row_in([_row_label(r) for r in rows], 0.42)
+    fig, ax = plt.subplots(figsize=(FIG_W, row_in * len(rows) + 1.6))
     y = np.arange(len(rows))[::-1]
     left = np.zeros(len(rows))
     names = glu.band_labels()
@@ -563,8 +574,9 @@ def _interval_panel(ax, y, mid, lo, hi, color="C0"):
 
 def fig_hypoglycaemia(rows: list[Row], plt, path, glu: Glucose) -> None:
     present = [h for h in HYPO if f"mean:{h[0]}" in rows[0].stats]
+    row_in = _row_in([_row_label(r) for r in rows], 0.42)
     fig, axes = plt.subplots(
-        1, len(present), figsize=(FIG_W, 0.42 * len(rows) + 1.8), sharey=True, squeeze=False
+        1, len(present), figsize=(FIG_W, row_in * len(rows) + 1.8), sharey=True, squeeze=False
     )
     y = np.arange(len(rows))[::-1]
     for ax, (v, label, scale, units) in zip(axes[0], present):
@@ -582,8 +594,9 @@ def fig_hypoglycaemia(rows: list[Row], plt, path, glu: Glucose) -> None:
 
 def fig_severe(rows: list[Row], plt, path, first_last: tuple) -> None:
     present = [e for e in SEVERE if f"severe:{e[0]}" in rows[0].stats]
+    row_in = _row_in([_row_label(r) for r in rows], 0.42)
     fig, axes = plt.subplots(
-        1, len(present), figsize=(FIG_W, 0.42 * len(rows) + 1.8), sharey=True, squeeze=False
+        1, len(present), figsize=(FIG_W, row_in * len(rows) + 1.8), sharey=True, squeeze=False
     )
     y = np.arange(len(rows))[::-1]
     for ax, (v, label) in zip(axes[0], present):
@@ -731,7 +744,7 @@ def fig_loss_by_group(ds, plt, path, pop: xr.Dataset, by_group: xr.Dataset | Non
                         s,
                     )
                 )
-    fig, ax = plt.subplots(figsize=(FIG_W, 0.36 * len(bars) + 1.8))
+    fig, ax = plt.subplots(figsize=(FIG_W, _row_in([b[0] for b in bars], 0.36) * len(bars) + 1.8))
     y = np.arange(len(bars))[::-1]
     pos_left, neg_left = np.zeros(len(bars)), np.zeros(len(bars))
     values = np.nan_to_num(np.array([b[1] for b in bars]))
@@ -808,7 +821,8 @@ def fig_forest(comparison, plt, path, shown, colors, glu: Glucose) -> None:
     b = comparison.attrs["baseline"]
     others = [s for s in shown if s != b]
     names = [str(n) for n in comparison["scenario_name"].values]
-    heights = [0.38 * len(others) + 0.8] * len(clinical)
+    row_in = _row_in([_wrap(f"{s}: {names[s]}", 30) for s in others], 0.38)
+    heights = [row_in * len(others) + 0.8] * len(clinical)
     if lost:
         heights.append(0.1 * len(lost) * (len(others) + 2) + 1.0)
     fig, axes = plt.subplots(

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     create_model,
     field_validator,
@@ -45,9 +46,47 @@ def _wants_number(annotation) -> bool:
     return False
 
 
+def _located_error(line_errors) -> ValidationError:
+    """pydantic's ValidationError for an assignment, each error at its place in the config."""
+    return ValidationError.from_exception_data("RunConfig", line_errors)
+
+
+def _locate(value, loc: tuple) -> None:
+    """Tell `value` (a section, or a list of them) and the sections inside it where they sit."""
+    if isinstance(value, _Section):
+        value._loc = loc
+        for name in type(value).model_fields:
+            _locate(getattr(value, name), (*loc, name))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _locate(item, (*loc, i))
+
+
 class _Section(BaseModel):
     # allow_inf_nan=False: a nan failed the bounds with "should be less than or equal to 1"
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+    # where this section sits in its RunConfig, e.g. ("run",) or ("meals", 0): an assignment's
+    # error names the field as the file's would (run.days, not days)
+    _loc: tuple = PrivateAttr(default=())
+
+    def __setattr__(self, name, value):
+        if name.startswith("_"):
+            return super().__setattr__(name, value)
+        if name not in type(self).model_fields:
+            raise _located_error(
+                [{"type": "extra_forbidden", "loc": (*self._loc, name), "input": value}]
+            )
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as err:
+            raise _located_error(
+                [
+                    {k: e[k] for k in ("type", "input", "ctx") if k in e}
+                    | {"loc": (*self._loc, *e["loc"])}
+                    for e in err.errors()
+                ]
+            ) from None
+        _locate(getattr(self, name), (*self._loc, name))
 
     @field_validator("*", mode="before")
     @classmethod
@@ -1273,6 +1312,9 @@ class RunConfig(_Section):
     execution: ExecutionSection = Field(default_factory=ExecutionSection)
     sweep: SweepSection = Field(default_factory=SweepSection)
     cluster: ClusterSection = Field(default_factory=ClusterSection)
+
+    def model_post_init(self, context) -> None:
+        _locate(self, ())
 
     @model_validator(mode="before")
     @classmethod

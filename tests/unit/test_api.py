@@ -108,6 +108,25 @@ def test_a_bad_config_raises_pydantics_error_naming_the_field_and_writes_nothing
         engine.run(42)
 
 
+def test_an_assignment_is_checked_and_its_error_names_the_field_as_the_file_would():
+    cfg = engine.load_config(CONFIG)
+    with pytest.raises(ValidationError) as err:
+        cfg.run.days = -3
+    assert [e["loc"] for e in err.value.errors()] == [("run", "days")]
+    assert "run.days" in str(err.value) and "greater than or equal to 1" in str(err.value)
+    with pytest.raises(ValidationError, match=r"run\.dayz\n.*Extra inputs are not permitted"):
+        cfg.run.dayz = 3
+    with pytest.raises(ValidationError, match=r"meals\.0\.time_h"):
+        cfg.meals[0].time_h = 30
+    assert cfg.run.days == CONFIG["run"]["days"]  # a refused assignment changes nothing
+    # a section put in whole is placed too, and its own fields are checked there
+    cfg.run = {"days": 4}
+    with pytest.raises(ValidationError, match=r"run\.n_patients"):
+        cfg.run.n_patients = 0
+    cfg.run.days = 5
+    assert engine.load_config(cfg).run.days == 5
+
+
 @pytest.mark.parametrize("overwrite", [False, True])
 def test_an_existing_folder_the_engine_did_not_create_is_refused_and_left_as_it_was(
     tmp_path, overwrite

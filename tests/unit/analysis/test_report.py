@@ -67,3 +67,44 @@ def test_report_refuses_a_non_empty_folder_and_an_incomplete_store(store, tmp_pa
 def test_report_of_something_that_is_not_a_store(tmp_path):
     (tmp_path / "junk").mkdir()
     assert main(["report", str(tmp_path / "junk"), "-o", str(tmp_path / "out")]) == 2
+
+
+def test_row_labels_that_wrap_to_three_lines_do_not_run_into_each_other(tmp_path, monkeypatch):
+    """A sweep of four fields names its scenarios in three lines of tick label; every chart
+    with a row per scenario makes its rows tall enough for them."""
+    cfg = parse_config(
+        {
+            "run": {"n_patients": 6, "days": 3, "seed": 3},
+            "sweep": {
+                "zip": {
+                    "therapy.kind": ["intensive", "conventional", "real_world"],
+                    "therapy.delivery": ["mdi", "pump", "mix"],
+                    "lifestyle.adherence": [0.95, 0.7, 0.8],
+                    "therapy.dose_error_sd": [0.1, 0.2, 0.3],
+                }
+            },
+            "output": {"traced": 2},
+        }
+    )
+    path = tmp_path / "long.zarr"
+    sweep.run(cfg, path, quiet=True)
+    overlaps, checked = [], []
+    save = report._save
+
+    def save_checked(fig, plt, out):
+        fig.canvas.draw()
+        renderer = fig.canvas.get_renderer()
+        for ax in fig.axes:
+            labels = [t for t in ax.get_yticklabels() if t.get_visible() and t.get_text()]
+            if any("\n" in t.get_text() for t in labels):
+                checked.append(out.name)
+            boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.y0)
+            overlaps.extend(
+                (out.name, round(a.y1 - b.y0, 1)) for a, b in zip(boxes, boxes[1:]) if b.y0 < a.y1
+            )
+        save(fig, plt, out)
+
+    monkeypatch.setattr(report, "_save", save_checked)
+    report.render(path, tmp_path / "r")
+    assert overlaps == []
+    assert {"forest.png", "severe_events.png", "time_in_ranges.png"} <= set(checked)
