@@ -782,7 +782,10 @@ def _add_run(command) -> None:
         help="finish an interrupted run: compute only the missing tasks",
     )
     r.add_argument(
-        "--workers", type=_positive_int, default=None, help="threads (default: all cores)"
+        "--workers",
+        type=_at_least(0),
+        default=None,
+        help="threads (default: execution.workers; 0 there or here: all cores)",
     )
     r.add_argument(
         "--scheduler",

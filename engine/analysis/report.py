@@ -1361,7 +1361,7 @@ def render(
         return is_t1dmc_report(p) or _empty_folder(p)
 
     replace = overwrite or _empty_folder(out_dir)  # an empty folder loses nothing
-    check_output(out_dir, replace, owned, "report folder")  # before the work
+    check_output(out_dir, replace, owned, "report folder", REPORT_FILES)  # before the work
     ds = cmp_mod.open_store(store)
     if "config_toml" not in ds.attrs:
         raise ValueError(f"{str(store)!r} is not a t1dmc results store (no config_toml attribute)")
@@ -1376,7 +1376,7 @@ def render(
         tmp.mkdir()
         built.update(_build(ds, store, tmp, days, Glucose(units == "mmol"), b))
 
-    write_output(out_dir, replace, owned, build, "report folder")
+    write_output(out_dir, replace, owned, build, "report folder", REPORT_FILES)
     final = Path(os.path.abspath(out_dir))
     return {
         "files": {k: str(final / name) for k, name in built.items()},

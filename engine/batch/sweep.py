@@ -511,7 +511,7 @@ def _run(
     where,
 ) -> dict:
     from ..store.integrity import reading_store
-    from ..store.storeguard import StoreClaim
+    from ..store.storeguard import StoreClaim, refuse_unsafe_target
     from . import preflight
 
     t0 = time.perf_counter()
@@ -537,6 +537,9 @@ def _run(
     estimate = preflight.estimate(cfg, len(scenarios), 0 if distributed else n_workers)
     preflight.check_fits(estimate)
     say(preflight.format_estimate(estimate))
+    refuse_unsafe_target(
+        Path(os.path.abspath(out))
+    )  # a bad path: refused before the estimate's checks
     if not resume:
         preflight.check_disk(estimate, out)  # before any folder is made: exit 2 writes nothing
     connection = None

@@ -63,6 +63,12 @@ def refuse_unsafe_target(path: Path, what: str = "output") -> None:
         raise UnsafeOutput(
             f"{what} {text!r}: the working folder is never an output; name a new path"
         )
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        pass
+    except OSError as err:  # a name too long for the filesystem, a folder that cannot be read
+        raise UnsafeOutput(f"{what} {_short(text)!r}: {err.strerror}; name another path") from None
     if path.is_symlink():
         raise UnsafeOutput(
             f"{what} {text!r} is a symbolic link (to {os.readlink(path)!r}); the "
@@ -86,6 +92,11 @@ def refuse_unsafe_target(path: Path, what: str = "output") -> None:
                 f"{what} {text!r} lies inside the t1dmc store {str(folder)!r}; a store holds "
                 "only its own arrays: name a path outside it"
             )
+
+
+def _short(text: str, keep: int = 60) -> str:
+    """A path as a message shows it: a very long one cut in the middle."""
+    return text if len(text) <= 2 * keep else f"{text[:keep]}...{text[-keep:]}"
 
 
 def _require_folder(folder: Path, path: Path, what: str) -> None:
@@ -176,8 +187,8 @@ def classify_store(path: Path) -> Classified:
             foreign.append(f"{name} (a link)")
         elif name in ("zarr.json", LOCK_NAME) or ZARR_PARTIAL.match(name):
             continue
-        elif ours and p.is_dir() and name in nodes and _is_zarr_node(p):
-            continue
+        elif ours and p.is_dir() and name in nodes:
+            foreign.extend(f"{name}/{inner}" for inner in _foreign_in_node(p))
         # a lock file alone does not make a store ours: without the engine's attributes (the
         # first thing its creation writes) nothing but the group's metadata may be there
         else:
@@ -185,12 +196,60 @@ def classify_store(path: Path) -> Classified:
     return Classified("foreign", foreign, marked=True) if foreign else Classified("store")
 
 
-def _is_zarr_node(p: Path) -> bool:
-    """An array folder as zarr writes it: its metadata and its chunks, nothing else."""
-    names = {n for n in os.listdir(p) if not ZARR_PARTIAL.match(n)}
-    if not names <= {"zarr.json", "c"}:
-        return False
-    return not any((p / n).is_symlink() for n in names)
+# a chunk as zarr writes it (`c/<i>/<j>/...`, default chunk-key encoding), and the file it
+# writes first and renames into place (`<i>.<hex>.partial`): a kill in between leaves one
+CHUNK_KEY = re.compile(r"^[0-9]+$")
+CHUNK_PARTIAL = re.compile(r"^[0-9]+\.[0-9a-f]+\.partial$")
+
+
+def _array_ndim(node: Path) -> int | None:
+    """The number of dimensions an array's metadata gives, or None when it says none."""
+    try:
+        doc = json.loads((node / "zarr.json").read_bytes())
+        shape = doc.get("shape") if doc.get("node_type") == "array" else None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return len(shape) if isinstance(shape, list) else None
+
+
+def _foreign_in_node(node: Path) -> list[str]:
+    """What an array folder holds besides what zarr writes there: its metadata and, under
+    `c/`, folders and chunk files named by chunk index, as deep as the array has dimensions,
+    no links. Returns those entries' paths inside the folder (a folder with a trailing /)."""
+    foreign = []
+    for name in sorted(os.listdir(node)):
+        p = node / name
+        if p.is_symlink():
+            foreign.append(f"{name} (a link)")
+        elif name == "zarr.json" and p.is_file() or ZARR_PARTIAL.match(name) and p.is_file():
+            continue
+        elif name == "c" and p.is_dir():
+            foreign.extend(f"c/{inner}" for inner in _foreign_in_chunks(p, _array_ndim(node)))
+        else:
+            foreign.append(name + ("/" if p.is_dir() else ""))
+    return foreign
+
+
+def _foreign_in_chunks(folder: Path, depth: int | None) -> list[str]:
+    """Entries under a chunk folder that are not chunks: `depth` more levels of index folders
+    and then chunk files (any depth when the array's metadata is unreadable)."""
+    foreign = []
+    for name in sorted(os.listdir(folder)):
+        p = folder / name
+        if p.is_symlink():
+            foreign.append(f"{name} (a link)")
+        elif p.is_dir() and CHUNK_KEY.match(name) and (depth is None or depth > 1):
+            inner = _foreign_in_chunks(p, None if depth is None else depth - 1)
+            foreign.extend(f"{name}/{x}" for x in inner)
+        elif (
+            p.is_file()
+            and (CHUNK_KEY.match(name) or CHUNK_PARTIAL.match(name))
+            and (depth is None or depth == 1)
+        ):
+            continue
+        else:
+            foreign.append(name + ("/" if p.is_dir() else ""))
+    return foreign
 
 
 def staged_path(out: Path) -> Path:
@@ -552,25 +611,48 @@ def is_t1dmc_zarr(path: Path) -> bool:
     return path.is_dir() and classify_store(path).kind == "store"
 
 
+def what_is_there(path: Path, expected=frozenset()) -> str:
+    """What is at `path`, for a refusal: its kind and, for a folder, what it holds; the entries
+    an output of this kind does not hold (names outside `expected`) come first."""
+    if path.is_symlink():
+        return "a symbolic link"
+    if not path.is_dir():
+        return "a file the engine did not write"
+    c = classify_store(path)
+    if c.kind == "store":
+        kind = output_kind(path)
+        return f"a t1dmc {OUTPUT_KINDS[kind] if kind else 'store'}"
+    if c.kind == "foreign" and c.marked:
+        return (
+            f"a t1dmc store that also holds what the engine did not create: {_describe(c.foreign)}"
+        )
+    entries = os.listdir(path)
+    extra = [n for n in entries if n not in expected]
+    if expected and extra and len(extra) < len(entries):
+        return f"a folder holding what the engine did not write: {_describe(extra)}"
+    return f"a folder the engine did not write, holding {_describe(entries)}"
+
+
 def write_output(
     path: Path,
     overwrite: bool,
     owned: Callable[[Path], bool],
     write: Callable[[Path], None],
     what: str = "output",
+    expected=frozenset(),
 ) -> None:
     """Write an output through `write(tmp)` into a sibling temporary path, then move it into
     place. An existing output is replaced only with `overwrite` and when `owned(path)` says
-    the engine wrote it; a failed write leaves the old one as it was."""
+    the engine wrote it; a failed write leaves the old one as it was. A refusal says what is
+    there (`expected`: the names an output of this kind holds, for naming the others)."""
     path = Path(os.path.abspath(path))
     refuse_unsafe_target(path, what)
     _require_folder(path.parent, path, what)
     if path.exists():
         # ownership first: --overwrite is offered only where it would be obeyed
         if not owned(path):
-            kind = "folder" if path.is_dir() else "file"
             raise UnsafeOutput(
-                f"{what} {str(path)!r} is a {kind} the engine did not write; it "
+                f"{what} {str(path)!r} is {what_is_there(path, expected)}; the engine "
                 "replaces only its own outputs: choose another path"
             )
         if not overwrite:
@@ -601,7 +683,11 @@ class _Checked(Exception):
 
 
 def check_output(
-    path: Path, overwrite: bool, owned: Callable[[Path], bool], what: str = "output"
+    path: Path,
+    overwrite: bool,
+    owned: Callable[[Path], bool],
+    what: str = "output",
+    expected=frozenset(),
 ) -> None:
     """Raise now what `write_output` would refuse (UnsafeOutput, FileExistsError), so a
     command fails before its work rather than after; nothing is written. write_output checks
@@ -611,7 +697,7 @@ def check_output(
         raise _Checked
 
     try:
-        write_output(path, overwrite, owned, stop, what)
+        write_output(path, overwrite, owned, stop, what, expected)
     except _Checked:
         pass
 

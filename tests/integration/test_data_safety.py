@@ -199,6 +199,34 @@ def test_a_store_holding_a_users_file_is_not_replaced(tmp_path, capsys):
     assert tree_bytes(tmp_path) == before
 
 
+def test_a_users_file_deep_among_a_stores_chunks_is_found_and_named(tmp_path, capsys):
+    """The chunk folders (`<array>/c/<i>/<j>/...`) hold only chunk files named by index, as
+    deep as the array has dimensions: anything else is the user's (a hostile user's review
+    found --overwrite removed such files until 0.14.1)."""
+    cfg = write_config(tmp_path)
+    out = tmp_path / "s.zarr"
+    assert main(["run", str(cfg), "-o", str(out), "-q"]) == 0
+    chunk = next(p for p in (out / "tir" / "c").rglob("*") if p.is_file())
+    # a chunk write killed before its rename is the engine's own
+    chunk.with_name(f"{chunk.name}.0123456789abcdef.partial").write_bytes(b"half a chunk")
+    assert main(["run", str(cfg), "-o", str(out), "--overwrite", "-q"]) == 0
+    (out / "tir" / "c" / "my_analysis").mkdir()
+    (out / "tir" / "c" / "my_analysis" / "notes.txt").write_text("mine")
+    (out / "glucose_mean" / "c" / "README.txt").write_text("mine")
+    deep = next(
+        p for p in (out / "tir" / "c").rglob("*") if p.is_file() and p.parent.name != "my_analysis"
+    )
+    deep.with_name(deep.name + ".bak").write_text("mine")
+    (deep.parent / "extra").mkdir()
+    before = tree_bytes(tmp_path)
+    assert main(["run", str(cfg), "-o", str(out), "--overwrite", "-q"]) == 2
+    err = capsys.readouterr().err
+    rel = deep.parent.relative_to(out)
+    for name in ("tir/c/my_analysis/", "glucose_mean/c/README.txt", f"{rel}/{deep.name}.bak"):
+        assert name in err, (name, err)
+    assert tree_bytes(tmp_path) == before
+
+
 def test_overwrite_replaces_the_engines_own_store_with_the_clean_runs_bytes(tmp_path, clean):
     small, other = write_config(tmp_path), write_config(tmp_path, "other.toml", seed=4)
     out = tmp_path / "s.zarr"

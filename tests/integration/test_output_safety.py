@@ -93,6 +93,18 @@ def with_out(argv: list, out) -> list:
 # -------------------------------------------------------------------------------- user files
 
 
+@pytest.mark.parametrize("name", ["run", "replay csv", "compare", "report"])
+def test_a_name_too_long_for_the_filesystem_is_refused_as_such(store, tmp_path, capsys, name):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(CONFIG)
+    argv = {**commands(store), "run": ["run", str(cfg), "-o", "{out}", "-q"]}[name]
+    out = tmp_path / ("a" * 300 + ".out")  # the filesystem's limit is 255 bytes a name
+    assert main(with_out(argv, out)) == 2
+    err = capsys.readouterr().err
+    assert "File name too long; name another path" in err and "unexpected" not in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.toml"]
+
+
 @pytest.mark.parametrize("name", ["replay csv", "compare", "report"])
 def test_overwrite_never_replaces_a_users_folder(store, tmp_path, capsys, name):
     mine = users_folder(tmp_path)
@@ -124,6 +136,8 @@ def test_a_users_folder_or_file_named_like_an_output_is_not_replaced(
     assert main(with_out(argv, target) + ["--overwrite"]) == 2
     err = capsys.readouterr().err
     assert "the engine did not write" in err and "choose another path" in err
+    if suffix == ".zarr":  # what the folder holds is named
+        assert "holding " in err and sorted(p.name for p in target.iterdir())[0] in err, err
     assert tree_bytes(target) == before
     # without --overwrite: the same refusal, with no hint to pass a flag that would not be obeyed
     assert main(with_out(argv, target)) == 2
@@ -335,8 +349,14 @@ def test_a_report_folder_with_a_users_file_added_is_not_replaced(store, tmp_path
     before = snapshot(out)
     assert not report.is_t1dmc_report(out)
     assert main(["report", str(store), "-o", str(out), "--overwrite"]) == 2
-    assert "the engine did not write" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "a folder holding what the engine did not write: notes.txt;" in err
     assert snapshot(out) == before
+    # a results store is not a report folder, and the refusal says which it is
+    other = copy_store(store, tmp_path)
+    assert main(["report", str(store), "-o", str(other), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert "is a t1dmc results store" in err, err
     assert main(["report", str(store), "-o", str(out)]) == 2
     err = capsys.readouterr().err
     assert "the engine did not write" in err and "--overwrite" not in err
