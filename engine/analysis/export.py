@@ -161,6 +161,35 @@ def _patient_columns(piece: xr.Dataset, p: Plan, repeat: int, wide: bool) -> dic
     return cols
 
 
+def _blank_unwritten(ds, cols: dict, s: int, sl: slice, repeat: int) -> None:
+    """The rows of patients whose task has not finished (`completed` 0) hold the store's fill
+    values, NaN but also 0 in whole-number columns, which would read as values (status 0,
+    sex_male 0), or what a killed task wrote of them: every value column is made missing
+    (export --allow-incomplete)."""
+    if "completed" not in ds:
+        return
+    written = ds["completed"].isel(scenario=s, patient=sl).values.astype(bool)
+    if written.all():
+        return
+    unwritten = np.repeat(~written, repeat)
+    keys = {"scenario", "patient", "day", "completed", *ds["scenario"].coords}
+    for name, values in cols.items():
+        kind = getattr(values, "dtype", np.dtype(object)).kind
+        if name in keys:
+            continue
+        if kind == "f":
+            column = values.copy()
+            column[unwritten] = np.nan
+        elif kind in "iub":
+            bits = 8 * values.dtype.itemsize
+            nullable = "boolean" if kind == "b" else f"{'U' if kind == 'u' else ''}Int{bits}"
+            column = pd.array(values, dtype=nullable)
+            column[unwritten] = pd.NA
+        else:  # strings: a patient's group, drawn before the run, is kept
+            continue
+        cols[name] = column
+
+
 def _patient_day_frame(ds, p: Plan, s: int, sl: slice) -> pd.DataFrame:
     piece = ds[p.patient + p.daily].isel(scenario=s, patient=sl).compute()
     ids = ds["patient"].values[sl]
@@ -176,6 +205,7 @@ def _patient_day_frame(ds, p: Plan, s: int, sl: slice) -> pd.DataFrame:
         else:
             for k, label in enumerate(_labels(piece, var.dims[-1])):
                 cols[f"{name}_{label}"] = values[:, :, k].reshape(-1)
+    _blank_unwritten(ds, cols, s, sl, days.size)
     return pd.DataFrame(cols, copy=False)
 
 
@@ -202,6 +232,7 @@ def _patient_frame(ds, p: Plan, s: int, sl: slice, window: int) -> pd.DataFrame:
     for name in whole:
         values = piece[name].transpose("patient", "day", ...).values
         cols[f"{name}_max"] = values.reshape(values.shape[0], -1).max(axis=1)
+    _blank_unwritten(ds, cols, s, sl, 1)
     return pd.DataFrame(cols, copy=False)
 
 

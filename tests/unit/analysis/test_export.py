@@ -219,6 +219,16 @@ def test_an_incomplete_store_is_refused_unless_allowed(store, tmp_path):
     export_store(copy, tmp_path / "t.csv", per="patient", allow_incomplete=True)
     df = pd.read_csv(tmp_path / "t.csv")
     assert len(df) == 40 and df.completed.tolist() == [1] * 36 + [0] * 4
+    # the patients not written have no values, whole numbers included (the store's fill, 0,
+    # would read as "not stopped", "female"): empty, as their floats are
+    unwritten, written = df[df.completed == 0], df[df.completed == 1]
+    for name in ("status_max", "sex_male", "uses_cgm", "hba1c_last14d"):
+        assert unwritten[name].isna().all() and written[name].notna().all(), name
+    export_store(copy, tmp_path / "t.parquet", fmt="parquet", allow_incomplete=True)
+    daily = pd.read_parquet(tmp_path / "t.parquet")
+    late = daily.completed == 0 if "completed" in daily else daily.patient.isin(unwritten.patient)
+    assert daily.loc[late & (daily.scenario == 1), "status"].isna().all()
+    assert daily.loc[~(late & (daily.scenario == 1)), "status"].notna().all()
 
 
 @pytest.mark.parametrize(
