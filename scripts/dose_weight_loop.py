@@ -13,6 +13,13 @@ N patients x D days under one therapy preset (default: the config default, real_
   more_resistant  polygenic type 2 risk +--prs-step SD: s_p lowered with little weight change
                   -> a second estimate of e
 
+The changed scenarios are changes made at day 0 to people who lived the baseline's life before
+it: each enters with the glycosuria of its baseline's first two weeks (the per-patient input
+`prior_glycosuria_g`, as `t1dmc validate`'s DCCT arms), so appetite defends the weight of the
+care they had, and a stronger prescription can show the weight that less glycosuria brings
+(docs/model.md §2, Appetite). Until 0.14.1 each scenario defended the glycosuria of its own
+first two weeks, which hid that path.
+
 Shares and elasticities are ratios of population sums over the last --window days (paired
 differences), never means of per-patient ratios. The loop gain through weight is
 G = e x s x w x TDD (dimensionless, e from the polygenic step): an extra unit of daily dose
@@ -26,8 +33,9 @@ glucotoxicity and weight together). Nothing here forces either value.
 import argparse
 import json
 import sys
-import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -102,6 +110,65 @@ def loop_gain(ds, window: int, groups=GROUPS) -> dict:
     return out
 
 
+OUTPUTS = ("tdd", "weight_kg", "si_peripheral", "hba1c", "glycosuria_g")
+
+
+def _simulate(inputs, cohort, workers: int):
+    """The kernel over `cohort` in `workers` threads (the kernel releases the GIL; a patient's
+    results do not depend on which block runs it): daily outputs and status."""
+    from engine.batch.sweep import simulate
+    from engine.model.glycaemia import D
+
+    n = len(cohort)
+    edges = np.linspace(0, n, max(1, min(workers, n)) + 1).astype(int)
+
+    def block(a, b):
+        part = replace(
+            cohort,
+            **{f: getattr(cohort, f)[a:b] for f in ("patient_id", "params", "x0", "traits")},
+            source=cohort.source[a:b],
+            group=cohort.group[a:b],
+        )
+        daily, _, status, _ = simulate(inputs, part, np.full(b - a, -1, dtype=np.int64), 0)
+        return {name: daily[getattr(D, name)] for name in OUTPUTS}, status
+
+    with ThreadPoolExecutor(len(edges) - 1) as pool:
+        parts = list(pool.map(block, edges[:-1], edges[1:]))
+    out = {name: np.concatenate([p[0][name] for p in parts]) for name in OUTPUTS}
+    return out, np.concatenate([p[1] for p in parts])
+
+
+def run_scenarios(configs, workers: int):
+    """Run the paired scenarios (the baseline first); the others enter with the baseline's
+    first-two-weeks glycosuria. Returns an xarray Dataset (scenario, patient, day)."""
+    import xarray as xr
+
+    from engine.batch.sweep import cohort_of, kernel_inputs
+    from engine.model.slow import GMI_DAYS
+    from engine.model.traits import T
+
+    daily, status, group, prior = [], [], None, None
+    for cfg in configs:
+        inputs = kernel_inputs(cfg)
+        cohort = cohort_of(inputs, np.arange(cfg.run.n_patients))
+        if prior is not None:
+            traits = cohort.traits.copy()
+            traits[:, T.prior_glycosuria_g] = prior
+            cohort = replace(cohort, traits=traits)
+        out, st = _simulate(inputs, cohort, workers)
+        if prior is None:
+            prior = np.nanmean(out["glycosuria_g"][:, :GMI_DAYS], axis=1)
+            group = cohort.group
+        daily.append(out)
+        status.append(st)
+    dims = ("scenario", "patient", "day")
+    return xr.Dataset(
+        {name: (dims, np.stack([d[name] for d in daily])) for name in OUTPUTS}
+        | {"status": (dims, np.stack(status))},
+        coords={"group": ("patient", np.asarray(group))},
+    )
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--preset", default=None, help="therapy kind (default: the config default)")
@@ -116,9 +183,6 @@ def main(argv=None) -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args(argv)
 
-    import xarray as xr
-
-    from engine.batch import sweep
     from engine.batch.config import parse_config
 
     raw = {
@@ -132,22 +196,21 @@ def main(argv=None) -> int:
     bias = base.therapy.dose_error_bias
     surplus = base.lifestyle.energy_surplus
     prs = base.genetics.polygenic_shift
-    raw["sweep"] = {
-        "zip": {
-            "therapy.dose_error_bias": [bias, bias - args.dose_step, bias, bias],
-            "lifestyle.energy_surplus": [surplus, surplus, surplus + args.surplus_step, surplus],
-            "genetics.polygenic_shift": [prs, prs, prs, prs + args.prs_step],
-        }
-    }
-    cfg = parse_config(raw)
-    with tempfile.TemporaryDirectory() as tmp:
-        t = time.perf_counter()
-        sweep.run(cfg, Path(tmp) / "s.zarr", quiet=True, workers=args.workers)
-        wall = time.perf_counter() - t
-        with xr.open_zarr(Path(tmp) / "s.zarr") as ds:
-            rows = loop_gain(ds.load(), args.window)
+    changes = (
+        {},
+        {"therapy": {"dose_error_bias": bias - args.dose_step}},
+        {"lifestyle": {"energy_surplus": surplus + args.surplus_step}},
+        {"genetics": {"polygenic_shift": prs + args.prs_step}},
+    )
+    configs = [
+        parse_config({**raw, **{k: {**raw.get(k, {}), **v} for k, v in change.items()}})
+        for change in changes
+    ]
+    t = time.perf_counter()
+    rows = loop_gain(run_scenarios(configs, args.workers), args.window)
+    wall = time.perf_counter() - t
     result = {
-        "preset": args.preset or cfg.therapy.kind,
+        "preset": args.preset or base.therapy.kind,
         "n": args.n,
         "days": args.days,
         "window_days": args.window,
