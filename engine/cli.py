@@ -589,9 +589,21 @@ def cmd_export(args) -> int:
                 end = "\n" if done == total else "\r"
                 print(f"export: {done:,}/{total:,} rows", end=end, file=sys.stderr, flush=True)
 
-    fmt = args.format
-    if fmt is None:  # the output's extension chooses
-        fmt = "parquet" if Path(args.output).suffix.lower() in (".parquet", ".pq") else "csv"
+    suffix = Path(args.output).suffix.lower()
+    by_suffix = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}.get(suffix)
+    fmt = args.format or by_suffix or "csv"  # the output's extension chooses
+    if args.format and by_suffix and args.format != by_suffix:
+        return _fail(
+            f"--format {args.format} with output {args.output!r}: its extension says "
+            f"{by_suffix}; name the output {Path(args.output).stem}."
+            f"{'parquet' if args.format == 'parquet' else 'csv'} or leave --format out"
+        )
+    if args.window is not None and args.per != "patient":
+        return _fail(
+            f"--window {args.window}: it sets the days a per-patient row averages; "
+            "with --per patient-day every day is a row (add --per patient)"
+        )
+    window = DEFAULT_WINDOW if args.window is None else args.window
 
     def read():
         return export.export_store(
@@ -599,7 +611,7 @@ def cmd_export(args) -> int:
             args.output,
             fmt=fmt,
             per=args.per,
-            window=args.window,
+            window=window,
             allow_incomplete=args.allow_incomplete,
             progress=progress,
         )
@@ -974,7 +986,7 @@ def _add_export(command) -> None:
     ex.add_argument(
         "--window",
         type=_positive_int,
-        default=DEFAULT_WINDOW,
+        default=None,
         metavar="DAYS",
         help=f"--per patient: days averaged at the end of the run ({DEFAULT_WINDOW})",
     )

@@ -1181,9 +1181,10 @@ class SweepSection(_Section):
             raise ValueError(
                 f"zip lists differ in length: { {k: len(v) for k, v in self.zip.items()} }"
             )
-        for name, values in (*self.grid.items(), *self.zip.items()):
-            if not values:
-                raise ValueError(f"{name}: give at least one value")
+        for way, lists in (("grid", self.grid), ("zip", self.zip)):
+            for name, values in lists.items():
+                if not values:
+                    raise ValueError(f"{way}.{name} = []: give at least one value")
         if self.ranges and self.n < 1:
             raise ValueError("ranges given: set n, the number of sampled scenarios")
         if self.n and not self.ranges:

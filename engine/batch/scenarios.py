@@ -196,9 +196,22 @@ def expand(cfg: RunConfig) -> list[Scenario]:
             scfg = parse_config(d)
         except ConfigError as err:
             shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+            detail = str(err).split("\n", 1)[1]
+            whole = [
+                k
+                for k in r
+                if f"{k} = {r[k]!r}: Input should be a valid integer, got a number with a "
+                "fractional part"
+                in detail
+                and not sw.ranges[k].integer
+            ]
+            if whole:  # a whole-number field sampled as a real: say how to sample whole numbers
+                detail += (
+                    f"\n  (sweep.ranges.{whole[0]} samples real numbers; a whole-number field "
+                    "needs integer = true)"
+                )
             raise ConfigError(
-                f"sweep scenario {index} ({shown}) is not a valid config:\n"
-                + str(err).split("\n", 1)[1]
+                f"sweep scenario {index} ({shown}) is not a valid config:\n" + detail
             ) from None
         seed = scenario_seed(scfg.run.seed, index, sw.common_random_numbers)
         out.append(Scenario(index, _label(values), values, scfg, seed))

@@ -511,7 +511,7 @@ def _run(
     where,
 ) -> dict:
     from ..store.integrity import reading_store
-    from ..store.storeguard import StoreClaim, refuse_unsafe_target
+    from ..store.storeguard import StoreClaim, refuse_unsafe_target, staged_path
     from . import preflight
 
     t0 = time.perf_counter()
@@ -537,9 +537,14 @@ def _run(
     estimate = preflight.estimate(cfg, len(scenarios), 0 if distributed else n_workers)
     preflight.check_fits(estimate)
     say(preflight.format_estimate(estimate))
-    refuse_unsafe_target(
-        Path(os.path.abspath(out))
-    )  # a bad path: refused before the estimate's checks
+    # a bad path is refused before the estimate's checks
+    refuse_unsafe_target(Path(os.path.abspath(out)))
+    if repair and not (os.path.lexists(out) or os.path.lexists(staged_path(Path(out)))):
+        # a mistyped path would start the whole run afresh: a repair needs a store
+        raise ConfigError(
+            f"--repair: there is no store at {str(out)!r} to repair; to start the run, "
+            "leave out --repair"
+        )
     if not resume:
         preflight.check_disk(estimate, out)  # before any folder is made: exit 2 writes nothing
     connection = None

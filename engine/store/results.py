@@ -602,6 +602,23 @@ def finalize_store(path: Path) -> None:
         zarr.consolidate_metadata(str(path))
 
 
+class IncompleteStoreWarning(UserWarning):
+    """A results store opened before its run finished: its unwritten patients hold fill
+    values (NaN, and 0 in whole-number variables); `completed` says which."""
+
+
 def open_results(path) -> xr.Dataset:
-    """The store at `path` as a lazy labelled Dataset, with the derived `ir_share`."""
-    return with_ir_share(xr.open_zarr(path, decode_times=False))
+    """The results store at `path` as a lazy labelled Dataset, with the derived `ir_share`.
+    ValueError saying why when `path` holds no results store (nothing there, another
+    program's zarr, a comparison); an IncompleteStoreWarning when its run has not finished."""
+    from ..analysis.compare import incomplete_message, open_store
+
+    ds = open_store(path)
+    incomplete = incomplete_message(path, ds)
+    if incomplete:
+        warnings.warn(
+            f"{incomplete}; its unwritten patients hold fill values (`completed` is 0 for them)",
+            IncompleteStoreWarning,
+            stacklevel=2,
+        )
+    return ds

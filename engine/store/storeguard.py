@@ -65,10 +65,11 @@ def refuse_unsafe_target(path: Path, what: str = "output") -> None:
         )
     try:
         os.lstat(path)
-    except FileNotFoundError:
-        pass
-    except OSError as err:  # a name too long for the filesystem, a folder that cannot be read
-        raise UnsafeOutput(f"{what} {_short(text)!r}: {err.strerror}; name another path") from None
+    except OSError as err:  # a name too long for the filesystem (the rest: said below)
+        if err.errno == errno.ENAMETOOLONG:
+            raise UnsafeOutput(
+                f"{what} {_short(text)!r}: {err.strerror}; name another path"
+            ) from None
     if path.is_symlink():
         raise UnsafeOutput(
             f"{what} {text!r} is a symbolic link (to {os.readlink(path)!r}); the "
@@ -135,8 +136,8 @@ class Classified:
         if self.kind == "damaged":
             return (
                 f"{str(path)!r} is not a readable t1dmc store: its group metadata (zarr.json)"
-                " is unreadable, so nothing says what it holds; if it is a damaged store "
-                "of yours, remove it yourself and run again"
+                " is missing or unreadable, so nothing says what it holds; if it is a "
+                "damaged store of yours, remove it yourself and run again"
             )
         if self.marked:
             return (
@@ -177,8 +178,12 @@ def classify_store(path: Path) -> Classified:
     ours = attrs is not None and attrs.get("engine") == ENGINE_TAG
     if not ours and not has_lock:
         return Classified("foreign", entries)
-    if attrs is None and (path / "zarr.json").exists():
-        return Classified("damaged")  # a lock and unreadable metadata: nothing says what it is
+    if attrs is None:
+        # a lock and no readable group metadata (unreadable, or gone beside arrays): nothing
+        # says what it is; a lock with at most a killed write of that metadata is ours
+        beside = [e for e in entries if e not in (LOCK_NAME, "zarr.json")]
+        if (path / "zarr.json").exists() or not all(ZARR_PARTIAL.match(e) for e in beside):
+            return Classified("damaged")
     nodes = set(attrs.get("t1dmc_nodes", ())) if ours else set()
     foreign = []
     for name in entries:
@@ -219,13 +224,15 @@ def _foreign_in_node(node: Path) -> list[str]:
     foreign = []
     for name in sorted(os.listdir(node)):
         p = node / name
+        if not os.path.lexists(p):
+            continue  # a store being written: a .partial renamed into place meanwhile
         if p.is_symlink():
             foreign.append(f"{name} (a link)")
         elif name == "zarr.json" and p.is_file() or ZARR_PARTIAL.match(name) and p.is_file():
             continue
         elif name == "c" and p.is_dir():
             foreign.extend(f"c/{inner}" for inner in _foreign_in_chunks(p, _array_ndim(node)))
-        else:
+        elif os.path.lexists(p):  # gone since the first look: renamed into place
             foreign.append(name + ("/" if p.is_dir() else ""))
     return foreign
 
@@ -236,6 +243,8 @@ def _foreign_in_chunks(folder: Path, depth: int | None) -> list[str]:
     foreign = []
     for name in sorted(os.listdir(folder)):
         p = folder / name
+        if not os.path.lexists(p):
+            continue  # a store being written: a .partial renamed into its chunk meanwhile
         if p.is_symlink():
             foreign.append(f"{name} (a link)")
         elif p.is_dir() and CHUNK_KEY.match(name) and (depth is None or depth > 1):
@@ -247,7 +256,7 @@ def _foreign_in_chunks(folder: Path, depth: int | None) -> list[str]:
             and (depth is None or depth == 1)
         ):
             continue
-        else:
+        elif os.path.lexists(p):  # gone since the first look: renamed into its chunk
             foreign.append(name + ("/" if p.is_dir() else ""))
     return foreign
 

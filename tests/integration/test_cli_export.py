@@ -27,7 +27,7 @@ def test_export_writes_each_shape_and_format_and_refuses_to_overwrite(store, tmp
     df = pd.read_csv(out)
     assert len(df) == 24 * 3
     assert np.array_equal(df.tir.to_numpy().astype(np.float32), ds.tir.values.reshape(-1))
-    assert main(["export", str(store), "-o", str(out), "--format", "parquet"]) == 2
+    assert main(["export", str(store), "-o", str(out), "--per", "patient"]) == 2
     err = capsys.readouterr().err
     assert "exists (a file of" in err and "never replaces" in err
     assert len(pd.read_csv(out)) == 72  # untouched
@@ -57,6 +57,12 @@ def test_export_refuses_bad_input_with_exit_2_and_writes_nothing(store, tmp_path
     assert exit_.value.code == 2
     with pytest.raises(SystemExit):
         main(["export", str(store), "-o", str(out), "--window", "0"])
+    # options that would be ignored or contradict the output's name are refused, not obeyed
+    assert main(["export", str(store), "-o", str(out), "--window", "3"]) == 2
+    assert "--window 3: it sets the days a per-patient row averages" in capsys.readouterr().err
+    assert main(["export", str(store), "-o", str(out), "--format", "parquet"]) == 2
+    err = capsys.readouterr().err
+    assert "its extension says csv; name the output t.parquet or leave --format out" in err
     assert not out.exists()
 
 

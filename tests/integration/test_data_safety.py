@@ -378,7 +378,7 @@ def test_a_failing_overwrite_leaves_the_old_store_whole(tmp_path, capsys, clean)
     )
     capsys.readouterr()
     # bad worker counts
-    for bad in ("-1", "0", "two"):
+    for bad in ("-1", "two"):
         with pytest.raises(SystemExit) as exit_:
             main(["run", str(other), "-o", str(out), "-q", "--overwrite", "--workers", bad])
         assert exit_.value.code == 2
@@ -443,6 +443,14 @@ def test_days_that_are_not_a_multiple_of_the_inner_chunk(tmp_path):
 
 
 # ------------------------------------------------------ 3, 9. damage found on --resume
+
+
+def test_repair_of_a_path_that_holds_no_store_is_refused(tmp_path, capsys):
+    cfg = write_config(tmp_path)
+    out = tmp_path / "mistyped.zarr"
+    assert main(["run", str(cfg), "-o", str(out), "--resume", "--repair", "-q"]) == 2
+    assert "--repair: there is no store at" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_resume_names_missing_chunks_and_damaged_metadata(tmp_path, capsys, clean):

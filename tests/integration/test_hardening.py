@@ -168,6 +168,13 @@ def test_a_damaged_store_is_named_by_inspect_and_resume(tmp_path, capsys):
     assert "not a readable zarr store" in capsys.readouterr().err
     assert main(["run", str(cfg), "-o", str(out), "--resume", "-q"]) == 2
     assert "not a readable t1dmc store" in capsys.readouterr().err
+    # the group metadata gone: the store is named as damaged, not as the user's arrays
+    (out / "zarr.json").unlink()
+    before = sorted(p.name for p in out.iterdir())
+    assert main(["run", str(cfg), "-o", str(out), "--overwrite", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "its group metadata (zarr.json) is missing or unreadable" in err
+    assert "did not create" not in err and sorted(p.name for p in out.iterdir()) == before
 
 
 def test_an_unwritable_output_is_a_clear_error(tmp_path, capsys):

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tomli_w
 import xarray as xr
+import zarr
 from pydantic import ValidationError
 
 import engine
@@ -80,6 +81,17 @@ def test_output_writes_the_store_t1dmc_run_writes_and_engine_open_reads_it(tmp_p
     assert_same_bits(stored, engine.open(out))
     assert_same_bits(stored, engine.open_results(out))
     assert_same_bits(stored, engine.run(CONFIG, quiet=True))  # in memory, the same bits
+    # what is not a finished results store is said so
+    from engine.store.results import IncompleteStoreWarning
+
+    with pytest.raises(ValueError, match="does not exist"):
+        engine.open(tmp_path / "missing.zarr")
+    (tmp_path / "mine").mkdir()
+    with pytest.raises(ValueError, match="is not a t1dmc results store"):
+        engine.open(tmp_path / "mine")
+    zarr.open_group(str(out), mode="r+")["completed"][0, :3] = 0
+    with pytest.warns(IncompleteStoreWarning, match="17 of 20 patient-scenarios written"):
+        engine.open(out)
     # the command's rules: an existing store only with overwrite=True
     with pytest.raises(FileExistsError, match="exists; pass --overwrite"):
         engine.run(CONFIG, out, quiet=True)

@@ -102,6 +102,13 @@ def test_random_sampling_stays_in_range():
         ({"zip": {"meals.0.carbs_g": [1, 2], "meals.0.time_h": [7]}}, "zip lists differ in length"),
         ({"ranges": {"cohort.jitter_cv": {"low": 0.3, "high": 0.1}}, "n": 2}, "must exceed low"),
         ({"ranges": {"cohort.jitter_cv": {"low": 0.1, "high": 0.3}}}, "set n"),
+        ({"grid": {"therapy.kind": []}}, "sweep.grid.therapy.kind = []: give at least one value"),
+        ({"zip": {"therapy.kind": []}}, "sweep.zip.therapy.kind = []: give at least one value"),
+        (
+            {"ranges": {"therapy.titrate_days": {"low": 3, "high": 10}}, "n": 2},
+            "(sweep.ranges.therapy.titrate_days samples real numbers; a whole-number field "
+            "needs integer = true)",
+        ),
     ],
 )
 def test_bad_sweeps_are_refused_before_anything_runs(section, needle):
