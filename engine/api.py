@@ -56,8 +56,9 @@ def load_config(config, overrides=None) -> RunConfig:
     ValidationError, which names each field, its value and what is allowed; an unreadable file
     or a bad override raises ConfigError (a ValueError). `config` itself is not changed.
     Fields of the RunConfig returned may be set (`cfg.run.days = 10`): each assignment is
-    checked at once, its error naming the field as the file's would (`run.days`), and a refused
-    one leaves the field as it was."""
+    checked at once against its section's rules, its error naming the field as the file's
+    would (`run.days`), and a refused one leaves the field as it was; the checks across
+    sections run when the config is used (run, load_config(cfg))."""
     if isinstance(config, RunConfig):
         data = config.model_dump(mode="json", exclude_none=True)  # what a store records
     elif isinstance(config, dict):
@@ -158,7 +159,8 @@ def _check_fits_in_memory(cfg: RunConfig, workers: int | None) -> None:
     from .batch import preflight
     from .batch.scenarios import expand
 
-    n_workers = workers or cfg.execution.workers or os.cpu_count() or 1
+    # 0, given or configured: all cores; None: the config's
+    n_workers = (workers if workers is not None else cfg.execution.workers) or os.cpu_count() or 1
     est = preflight.estimate(cfg, len(expand(cfg)), n_workers)
     available = preflight.available_memory_bytes()
     if est.store_bytes_raw > IN_MEMORY_SHARE * available:

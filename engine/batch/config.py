@@ -76,9 +76,12 @@ class _Section(BaseModel):
             raise _located_error(
                 [{"type": "extra_forbidden", "loc": (*self._loc, name), "input": value}]
             )
+        before = self.__dict__[name]
         try:
             super().__setattr__(name, value)
         except ValidationError as err:
+            # a section's own check (model_validator) runs after pydantic has set the value
+            self.__dict__[name] = before
             raise _located_error(
                 [
                     {k: e[k] for k in ("type", "input", "ctx") if k in e}

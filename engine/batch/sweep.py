@@ -528,7 +528,8 @@ def _run(
         plugins.check(t.controller, t.controller_settings, cfg.execution.backend)
     layout = results.Layout.from_config(cfg, len(scenarios), cohort_varies(cfg))
     inputs = [kernel_inputs(s.config, s.seed) for s in scenarios]
-    n_workers = workers or cfg.execution.workers or os.cpu_count() or 1
+    # 0, given or configured: all cores; None: the config's
+    n_workers = (workers if workers is not None else cfg.execution.workers) or os.cpu_count() or 1
     if cfg.execution.backend == "cuda":
         # one GPU is the parallelism: two threads, so one task's results are transposed and
         # written while the next task's kernel runs (cuda_backend lets one at a time on it)

@@ -70,6 +70,13 @@ def refuse_unsafe_target(path: Path, what: str = "output") -> None:
             raise UnsafeOutput(
                 f"{what} {_short(text)!r}: {err.strerror}; name another path"
             ) from None
+    room = _name_max(path.parent) - NAME_ROOM
+    if len(os.fsencode(path.name)) > room:
+        # the engine writes beside the output under longer names (.NAME.t1dmc-tmp-PID-xxxx)
+        raise UnsafeOutput(
+            f"{what} {_short(text)!r}: a name of {len(os.fsencode(path.name))} bytes; the "
+            f"engine's temporary names beside it need it to be at most {room}: name another path"
+        )
     if path.is_symlink():
         raise UnsafeOutput(
             f"{what} {text!r} is a symbolic link (to {os.readlink(path)!r}); the "
@@ -93,6 +100,21 @@ def refuse_unsafe_target(path: Path, what: str = "output") -> None:
                 f"{what} {text!r} lies inside the t1dmc store {str(folder)!r}; a store holds "
                 "only its own arrays: name a path outside it"
             )
+
+
+# the bytes the engine's names beside an output add to its name: `.NAME.t1dmc-old-PID-xxxxxxxx`
+# (PIDs up to 7 digits), the longest of them
+NAME_ROOM = len(".") + len(".t1dmc-old-") + 7 + len("-") + 8
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name the filesystem of `folder` takes (255 where it does not say)."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return 255
 
 
 def _short(text: str, keep: int = 60) -> str:
@@ -204,6 +226,7 @@ def classify_store(path: Path) -> Classified:
 # a chunk as zarr writes it (`c/<i>/<j>/...`, default chunk-key encoding), and the file it
 # writes first and renames into place (`<i>.<hex>.partial`): a kill in between leaves one
 CHUNK_KEY = re.compile(r"^[0-9]+$")
+CHUNK_PARTIAL_0D = re.compile(r"^c\.[0-9a-f]+\.partial$")  # a 0-d array's chunk `c`, being written
 CHUNK_PARTIAL = re.compile(r"^[0-9]+\.[0-9a-f]+\.partial$")
 
 
@@ -217,23 +240,41 @@ def _array_ndim(node: Path) -> int | None:
     return len(shape) if isinstance(shape, list) else None
 
 
+def _entries(folder: Path):
+    """The folder's entries with the kind the listing gives (os.scandir: no stat per entry on
+    most filesystems, which matters for a store of a million chunks on Lustre or NFS)."""
+    with os.scandir(folder) as it:
+        return sorted(it, key=lambda e: e.name)
+
+
+def _still_there(entry) -> bool:
+    """Whether an entry listed a moment ago still exists: in a store being written a
+    `.partial` is renamed into its chunk meanwhile."""
+    return os.path.lexists(entry.path)
+
+
 def _foreign_in_node(node: Path) -> list[str]:
     """What an array folder holds besides what zarr writes there: its metadata and, under
-    `c/`, folders and chunk files named by chunk index, as deep as the array has dimensions,
-    no links. Returns those entries' paths inside the folder (a folder with a trailing /)."""
+    `c/`, folders and chunk files named by chunk index, as deep as the array has dimensions
+    (a 0-d array's one chunk is the file `c`), no links. Returns those entries' paths inside
+    the folder (a folder with a trailing /)."""
+    ndim = _array_ndim(node)
     foreign = []
-    for name in sorted(os.listdir(node)):
-        p = node / name
-        if not os.path.lexists(p):
-            continue  # a store being written: a .partial renamed into place meanwhile
-        if p.is_symlink():
+    for e in _entries(node):
+        name = e.name
+        if e.is_symlink():
             foreign.append(f"{name} (a link)")
-        elif name == "zarr.json" and p.is_file() or ZARR_PARTIAL.match(name) and p.is_file():
+        elif e.is_file(follow_symlinks=False) and (
+            name == "zarr.json"
+            or ZARR_PARTIAL.match(name)
+            or ndim in (0, None)
+            and (name == "c" or CHUNK_PARTIAL_0D.match(name))
+        ):
             continue
-        elif name == "c" and p.is_dir():
-            foreign.extend(f"c/{inner}" for inner in _foreign_in_chunks(p, _array_ndim(node)))
-        elif os.path.lexists(p):  # gone since the first look: renamed into place
-            foreign.append(name + ("/" if p.is_dir() else ""))
+        elif name == "c" and e.is_dir(follow_symlinks=False) and ndim != 0:
+            foreign.extend(f"c/{inner}" for inner in _foreign_in_chunks(Path(e.path), ndim))
+        elif _still_there(e):
+            foreign.append(name + ("/" if e.is_dir(follow_symlinks=False) else ""))
     return foreign
 
 
@@ -241,23 +282,25 @@ def _foreign_in_chunks(folder: Path, depth: int | None) -> list[str]:
     """Entries under a chunk folder that are not chunks: `depth` more levels of index folders
     and then chunk files (any depth when the array's metadata is unreadable)."""
     foreign = []
-    for name in sorted(os.listdir(folder)):
-        p = folder / name
-        if not os.path.lexists(p):
-            continue  # a store being written: a .partial renamed into its chunk meanwhile
-        if p.is_symlink():
+    for e in _entries(folder):
+        name = e.name
+        if e.is_symlink():
             foreign.append(f"{name} (a link)")
-        elif p.is_dir() and CHUNK_KEY.match(name) and (depth is None or depth > 1):
-            inner = _foreign_in_chunks(p, None if depth is None else depth - 1)
+        elif (
+            e.is_dir(follow_symlinks=False)
+            and CHUNK_KEY.match(name)
+            and (depth is None or depth > 1)
+        ):
+            inner = _foreign_in_chunks(Path(e.path), None if depth is None else depth - 1)
             foreign.extend(f"{name}/{x}" for x in inner)
         elif (
-            p.is_file()
+            e.is_file(follow_symlinks=False)
             and (CHUNK_KEY.match(name) or CHUNK_PARTIAL.match(name))
             and (depth is None or depth == 1)
         ):
             continue
-        elif os.path.lexists(p):  # gone since the first look: renamed into its chunk
-            foreign.append(name + ("/" if p.is_dir() else ""))
+        elif _still_there(e):
+            foreign.append(name + ("/" if e.is_dir(follow_symlinks=False) else ""))
     return foreign
 
 
@@ -635,7 +678,12 @@ def what_is_there(path: Path, expected=frozenset()) -> str:
         return (
             f"a t1dmc store that also holds what the engine did not create: {_describe(c.foreign)}"
         )
-    entries = os.listdir(path)
+    try:
+        entries = os.listdir(path)
+    except OSError as err:
+        return f"a folder that cannot be read ({err.strerror})"
+    if not entries:
+        return "an empty folder"
     extra = [n for n in entries if n not in expected]
     if expected and extra and len(extra) < len(entries):
         return f"a folder holding what the engine did not write: {_describe(extra)}"

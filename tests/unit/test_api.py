@@ -131,6 +131,10 @@ def test_an_assignment_is_checked_and_its_error_names_the_field_as_the_file_woul
     with pytest.raises(ValidationError, match=r"meals\.0\.time_h"):
         cfg.meals[0].time_h = 30
     assert cfg.run.days == CONFIG["run"]["days"]  # a refused assignment changes nothing
+    # also where the section's own check (a model validator) runs after pydantic set it
+    with pytest.raises(ValidationError, match="cohort"):
+        cfg.cohort.aid_share = 0.9
+    assert cfg.cohort.aid_share == 0.0
     # a section put in whole is placed too, and its own fields are checked there
     cfg.run = {"days": 4}
     with pytest.raises(ValidationError, match=r"run\.n_patients"):
