@@ -74,8 +74,8 @@ def replay(*args, **kwargs):
 
 
 def open_results(*args, **kwargs):
-    """Open a results store as a labelled xarray Dataset: engine.store.results.open_results."""
-    from .store.results import open_results as _open_results
+    """Open a results store as a labelled xarray Dataset, checked: engine.api.open_results."""
+    from .api import open_results as _open_results
 
     return _open_results(*args, **kwargs)
 

@@ -169,3 +169,24 @@ def _check_fits_in_memory(cfg: RunConfig, workers: int | None) -> None:
             f"half of the {preflight.size(available)} available: give an output, "
             "run(config, 'OUT.zarr'), and read it lazily"
         )
+
+
+def open_results(path):
+    """The results store at `path` as a lazy labelled Dataset, with the derived `ir_share`.
+    ValueError saying why when `path` holds no results store (nothing there, another
+    program's zarr, a comparison); an IncompleteStoreWarning when its run has not finished.
+    (Here, above the store layer, because the checks are the analysis commands'.)"""
+    import warnings
+
+    from .analysis.compare import incomplete_message, open_store
+    from .store.results import IncompleteStoreWarning
+
+    ds = open_store(path)
+    incomplete = incomplete_message(path, ds)
+    if incomplete:
+        warnings.warn(
+            f"{incomplete}; its unwritten patients hold fill values (`completed` is 0 for them)",
+            IncompleteStoreWarning,
+            stacklevel=3,
+        )
+    return ds

@@ -608,17 +608,6 @@ class IncompleteStoreWarning(UserWarning):
 
 
 def open_results(path) -> xr.Dataset:
-    """The results store at `path` as a lazy labelled Dataset, with the derived `ir_share`.
-    ValueError saying why when `path` holds no results store (nothing there, another
-    program's zarr, a comparison); an IncompleteStoreWarning when its run has not finished."""
-    from ..analysis.compare import incomplete_message, open_store
-
-    ds = open_store(path)
-    incomplete = incomplete_message(path, ds)
-    if incomplete:
-        warnings.warn(
-            f"{incomplete}; its unwritten patients hold fill values (`completed` is 0 for them)",
-            IncompleteStoreWarning,
-            stacklevel=2,
-        )
-    return ds
+    """The store at `path` as a lazy labelled Dataset, with the derived `ir_share` (no checks:
+    engine.open and engine.open_results say why a path holds no finished results store)."""
+    return with_ir_share(xr.open_zarr(path, decode_times=False))
